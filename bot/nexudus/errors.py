@@ -1,0 +1,97 @@
+"""Typed errors a caller can act on. Their text is safe to show a user: no credential ever goes in."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.nexudus.models import ActionResult, ChatRoom, FieldError
+
+
+class NexudusError(Exception):
+    """Base of every adapter error; `str(error)` is a sentence fit for a user."""
+
+
+class NotAuthorised(NexudusError):
+    """HTTP 401: bad credentials *or* a missing role — Nexudus does not say which.
+
+    `role` is the role the operation needs, so a caller that knows the credentials work (they just
+    listed chatrooms) can name the missing role.
+    """
+
+    def __init__(self, role: str, operation: str) -> None:
+        self.role = role
+        self.operation = operation
+        super().__init__(
+            f"Nexudus refused to {operation}: the credentials were rejected or the account lacks the {role} role."
+        )
+
+
+class NotFound(NexudusError):
+    """HTTP 404 (`Not found`)."""
+
+    def __init__(self, chatroom_id: int | None = None, what: str = "chatroom") -> None:
+        self.chatroom_id = chatroom_id
+        suffix = f" {chatroom_id}" if chatroom_id is not None else ""
+        super().__init__(f"Nexudus has no {what}{suffix}.")
+
+
+class ValidationFailed(NexudusError):
+    """Nexudus refused the record: HTTP 400 with `"Status": 500` and per-field `Errors`."""
+
+    def __init__(self, message: str, errors: list[FieldError] | None = None) -> None:
+        self.errors = list(errors or [])
+        super().__init__(message or "Nexudus refused the record.")
+
+    def by_field(self) -> dict[str, str]:
+        """Messages keyed by `PropertyName` (`""` for errors that name no field)."""
+        out: dict[str, str] = {}
+        for error in self.errors:
+            key = error.property_name or ""
+            out[key] = f"{out[key]} {error.message}".strip() if key in out else error.message
+        return out
+
+
+class CommandFailed(NexudusError):
+    """`runcommand` answered (HTTP 200) with `WasSuccessful: false`."""
+
+    def __init__(self, message: str, result: ActionResult | None = None) -> None:
+        self.result = result
+        super().__init__(message or "The command did not succeed.")
+
+
+class Conflict(NexudusError):
+    """The record changed since the caller read it; applying the edit would overwrite that change."""
+
+    def __init__(self, current: ChatRoom) -> None:
+        self.current = current
+        who = f" by {current.updated_by}" if current.updated_by else ""
+        super().__init__(
+            f"Chatroom {current.id} was changed{who} after you opened it. Nothing was saved; "
+            "reopen it to see the latest version."
+        )
+
+
+class RateLimited(NexudusError):
+    """HTTP 409 (Nexudus' throttling) or 429, still refused after the retries allowed."""
+
+    def __init__(self, retry_after: float | None) -> None:
+        self.retry_after = retry_after
+        wait = f" Try again in {retry_after:.0f} s." if retry_after else " Try again shortly."
+        super().__init__("Nexudus is throttling requests from this account." + wait)
+
+
+class Unavailable(NexudusError):
+    """Nexudus could not be reached, timed out, or answered 5xx."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"Nexudus is unavailable right now ({reason}).")
+
+
+class UnexpectedResponse(NexudusError):
+    """An answer the documented API does not give (wrong shape or status)."""
+
+    def __init__(self, status: int, detail: str = "") -> None:
+        self.status = status
+        super().__init__(f"Nexudus gave an unexpected answer (HTTP {status}){': ' + detail if detail else ''}.")

@@ -1,0 +1,98 @@
+"""The one place that reads the environment: every other module gets its settings passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REAL_NEXUDUS_URL = "https://spaces.nexudus.com/api"
+REAL_SLACK_API_URL = "https://slack.com/api/"
+
+
+class SettingsError(SystemExit):
+    """Raised at start-up when a setting is invalid; its text names the variable, never its value."""
+
+
+class Settings(BaseSettings):
+    """Everything configurable, read from the environment (and an optional `.env`)."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Nexudus
+    nexudus_base_url: str = REAL_NEXUDUS_URL
+    nexudus_time_zone: str = Field(
+        "UTC",
+        description="The space's IANA time zone. Nexudus may send local wall-clock times with a literal 'Z'.",
+    )
+    nexudus_connect_timeout: float = Field(5.0, gt=0, le=120)
+    nexudus_read_timeout: float = Field(20.0, gt=0, le=300)
+    nexudus_retries: int = Field(3, ge=0, le=10)
+    nexudus_backoff: float = Field(0.3, ge=0, le=30)
+    nexudus_max_retry_after: float = Field(30.0, ge=0, le=600)
+    nexudus_page_size: int = Field(25, ge=1, le=1000)
+    nexudus_pacing: bool = True
+
+    # Slack
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = REAL_SLACK_API_URL
+
+    # Store
+    store_path: Path = Path("var/store.sqlite")
+    store_key: str | None = Field(None, description="A Fernet key (urlsafe base64, 32 bytes).")
+
+    # Alerts
+    alert_interval_seconds: int = Field(300, ge=10, le=86400)
+    alert_default_threshold_minutes: int = Field(240, ge=1, le=60 * 24 * 30)
+
+    # HTTP mode
+    port: int = Field(3000, ge=1, le=65535)
+    log_level: str = "INFO"
+
+    @field_validator("nexudus_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("nexudus_base_url", "slack_api_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return upper
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.nexudus_time_zone)
+
+    @property
+    def has_slack(self) -> bool:
+        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning a validation error into a message that names each bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            name = "_".join(str(part) for part in err["loc"]).upper()
+            lines.append(f"  {name}: {err['msg']}")
+        raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
