@@ -1,6 +1,7 @@
 """The Nexudus chatroom API adapter. It knows nothing of Slack."""
 
-from bot.nexudus.client import NexudusClient, Credentials
+from bot.nexudus.client import ChatRoomChanges, ClientFactory, NewChatRoom, NexudusClient
+from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import (
     CommandFailed,
     Conflict,
@@ -18,7 +19,9 @@ from bot.nexudus.query import ChatRoomFilters, Direction
 __all__ = [
     "ActionResult",
     "ChatRoom",
+    "ChatRoomChanges",
     "ChatRoomFilters",
+    "ClientFactory",
     "Command",
     "CommandFailed",
     "CommandParameter",
@@ -26,6 +29,7 @@ __all__ = [
     "Credentials",
     "Direction",
     "FieldError",
+    "NewChatRoom",
     "NexudusClient",
     "NexudusError",
     "NotAuthorised",

@@ -7,7 +7,9 @@ context (`{"codec": ...}`), so the space's zone is applied in one place.
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
@@ -86,6 +88,12 @@ class ChatRoom(NexudusModel):
     @property
     def display_name(self) -> str:
         return self.name or f"Chatroom {self.id}"
+
+    def fingerprint(self) -> str:
+        """A digest of the editable content, to spot a change within UpdatedOn's one-second resolution."""
+        visit = self.last_agent_visit.astimezone(UTC).isoformat() if self.last_agent_visit else None
+        content = [self.name, self.active, self.business, visit, sorted(self.users or []), self.system_id]
+        return hashlib.sha256(json.dumps(content, default=str).encode()).hexdigest()[:16]
 
 
 class Page(NexudusModel):
