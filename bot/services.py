@@ -1,0 +1,224 @@
+"""Use cases shared by every Slack listener and by the alert worker.
+
+This is where "never lose data" lives (edits go through the adapter's read → merge → check → PUT),
+where a user's own credentials are picked, and where Nexudus' ambiguous 401 is resolved into either
+"your account lacks role X" or "your login no longer works".
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from bot.nexudus.client import ChatRoomChanges, NewChatRoom, NexudusClient
+from bot.nexudus.credentials import Credentials
+from bot.nexudus.errors import NexudusError, NotAuthorised
+from bot.nexudus.models import ActionResult, ChatRoom, Command, CommandParameter, Page
+from bot.nexudus.query import ChatRoomFilters, Direction
+from bot.store import Store
+
+T = TypeVar("T")
+
+Clock = Callable[[], datetime]
+ClientMaker = Callable[[Credentials], NexudusClient]
+
+COMMAND_CACHE_TTL = timedelta(minutes=5)
+
+
+class NotLoggedIn(Exception):
+    """The Slack user has no stored Nexudus login."""
+
+    def __init__(self) -> None:
+        super().__init__("You are not logged in to Nexudus yet. Run `/chatrooms login` to connect your account.")
+
+
+class MissingRole(NexudusError):
+    """The login works, but the account lacks the role this operation needs."""
+
+    def __init__(self, role: str, operation: str) -> None:
+        self.role = role
+        self.operation = operation
+        super().__init__(f"Your Nexudus account lacks the *{role}* role, which is needed to {operation}.")
+
+
+class CredentialsRejected(NexudusError):
+    """Nexudus no longer accepts the stored login (password changed, account disabled)."""
+
+    def __init__(self, possible_role: str | None = None) -> None:
+        self.possible_role = possible_role
+        also = f" (or your account lacks the *{possible_role}* role)" if possible_role else ""
+        super().__init__(f"Nexudus no longer accepts your saved login{also}. Run `/chatrooms login` to sign in again.")
+
+
+class InvalidLogin(NexudusError):
+    """The e-mail and password typed into the login modal were refused."""
+
+    def __init__(self) -> None:
+        super().__init__("Nexudus did not accept that e-mail and password.")
+
+
+class UnknownCommand(NexudusError):
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"There is no command `{key}`. Run `/chatrooms commands` to see them.")
+
+
+class Services:
+    """Entry point: who is logged in, and a `UserSession` for a Slack user."""
+
+    def __init__(self, store: Store, clients: ClientMaker, clock: Clock) -> None:
+        self.store = store
+        self.clients = clients
+        self.clock = clock
+        self._commands: dict[str, tuple[datetime, list[Command]]] = {}
+        self._lock = threading.Lock()
+
+    def login(self, team_id: str, user_id: str, email: str, password: str) -> str:
+        """Check the login against Nexudus, then store it (encrypted). Returns the e-mail."""
+        credentials = Credentials(email.strip(), password)
+        if not self.clients(credentials).probe():
+            raise InvalidLogin()
+        self.store.save_credentials(team_id, user_id, credentials, self.clock())
+        self.forget_commands(credentials.email)
+        return credentials.email
+
+    def logout(self, team_id: str, user_id: str) -> bool:
+        return self.store.delete_credentials(team_id, user_id)
+
+    def whoami(self, team_id: str, user_id: str) -> str | None:
+        return self.store.whoami(team_id, user_id)
+
+    def session(self, team_id: str, user_id: str) -> UserSession:
+        credentials = self.store.load_credentials(team_id, user_id)
+        if credentials is None:
+            raise NotLoggedIn()
+        return UserSession(self, self.clients(credentials), credentials)
+
+    # Command metadata rarely changes: cache it briefly per account.
+    def cached_commands(self, email: str) -> list[Command] | None:
+        with self._lock:
+            entry = self._commands.get(email.lower())
+        if entry and entry[0] > self.clock():
+            return entry[1]
+        return None
+
+    def remember_commands(self, email: str, commands: list[Command]) -> None:
+        with self._lock:
+            self._commands[email.lower()] = (self.clock() + COMMAND_CACHE_TTL, commands)
+
+    def forget_commands(self, email: str) -> None:
+        with self._lock:
+            self._commands.pop(email.lower(), None)
+
+
+class UserSession:
+    """Nexudus as one Slack user sees it: their credentials, their roles."""
+
+    def __init__(self, services: Services, client: NexudusClient, credentials: Credentials) -> None:
+        self.services = services
+        self.client = client
+        self.email = credentials.email
+
+    def _call(self, action: Callable[[NexudusClient], T]) -> T:
+        """Run `action`; turn Nexudus' ambiguous 401 into MissingRole or CredentialsRejected."""
+        try:
+            return action(self.client)
+        except NotAuthorised as exc:
+            # The probe is itself a list call: when List is the role refused, both causes stay possible.
+            if exc.role != "ChatRoom-List" and self.client.probe():
+                raise MissingRole(exc.role, exc.operation) from None
+            raise CredentialsRejected(exc.role if exc.role == "ChatRoom-List" else None) from None
+
+    def find(
+        self,
+        filters: ChatRoomFilters,
+        *,
+        page: int = 1,
+        size: int = 10,
+        order_by: str = "Id",
+        direction: Direction = Direction.ASCENDING,
+    ) -> Page:
+        return self._call(lambda c: c.find(filters, page=page, size=size, order_by=order_by, direction=direction))
+
+    def show(self, ids: Sequence[int]) -> list[ChatRoom]:
+        return self._call(lambda c: c.find_by_ids(ids))
+
+    def get(self, chatroom_id: int) -> ChatRoom:
+        return self._call(lambda c: c.get(chatroom_id))
+
+    def create(self, draft: NewChatRoom) -> ChatRoom:
+        new_id = self._call(lambda c: c.create(draft))
+        return self._call(lambda c: c.get(new_id))
+
+    def edit(
+        self,
+        chatroom_id: int,
+        changes: ChatRoomChanges,
+        *,
+        expected_updated_on: datetime | None,
+        expected_fingerprint: str | None,
+    ) -> ChatRoom:
+        """The safe edit: only `changes` differ, everything else is kept, a newer change is never overwritten."""
+        self._call(
+            lambda c: c.edit(
+                chatroom_id,
+                changes,
+                expected_updated_on=expected_updated_on,
+                expected_fingerprint=expected_fingerprint,
+            )
+        )
+        return self._call(lambda c: c.get(chatroom_id))
+
+    def mark_visited(self, chatroom_id: int, when: datetime) -> ChatRoom:
+        """Set LastAgentVisit through the safe edit (no other field touched)."""
+        return self.edit(
+            chatroom_id,
+            ChatRoomChanges(last_agent_visit=when),
+            expected_updated_on=None,
+            expected_fingerprint=None,
+        )
+
+    def delete(self, chatroom_id: int) -> ActionResult:
+        return self._call(lambda c: c.delete(chatroom_id))
+
+    def commands(self, *, refresh: bool = False) -> list[Command]:
+        cached = None if refresh else self.services.cached_commands(self.email)
+        if cached is not None:
+            return cached
+        commands = self._call(lambda c: c.commands())
+        self.services.remember_commands(self.email, commands)
+        return commands
+
+    def command(self, key: str) -> Command:
+        """The command with this key; an unknown key bypasses the cache once before giving up."""
+        for refresh in (False, True):
+            for command in self.commands(refresh=refresh):
+                if command.key.lower() == key.lower():
+                    return command
+        raise UnknownCommand(key)
+
+    def run(self, command: Command, ids: Iterable[int], values: Sequence[tuple[CommandParameter, str]]) -> ActionResult:
+        return self._call(lambda c: c.run_command(command.key, list(ids), values))
+
+
+def changed_fields(before: ChatRoom, after: dict[str, Any]) -> ChatRoomChanges:
+    """Only the fields whose submitted value differs from the record the form was filled from."""
+    changes: dict[str, Any] = {}
+    current = {
+        "name": before.name,
+        "active": before.active,
+        "business_id": before.business,
+        "last_agent_visit": before.last_agent_visit,
+        "users": sorted(before.users or []) if before.users is not None else None,
+        "system_id": before.system_id,
+    }
+    for key, value in after.items():
+        if key not in current:
+            continue
+        old = current[key]
+        new = sorted(value) if key == "users" and value is not None else value
+        if new != old:
+            changes[key] = value
+    return ChatRoomChanges(**changes)

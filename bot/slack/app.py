@@ -1,0 +1,50 @@
+"""`build_app(deps)`: the Bolt app with every feature's listeners. No App is created at import time."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.slack.deps import Deps
+from bot.slack.errors import describe
+from bot.slack.listeners import auth, chatrooms, commands
+from bot.slack.listeners.router import Router
+
+log = logging.getLogger(__name__)
+
+# Each feature module registers its slash subcommands (on the router), buttons and modals.
+FEATURES: list[Any] = [auth, chatrooms]
+
+
+def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
+    """The real Bolt app. HTTP mode verifies Slack's signature on every request; Socket Mode needs none."""
+    settings = deps.settings
+    token = settings.slack_bot_token or "xoxb-local"
+    client = WebClient(token=token, base_url=settings.slack_api_url)
+    secret = settings.slack_signing_secret
+    if not socket_mode and not secret:
+        raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode: it is how the app knows a request is Slack's.")
+    app = App(
+        client=client,
+        signing_secret=secret or "socket-mode",
+        request_verification_enabled=not socket_mode,
+        token_verification_enabled=False,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("bot.bolt"),
+    )
+    router = Router()
+    for feature in FEATURES:
+        feature.register(app, deps, router)
+    commands.register(app, deps, router)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        # Exceptions in an ack function: Bolt answers 500 to Slack; we log without the body (it may hold input).
+        message = describe(error)
+        log.error("listener failed: %s (%s)", type(error).__name__, message.text)
+
+    return app

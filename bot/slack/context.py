@@ -1,0 +1,116 @@
+"""Who is acting, where to answer, and the one guarded path every slow handler runs through."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from bot.services import UserSession
+from bot.slack.deps import Deps
+from bot.slack.errors import describe
+from bot.slack.views.chatrooms import render_notice
+from bot.slack.views.modals import info_modal
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Ctx:
+    """A request's actor and its ways to answer, built from Bolt's body and context."""
+
+    deps: Deps
+    client: WebClient
+    team_id: str
+    user_id: str
+    channel_id: str | None = None
+    trigger_id: str | None = None
+    response_url: str | None = None
+    view_id: str | None = None
+
+    @classmethod
+    def from_bolt(cls, deps: Deps, body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
+        user, team, channel, view = (_dict(body.get(key)) for key in ("user", "team", "channel", "view"))
+        team_id = context.get("team_id") or body.get("team_id") or team.get("id") or user.get("team_id") or ""
+        user_id = context.get("user_id") or body.get("user_id") or user.get("id") or ""
+        response_url = body.get("response_url")
+        if not response_url:
+            urls = body.get("response_urls")
+            if isinstance(urls, list) and urls and isinstance(urls[0], dict):
+                response_url = urls[0].get("response_url")
+        return cls(
+            deps=deps,
+            client=client,
+            team_id=str(team_id),
+            user_id=str(user_id),
+            channel_id=context.get("channel_id") or body.get("channel_id") or channel.get("id"),
+            trigger_id=body.get("trigger_id"),
+            response_url=response_url if isinstance(response_url, str) else None,
+            view_id=view.get("id") if isinstance(view.get("id"), str) else None,
+        )
+
+    def now(self) -> datetime:
+        return self.deps.clock()
+
+    def session(self) -> UserSession:
+        return self.deps.services.session(self.team_id, self.user_id)
+
+    def reply(self, msg: dict[str, Any], *, replace_original: bool = False, response_url: str | None = None) -> None:
+        """Answer the user privately: through response_url when there is one, else in a DM from the app."""
+        url = response_url or self.response_url
+        if url:
+            payload = {"response_type": "ephemeral", "replace_original": replace_original, **msg}
+            result = WebhookClient(url).send_dict(payload)
+            if result.status_code < 300:
+                return
+            log.warning("response_url answered %s; falling back to a direct message", result.status_code)
+        self.client.chat_postMessage(channel=self.user_id, **msg)
+
+    def fail(self, exc: BaseException, *, view_id: str | None = None) -> None:
+        """Show an error: in the open modal when there is one, else as a private message."""
+        message = describe(exc)
+        target_view = view_id
+        if target_view:
+            self.client.views_update(view_id=target_view, view=info_modal("Something's wrong", message.text))
+            return
+        self.reply(render_notice(message.text, login_button=message.login_button))
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+class Once:
+    """Remembers recent keys so a double click or a Slack retry runs a submission only once."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def first(self, key: str) -> bool:
+        with self._lock:
+            if key in self._seen:
+                return False
+            self._seen[key] = None
+            while len(self._seen) > self._capacity:
+                self._seen.popitem(last=False)
+            return True
+
+
+def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None) -> None:
+    """Run slow work after the ack; any exception becomes a clear message, never a silent failure."""
+    try:
+        work()
+    except Exception as exc:
+        try:
+            ctx.fail(exc, view_id=view_id)
+        except Exception:
+            log.exception("could not tell the user about an error")

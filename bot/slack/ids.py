@@ -1,0 +1,40 @@
+"""Action ids, callback ids and block ids shared by views and listeners, so the two never drift."""
+
+# Buttons and menus in messages
+LIST_PAGE = "chatrooms.list.page"  # value: command text of the page to show
+ROW_MENU = "chatrooms.row.menu"  # overflow on a list row: value "show:ID" / "edit:ID" / "delete:ID" / "run:ID"
+SHOW = "chatrooms.show"  # value: chatroom id
+EDIT = "chatrooms.edit"  # value: chatroom id
+DELETE = "chatrooms.delete"  # value: chatroom id
+RUN = "chatrooms.run"  # value: chatroom id (or empty)
+LOGIN = "chatrooms.login"
+LOGOUT = "chatrooms.logout"
+HELP = "chatrooms.help"
+
+# Modals (callback ids)
+LOGIN_MODAL = "chatrooms.login.modal"
+CREATE_MODAL = "chatrooms.create.modal"
+EDIT_MODAL = "chatrooms.edit.modal"
+DELETE_MODAL = "chatrooms.delete.modal"
+INFO_MODAL = "chatrooms.info.modal"  # loading / result views: nothing to submit
+
+# Input blocks of the chatroom form: block id == action id == the ChatRoomChanges field name
+F_BUSINESS = "business_id"
+F_NAME = "name"
+F_ACTIVE = "active"
+F_VISIT = "last_agent_visit"
+F_USERS = "users"
+F_SYSTEM_ID = "system_id"
+F_EMAIL = "email"
+F_PASSWORD = "password"
+
+# Nexudus' Errors[].PropertyName → the form block that shows it
+PROPERTY_TO_BLOCK = {
+    "BusinessId": F_BUSINESS,
+    "Business": F_BUSINESS,
+    "Name": F_NAME,
+    "Active": F_ACTIVE,
+    "LastAgentVisit": F_VISIT,
+    "Users": F_USERS,
+    "SystemId": F_SYSTEM_ID,
+}

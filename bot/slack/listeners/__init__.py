@@ -1,0 +1,1 @@
+"""Thin listeners: parse, call a service, render, reply. One module a feature."""

@@ -1,0 +1,101 @@
+"""Log in (a modal, checked against Nexudus before anything is stored), log out, and who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.services import InvalidLogin
+from bot.slack import ids
+from bot.slack.context import Ctx, Once, guarded
+from bot.slack.deps import Deps
+from bot.slack.grammar import HelpIntent, LoginIntent, LogoutIntent, WhoamiIntent, help_text
+from bot.slack.listeners.router import Router
+from bot.slack.metadata import BadMetadata, LoginContext
+from bot.slack.submissions import parse_login, state_values
+from bot.slack.views.chatrooms import render_help, render_notice
+from bot.slack.views.modals import info_modal, loading_modal, login_modal
+
+
+def open_login(_: LoginIntent, ctx: Ctx) -> None:
+    meta = LoginContext(response_url=ctx.response_url, channel_id=ctx.channel_id).dump()
+    email = ctx.deps.services.whoami(ctx.team_id, ctx.user_id) or ""
+    ctx.client.views_open(trigger_id=ctx.trigger_id, view=login_modal(meta, email=email))
+
+
+def logout(_: LogoutIntent, ctx: Ctx) -> None:
+    if ctx.deps.services.logout(ctx.team_id, ctx.user_id):
+        ctx.reply(render_notice("👋 Logged out. Your Nexudus login was deleted from this app."))
+    else:
+        ctx.reply(render_notice("You were not logged in.", login_button=True))
+
+
+def whoami(_: WhoamiIntent, ctx: Ctx) -> None:
+    email = ctx.deps.services.whoami(ctx.team_id, ctx.user_id)
+    if email:
+        ctx.reply(render_notice(f"You act in Nexudus as *{email}*. `/chatrooms logout` to disconnect."))
+    else:
+        ctx.reply(render_notice("You are not logged in to Nexudus.", login_button=True))
+
+
+def register(app: App, deps: Deps, router: Router) -> None:
+    router.on(LoginIntent, open_login)
+    router.on(LogoutIntent, logout)
+    router.on(WhoamiIntent, whoami)
+    once = Once()
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    def login_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        guarded(ctx, lambda: open_login(LoginIntent(), ctx))
+
+    def help_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        guarded(ctx, lambda: ctx.reply(render_help(help_text(None))))
+
+    app.action(ids.LOGIN)(ack=just_ack, lazy=[login_clicked])
+    app.action(ids.HELP)(ack=just_ack, lazy=[help_clicked])
+    router.on(HelpIntent, lambda intent, ctx: ctx.reply(render_help(help_text(intent.topic))))
+
+    def ack_login(ack: Ack, view: dict[str, Any]) -> None:
+        try:
+            LoginContext.load(view.get("private_metadata"))
+        except BadMetadata as exc:
+            ack(response_action="update", view=info_modal("Log in", f":warning: {exc}"))
+            return
+        _, _, errors = parse_login(state_values(view))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack(response_action="update", view=loading_modal("Log in to Nexudus", "Checking your login with Nexudus"))
+
+    def do_login(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        email, password, errors = parse_login(state_values(view))
+        try:
+            meta = LoginContext.load(view.get("private_metadata"))
+        except BadMetadata:
+            return
+        if errors or not once.first(f"login:{view.get('id')}:{view.get('hash')}"):
+            return
+
+        def work() -> None:
+            try:
+                saved = deps.services.login(ctx.team_id, ctx.user_id, email, password)
+            except InvalidLogin as exc:
+                client.views_update(view_id=view["id"], view=login_modal(meta.dump(), email=email, error=str(exc)))
+                return
+            text = f"✅ Logged in as *{saved}*. Try `/chatrooms list`."
+            client.views_update(view_id=view["id"], view=info_modal("Logged in", text))
+            ctx.reply(render_notice(text), response_url=meta.response_url)
+            refresh = deps.extras.get("refresh_home")
+            if callable(refresh):
+                refresh(client, ctx.team_id, ctx.user_id)
+
+        guarded(ctx, work, view_id=view.get("id"))
+
+    app.view(ids.LOGIN_MODAL)(ack=ack_login, lazy=[do_login])

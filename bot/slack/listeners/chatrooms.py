@@ -1,0 +1,355 @@
+"""List, show, create, edit and delete chatrooms: the slash subcommands, buttons and modals."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.nexudus.client import NewChatRoom
+from bot.nexudus.errors import Conflict, ValidationFailed
+from bot.services import changed_fields
+from bot.slack import ids
+from bot.slack.context import Ctx, Once, guarded
+from bot.slack.deps import Deps
+from bot.slack.errors import describe
+from bot.slack.grammar import (
+    CreateIntent,
+    DeleteIntent,
+    EditIntent,
+    GrammarError,
+    ListIntent,
+    ShowIntent,
+    describe_filters,
+    parse_command,
+    to_text,
+)
+from bot.slack.listeners.router import Router
+from bot.slack.metadata import BadMetadata, CreateContext, DeleteContext, EditContext
+from bot.slack.submissions import parse_chatroom_form, state_values
+from bot.slack.views.chatrooms import MAX_LIST_ROWS, render_cards, render_list, render_notice, render_result
+from bot.slack.views.modals import chatroom_form, delete_modal, info_modal, loading_modal, room_values
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIST_SIZE = 10
+
+
+# ------------------------------------------------------------------------------------------ handlers
+def list_chatrooms(intent: ListIntent, ctx: Ctx, *, replace_original: bool = False) -> None:
+    size = min(intent.size or DEFAULT_LIST_SIZE, MAX_LIST_ROWS)
+    shown = intent.model_copy(update={"size": size})
+    page = ctx.session().find(
+        shown.filters, page=shown.page, size=size, order_by=shown.order_by, direction=shown.direction
+    )
+    summary = describe_filters(shown)
+    if intent.size and intent.size > MAX_LIST_ROWS:
+        summary += f" · {MAX_LIST_ROWS} per page (Slack's limit)"
+    msg = render_list(
+        page,
+        summary=summary,
+        previous_value=to_text(shown, shown.page - 1) if page.has_previous_page and shown.page > 1 else None,
+        next_value=to_text(shown, shown.page + 1) if page.has_next_page else None,
+        now=ctx.now(),
+    )
+    ctx.reply(msg, replace_original=replace_original)
+
+
+def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
+    rooms = ctx.session().show(intent.ids)
+    found = {r.id for r in rooms}
+    missing = [i for i in intent.ids if i not in found]
+    if len(rooms) < 5:
+        # Cards show members, which only the single record carries.
+        session = ctx.session()
+        rooms = [session.get(r.id) for r in rooms]
+    for msg in render_cards(rooms, missing, ctx.now(), ctx.deps.zone):
+        ctx.reply(msg)
+
+
+def open_create(intent: CreateIntent, ctx: Ctx) -> None:
+    ctx.session()  # not logged in → told how, before a form they cannot submit
+    meta = CreateContext(response_url=ctx.response_url, channel_id=ctx.channel_id).dump()
+    values = {ids.F_NAME: intent.name, ids.F_BUSINESS: intent.business, ids.F_ACTIVE: True}
+    view = chatroom_form(
+        callback_id=ids.CREATE_MODAL, title="New chatroom", submit="Create", private_metadata=meta, values=values
+    )
+    ctx.client.views_open(trigger_id=ctx.trigger_id, view=view)
+
+
+def open_modal_then(ctx: Ctx, title: str, what: str, build: Any) -> None:
+    """Open a loading modal at once (trigger_id lives 3 s), then replace it with what `build` returns."""
+    session = ctx.session()
+    opened = ctx.client.views_open(trigger_id=ctx.trigger_id, view=loading_modal(title, what))
+    view_id = opened["view"]["id"]
+    guarded(ctx, lambda: ctx.client.views_update(view_id=view_id, view=build(session)), view_id=view_id)
+
+
+def open_edit(intent: EditIntent, ctx: Ctx) -> None:
+    def build(session: Any) -> dict[str, Any]:
+        room = session.get(intent.id)
+        meta = EditContext(
+            response_url=ctx.response_url,
+            channel_id=ctx.channel_id,
+            chatroom_id=room.id,
+            updated_on=room.updated_on,
+            fingerprint=room.fingerprint(),
+        ).dump()
+        return chatroom_form(
+            callback_id=ids.EDIT_MODAL,
+            title=f"Edit #{room.id}",
+            submit="Save",
+            private_metadata=meta,
+            values=room_values(room),
+        )
+
+    open_modal_then(ctx, "Edit chatroom", f"Loading chatroom {intent.id}", build)
+
+
+def open_delete(intent: DeleteIntent, ctx: Ctx) -> None:
+    def build(session: Any) -> dict[str, Any]:
+        room = session.get(intent.id)
+        meta = DeleteContext(
+            response_url=ctx.response_url, channel_id=ctx.channel_id, chatroom_id=room.id, name=room.display_name[:300]
+        ).dump()
+        return delete_modal(room, meta)
+
+    open_modal_then(ctx, "Delete chatroom", f"Loading chatroom {intent.id}", build)
+
+
+# ------------------------------------------------------------------------------------- registration
+def register(app: App, deps: Deps, router: Router) -> None:
+    router.on(ListIntent, list_chatrooms)
+    router.on(ShowIntent, show_chatrooms)
+    router.on(CreateIntent, open_create)
+    router.on(EditIntent, open_edit)
+    router.on(DeleteIntent, open_delete)
+    once = Once()
+
+    def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
+        return Ctx.from_bolt(deps, body, client, context)
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    # Previous / Next keep the filters: the button's value is the command text of that page.
+    def page_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+
+        def work() -> None:
+            try:
+                intent = parse_command(str(action.get("value", "")), now=deps.clock(), zone=deps.zone)
+            except GrammarError as exc:
+                ctx.reply(render_notice(exc.message))
+                return
+            if not isinstance(intent, ListIntent):
+                ctx.reply(render_notice("That button is out of date. Run `/chatrooms list` again."))
+                return
+            list_chatrooms(intent, ctx, replace_original=True)
+
+        guarded(ctx, work)
+
+    app.action(ids.LIST_PAGE)(ack=just_ack, lazy=[page_clicked])
+
+    def chatroom_id_of(action: dict[str, Any]) -> int | None:
+        raw = action.get("value")
+        if raw is None and isinstance(action.get("selected_option"), dict):
+            raw = action["selected_option"].get("value", "")
+        text = str(raw or "").split(":")[-1]
+        return int(text) if text.isdigit() and 0 < int(text) < 10**12 else None
+
+    def button(intent_of: Any) -> Any:
+        def clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+            ctx = ctx_of(body, client, context)
+            chatroom_id = chatroom_id_of(action)
+            if chatroom_id is None:
+                guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
+                return
+            intent = intent_of(chatroom_id)
+            guarded(ctx, lambda: router.dispatch(intent, ctx))
+
+        return clicked
+
+    app.action(ids.SHOW)(ack=just_ack, lazy=[button(lambda i: ShowIntent(ids=[i]))])
+    app.action(ids.EDIT)(ack=just_ack, lazy=[button(lambda i: EditIntent(id=i))])
+    app.action(ids.DELETE)(ack=just_ack, lazy=[button(lambda i: DeleteIntent(id=i))])
+
+    def row_menu(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        selected = action.get("selected_option")
+        verb = str(selected.get("value", "")).partition(":")[0] if isinstance(selected, dict) else ""
+        chatroom_id = chatroom_id_of(action)
+        makers: dict[str, Any] = {
+            "show": lambda i: ShowIntent(ids=[i]),
+            "edit": lambda i: EditIntent(id=i),
+            "delete": lambda i: DeleteIntent(id=i),
+            "run": lambda i: _run_intent(i),
+        }
+        if chatroom_id is None or verb not in makers:
+            guarded(ctx, lambda: ctx.reply(render_notice("That menu choice is not one this app knows.")))
+            return
+        intent = makers[verb](chatroom_id)
+        if not router.handles(intent):
+            guarded(ctx, lambda: ctx.reply(render_notice("Running commands is not available in this app.")))
+            return
+        guarded(ctx, lambda: router.dispatch(intent, ctx))
+
+    app.action(ids.ROW_MENU)(ack=just_ack, lazy=[row_menu])
+
+    # ------------------------------------------------------------------------------ create submit
+    def ack_create(ack: Ack, view: dict[str, Any]) -> None:
+        _, errors = parse_chatroom_form(state_values(view))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack(response_action="update", view=loading_modal("New chatroom", "Creating the chatroom"))
+
+    def do_create(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        values, errors = parse_chatroom_form(state_values(view))
+        if errors or not once.first(f"create:{view.get('id')}:{view.get('hash')}"):
+            return
+
+        def work() -> None:
+            meta = CreateContext.load(view.get("private_metadata"))
+            draft = NewChatRoom(**{k: v for k, v in values.items()})
+            try:
+                room = ctx.session().create(draft)
+            except ValidationFailed as exc:
+                again = chatroom_form(
+                    callback_id=ids.CREATE_MODAL,
+                    title="New chatroom",
+                    submit="Create",
+                    private_metadata=meta.dump(),
+                    values=values,
+                    errors=describe(exc).field_errors or {"": str(exc)},
+                )
+                client.views_update(view_id=view["id"], view=again)
+                return
+            client.views_update(
+                view_id=view["id"], view=info_modal("Chatroom created", f"✅ *{room.display_name}* (`#{room.id}`)")
+            )
+            ctx.reply(
+                render_result("✅ Chatroom created", room=room, now=ctx.now(), zone=deps.zone),
+                response_url=meta.response_url,
+            )
+
+        guarded(ctx, work, view_id=view.get("id"))
+
+    app.view(ids.CREATE_MODAL)(ack=ack_create, lazy=[do_create])
+
+    # -------------------------------------------------------------------------------- edit submit
+    def ack_edit(ack: Ack, view: dict[str, Any]) -> None:
+        try:
+            EditContext.load(view.get("private_metadata"))
+        except BadMetadata as exc:
+            ack(response_action="update", view=info_modal("Edit chatroom", f":warning: {exc}"))
+            return
+        _, errors = parse_chatroom_form(state_values(view))
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack(response_action="update", view=loading_modal("Edit chatroom", "Saving your changes"))
+
+    def do_edit(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        values, errors = parse_chatroom_form(state_values(view))
+        try:
+            meta = EditContext.load(view.get("private_metadata"))
+        except BadMetadata:
+            return  # answered in the ack
+        if errors or not once.first(f"edit:{view.get('id')}:{view.get('hash')}"):
+            return
+
+        def work() -> None:
+            session = ctx.session()
+            current = session.get(meta.chatroom_id)
+
+            def form(errors: dict[str, str] | None = None, note: str | None = None, base: Any = current) -> Any:
+                fresh = meta.model_copy(update={"updated_on": base.updated_on, "fingerprint": base.fingerprint()})
+                return chatroom_form(
+                    callback_id=ids.EDIT_MODAL,
+                    title=f"Edit #{meta.chatroom_id}",
+                    submit="Save",
+                    private_metadata=(fresh if note else meta).dump(),
+                    values=values,
+                    errors=errors,
+                    note=note,
+                )
+
+            # Compare against the record the form was filled from; a different one is a conflict.
+            try:
+                if current.fingerprint() != meta.fingerprint or (
+                    meta.updated_on is not None and current.updated_on != meta.updated_on
+                ):
+                    raise Conflict(current)
+                changes = changed_fields(current, values)
+                if not changes.model_fields_set:
+                    client.views_update(view_id=view["id"], view=info_modal("Nothing changed", "No field was changed."))
+                    return
+                room = session.edit(
+                    meta.chatroom_id,
+                    changes,
+                    expected_updated_on=meta.updated_on,
+                    expected_fingerprint=meta.fingerprint,
+                )
+            except Conflict as exc:
+                note = (
+                    f":twisted_rightwards_arrows: {exc.current.updated_by or 'Someone'} changed this chatroom after "
+                    "you opened it, so nothing was saved. Your values are below; the current record is now "
+                    f"*{exc.current.display_name}*, "
+                    f"{'active' if exc.current.active else 'closed'}. Save again to apply yours over it."
+                )
+                client.views_update(view_id=view["id"], view=form(note=note, base=exc.current))
+                return
+            except ValidationFailed as exc:
+                client.views_update(view_id=view["id"], view=form(errors=describe(exc).field_errors or {"": str(exc)}))
+                return
+            changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
+            client.views_update(
+                view_id=view["id"], view=info_modal("Saved", f"✅ *{room.display_name}* saved ({changed}).")
+            )
+            ctx.reply(
+                render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=deps.zone),
+                response_url=meta.response_url,
+            )
+
+        guarded(ctx, work, view_id=view.get("id"))
+
+    app.view(ids.EDIT_MODAL)(ack=ack_edit, lazy=[do_edit])
+
+    # ------------------------------------------------------------------------------ delete submit
+    def ack_delete(ack: Ack, view: dict[str, Any]) -> None:
+        try:
+            meta = DeleteContext.load(view.get("private_metadata"))
+        except BadMetadata as exc:
+            ack(response_action="update", view=info_modal("Delete chatroom", f":warning: {exc}"))
+            return
+        ack(response_action="update", view=loading_modal("Delete chatroom", f"Deleting chatroom {meta.chatroom_id}"))
+
+    def do_delete(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        try:
+            meta = DeleteContext.load(view.get("private_metadata"))
+        except BadMetadata:
+            return
+        if not once.first(f"delete:{view.get('id')}:{view.get('hash')}"):
+            return
+
+        def work() -> None:
+            ctx.session().delete(meta.chatroom_id)
+            label = f"*{meta.name}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
+            client.views_update(view_id=view["id"], view=info_modal("Deleted", f"🗑️ Chatroom {label} was deleted."))
+            ctx.reply(render_notice(f"🗑️ Chatroom {label} was deleted."), response_url=meta.response_url)
+
+        guarded(ctx, work, view_id=view.get("id"))
+
+    app.view(ids.DELETE_MODAL)(ack=ack_delete, lazy=[do_delete])
+
+
+def _run_intent(chatroom_id: int) -> Any:
+    from bot.slack.grammar import RunIntent
+
+    return RunIntent(key=None, ids=[chatroom_id])

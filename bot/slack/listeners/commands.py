@@ -1,0 +1,50 @@
+"""The `/chatrooms` slash command: parse in the ack (pure and fast), do the work lazily."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.slack.context import Ctx, guarded
+from bot.slack.deps import Deps
+from bot.slack.grammar import GrammarError, HelpIntent, help_text, parse_command
+from bot.slack.listeners.router import Router
+from bot.slack.views.chatrooms import render_help, render_notice
+
+log = logging.getLogger(__name__)
+
+COMMAND = "/chatrooms"
+
+
+def register(app: App, deps: Deps, router: Router) -> None:
+    def parse(text: Any) -> Any:
+        return parse_command(text if isinstance(text, str) else "", now=deps.clock(), zone=deps.zone)
+
+    def ack_command(ack: Ack, command: dict[str, Any]) -> None:
+        try:
+            intent = parse(command.get("text"))
+        except GrammarError as exc:
+            ack(response_type="ephemeral", **render_notice(f"{exc.message}\n\n{exc.usage}", help_button=True))
+            return
+        if isinstance(intent, HelpIntent):
+            ack(response_type="ephemeral", **render_help(help_text(intent.topic)))
+            return
+        if not router.handles(intent):
+            ack(response_type="ephemeral", text="That part of /chatrooms is not available in this app.")
+            return
+        ack()
+
+    def run_command(body: dict[str, Any], client: WebClient, context: Any, command: dict[str, Any]) -> None:
+        try:
+            intent = parse(command.get("text"))
+        except GrammarError:
+            return  # already answered in the ack
+        if isinstance(intent, HelpIntent) or not router.handles(intent):
+            return
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        guarded(ctx, lambda: router.dispatch(intent, ctx))
+
+    app.command(COMMAND)(ack=ack_command, lazy=[run_command])

@@ -1,0 +1,62 @@
+"""State that must survive a click, carried in a modal's `private_metadata`.
+
+It comes back from Slack as user-controlled input, so it is parsed by pydantic and anything that does
+not validate is refused (a forged or truncated value never reaches a service).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_PRIVATE_METADATA = 3000
+
+
+class BadMetadata(Exception):
+    """`private_metadata` was missing, truncated or forged."""
+
+    def __init__(self) -> None:
+        super().__init__("This form is out of date or was altered. Close it and start again.")
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    response_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://")
+    channel_id: str | None = Field(default=None, max_length=30)
+
+    def dump(self) -> str:
+        text = self.model_dump_json(exclude_none=True)
+        if len(text) > MAX_PRIVATE_METADATA:
+            raise ValueError("private_metadata too long")
+        return text
+
+    @classmethod
+    def load(cls, raw: object) -> Self:
+        if not isinstance(raw, str) or not raw or len(raw) > MAX_PRIVATE_METADATA:
+            raise BadMetadata()
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError:
+            raise BadMetadata() from None
+
+
+class CreateContext(Metadata):
+    pass
+
+
+class EditContext(Metadata):
+    chatroom_id: int = Field(ge=1)
+    updated_on: datetime | None = None
+    fingerprint: str = Field(max_length=64)
+
+
+class DeleteContext(Metadata):
+    chatroom_id: int = Field(ge=1)
+    name: str = Field(default="", max_length=300)
+
+
+class LoginContext(Metadata):
+    pass

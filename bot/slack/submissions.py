@@ -1,0 +1,116 @@
+"""Modal submissions (`view.state.values`) → typed values, or per-field errors before anything is sent.
+
+Everything in a submission is user-controlled: every lookup tolerates a missing block or a wrong type.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.slack import ids
+
+StateValues = dict[str, Any]
+MAX_USERS = 500
+
+
+def _entry(state: StateValues, block_id: str) -> dict[str, Any]:
+    block = state.get(block_id) if isinstance(state, dict) else None
+    if not isinstance(block, dict):
+        return {}
+    value = block.get(block_id)
+    if not isinstance(value, dict):
+        value = next((v for v in block.values() if isinstance(v, dict)), {})
+    return value
+
+
+def text_value(state: StateValues, block_id: str) -> str | None:
+    raw = _entry(state, block_id).get("value")
+    if raw is None:
+        return None
+    text = str(raw).strip()
+    return text or None
+
+
+def checked(state: StateValues, block_id: str, option: str) -> bool:
+    selected = _entry(state, block_id).get("selected_options")
+    if not isinstance(selected, list):
+        return False
+    return any(isinstance(o, dict) and o.get("value") == option for o in selected)
+
+
+def datetime_value(state: StateValues, block_id: str) -> tuple[datetime | None, str | None]:
+    raw = _entry(state, block_id).get("selected_date_time")
+    if raw is None or raw == "":
+        return None, None
+    try:
+        stamp = int(raw)
+        return datetime.fromtimestamp(stamp, UTC), None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None, "Pick a date and a time."
+
+
+def parse_user_ids(text: str | None) -> tuple[list[int] | None, str | None]:
+    """`12, 13 14` → [12, 13, 14]; anything else names the offending token."""
+    if text is None:
+        return [], None
+    tokens = [t for t in re.split(r"[\s,;]+", text) if t]
+    users: list[int] = []
+    for token in tokens:
+        if not token.isdigit() or int(token) < 1 or len(token) > 12:
+            return None, f"“{token[:30]}” is not a user id: use numbers separated by commas."
+        users.append(int(token))
+    if len(users) > MAX_USERS:
+        return None, f"At most {MAX_USERS} members."
+    return list(dict.fromkeys(users)), None
+
+
+def parse_chatroom_form(state: StateValues) -> tuple[dict[str, Any], dict[str, str]]:
+    """The chatroom form's values keyed by field name, and errors keyed by block id."""
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    business_text = text_value(state, ids.F_BUSINESS)
+    if business_text is None:
+        errors[ids.F_BUSINESS] = "A chatroom belongs to a business: enter its ID."
+    elif not business_text.isdigit() or not 0 < int(business_text) < 10**12:
+        errors[ids.F_BUSINESS] = "The business ID is a whole number, like 12345678."
+    else:
+        values[ids.F_BUSINESS] = int(business_text)
+    name = text_value(state, ids.F_NAME)
+    if name is None:
+        errors[ids.F_NAME] = "Give the chatroom a name."
+    else:
+        values[ids.F_NAME] = name
+    values[ids.F_ACTIVE] = checked(state, ids.F_ACTIVE, "active")
+    visit, visit_error = datetime_value(state, ids.F_VISIT)
+    if visit_error:
+        errors[ids.F_VISIT] = visit_error
+    values[ids.F_VISIT] = visit
+    users, users_error = parse_user_ids(text_value(state, ids.F_USERS))
+    if users_error:
+        errors[ids.F_USERS] = users_error
+    else:
+        values[ids.F_USERS] = users
+    return values, errors
+
+
+def parse_login(state: StateValues) -> tuple[str, str, dict[str, str]]:
+    errors: dict[str, str] = {}
+    email = text_value(state, ids.F_EMAIL) or ""
+    password = _entry(state, ids.F_PASSWORD).get("value")
+    password = password if isinstance(password, str) else ""
+    if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
+        errors[ids.F_EMAIL] = "Enter the e-mail you sign in to Nexudus with."
+    if not password:
+        errors[ids.F_PASSWORD] = "Enter your Nexudus password."
+    return email, password, errors
+
+
+def state_values(view: Any) -> StateValues:
+    """`view.state.values`, or {} when a payload is malformed."""
+    if not isinstance(view, dict):
+        return {}
+    state = view.get("state")
+    values = state.get("values") if isinstance(state, dict) else None
+    return values if isinstance(values, dict) else {}

@@ -1,0 +1,1 @@
+"""Block Kit views: pure functions from data to JSON, within Slack's limits."""

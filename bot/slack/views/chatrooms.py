@@ -1,0 +1,185 @@
+"""Chatroom lists and cards as Block Kit messages."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, tzinfo
+from typing import Any
+
+from bot.nexudus.models import ActionResult, ChatRoom, Page
+from bot.slack import ids
+from bot.slack.views.common import (
+    MAX_MESSAGE_BLOCKS,
+    Block,
+    absolute_time,
+    actions,
+    button,
+    clip,
+    context,
+    divider,
+    escape,
+    fields_section,
+    mrkdwn,
+    relative_time,
+    section,
+)
+
+MAX_LIST_ROWS = 40  # one block a row, leaving room for the header, count and paging under 50 blocks
+MAX_CARDS_PER_MESSAGE = 10  # a card is up to 4 blocks
+
+
+def message(text: str, blocks: list[Block]) -> dict[str, Any]:
+    """A message payload; `text` is the notification fallback."""
+    assert len(blocks) <= MAX_MESSAGE_BLOCKS, "views must page before Slack's 50-block limit"
+    return {"text": clip(text, 3000), "blocks": blocks}
+
+
+def status_badge(room: ChatRoom) -> str:
+    if room.active is None:
+        return "⚪ Unknown"
+    return "🟢 Active" if room.active else "⚫ Closed"
+
+
+def business_label(room: ChatRoom) -> str:
+    if room.business_name:
+        return f"{escape(room.business_name)} ({room.business})"
+    return f"Business {room.business}" if room.business is not None else "No business"
+
+
+def row_menu(room: ChatRoom) -> dict[str, Any]:
+    """An overflow menu per list row: the same actions as a card, without the card's height."""
+    options = [("Show", "show"), ("Edit", "edit"), ("Run command", "run"), ("Delete", "delete")]
+    return {
+        "type": "overflow",
+        "action_id": ids.ROW_MENU,
+        "options": [
+            {"text": {"type": "plain_text", "text": label}, "value": f"{verb}:{room.id}"} for label, verb in options
+        ],
+    }
+
+
+def render_list(
+    page: Page,
+    *,
+    summary: str,
+    previous_value: str | None,
+    next_value: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """A page of chatrooms: a header with the filters, one row each, a count, Previous/Next."""
+    rows = page.records[:MAX_LIST_ROWS]
+    title = f"*Chatrooms* · {escape(summary)}" if summary else "*Chatrooms*"
+    blocks: list[Block] = [section(title)]
+    if not rows:
+        blocks.append(context("No chatroom matches. Try fewer filters, or `/chatrooms help list`."))
+        return message("No chatroom matches.", blocks)
+    for room in rows:
+        line = (
+            f"*{escape(clip(room.display_name, 150))}*  `#{room.id}`\n"
+            f"{status_badge(room)} · {business_label(room)} · last agent visit "
+            f"{relative_time(room.last_agent_visit, now)}"
+        )
+        blocks.append(section(line, accessory=row_menu(room)))
+    first = page.first_item or ((page.current_page - 1) * page.page_size + 1)
+    last = first + len(rows) - 1
+    count = f"{first}–{last} of {page.total_items}"
+    if page.total_pages > 1:
+        count += f" · page {page.current_page} of {page.total_pages}"
+    if len(page.records) > len(rows):
+        count += f" · showing the first {len(rows)} of this page (Slack shows at most {MAX_LIST_ROWS} rows)"
+    blocks.append(context(count))
+    buttons = []
+    if previous_value:
+        buttons.append(button("◀ Previous", ids.LIST_PAGE, previous_value))
+    if next_value:
+        buttons.append(button("Next ▶", ids.LIST_PAGE, next_value))
+    if buttons:
+        blocks.append(actions(*buttons, block_id="paging"))
+    return message(f"Chatrooms {count}", blocks)
+
+
+def card_blocks(room: ChatRoom, now: datetime, zone: tzinfo) -> list[Block]:
+    """One chatroom: its fields and the buttons to act on it."""
+    visit = room.last_agent_visit
+    users = room.users
+    pairs = [
+        ("Status", status_badge(room)),
+        ("Business", business_label(room)),
+        ("Last agent visit", f"{relative_time(visit, now)}\n{absolute_time(visit, zone)}" if visit else "never"),
+        ("Members", "—" if users is None else (", ".join(str(u) for u in users[:20]) or "none")),
+    ]
+    if room.updated_on:
+        who = f" by {escape(room.updated_by)}" if room.updated_by else ""
+        pairs.append(("Updated", f"{relative_time(room.updated_on, now)}{who}"))
+    blocks: list[Block] = [
+        section(f"*{escape(clip(room.display_name, 200))}*  `#{room.id}`"),
+        fields_section(pairs),
+        actions(
+            button("Edit", ids.EDIT, str(room.id)),
+            button("Run command", ids.RUN, str(room.id)),
+            button("Delete", ids.DELETE, str(room.id), style="danger"),
+            block_id=f"card:{room.id}",
+        ),
+    ]
+    return blocks
+
+
+def render_cards(
+    rooms: Sequence[ChatRoom], missing: Sequence[int], now: datetime, zone: tzinfo
+) -> list[dict[str, Any]]:
+    """One message per ten cards, so any number of ids stays within Slack's block limit."""
+    messages: list[dict[str, Any]] = []
+    for start in range(0, len(rooms), MAX_CARDS_PER_MESSAGE):
+        blocks: list[Block] = []
+        for room in rooms[start : start + MAX_CARDS_PER_MESSAGE]:
+            if blocks:
+                blocks.append(divider())
+            blocks.extend(card_blocks(room, now, zone))
+        names = ", ".join(r.display_name for r in rooms[start : start + MAX_CARDS_PER_MESSAGE])
+        messages.append(message(clip(names, 300), blocks))
+    if missing:
+        text = "No chatroom with id " + ", ".join(f"`{i}`" for i in missing[:50]) + "."
+        messages.append(message(text, [section(text)]))
+    return messages
+
+
+def render_result(title: str, detail: str = "", room: ChatRoom | None = None, *, now: datetime, zone: tzinfo) -> dict:
+    """The outcome of an action, with the refreshed card when there is one."""
+    blocks: list[Block] = [section(f"{title}\n{detail}".strip())]
+    if room is not None:
+        blocks.append(divider())
+        blocks.extend(card_blocks(room, now, zone))
+    return message(title, blocks)
+
+
+def render_command_result(result: ActionResult, key: str) -> str:
+    return f"✅ `{key}`: {escape(result.message or 'done')}"
+
+
+def render_notice(text: str, *, login_button: bool = False, help_button: bool = False) -> dict[str, Any]:
+    """A short ephemeral answer: an error, a confirmation, a pointer to login."""
+    elements = []
+    if login_button:
+        elements.append(button("Log in to Nexudus", ids.LOGIN, style="primary"))
+    if help_button:
+        elements.append(button("Show help", ids.HELP))
+    blocks: list[Block] = [section(text)]
+    if elements:
+        blocks.append(actions(*elements))
+    return message(text, blocks)
+
+
+def render_help(text: str) -> dict[str, Any]:
+    """The grammar's help text, split into sections under Slack's 3000-character limit."""
+    blocks: list[Block] = []
+    chunk = ""
+    for paragraph in text.split("\n\n"):
+        candidate = f"{chunk}\n\n{paragraph}" if chunk else paragraph
+        if len(candidate) > 2900 and chunk:
+            blocks.append({"type": "section", "text": mrkdwn(chunk)})
+            chunk = paragraph
+        else:
+            chunk = candidate
+    if chunk:
+        blocks.append({"type": "section", "text": mrkdwn(chunk)})
+    return message("How to use /chatrooms", blocks[: MAX_MESSAGE_BLOCKS - 1])

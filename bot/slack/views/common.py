@@ -1,0 +1,127 @@
+"""Slack's limits as named constants, and the small text helpers every view shares."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+MAX_MESSAGE_BLOCKS = 50
+MAX_MODAL_BLOCKS = 100
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_MODAL_TITLE = 24
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_OPTION_TEXT = 75
+MAX_CONTEXT_TEXT = 2000
+MAX_HEADER_TEXT = 150
+MAX_LABEL = 2000
+MAX_PLACEHOLDER = 150
+MAX_INPUT_LENGTH = 3000
+MAX_TEXT_FALLBACK = 3000  # the notification text; Slack truncates longer ones anyway
+
+Block = dict[str, Any]
+
+
+def clip(text: str, limit: int) -> str:
+    """Shorten to `limit` characters with an ellipsis, so a long name never breaks a view."""
+    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+
+
+def escape(text: str) -> str:
+    """Escape user data for mrkdwn: Slack's three control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def plain(text: str, limit: int = MAX_BUTTON_TEXT) -> dict[str, Any]:
+    return {"type": "plain_text", "text": clip(text, limit) or " ", "emoji": True}
+
+
+def mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(text, limit) or " "}
+
+
+def section(text: str, accessory: dict[str, Any] | None = None, block_id: str | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text)}
+    if accessory:
+        block["accessory"] = accessory
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def fields_section(pairs: list[tuple[str, str]]) -> Block:
+    return {
+        "type": "section",
+        "fields": [mrkdwn(f"*{label}*\n{value}", MAX_FIELD_TEXT) for label, value in pairs[:10]],
+    }
+
+
+def context(text: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(text, MAX_CONTEXT_TEXT)]}
+
+
+def header(text: str) -> Block:
+    return {"type": "header", "text": plain(text, MAX_HEADER_TEXT)}
+
+
+def divider() -> Block:
+    return {"type": "divider"}
+
+
+def button(
+    text: str,
+    action_id: str,
+    value: str = "",
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "button", "text": plain(text), "action_id": action_id}
+    if value:
+        element["value"] = clip(value, MAX_BUTTON_VALUE)
+    if style:
+        element["style"] = style
+    if confirm:
+        element["confirm"] = confirm
+    return element
+
+
+def actions(*elements: dict[str, Any], block_id: str | None = None) -> Block:
+    block: Block = {"type": "actions", "elements": list(elements)[:25]}
+    if block_id:
+        block["block_id"] = block_id
+    return block
+
+
+def relative_time(when: datetime | None, now: datetime) -> str:
+    """`3 h ago`, `2 d ago`, `just now`, `never` — how staff think about waiting members."""
+    if when is None:
+        return "never"
+    seconds = (now - when).total_seconds()
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 60:
+        text = "just now" if not future else "in under a minute"
+        return text
+    minutes = int(seconds // 60)
+    if minutes < 60:
+        amount = f"{minutes} min"
+    elif minutes < 48 * 60:
+        hours, rest = divmod(minutes, 60)
+        amount = f"{hours} h" + (f" {rest} min" if rest and hours < 6 else "")
+    else:
+        amount = f"{minutes // 1440} d"
+    return f"in {amount}" if future else f"{amount} ago"
+
+
+def absolute_time(when: datetime | None, zone: tzinfo) -> str:
+    if when is None:
+        return "—"
+    return when.astimezone(zone).strftime("%d %b %Y %H:%M")
+
+
+def slack_date(when: datetime | None, fallback: str) -> str:
+    """Slack's date token, shown in each reader's own time zone, with a fallback."""
+    if when is None:
+        return fallback
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"

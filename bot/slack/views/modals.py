@@ -1,0 +1,246 @@
+"""Modals: login, the chatroom form (create and edit), delete confirmation, loading and result views."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bot.nexudus.models import ChatRoom
+from bot.slack import ids
+from bot.slack.views.common import (
+    MAX_MODAL_BLOCKS,
+    MAX_MODAL_TITLE,
+    Block,
+    clip,
+    context,
+    escape,
+    mrkdwn,
+    plain,
+    section,
+)
+
+View = dict[str, Any]
+
+
+def modal(
+    title: str,
+    blocks: list[Block],
+    *,
+    callback_id: str = ids.INFO_MODAL,
+    submit: str | None = None,
+    close: str = "Close",
+    private_metadata: str = "",
+    external_id: str | None = None,
+    notify_on_close: bool = False,
+) -> View:
+    """A modal view within Slack's limits (24-character title, 100 blocks)."""
+    assert len(blocks) <= MAX_MODAL_BLOCKS, "modals must stay under Slack's 100-block limit"
+    view: View = {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": plain(title, MAX_MODAL_TITLE),
+        "close": plain(close, MAX_MODAL_TITLE),
+        "blocks": blocks,
+    }
+    if submit:
+        view["submit"] = plain(submit, MAX_MODAL_TITLE)
+    if private_metadata:
+        view["private_metadata"] = private_metadata
+    if external_id:
+        view["external_id"] = external_id
+    if notify_on_close:
+        view["notify_on_close"] = True
+    return view
+
+
+def loading_modal(title: str, what: str) -> View:
+    """Shown at once, because a trigger_id expires in 3 s and Nexudus may take longer."""
+    return modal(title, [section(f":hourglass_flowing_sand: {escape(what)}…")])
+
+
+def info_modal(title: str, text: str, detail: str | None = None) -> View:
+    blocks = [section(text)]
+    if detail:
+        blocks.append(context(detail))
+    return modal(title, blocks)
+
+
+def login_modal(private_metadata: str, email: str = "", error: str | None = None) -> View:
+    blocks: list[Block] = [
+        section(
+            "Connect your Nexudus account. Every action you take from Slack uses *your* login and "
+            "your Nexudus roles. The password is checked with Nexudus, then stored encrypted; "
+            "it is never posted anywhere."
+        ),
+        {
+            "type": "input",
+            "block_id": ids.F_EMAIL,
+            "label": plain("Nexudus e-mail"),
+            "element": {
+                "type": "email_text_input",
+                "action_id": ids.F_EMAIL,
+                **({"initial_value": email} if email else {}),
+                "placeholder": plain("you@yourspace.com"),
+            },
+        },
+        {
+            "type": "input",
+            "block_id": ids.F_PASSWORD,
+            "label": plain("Password"),
+            "hint": plain("Slack has no hidden input: make sure nobody is reading over your shoulder.", 150),
+            "element": {"type": "plain_text_input", "action_id": ids.F_PASSWORD, "max_length": 256},
+        },
+    ]
+    if error:
+        blocks.insert(1, section(f":warning: {escape(error)}"))
+    return modal(
+        "Log in to Nexudus",
+        blocks,
+        callback_id=ids.LOGIN_MODAL,
+        submit="Log in",
+        close="Cancel",
+        private_metadata=private_metadata,
+    )
+
+
+def chatroom_form(
+    *,
+    callback_id: str,
+    title: str,
+    submit: str,
+    private_metadata: str,
+    values: dict[str, Any],
+    errors: dict[str, str] | None = None,
+    note: str | None = None,
+) -> View:
+    """The create/edit form. `values` are Python values keyed by field name; `errors` by block id.
+
+    Errors that arrive after the submission was acknowledged (Nexudus answers later than Slack's 3 s)
+    are shown as a warning line right under the field, with the user's values kept.
+    """
+    errors = errors or {}
+    business = values.get(ids.F_BUSINESS)
+    visit: datetime | None = values.get(ids.F_VISIT)
+    users = values.get(ids.F_USERS)
+    active = values.get(ids.F_ACTIVE)
+    active_option = {"text": plain("Active (members can write in it)"), "value": "active"}
+    inputs: list[tuple[str, Block]] = [
+        (
+            ids.F_BUSINESS,
+            {
+                "type": "input",
+                "block_id": ids.F_BUSINESS,
+                "label": plain("Business ID"),
+                "hint": plain("The Nexudus business (space) the chatroom belongs to.", 150),
+                "element": {
+                    "type": "number_input",
+                    "action_id": ids.F_BUSINESS,
+                    "is_decimal_allowed": False,
+                    "min_value": "1",
+                    **({"initial_value": str(business)} if business else {}),
+                },
+            },
+        ),
+        (
+            ids.F_NAME,
+            {
+                "type": "input",
+                "block_id": ids.F_NAME,
+                "label": plain("Name"),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.F_NAME,
+                    "max_length": 250,
+                    **({"initial_value": clip(str(values[ids.F_NAME]), 250)} if values.get(ids.F_NAME) else {}),
+                },
+            },
+        ),
+        (
+            ids.F_ACTIVE,
+            {
+                "type": "input",
+                "block_id": ids.F_ACTIVE,
+                "optional": True,
+                "label": plain("Status"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": ids.F_ACTIVE,
+                    "options": [active_option],
+                    **({"initial_options": [active_option]} if active else {}),
+                },
+            },
+        ),
+        (
+            ids.F_VISIT,
+            {
+                "type": "input",
+                "block_id": ids.F_VISIT,
+                "optional": True,
+                "label": plain("Last agent visit"),
+                "hint": plain("Leave empty if no agent has visited yet.", 150),
+                "element": {
+                    "type": "datetimepicker",
+                    "action_id": ids.F_VISIT,
+                    **({"initial_date_time": int(visit.timestamp())} if visit else {}),
+                },
+            },
+        ),
+        (
+            ids.F_USERS,
+            {
+                "type": "input",
+                "block_id": ids.F_USERS,
+                "optional": True,
+                "label": plain("Member user IDs"),
+                "hint": plain("Nexudus user ids, separated by commas or spaces. This replaces the list.", 150),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.F_USERS,
+                    "max_length": 3000,
+                    **({"initial_value": ", ".join(str(u) for u in users)} if users else {}),
+                },
+            },
+        ),
+    ]
+    blocks: list[Block] = []
+    if note:
+        blocks.append(section(note))
+    general = errors.get("")
+    if general:
+        blocks.append(section(f":warning: {escape(general)}"))
+    for block_id, block in inputs:
+        blocks.append(block)
+        if block_id in errors:
+            blocks.append(context(f":warning: {escape(errors[block_id])}"))
+    return modal(
+        title, blocks, callback_id=callback_id, submit=submit, close="Cancel", private_metadata=private_metadata
+    )
+
+
+def room_values(room: ChatRoom) -> dict[str, Any]:
+    return {
+        ids.F_BUSINESS: room.business,
+        ids.F_NAME: room.name,
+        ids.F_ACTIVE: bool(room.active),
+        ids.F_VISIT: room.last_agent_visit,
+        ids.F_USERS: room.users,
+    }
+
+
+def delete_modal(room: ChatRoom, private_metadata: str) -> View:
+    text = (
+        f"Delete *{escape(clip(room.display_name, 200))}* (`#{room.id}`)?\n"
+        "Its conversation goes with it. This cannot be undone."
+    )
+    return modal(
+        "Delete chatroom",
+        [section(text)],
+        callback_id=ids.DELETE_MODAL,
+        submit="Delete",
+        close="Keep it",
+        private_metadata=private_metadata,
+    )
+
+
+def text_block(text: str) -> Block:
+    return {"type": "section", "text": mrkdwn(text)}

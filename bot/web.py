@@ -1,0 +1,66 @@
+"""WSGI entry for HTTP mode: `gunicorn bot.web:app` (Slack sends events to /slack/events)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+from bot.logs import configure_logging
+from bot.settings import load_settings
+from bot.slack.app import build_app
+from bot.wiring import build_deps
+
+WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def create_wsgi_app() -> WSGIApp:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return wsgi_for(build_app(build_deps(settings)))
+
+
+def wsgi_for(bolt: App) -> WSGIApp:
+    """Slack's requests on /slack/events, a health check on /healthz, 404 elsewhere."""
+    handler = SlackRequestHandler(bolt)
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain")])
+            return [b"ok"]
+        if path != "/slack/events":
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [b"not found"]
+        return handler(environ, start_response)
+
+    return wsgi
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        logging.getLogger("bot.web").debug("%s " + format, self.address_string(), *args)
+
+
+def serve(bolt: App, host: str = "127.0.0.1", port: int = 0) -> WSGIServer:
+    """A threaded HTTP server for the app (tests, the console, `python -m bot run` without gunicorn).
+
+    Call `serve_forever()` on it (or run it in a thread) and `shutdown()` + `server_close()` to stop.
+    """
+    return make_server(host, port, wsgi_for(bolt), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+
+
+def __getattr__(name: str) -> Any:
+    # `gunicorn bot.web:app` builds the app on first access, so importing this module has no side effect.
+    if name == "app":
+        return create_wsgi_app()
+    raise AttributeError(name)

@@ -1,0 +1,48 @@
+"""Builds the app's dependencies from settings: the one place that decides local or real."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from bot.nexudus.client import ClientFactory
+from bot.services import Services
+from bot.settings import Settings, SettingsError
+from bot.slack.deps import Deps, utc_now
+from bot.store import Store, fernet_from_setting, local_key_file
+
+LOCAL_KEY_FILE = Path("var/local-store.key")
+
+
+def open_store(settings: Settings, *, local: bool) -> Store:
+    """The credentials store, encrypted. Outside local mode, no STORE_KEY means no start."""
+    key = settings.store_key
+    if not key:
+        if not local:
+            raise SettingsError(
+                "STORE_KEY is not set. Generate one with\n"
+                "  python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'\n"
+                "and set it in the environment: the app will not store passwords unencrypted."
+            )
+        key = local_key_file(settings.store_path.parent / LOCAL_KEY_FILE.name)
+    try:
+        cipher = fernet_from_setting(key)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+    settings.store_path.parent.mkdir(parents=True, exist_ok=True)
+    return Store(settings.store_path, cipher)
+
+
+def build_deps(
+    settings: Settings,
+    *,
+    local: bool = False,
+    clock: Callable[[], datetime] = utc_now,
+    store: Store | None = None,
+    clients: ClientFactory | None = None,
+) -> Deps:
+    store = store or open_store(settings, local=local)
+    clients = clients or ClientFactory.from_settings(settings)
+    services = Services(store, clients, clock)
+    return Deps(settings=settings, store=store, services=services, clock=clock, zone=settings.zone)

@@ -1,0 +1,124 @@
+"""Shared fixtures: a sandbox Nexudus, a fake Slack, the real Bolt app over HTTP, and a movable clock."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.console.driver import SlackDriver
+from bot.console.fake_slack import FakeSlack
+from bot.nexudus.client import ClientFactory
+from bot.nexudus.pacing import PacerRegistry
+from bot.sandbox.server import SandboxConfig, SandboxServer
+from bot.settings import Settings
+from bot.slack.app import build_app
+from bot.slack.deps import Deps
+from bot.web import serve
+from bot.wiring import build_deps
+
+SIGNING_SECRET = "test-signing-secret"
+ADMIN = ("admin@sandbox.local", "sandbox-admin")
+READER = ("reader@sandbox.local", "sandbox-reader")
+START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A wall clock tests move by hand instead of sleeping."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        with self._lock:
+            self.now += timedelta(**delta)
+            return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[SandboxServer]:
+    server = SandboxServer(config=SandboxConfig(throttle=False), now=clock)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path) -> Settings:
+    return Settings(
+        nexudus_base_url=sandbox.url,
+        slack_api_url=fake_slack.api_url,
+        slack_bot_token="xoxb-test",
+        slack_signing_secret=SIGNING_SECRET,
+        store_path=tmp_path / "store.sqlite",
+        store_key=Fernet.generate_key().decode(),
+        nexudus_pacing=False,
+        nexudus_retries=1,
+        nexudus_backoff=0,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture
+def deps(settings: Settings, clock: FakeClock) -> Iterator[Deps]:
+    clients = ClientFactory.from_settings(settings, PacerRegistry(enabled=False))
+    built = build_deps(settings, clock=clock, clients=clients)
+    try:
+        yield built
+    finally:
+        built.store.close()
+
+
+@dataclass
+class RunningApp:
+    deps: Deps
+    slack: SlackDriver
+    fake: FakeSlack
+    sandbox: SandboxServer
+    clock: FakeClock
+    url: str
+
+
+@pytest.fixture
+def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
+    """The real Bolt app served over HTTP on loopback, driven by signed requests."""
+    server = serve(build_app(deps), port=0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    try:
+        yield RunningApp(deps, SlackDriver(url, SIGNING_SECRET, fake_slack), fake_slack, sandbox, clock, url)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture
+def logged_in(running_app: RunningApp) -> RunningApp:
+    """The default Slack user logged in as the sandbox admin (stored directly, as the login modal would)."""
+    running_app.deps.services.login(running_app.slack.team_id, running_app.slack.user_id, *ADMIN)
+    return running_app

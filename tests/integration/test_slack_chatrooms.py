@@ -1,0 +1,220 @@
+"""End to end: signed Slack requests → the real Bolt app → the sandbox over HTTP → the fake Slack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conftest import ADMIN, READER, RunningApp
+
+from bot.console.driver import find_action
+from bot.slack import ids
+
+
+def response_messages(app: RunningApp, count: int = 1) -> list[dict[str, Any]]:
+    calls = app.fake.wait_for("response_url", count=count, timeout=10)
+    return [c.args for c in calls]
+
+
+def all_text(message: dict[str, Any]) -> str:
+    import json
+
+    return json.dumps(message, ensure_ascii=False)
+
+
+def test_not_logged_in_user_is_sent_to_login(running_app: RunningApp) -> None:
+    ack = running_app.slack.command("list")
+    assert ack.status == 200
+    msg = response_messages(running_app)[0]
+    assert "/chatrooms login" in all_text(msg)
+    assert find_action(msg["blocks"], ids.LOGIN) is not None
+
+
+def test_bad_argument_is_answered_in_the_ack_with_usage(running_app: RunningApp) -> None:
+    ack = running_app.slack.command("list colour:blue")
+    assert ack.status == 200
+    assert ack.json["response_type"] == "ephemeral"
+    assert "colour" in all_text(ack.json)
+    assert running_app.fake.calls("response_url") == []
+
+
+def test_login_via_modal_then_list_and_next_page(running_app: RunningApp) -> None:
+    app = running_app
+    app.slack.command("login")
+    opened = app.fake.wait_for("views.open")[0].response["view"]
+    assert opened["callback_id"] == ids.LOGIN_MODAL
+    # A wrong password: the modal comes back with the error, nothing stored.
+    ack = app.slack.submit(
+        opened,
+        {
+            ids.F_EMAIL: {ids.F_EMAIL: {"type": "email_text_input", "value": ADMIN[0]}},
+            ids.F_PASSWORD: {ids.F_PASSWORD: {"type": "plain_text_input", "value": "wrong"}},
+        },
+    )
+    assert ack.json["response_action"] == "update"
+    updated = app.fake.wait_for("views.update")[0].args["view"]
+    assert "did not accept" in all_text(updated)
+    assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) is None
+    # The right one.
+    app.fake.clear()
+    ack = app.slack.submit(
+        opened | {"hash": "2"},
+        {
+            ids.F_EMAIL: {ids.F_EMAIL: {"type": "email_text_input", "value": ADMIN[0]}},
+            ids.F_PASSWORD: {ids.F_PASSWORD: {"type": "plain_text_input", "value": ADMIN[1]}},
+        },
+    )
+    assert app.fake.wait_for("views.update")[0].args["view"]["title"]["text"] == "Logged in"
+    assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) == ADMIN[0]
+
+    app.fake.clear()
+    app.slack.command("list size:20")
+    first = response_messages(app)[0]
+    assert "1–20 of 60" in all_text(first)
+    nxt = find_action(first["blocks"], ids.LIST_PAGE)
+    assert nxt is not None and nxt["text"]["text"].startswith("Next")
+    app.fake.clear()
+    app.slack.click(ids.LIST_PAGE, nxt["value"])
+    second = response_messages(app)[0]
+    assert second["replace_original"] is True
+    assert "21–40 of 60" in all_text(second)
+
+
+def test_list_keeps_filters_across_pages(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.command("list active:true size:5 sort:-visited")
+    first = response_messages(app)[0]
+    nxt = find_action(first["blocks"], ids.LIST_PAGE)
+    assert nxt is not None
+    assert "active:true" in nxt["value"] and "sort:-" in nxt["value"]
+    active = sum(1 for i in range(1_000_001, 1_000_061) if (row := app.sandbox.db.get(i)) and row.active)
+    assert 0 < active < 60
+    assert f"of {active}" in all_text(first)
+
+
+def test_edit_via_modal_keeps_users_and_other_fields(logged_in: RunningApp) -> None:
+    app = logged_in
+    session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
+    before = session.get(1_000_001)
+    assert before.users, "demo chatrooms have members"
+    app.slack.command(f"edit {before.id}")
+    app.fake.wait_for("views.update")
+    form = app.fake.last("views.update").response["view"]
+    assert form["callback_id"] == ids.EDIT_MODAL
+    values = prefilled_state(form)
+    values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Renamed from Slack"}}
+    app.fake.clear()
+    ack = app.slack.submit(form, values)
+    assert ack.json["response_action"] == "update"
+    saved = app.fake.wait_for("views.update")[0].args["view"]
+    assert saved["title"]["text"] == "Saved", all_text(saved)
+    after = session.get(before.id)
+    assert after.name == "Renamed from Slack"
+    assert after.users == before.users
+    assert after.active == before.active
+    assert after.last_agent_visit == before.last_agent_visit
+    assert after.system_id == before.system_id
+    assert after.business == before.business
+
+
+def test_edit_refused_when_someone_else_changed_the_record(logged_in: RunningApp) -> None:
+    app = logged_in
+    session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
+    app.slack.command("edit 1000002")
+    app.fake.wait_for("views.update")
+    form = app.fake.last("views.update").response["view"]
+    # Someone else edits the chatroom meanwhile.
+    from bot.nexudus.client import ChatRoomChanges
+
+    session.edit(
+        1_000_002, ChatRoomChanges(name="Changed elsewhere"), expected_updated_on=None, expected_fingerprint=None
+    )
+    values = prefilled_state(form)
+    values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "My rename"}}
+    app.fake.clear()
+    app.slack.submit(form, values)
+    again = app.fake.wait_for("views.update")[0].args["view"]
+    assert again["callback_id"] == ids.EDIT_MODAL
+    assert "changed this chatroom after you opened it" in all_text(again)
+    assert session.get(1_000_002).name == "Changed elsewhere"
+
+
+def test_client_side_errors_come_back_under_the_field(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.command("create")
+    form = app.fake.wait_for("views.open")[0].response["view"]
+    values = prefilled_state(form)
+    values[ids.F_BUSINESS] = {ids.F_BUSINESS: {"type": "number_input", "value": "abc"}}
+    values[ids.F_USERS] = {ids.F_USERS: {"type": "plain_text_input", "value": "12, x"}}
+    ack = app.slack.submit(form, values)
+    assert ack.json["response_action"] == "errors"
+    assert set(ack.json["errors"]) >= {ids.F_BUSINESS, ids.F_NAME, ids.F_USERS}
+
+
+def test_create_then_delete_with_confirmation(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.command("create business:9001")
+    form = app.fake.wait_for("views.open")[0].response["view"]
+    values = prefilled_state(form)
+    values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Made in Slack"}}
+    values[ids.F_USERS] = {ids.F_USERS: {"type": "plain_text_input", "value": "7000001, 7000002"}}
+    app.fake.clear()
+    app.slack.submit(form, values)
+    done = app.fake.wait_for("views.update")[0].args["view"]
+    assert done["title"]["text"] == "Chatroom created", all_text(done)
+    created = app.deps.services.session(app.slack.team_id, app.slack.user_id).find(
+        __import__("bot.nexudus.query", fromlist=["ChatRoomFilters"]).ChatRoomFilters(name="Made in Slack")
+    )
+    assert created.total_items == 1
+    room_id = created.records[0].id
+    app.fake.clear()
+    app.slack.command(f"delete {room_id}")
+    app.fake.wait_for("views.update")
+    confirm = app.fake.last("views.update").response["view"]
+    assert "Made in Slack" in all_text(confirm)
+    assert confirm["submit"]["text"] == "Delete"
+    app.fake.clear()
+    app.slack.submit(confirm, {})
+    app.fake.wait_for("views.update")
+    from bot.nexudus.errors import NotFound
+
+    try:
+        app.deps.services.session(app.slack.team_id, app.slack.user_id).get(room_id)
+        raise AssertionError("the chatroom should be gone")
+    except NotFound:
+        pass
+
+
+def test_reader_is_told_the_missing_role(running_app: RunningApp) -> None:
+    app = running_app
+    app.deps.services.login(app.slack.team_id, app.slack.user_id, *READER)
+    app.slack.command("delete 1000003")
+    app.fake.wait_for("views.update")
+    confirm = app.fake.last("views.update").response["view"]
+    app.fake.clear()
+    app.slack.submit(confirm, {})
+    shown = app.fake.wait_for("views.update")[0].args["view"]
+    assert "lacks the *ChatRoom-Delete* role" in all_text(shown)
+    assert app.deps.services.session(app.slack.team_id, app.slack.user_id).get(1_000_003).id == 1_000_003
+
+
+def test_forged_and_stale_requests_are_rejected(logged_in: RunningApp) -> None:
+    from bot.console import signing
+
+    body = signing.slash_command_body("/chatrooms", "list", "U0001", "T0001", "C0001", "http://x", "1.2.3")
+    bad = logged_in.slack.post(body, headers={**signing.signed_headers(body, "wrong-secret")})
+    assert bad.status == 401
+    import time
+
+    stale = logged_in.slack.post(
+        body, headers=signing.signed_headers(body, "test-signing-secret", int(time.time()) - 600)
+    )
+    assert stale.status == 401
+    assert logged_in.fake.calls("response_url") == []
+
+
+def prefilled_state(view: dict[str, Any]) -> dict[str, Any]:
+    """What Slack sends when the user submits a form without touching it."""
+    from bot.console.render import initial_state, render_modal
+
+    modal = render_modal(view)
+    return {f.block_id: {f.action_id: initial_state(f)} for f in modal.fields}
