@@ -1,0 +1,492 @@
+"""The app's small persistent store: Nexudus logins (encrypted), alert subscriptions and alert state.
+
+Everything lives in ONE SQLite file, in four sqlitedict tables (``credentials``, ``subscriptions``,
+``alerts``, ``digests``) whose values are JSON, never pickle, so a tampered file cannot run code.
+The web process and the alert worker open the same file at once, so:
+
+* every public write runs in its own ``BEGIN IMMEDIATE`` transaction and is committed (with
+  ``synchronous=FULL``) before the method returns; SQLite's file lock serialises the processes and a
+  30 s busy timeout makes a writer wait for the other instead of failing;
+* read-modify-write operations (``snooze``, ``update_subscription``, removals) happen inside that
+  transaction, so a concurrent writer in the other process cannot be overwritten by stale data;
+* within a process, one lock serialises calls, because sqlitedict reports a failed statement to
+  whichever caller talks to its thread next, and it must be the caller who issued it.
+
+Passwords only ever exist inside a Fernet token; nothing here logs or reprs a password or a token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import stat
+import threading
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from pydantic import BaseModel, ConfigDict, Field
+from sqlitedict import SqliteDict
+
+from bot.nexudus.credentials import Credentials
+
+__all__ = [
+    "AlertRecord",
+    "Cipher",
+    "Digest",
+    "Store",
+    "StoreKey",
+    "Subscription",
+    "fernet_from_setting",
+    "local_key_file",
+    "new_subscription_id",
+]
+
+log = logging.getLogger(__name__)
+
+Cipher = Fernet | MultiFernet
+"""What encrypts credentials: one key, or several for rotation (the first encrypts, all decrypt)."""
+
+BAD_KEY_MESSAGE = "STORE_KEY is not a valid Fernet key (32 url-safe base64-encoded bytes)"
+
+BUSY_TIMEOUT_MS = 30_000
+"""How long a write waits for the other process's transaction before giving up."""
+
+_TABLES = ("credentials", "subscriptions", "alerts", "digests")
+
+
+# --------------------------------------------------------------------------------------------- keys
+
+
+def fernet_from_setting(key: str) -> Cipher:
+    """Build the cipher from ``STORE_KEY``; a comma-separated list enables key rotation.
+
+    The error never echoes the value: it is a secret, and error messages end up in logs.
+    """
+    parts = [part.strip() for part in (key or "").split(",")]
+    if not parts or any(not part for part in parts):
+        raise ValueError(BAD_KEY_MESSAGE)
+    fernets: list[Fernet] = []
+    for part in parts:
+        try:
+            fernets.append(Fernet(part.encode("ascii")))
+        except (ValueError, TypeError, UnicodeError):
+            raise ValueError(BAD_KEY_MESSAGE) from None
+    if len(fernets) == 1:
+        return fernets[0]
+    return MultiFernet(fernets)
+
+
+def local_key_file(path: Path) -> str:
+    """Return the key kept in ``path``, creating it (mode 0600) if missing.
+
+    Only for the embedded local demo, where nobody has set ``STORE_KEY``. Creation is atomic (a
+    private temp file hard-linked into place), so two processes starting together agree on one key.
+    """
+    path = Path(path)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+            os.write(fd, Fernet.generate_key() + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass  # another process won the race; use its key
+        finally:
+            tmp.unlink(missing_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        log.warning("local store key file %s is readable by others (mode %o); it should be 0600", path, mode)
+    key = path.read_text(encoding="ascii").strip()
+    try:
+        Fernet(key.encode("ascii"))
+    except (ValueError, TypeError, UnicodeError):
+        raise ValueError(f"local store key file {path} does not hold a valid Fernet key") from None
+    return key
+
+
+class StoreKey:
+    """Namespace for the key helpers, for callers that prefer ``StoreKey.fernet_from_setting``."""
+
+    fernet_from_setting = staticmethod(fernet_from_setting)
+    local_key_file = staticmethod(local_key_file)
+
+
+# ------------------------------------------------------------------------------------------- models
+
+
+def new_subscription_id() -> str:
+    """Short random hex: unique enough for a few subscriptions and easy to type in a command."""
+    return secrets.token_hex(4)
+
+
+class Subscription(BaseModel):
+    """A channel wants to hear about chatrooms whose last agent visit is older than the threshold."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(default_factory=new_subscription_id)
+    team_id: str
+    channel_id: str
+    created_by: str
+    """Slack user whose Nexudus credentials the scan uses."""
+    threshold_minutes: int
+    business_id: int | None = None
+    created_at: datetime
+    paused_reason: str | None = None
+    """Set when the creator's credentials were removed or rejected; the channel has been told once."""
+    last_error: str | None = None
+    last_error_reported: bool = False
+
+
+class AlertRecord(BaseModel):
+    """What was alerted for one chatroom of one subscription, so the same wait is not alerted twice."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subscription_id: str
+    chatroom_id: int
+    last_agent_visit: datetime | None
+    """The value that was alerted on; a newer visit means a new wait."""
+    channel_id: str
+    message_ts: str
+    """The digest message the chatroom appeared in."""
+    alerted_at: datetime
+    snoozed_until: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+
+
+class Digest(BaseModel):
+    """One posted digest message, so its buttons can find the chatrooms it listed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subscription_id: str
+    channel_id: str
+    message_ts: str
+    chatroom_ids: list[int]
+    posted_at: datetime
+    resolved_ids: dict[int, str] = Field(default_factory=dict)
+    """Chatroom id -> Slack user who resolved it from this digest."""
+
+
+# -------------------------------------------------------------------------------------------- store
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str]:
+    """Key range ``[prefix:, prefix;)`` — every composite key starting with ``prefix:``.
+
+    ``;`` is the character after ``:``, so a primary-key range scan finds exactly one subscription's
+    rows without reading the whole table (and ``ab`` never matches ``abc:...``).
+    """
+    return f"{prefix}:", f"{prefix};"
+
+
+def _cred_key(team_id: str, user_id: str) -> str:
+    return f"{team_id}:{user_id}"
+
+
+def _alert_key(sub_id: str, chatroom_id: int) -> str:
+    return f"{sub_id}:{int(chatroom_id)}"
+
+
+def _digest_key(sub_id: str, message_ts: str) -> str:
+    return f"{sub_id}:{message_ts}"
+
+
+class Store:
+    """The persistent store. Thread-safe; safe for several processes sharing one file."""
+
+    def __init__(self, path: Path | str, cipher: Cipher) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._cipher = cipher
+        self._lock = threading.RLock()
+        self._closed = False
+        self._dicts: dict[str, Any] = {}
+        try:
+            for table in _TABLES:
+                self._dicts[table] = self._open(table)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, table: str) -> Any:
+        """One long-lived SqliteDict per table; JSON values so no pickle ever touches the file."""
+        d = SqliteDict(
+            str(self.path),
+            tablename=table,
+            flag="c",
+            autocommit=False,
+            # Not WAL: switching a file to WAL needs an exclusive lock that SQLite does not wait for,
+            # so two processes opening a new store together could fail. The rollback journal is
+            # plenty for a handful of small writes a minute.
+            journal_mode="DELETE",
+            encode=json.dumps,
+            decode=json.loads,
+        )
+        # sqlitedict sets synchronous=OFF and leaves Python's 5 s busy timeout (its own `timeout=` is
+        # only for its thread's start-up); we want commits that survive a power cut and writers that
+        # wait for the other process rather than fail.
+        self._sql(d, f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self._sql(d, "PRAGMA synchronous = FULL")
+        return d
+
+    def __repr__(self) -> str:
+        return f"Store(path={str(self.path)!r})"
+
+    __str__ = __repr__
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        """Close every table (committing nothing new: every write was committed already)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            for d in self._dicts.values():
+                with contextlib.suppress(Exception):
+                    d.close()
+            self._dicts.clear()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- low level
+
+    @staticmethod
+    def _sql(d: Any, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Run one statement on the table's sqlitedict thread and wait for it.
+
+        Waiting (rather than sqlitedict's fire-and-forget ``execute``) means a failure surfaces
+        here, before the commit, so a half-done transaction is rolled back instead of committed.
+        """
+        return list(d.conn.select(sql, args))
+
+    def _table(self, table: str) -> Any:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        return self._dicts[table]
+
+    @contextlib.contextmanager
+    def _write(self, table: str) -> Iterator[Any]:
+        """A write transaction on ``table``'s connection, committed durably before returning.
+
+        ``BEGIN IMMEDIATE`` takes the file's write lock up front (waiting up to the busy timeout),
+        so reads inside the block see data no other process can change before the commit.
+        """
+        with self._lock:
+            d = self._table(table)
+            self._sql(d, "BEGIN IMMEDIATE")
+            try:
+                yield d
+                d.commit(blocking=True)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self._sql(d, "ROLLBACK")
+                raise
+
+    def _get(self, table: str, key: str) -> Any | None:
+        with self._lock:
+            rows = self._sql(self._table(table), f'SELECT value FROM "{table}" WHERE key = ?', (key,))
+        return json.loads(rows[0][0]) if rows else None
+
+    def _range(self, table: str, prefix: str) -> list[tuple[str, Any]]:
+        low, high = _prefix_bounds(prefix)
+        with self._lock:
+            rows = self._sql(
+                self._table(table),
+                f'SELECT key, value FROM "{table}" WHERE key >= ? AND key < ? ORDER BY key',
+                (low, high),
+            )
+        return [(key, json.loads(value)) for key, value in rows]
+
+    def _all(self, table: str) -> list[Any]:
+        with self._lock:
+            rows = self._sql(self._table(table), f'SELECT value FROM "{table}" ORDER BY rowid')
+        return [json.loads(value) for (value,) in rows]
+
+    @staticmethod
+    def _put(d: Any, table: str, key: str, value: Any) -> None:
+        Store._sql(d, f'REPLACE INTO "{table}" (key, value) VALUES (?, ?)', (key, json.dumps(value)))
+
+    @staticmethod
+    def _delete(d: Any, table: str, key: str) -> bool:
+        return bool(Store._sql(d, f'DELETE FROM "{table}" WHERE key = ? RETURNING key', (key,)))
+
+    # ------------------------------------------------------------------------------ credentials
+
+    def save_credentials(self, team_id: str, user_id: str, creds: Credentials, now: datetime) -> None:
+        """Store a login; only the email is in clear (for ``whoami``), the password is in the token."""
+        secret = json.dumps({"email": creds.email, "password": creds.password}).encode("utf-8")
+        value = {
+            "email": creds.email,
+            "token": self._cipher.encrypt(secret).decode("ascii"),
+            "saved_at": now.isoformat(),
+        }
+        with self._write("credentials") as d:
+            self._put(d, "credentials", _cred_key(team_id, user_id), value)
+
+    def load_credentials(self, team_id: str, user_id: str) -> Credentials | None:
+        """The user's login, or None if absent or unreadable (wrong key, tampered): never raises."""
+        value = self._get("credentials", _cred_key(team_id, user_id))
+        if value is None:
+            return None
+        try:
+            token = value["token"]
+            plain = json.loads(self._cipher.decrypt(token.encode("ascii")))
+            return Credentials(email=str(plain["email"]), password=str(plain["password"]))
+        except (InvalidToken, KeyError, TypeError, ValueError, AttributeError, UnicodeError):
+            # The reason alone: the token, the key and the plaintext are all secrets.
+            log.warning(
+                "stored credentials for team %s user %s cannot be decrypted (wrong STORE_KEY or "
+                "tampered data); treating them as absent",
+                team_id,
+                user_id,
+            )
+            return None
+
+    def delete_credentials(self, team_id: str, user_id: str) -> bool:
+        """Forget a login; True if there was one."""
+        with self._write("credentials") as d:
+            return self._delete(d, "credentials", _cred_key(team_id, user_id))
+
+    def whoami(self, team_id: str, user_id: str) -> str | None:
+        """The email of the saved login, without decrypting anything."""
+        value = self._get("credentials", _cred_key(team_id, user_id))
+        if not isinstance(value, dict) or not isinstance(value.get("email"), str):
+            return None
+        return str(value["email"])
+
+    def has_credentials(self, team_id: str, user_id: str) -> bool:
+        """Whether a login is saved (it may still fail to decrypt; ``load_credentials`` tells)."""
+        return self._get("credentials", _cred_key(team_id, user_id)) is not None
+
+    # ---------------------------------------------------------------------------- subscriptions
+
+    def add_subscription(self, sub: Subscription) -> Subscription:
+        """Save a new subscription (replacing one with the same id)."""
+        with self._write("subscriptions") as d:
+            self._put(d, "subscriptions", sub.id, sub.model_dump(mode="json"))
+        return sub
+
+    def subscriptions(self, team_id: str | None = None) -> list[Subscription]:
+        """All subscriptions, or only one team's: a team never sees another's."""
+        subs = [Subscription.model_validate(v) for v in self._all("subscriptions")]
+        if team_id is not None:
+            subs = [s for s in subs if s.team_id == team_id]
+        return subs
+
+    def channel_subscriptions(self, team_id: str, channel_id: str) -> list[Subscription]:
+        """The team's subscriptions posting to one channel."""
+        return [s for s in self.subscriptions(team_id) if s.channel_id == channel_id]
+
+    def subscriptions_by_user(self, team_id: str, user_id: str) -> list[Subscription]:
+        """The team's subscriptions that scan with this user's credentials."""
+        return [s for s in self.subscriptions(team_id) if s.created_by == user_id]
+
+    def get_subscription(self, sub_id: str) -> Subscription | None:
+        """One subscription by id (callers acting for a user must check its ``team_id``)."""
+        value = self._get("subscriptions", sub_id)
+        return None if value is None else Subscription.model_validate(value)
+
+    def update_subscription(self, sub: Subscription) -> bool:
+        """Overwrite an existing subscription; False (and nothing written) if it was removed.
+
+        The alert worker updates subscriptions while users may remove them; writing only when the
+        row still exists means a removed subscription is never brought back.
+        """
+        with self._write("subscriptions") as d:
+            rows = self._sql(
+                d,
+                'UPDATE "subscriptions" SET value = ? WHERE key = ? RETURNING key',
+                (json.dumps(sub.model_dump(mode="json")), sub.id),
+            )
+            return bool(rows)
+
+    def remove_subscription(self, team_id: str, sub_id: str) -> bool:
+        """Remove a team's subscription with its alerts and digests, in one transaction.
+
+        Another team's id is treated as unknown (False), so ids cannot be probed across teams.
+        """
+        with self._write("subscriptions") as d:
+            rows = self._sql(d, 'SELECT value FROM "subscriptions" WHERE key = ?', (sub_id,))
+            if not rows or json.loads(rows[0][0]).get("team_id") != team_id:
+                return False
+            self._sql(d, 'DELETE FROM "subscriptions" WHERE key = ?', (sub_id,))
+            low, high = _prefix_bounds(sub_id)
+            for table in ("alerts", "digests"):
+                self._sql(d, f'DELETE FROM "{table}" WHERE key >= ? AND key < ?', (low, high))
+            return True
+
+    # ------------------------------------------------------------------------------ alert state
+
+    def get_alert(self, sub_id: str, chatroom_id: int) -> AlertRecord | None:
+        value = self._get("alerts", _alert_key(sub_id, chatroom_id))
+        return None if value is None else AlertRecord.model_validate(value)
+
+    def put_alert(self, rec: AlertRecord) -> None:
+        """Record (or replace) what was alerted for one chatroom."""
+        with self._write("alerts") as d:
+            self._put(d, "alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
+
+    def alerts_for(self, sub_id: str) -> list[AlertRecord]:
+        """A subscription's alert records, by a key-range scan rather than a full table scan."""
+        return [AlertRecord.model_validate(v) for _, v in self._range("alerts", sub_id)]
+
+    def delete_alert(self, sub_id: str, chatroom_id: int) -> bool:
+        """Forget one chatroom's alert (e.g. the member was answered); True if there was one."""
+        with self._write("alerts") as d:
+            return self._delete(d, "alerts", _alert_key(sub_id, chatroom_id))
+
+    def snooze(self, sub_id: str, chatroom_id: int, until: datetime) -> AlertRecord | None:
+        """Silence one chatroom's alert until ``until``; None if there is no such alert.
+
+        Read and write happen in one transaction, so a concurrent ``put_alert`` from the worker is
+        either fully before (and kept, snoozed) or fully after.
+        """
+        key = _alert_key(sub_id, chatroom_id)
+        with self._write("alerts") as d:
+            rows = self._sql(d, 'SELECT value FROM "alerts" WHERE key = ?', (key,))
+            if not rows:
+                return None
+            rec = AlertRecord.model_validate(json.loads(rows[0][0])).model_copy(update={"snoozed_until": until})
+            self._put(d, "alerts", key, rec.model_dump(mode="json"))
+            return rec
+
+    def put_digest(self, digest: Digest) -> None:
+        """Record (or replace) a posted digest message."""
+        with self._write("digests") as d:
+            key = _digest_key(digest.subscription_id, digest.message_ts)
+            self._put(d, "digests", key, digest.model_dump(mode="json"))
+
+    def get_digest(self, sub_id: str, message_ts: str) -> Digest | None:
+        value = self._get("digests", _digest_key(sub_id, message_ts))
+        return None if value is None else Digest.model_validate(value)
+
+    def digests_for(self, sub_id: str) -> list[Digest]:
+        """A subscription's digests, oldest first."""
+        digests = [Digest.model_validate(v) for _, v in self._range("digests", sub_id)]
+        return sorted(digests, key=lambda dg: dg.posted_at)

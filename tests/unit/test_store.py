@@ -1,0 +1,423 @@
+"""The store keeps secrets secret, keeps teams apart, and keeps alert state across restarts."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet, MultiFernet
+
+from bot.nexudus.credentials import Credentials
+from bot.store import (
+    AlertRecord,
+    Digest,
+    Store,
+    StoreKey,
+    Subscription,
+    fernet_from_setting,
+    local_key_file,
+)
+
+PASSWORD = "s3cret-Pa55word-äö"
+NOW = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    return tmp_path / "var" / "store.sqlite"
+
+
+@pytest.fixture
+def store(db: Path, key: str) -> Iterator[Store]:
+    with Store(db, fernet_from_setting(key)) as st:
+        yield st
+
+
+def sub(team: str = "T1", channel: str = "C1", user: str = "U1", **kw: object) -> Subscription:
+    return Subscription(
+        team_id=team,
+        channel_id=channel,
+        created_by=user,
+        threshold_minutes=60,
+        business_id=7,
+        created_at=NOW,
+        **kw,
+    )
+
+
+def alert(sub_id: str, chatroom_id: int, **kw: object) -> AlertRecord:
+    fields: dict[str, object] = {
+        "subscription_id": sub_id,
+        "chatroom_id": chatroom_id,
+        "last_agent_visit": NOW - timedelta(hours=5),
+        "channel_id": "C1",
+        "message_ts": "1714564800.000100",
+        "alerted_at": NOW,
+    }
+    fields.update(kw)
+    return AlertRecord.model_validate(fields)
+
+
+def all_file_bytes(db: Path) -> bytes:
+    """The main file plus any WAL/journal: the secret must be in none of them."""
+    return b"".join(p.read_bytes() for p in db.parent.iterdir() if p.name.startswith(db.name))
+
+
+# ------------------------------------------------------------------------------------ credentials
+
+
+def test_credentials_round_trip(store: Store) -> None:
+    assert store.load_credentials("T1", "U1") is None
+    assert not store.has_credentials("T1", "U1")
+    store.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    assert store.load_credentials("T1", "U1") == Credentials("ops@example.com", PASSWORD)
+    assert store.whoami("T1", "U1") == "ops@example.com"
+    assert store.has_credentials("T1", "U1")
+    # Same user id in another team is a different person.
+    assert store.load_credentials("T2", "U1") is None
+    assert store.whoami("T2", "U1") is None
+
+
+def test_credentials_overwrite_and_delete(store: Store) -> None:
+    store.save_credentials("T1", "U1", Credentials("old@example.com", "old"), NOW)
+    store.save_credentials("T1", "U1", Credentials("new@example.com", "new"), NOW)
+    assert store.load_credentials("T1", "U1") == Credentials("new@example.com", "new")
+    assert store.delete_credentials("T1", "U1") is True
+    assert store.delete_credentials("T1", "U1") is False
+    assert store.load_credentials("T1", "U1") is None
+    assert store.whoami("T1", "U1") is None
+    assert not store.has_credentials("T1", "U1")
+
+
+def test_password_absent_from_raw_file(db: Path, key: str) -> None:
+    with Store(db, fernet_from_setting(key)) as st:
+        st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+        raw_open = all_file_bytes(db)
+    raw_closed = all_file_bytes(db)
+    secret = PASSWORD.encode()
+    for raw in (raw_open, raw_closed):
+        assert b"ops@example.com" in raw  # proves we are looking at the right bytes
+        assert secret not in raw
+        assert base64.b64encode(secret) not in raw
+        assert base64.urlsafe_b64encode(secret) not in raw
+        assert json.dumps(PASSWORD).encode() not in raw
+
+
+def test_stored_value_shape_is_json_with_token(db: Path, key: str) -> None:
+    with Store(db, fernet_from_setting(key)) as st:
+        st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    with sqlite3.connect(db) as conn:
+        (value,) = conn.execute("SELECT value FROM credentials WHERE key = 'T1:U1'").fetchone()
+    stored = json.loads(value)
+    assert set(stored) == {"email", "token", "saved_at"}
+    assert stored["email"] == "ops@example.com"
+    assert datetime.fromisoformat(stored["saved_at"]) == NOW
+    plain = json.loads(Fernet(key.encode()).decrypt(stored["token"].encode()))
+    assert plain == {"email": "ops@example.com", "password": PASSWORD}
+
+
+def test_password_absent_from_repr_str_and_logs(db: Path, key: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    creds = Credentials("ops@example.com", PASSWORD)
+    assert PASSWORD not in repr(creds) and PASSWORD not in str(creds)
+    assert repr(creds) == str(creds) == "Credentials(email='ops@example.com', password='***')"
+    with Store(db, fernet_from_setting(key)) as st:
+        st.save_credentials("T1", "U1", creds, NOW)
+        loaded = st.load_credentials("T1", "U1")
+        token = json.loads(sqlite3.connect(db).execute("SELECT value FROM credentials").fetchone()[0])["token"]
+        assert PASSWORD not in repr(st) and key not in repr(st)
+        st.delete_credentials("T1", "U1")
+    assert loaded is not None and PASSWORD not in repr(loaded)
+    assert caplog.records, "expected at least sqlitedict's debug records to be captured"
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (PASSWORD, token, key):
+        assert secret not in text
+
+
+def test_wrong_key_is_absent_and_warns_without_secrets(db: Path, key: str, caplog: pytest.LogCaptureFixture) -> None:
+    with Store(db, fernet_from_setting(key)) as st:
+        st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    other = Fernet.generate_key().decode()
+    caplog.set_level(logging.DEBUG)
+    with Store(db, fernet_from_setting(other)) as st:
+        assert st.load_credentials("T1", "U1") is None
+        assert st.whoami("T1", "U1") == "ops@example.com"  # the clear email survives a key change
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "bot.store"]
+    assert len(warnings) == 1
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    for secret in (PASSWORD, key, other):
+        assert secret not in text
+
+
+def test_tampered_token_is_absent(db: Path, key: str, caplog: pytest.LogCaptureFixture) -> None:
+    with Store(db, fernet_from_setting(key)) as st:
+        st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    with sqlite3.connect(db) as conn:
+        (value,) = conn.execute("SELECT value FROM credentials").fetchone()
+        stored = json.loads(value)
+        token = stored["token"]
+        stored["token"] = token[:-6] + ("A" if token[-6] != "A" else "B") + token[-5:]
+        conn.execute("UPDATE credentials SET value = ?", (json.dumps(stored),))
+        conn.execute("INSERT INTO credentials VALUES ('T1:U2', ?)", (json.dumps({"email": "x"}),))
+    caplog.set_level(logging.WARNING)
+    with Store(db, fernet_from_setting(key)) as st:
+        assert st.load_credentials("T1", "U1") is None
+        assert st.load_credentials("T1", "U2") is None  # no token at all: also absent, no crash
+    assert sum(r.levelno == logging.WARNING for r in caplog.records) == 2
+
+
+def test_key_rotation_with_multifernet(db: Path) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    with Store(db, fernet_from_setting(old)) as st:
+        st.save_credentials("T1", "U1", Credentials("a@example.com", "pw-old"), NOW)
+    rotated = fernet_from_setting(f"{new}, {old}")
+    assert isinstance(rotated, MultiFernet)
+    with Store(db, rotated) as st:
+        assert st.load_credentials("T1", "U1") == Credentials("a@example.com", "pw-old")
+        st.save_credentials("T1", "U2", Credentials("b@example.com", "pw-new"), NOW)
+    # The new key alone reads what was written after rotation (the first key encrypts) ...
+    with Store(db, fernet_from_setting(new)) as st:
+        assert st.load_credentials("T1", "U2") == Credentials("b@example.com", "pw-new")
+        assert st.load_credentials("T1", "U1") is None
+    # ... and the old key alone cannot.
+    with Store(db, fernet_from_setting(old)) as st:
+        assert st.load_credentials("T1", "U2") is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["", "not-a-key", "c2hvcnQ=", Fernet.generate_key().decode() + ",", Fernet.generate_key().decode()[:-2]],
+)
+def test_bad_store_key_names_variable_not_value(bad: str) -> None:
+    with pytest.raises(ValueError) as info:
+        fernet_from_setting(bad)
+    message = str(info.value)
+    assert message == "STORE_KEY is not a valid Fernet key (32 url-safe base64-encoded bytes)"
+    for part in bad.split(","):
+        if part:
+            assert part not in message
+    # The underlying error is not chained into the traceback either.
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None or info.value.__suppress_context__
+
+
+def test_store_key_namespace_matches_functions() -> None:
+    key = Fernet.generate_key().decode()
+    assert isinstance(StoreKey.fernet_from_setting(key), Fernet)
+    token = StoreKey.fernet_from_setting(key).encrypt(b"x")
+    assert Fernet(key.encode()).decrypt(token) == b"x"
+
+
+def test_local_key_file_created_private_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "store.key"
+    first = local_key_file(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text().strip() == first
+    fernet_from_setting(first)  # a valid key
+    assert local_key_file(path) == first
+    assert [p.name for p in path.parent.iterdir()] == ["store.key"]  # no temp files left
+    assert local_key_file(tmp_path / "other.key") != first
+
+
+def test_local_key_file_rejects_garbage_without_echo(tmp_path: Path) -> None:
+    path = tmp_path / "store.key"
+    path.write_text("garbage-secret-value")
+    os.chmod(path, 0o600)
+    with pytest.raises(ValueError) as info:
+        local_key_file(path)
+    assert "garbage-secret-value" not in str(info.value)
+
+
+# ---------------------------------------------------------------------------------- subscriptions
+
+
+def test_subscription_round_trip(store: Store) -> None:
+    s = sub()
+    assert len(s.id) == 8 and int(s.id, 16) >= 0
+    store.add_subscription(s)
+    assert store.get_subscription(s.id) == s
+    assert store.subscriptions() == [s]
+    assert store.get_subscription("nope") is None
+
+
+def test_team_isolation(store: Store) -> None:
+    a = store.add_subscription(sub(team="TA", channel="C1", user="U1"))
+    b = store.add_subscription(sub(team="TB", channel="C1", user="U1"))
+    assert store.subscriptions("TA") == [a]
+    assert store.subscriptions("TB") == [b]
+    assert {s.id for s in store.subscriptions()} == {a.id, b.id}
+    assert store.channel_subscriptions("TA", "C1") == [a]
+    assert store.subscriptions_by_user("TA", "U1") == [a]
+    # Team A cannot remove team B's subscription, even knowing its id.
+    assert store.remove_subscription("TA", b.id) is False
+    assert store.get_subscription(b.id) == b
+    assert store.remove_subscription("TB", b.id) is True
+    assert store.remove_subscription("TB", b.id) is False
+    assert store.subscriptions() == [a]
+
+
+def test_channel_and_user_filters(store: Store) -> None:
+    s1 = store.add_subscription(sub(channel="C1", user="U1"))
+    s2 = store.add_subscription(sub(channel="C2", user="U1"))
+    s3 = store.add_subscription(sub(channel="C1", user="U2"))
+    assert {s.id for s in store.channel_subscriptions("T1", "C1")} == {s1.id, s3.id}
+    assert {s.id for s in store.subscriptions_by_user("T1", "U1")} == {s1.id, s2.id}
+    assert store.subscriptions_by_user("T1", "U9") == []
+
+
+def test_update_subscription_does_not_resurrect(store: Store) -> None:
+    s = store.add_subscription(sub())
+    paused = s.model_copy(update={"paused_reason": "credentials removed", "last_error": "401"})
+    assert store.update_subscription(paused) is True
+    got = store.get_subscription(s.id)
+    assert got is not None and got.paused_reason == "credentials removed" and got.last_error == "401"
+    assert store.remove_subscription("T1", s.id)
+    assert store.update_subscription(paused) is False
+    assert store.get_subscription(s.id) is None
+
+
+# ------------------------------------------------------------------------------------ alert state
+
+
+def test_alert_round_trip_and_snooze(store: Store) -> None:
+    s = store.add_subscription(sub())
+    rec = alert(s.id, 42)
+    store.put_alert(rec)
+    assert store.get_alert(s.id, 42) == rec
+    assert store.get_alert(s.id, 43) is None
+    until = NOW + timedelta(hours=2)
+    snoozed = store.snooze(s.id, 42, until)
+    assert snoozed is not None and snoozed.snoozed_until == until
+    got = store.get_alert(s.id, 42)
+    assert got is not None and got.snoozed_until == until and got.last_agent_visit == rec.last_agent_visit
+    assert store.snooze(s.id, 99, until) is None
+    assert store.get_alert(s.id, 99) is None
+    assert store.delete_alert(s.id, 42) is True
+    assert store.delete_alert(s.id, 42) is False
+    assert store.get_alert(s.id, 42) is None
+
+
+def test_alerts_for_is_per_subscription(store: Store) -> None:
+    # Ids chosen so that one is a prefix of the other: a naive prefix match would mix them.
+    s1 = store.add_subscription(sub().model_copy(update={"id": "ab"}))
+    s2 = store.add_subscription(sub().model_copy(update={"id": "abc"}))
+    store.put_alert(alert(s1.id, 1))
+    store.put_alert(alert(s1.id, 2, last_agent_visit=None, resolved_by="U5", resolved_at=NOW))
+    store.put_alert(alert(s2.id, 1))
+    assert sorted(r.chatroom_id for r in store.alerts_for(s1.id)) == [1, 2]
+    assert [r.chatroom_id for r in store.alerts_for(s2.id)] == [1]
+    assert store.alerts_for("zz") == []
+    two = store.get_alert(s1.id, 2)
+    assert two is not None and two.last_agent_visit is None and two.resolved_by == "U5"
+
+
+def test_digest_round_trip(store: Store) -> None:
+    s = store.add_subscription(sub())
+    d1 = Digest(
+        subscription_id=s.id,
+        channel_id="C1",
+        message_ts="1714564800.000100",
+        chatroom_ids=[1, 2, 3],
+        posted_at=NOW,
+        resolved_ids={2: "U7"},
+    )
+    d2 = d1.model_copy(update={"message_ts": "1714568400.000200", "posted_at": NOW + timedelta(hours=1)})
+    store.put_digest(d2)
+    store.put_digest(d1)
+    got = store.get_digest(s.id, d1.message_ts)
+    assert got == d1 and got is not None and got.resolved_ids == {2: "U7"}
+    assert store.get_digest(s.id, "0.0") is None
+    assert store.digests_for(s.id) == [d1, d2]  # oldest first
+    resolved = d1.model_copy(update={"resolved_ids": {2: "U7", 3: "U8"}})
+    store.put_digest(resolved)
+    assert store.get_digest(s.id, d1.message_ts) == resolved
+    assert len(store.digests_for(s.id)) == 2
+
+
+def test_removing_subscription_removes_its_alerts_and_digests(store: Store) -> None:
+    s1 = store.add_subscription(sub())
+    s2 = store.add_subscription(sub())
+    for s in (s1, s2):
+        store.put_alert(alert(s.id, 1))
+        store.put_alert(alert(s.id, 2))
+        store.put_digest(
+            Digest(subscription_id=s.id, channel_id="C1", message_ts="1.1", chatroom_ids=[1, 2], posted_at=NOW)
+        )
+    assert store.remove_subscription("T1", s1.id) is True
+    assert store.alerts_for(s1.id) == []
+    assert store.get_alert(s1.id, 1) is None
+    assert store.digests_for(s1.id) == []
+    assert len(store.alerts_for(s2.id)) == 2
+    assert len(store.digests_for(s2.id)) == 1
+
+
+def test_data_survives_close_and_reopen(db: Path, key: str) -> None:
+    st = Store(db, fernet_from_setting(key))
+    s = st.add_subscription(sub())
+    st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    st.put_alert(alert(s.id, 5))
+    st.snooze(s.id, 5, NOW + timedelta(days=1))
+    st.put_digest(Digest(subscription_id=s.id, channel_id="C1", message_ts="9.9", chatroom_ids=[5], posted_at=NOW))
+    st.close()
+    st.close()  # idempotent
+    with pytest.raises(RuntimeError):
+        st.get_subscription(s.id)
+    with Store(db, fernet_from_setting(key)) as again:
+        assert again.get_subscription(s.id) == s
+        assert again.load_credentials("T1", "U1") == Credentials("ops@example.com", PASSWORD)
+        rec = again.get_alert(s.id, 5)
+        assert rec is not None and rec.snoozed_until == NOW + timedelta(days=1)
+        assert [d.chatroom_ids for d in again.digests_for(s.id)] == [[5]]
+
+
+def test_writes_are_visible_to_another_connection_immediately(store: Store, db: Path) -> None:
+    """Durable when the method returns: an independent reader sees it without close()."""
+    s = store.add_subscription(sub())
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT key FROM subscriptions").fetchall()
+    assert rows == [(s.id,)]
+
+
+def test_values_are_json_not_pickle(store: Store, db: Path) -> None:
+    s = store.add_subscription(sub())
+    with sqlite3.connect(db) as conn:
+        (value,) = conn.execute("SELECT value FROM subscriptions").fetchone()
+    assert isinstance(value, str)
+    assert json.loads(value)["id"] == s.id
+
+
+def test_threads_share_one_store(store: Store) -> None:
+    """The web app's handler threads share one Store: concurrent writes all land, none fail."""
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                s = store.add_subscription(sub(team=f"T{n}", user=f"U{i}"))
+                store.put_alert(alert(s.id, i))
+                assert store.snooze(s.id, i, NOW) is not None
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert all(len(store.subscriptions(f"T{n}")) == 25 for n in range(4))
+    assert all(len(store.alerts_for(s.id)) == 1 for s in store.subscriptions())
