@@ -136,7 +136,7 @@ def render_cards(
                 blocks.append(divider())
             blocks.extend(card_blocks(room, now, zone))
         names = ", ".join(r.display_name for r in rooms[start : start + MAX_CARDS_PER_MESSAGE])
-        messages.append(message(clip(names, 300), blocks))
+        messages.append(message(escape(clip(names, 300)), blocks))
     if missing:
         text = "No chatroom with id " + ", ".join(f"`{i}`" for i in missing[:50]) + "."
         messages.append(message(text, [section(text)]))

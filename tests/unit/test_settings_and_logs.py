@@ -1,0 +1,46 @@
+"""Settings fail at start naming the variable; logs never carry a secret."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bot.logs import RedactingFilter, scrub
+from bot.settings import SettingsError, load_settings
+
+
+def test_invalid_settings_name_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEXUDUS_PAGE_SIZE", "5000")
+    monkeypatch.setenv("NEXUDUS_TIME_ZONE", "Mars/Olympus")
+    with pytest.raises(SettingsError) as info:
+        load_settings(_env_file=None)
+    text = str(info.value)
+    assert "NEXUDUS_PAGE_SIZE" in text and "NEXUDUS_TIME_ZONE" in text
+
+
+def test_defaults_point_at_real_nexudus(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NEXUDUS_BASE_URL", "NEXUDUS_PAGE_SIZE", "NEXUDUS_TIME_ZONE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = load_settings(_env_file=None)
+    assert settings.nexudus_base_url == "https://spaces.nexudus.com/api"
+    assert str(settings.zone) == "UTC"
+
+
+@pytest.mark.parametrize(
+    ("raw", "secret"),
+    [
+        ("headers {'Authorization': 'Basic YWRtaW46c2VjcmV0'}", "YWRtaW46c2VjcmV0"),
+        ("token xoxb-1234-abcd used", "xoxb-1234-abcd"),
+        ('{"password":{"password":{"type":"plain_text_input","value":"hunter2"}}}', "hunter2"),
+        ("payload=%7B%22password%22%3A%7B%22password%22%3A%7B%22value%22%3A%22hunter2%22%7D", "hunter2"),
+    ],
+)
+def test_scrub_removes_secrets(raw: str, secret: str) -> None:
+    assert secret not in scrub(raw)
+
+
+def test_filter_rewrites_records() -> None:
+    record = logging.LogRecord("x", logging.DEBUG, __file__, 1, "auth %s", ("Authorization: Basic Zm9vOmJhcg==",), None)
+    RedactingFilter().filter(record)
+    assert "Zm9vOmJhcg==" not in record.getMessage()
