@@ -18,7 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
 def _load(target: str) -> Callable[[list[str]], int]:
     module_name, _, function = target.partition(":")
     module = __import__(module_name, fromlist=[function])
-    return getattr(module, function)  # type: ignore[no-any-return]
+    return getattr(module, function)
 
 
 def main(argv: list[str] | None = None) -> int:
