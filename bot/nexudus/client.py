@@ -25,6 +25,7 @@ from typing import Any
 import requests
 from pydantic import ValidationError
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
 from urllib3.util.retry import Retry
 
 from bot.nexudus.credentials import Credentials
@@ -150,7 +151,10 @@ class NexudusClient:
         self.timeout = timeout
         self.pacer = pacer
         self.session = session or requests.Session()
-        self.session.auth = (credentials.email, credentials.password)
+        # Encoded here: requests encodes str credentials as Latin-1 and, for any other character, raises a
+        # UnicodeEncodeError whose repr carries the password. Latin-1 when it fits (what requests sends), else
+        # UTF-8 (RFC 7617).
+        self.session.auth = HTTPBasicAuth(_auth_bytes(credentials.email), _auth_bytes(credentials.password))
         self.session.headers.update({"Accept": "application/json", "User-Agent": "chatrooms-bot/0.1"})
         retry = NexudusRetry(
             total=retries,
@@ -397,6 +401,13 @@ class NexudusClient:
 
     def close(self) -> None:
         self.session.close()
+
+
+def _auth_bytes(text: str) -> bytes:
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode("utf-8")
 
 
 def _retry_after(response: requests.Response) -> float | None:
