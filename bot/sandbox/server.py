@@ -385,9 +385,13 @@ class SandboxApp:
         if not header or header[:6].lower() != "basic ":
             return None
         try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+            raw = base64.b64decode(header[6:].strip(), validate=True)
+        except binascii.Error:
             return None
+        try:
+            decoded = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = raw.decode("latin-1")  # what most clients (requests among them) send for Latin-1 text
         email, sep, password = decoded.partition(":")
         user = self.users.get(email.strip().lower())
         if not sep or user is None:
