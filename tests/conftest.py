@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.console.driver import SlackDriver
-from bot.console.fake_slack import FakeSlack
+from bot.console.fake_slack import Call, FakeSlack
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.pacing import PacerRegistry
 from bot.sandbox.server import SandboxConfig, SandboxServer
@@ -100,6 +100,14 @@ class RunningApp:
     sandbox: SandboxServer
     clock: FakeClock
     url: str
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def next(self, method: str, timeout: float = 10.0) -> Call:
+        """The next call of `method` not yet looked at, waiting for it (calls are never cleared)."""
+        index = self.seen.get(method, 0)
+        call = self.fake.wait_for(method, count=index + 1, timeout=timeout)[index]
+        self.seen[method] = index + 1
+        return call
 
 
 @pytest.fixture

@@ -99,6 +99,7 @@ class Field:
     initial: str = ""
     options: list[tuple[str, str]] = field(default_factory=list)
     element: Json = field(default_factory=dict)
+    dispatch_action: bool = False  # the input sends block_actions as soon as it changes (Slack's dispatch_action)
 
 
 @dataclass(frozen=True)
@@ -453,6 +454,7 @@ def _field(block: Json) -> Field:
         initial=_initial_text(element, kind, options),
         options=options,
         element=copy.deepcopy(element),
+        dispatch_action=bool(block.get("dispatch_action", False)),
     )
 
 
@@ -566,7 +568,7 @@ def _split(text: str) -> list[str]:
 
 
 def _choose(f: Field, text: str) -> list[Json]:
-    """Selected option objects (as defined in the view) from numbers, values, or y/n."""
+    """Selected option objects (as defined in the view) from numbers, values, labels, or y/n."""
     all_options = [o for _, o in _options(f.element)]
     if not text:
         return []
@@ -579,6 +581,8 @@ def _choose(f: Field, text: str) -> list[Json]:
             option = all_options[int(token) - 1]
         else:
             option = next((o for o in all_options if str(o.get("value")) == token), None)
+        if option is None:
+            option = next((o for o in all_options if text_of(o.get("text")).lower() == token.lower()), None)
         if option is None:
             raise ValueError(f"{f.label}: no choice {token!r} (pick 1-{len(all_options)})")
         if option not in chosen:

@@ -38,3 +38,17 @@ PROPERTY_TO_BLOCK = {
     "Users": F_USERS,
     "SystemId": F_SYSTEM_ID,
 }
+
+# Running Nexudus commands (issue 4)
+RUN_COMMAND = "chatrooms.run.command"  # "Run…" in the commands list: value = command key
+RUN_MODAL = "chatrooms.run.modal"
+RUN_PICK = "run.pick"  # the run modal's command select (block id == action id)
+RUN_ROOMS = "run.rooms"  # the run modal's chatroom picker (block id == action id)
+
+# Stale-visit alerts and the Home tab (digest and Home rows: value "SUB:ID", or "-:ID" without a subscription)
+ALERT_VISITED = "alerts.visited"
+ALERT_SNOOZE = "alerts.snooze"
+ALERT_SHOW = "alerts.show"
+ALERT_RUN = "alerts.run"
+ALERT_UNSUBSCRIBE = "alerts.unsubscribe"  # value: subscription id
+HOME_LOGOUT = "home.logout"

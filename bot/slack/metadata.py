@@ -7,9 +7,9 @@ not validate is refused (a forged or truncated value never reaches a service).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 MAX_PRIVATE_METADATA = 3000
 
@@ -60,3 +60,22 @@ class DeleteContext(Metadata):
 
 class LoginContext(Metadata):
     pass
+
+
+class RunContext(Metadata):
+    """The run modal's state: which command the form was built for and its entity rule and parameter
+    kinds, so the submission's ack can check everything without calling Nexudus. The chatroom ids
+    come from the modal's picker; `digest` detects a command that changed while the form was open."""
+
+    key: str | None = Field(default=None, min_length=1, max_length=100)
+    name: str = Field(default="", max_length=100)
+    pick: bool = False  # the modal offers the command select
+    one: bool = False
+    two: bool = False
+    many: bool = False
+    needs: bool = True
+    kinds: list[Annotated[str, StringConstraints(pattern=r"^[a-z]{1,8}$")]] = Field(
+        default_factory=list, max_length=100
+    )
+    runnable: bool = True  # False when the command asks for more parameters than a modal holds
+    digest: str = Field(default="", max_length=16, pattern=r"^[0-9a-f]*$")

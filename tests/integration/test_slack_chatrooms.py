@@ -11,8 +11,7 @@ from bot.slack import ids
 
 
 def response_messages(app: RunningApp, count: int = 1) -> list[dict[str, Any]]:
-    calls = app.fake.wait_for("response_url", count=count, timeout=10)
-    return [c.args for c in calls]
+    return [app.next("response_url").args for _ in range(count)]
 
 
 def all_text(message: dict[str, Any]) -> str:
@@ -40,7 +39,7 @@ def test_bad_argument_is_answered_in_the_ack_with_usage(running_app: RunningApp)
 def test_login_via_modal_then_list_and_next_page(running_app: RunningApp) -> None:
     app = running_app
     app.slack.command("login")
-    opened = app.fake.wait_for("views.open")[0].response["view"]
+    opened = app.next("views.open").response["view"]
     assert opened["callback_id"] == ids.LOGIN_MODAL
     # A wrong password: the modal comes back with the error, nothing stored.
     ack = app.slack.submit(
@@ -51,11 +50,10 @@ def test_login_via_modal_then_list_and_next_page(running_app: RunningApp) -> Non
         },
     )
     assert ack.json["response_action"] == "update"
-    updated = app.fake.wait_for("views.update")[0].args["view"]
+    updated = app.next("views.update").args["view"]
     assert "did not accept" in all_text(updated)
     assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) is None
     # The right one.
-    app.fake.clear()
     ack = app.slack.submit(
         opened | {"hash": "2"},
         {
@@ -63,16 +61,15 @@ def test_login_via_modal_then_list_and_next_page(running_app: RunningApp) -> Non
             ids.F_PASSWORD: {ids.F_PASSWORD: {"type": "plain_text_input", "value": ADMIN[1]}},
         },
     )
-    assert app.fake.wait_for("views.update")[0].args["view"]["title"]["text"] == "Logged in"
+    assert app.next("views.update").args["view"]["title"]["text"] == "Logged in"
     assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) == ADMIN[0]
+    assert "Logged in as *admin@sandbox.local*" in all_text(response_messages(app)[0])
 
-    app.fake.clear()
     app.slack.command("list size:20")
     first = response_messages(app)[0]
     assert "1–20 of 60" in all_text(first)
     nxt = find_action(first["blocks"], ids.LIST_PAGE)
     assert nxt is not None and nxt["text"]["text"].startswith("Next")
-    app.fake.clear()
     app.slack.click(ids.LIST_PAGE, nxt["value"])
     second = response_messages(app)[0]
     assert second["replace_original"] is True
@@ -97,15 +94,13 @@ def test_edit_via_modal_keeps_users_and_other_fields(logged_in: RunningApp) -> N
     before = session.get(1_000_001)
     assert before.users, "demo chatrooms have members"
     app.slack.command(f"edit {before.id}")
-    app.fake.wait_for("views.update")
-    form = app.fake.last("views.update").response["view"]
+    form = app.next("views.update").response["view"]  # the loading modal becomes the form
     assert form["callback_id"] == ids.EDIT_MODAL
     values = prefilled_state(form)
     values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Renamed from Slack"}}
-    app.fake.clear()
     ack = app.slack.submit(form, values)
     assert ack.json["response_action"] == "update"
-    saved = app.fake.wait_for("views.update")[0].args["view"]
+    saved = app.next("views.update").args["view"]
     assert saved["title"]["text"] == "Saved", all_text(saved)
     after = session.get(before.id)
     assert after.name == "Renamed from Slack"
@@ -120,8 +115,7 @@ def test_edit_refused_when_someone_else_changed_the_record(logged_in: RunningApp
     app = logged_in
     session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
     app.slack.command("edit 1000002")
-    app.fake.wait_for("views.update")
-    form = app.fake.last("views.update").response["view"]
+    form = app.next("views.update").response["view"]  # the loading modal becomes the form
     # Someone else edits the chatroom meanwhile.
     from bot.nexudus.client import ChatRoomChanges
 
@@ -130,9 +124,8 @@ def test_edit_refused_when_someone_else_changed_the_record(logged_in: RunningApp
     )
     values = prefilled_state(form)
     values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "My rename"}}
-    app.fake.clear()
     app.slack.submit(form, values)
-    again = app.fake.wait_for("views.update")[0].args["view"]
+    again = app.next("views.update").args["view"]
     assert again["callback_id"] == ids.EDIT_MODAL
     assert "changed this chatroom after you opened it" in all_text(again)
     assert session.get(1_000_002).name == "Changed elsewhere"
@@ -141,7 +134,7 @@ def test_edit_refused_when_someone_else_changed_the_record(logged_in: RunningApp
 def test_client_side_errors_come_back_under_the_field(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("create")
-    form = app.fake.wait_for("views.open")[0].response["view"]
+    form = app.next("views.open").response["view"]
     values = prefilled_state(form)
     values[ids.F_BUSINESS] = {ids.F_BUSINESS: {"type": "number_input", "value": "abc"}}
     values[ids.F_USERS] = {ids.F_USERS: {"type": "plain_text_input", "value": "12, x"}}
@@ -153,28 +146,24 @@ def test_client_side_errors_come_back_under_the_field(logged_in: RunningApp) -> 
 def test_create_then_delete_with_confirmation(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("create business:9001")
-    form = app.fake.wait_for("views.open")[0].response["view"]
+    form = app.next("views.open").response["view"]
     values = prefilled_state(form)
     values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Made in Slack"}}
     values[ids.F_USERS] = {ids.F_USERS: {"type": "plain_text_input", "value": "7000001, 7000002"}}
-    app.fake.clear()
     app.slack.submit(form, values)
-    done = app.fake.wait_for("views.update")[0].args["view"]
+    done = app.next("views.update").args["view"]
     assert done["title"]["text"] == "Chatroom created", all_text(done)
     created = app.deps.services.session(app.slack.team_id, app.slack.user_id).find(
         __import__("bot.nexudus.query", fromlist=["ChatRoomFilters"]).ChatRoomFilters(name="Made in Slack")
     )
     assert created.total_items == 1
     room_id = created.records[0].id
-    app.fake.clear()
     app.slack.command(f"delete {room_id}")
-    app.fake.wait_for("views.update")
-    confirm = app.fake.last("views.update").response["view"]
+    confirm = app.next("views.update").response["view"]
     assert "Made in Slack" in all_text(confirm)
     assert confirm["submit"]["text"] == "Delete"
-    app.fake.clear()
     app.slack.submit(confirm, {})
-    app.fake.wait_for("views.update")
+    app.next("views.update")
     from bot.nexudus.errors import NotFound
 
     try:
@@ -188,11 +177,9 @@ def test_reader_is_told_the_missing_role(running_app: RunningApp) -> None:
     app = running_app
     app.deps.services.login(app.slack.team_id, app.slack.user_id, *READER)
     app.slack.command("delete 1000003")
-    app.fake.wait_for("views.update")
-    confirm = app.fake.last("views.update").response["view"]
-    app.fake.clear()
+    confirm = app.next("views.update").response["view"]
     app.slack.submit(confirm, {})
-    shown = app.fake.wait_for("views.update")[0].args["view"]
+    shown = app.next("views.update").args["view"]
     assert "lacks the *ChatRoom-Delete* role" in all_text(shown)
     assert app.deps.services.session(app.slack.team_id, app.slack.user_id).get(1_000_003).id == 1_000_003
 

@@ -13,6 +13,7 @@ MAX_MODAL_TITLE = 24
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000
 MAX_OPTION_TEXT = 75
+MAX_SELECT_OPTIONS = 100  # options in a static select, and in an options (external select) response
 MAX_CONTEXT_TEXT = 2000
 MAX_HEADER_TEXT = 150
 MAX_LABEL = 2000

@@ -1,0 +1,367 @@
+"""Nexudus commands from Slack: `/chatrooms commands`, `/chatrooms run [KEY] [ID …]`, the card's
+"Run command" button, and the run modal (command select, chatroom picker, generated form, submission).
+
+Visibility rule: a command is *visible* when Nexudus shows it anywhere — `DisplayInDropdown`,
+`DisplayInDropdownV2` or `DisplayInGrid` (`Command.visible`). Only visible commands are listed and
+offered in the select, in `Order`. A hidden command is internal to Nexudus (e.g. a reindex), so it is
+refused even when its key is typed (`run HIDDEN_KEY`) or forged into a form: it has to be run in
+Nexudus. This keeps Slack from exposing anything Nexudus itself does not offer to operators.
+
+Flow of a run: the modal opens as a loading view at once, then becomes the form. The submission's ack
+checks everything it can without Nexudus (values convert, entity rule) from the form's metadata and
+answers `errors`, or switches to a "Running…" view without a submit button. The lazy part re-checks
+against the (cached) command, runs it once (`Once` per view id and hash; never retried), shows the
+outcome in the modal and posts the result with refreshed cards. A Nexudus refusal comes back in the
+form with the user's values kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from datetime import tzinfo
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.nexudus.errors import CommandFailed, NexudusError, ValidationFailed
+from bot.nexudus.models import Command
+from bot.nexudus.query import ChatRoomFilters
+from bot.services import UserSession
+from bot.slack import forms, ids
+from bot.slack.context import Ctx, Once, guarded
+from bot.slack.deps import Deps
+from bot.slack.errors import describe
+from bot.slack.grammar import CommandsIntent, RunIntent
+from bot.slack.listeners.router import Router
+from bot.slack.metadata import BadMetadata, RunContext
+from bot.slack.submissions import state_values
+from bot.slack.views.chatrooms import MAX_CARDS_PER_MESSAGE, render_cards, render_notice
+from bot.slack.views.commands import (
+    RUN_TITLE,
+    render_commands,
+    render_run_result,
+    result_modal,
+    run_modal,
+    running_modal,
+    too_many_text,
+    visible_commands,
+)
+from bot.slack.views.common import MAX_SELECT_OPTIONS, escape
+from bot.slack.views.modals import info_modal, loading_modal
+
+log = logging.getLogger(__name__)
+
+MAX_SEARCH_RESULTS = 20
+_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
+
+
+class HiddenCommand(NexudusError):
+    """The key names a command Nexudus hides from its menus (see the module docstring)."""
+
+    def __init__(self, command: Command) -> None:
+        self.command = command
+        super().__init__(
+            f"`{escape(command.key)}` is not offered by Nexudus for manual runs, so it cannot be run "
+            "from Slack. Run it in Nexudus if you need it."
+        )
+
+
+# ------------------------------------------------------------------------------------------ helpers
+def context_for(command: Command | None, *, pick: bool, response_url: str | None, channel_id: str | None) -> RunContext:
+    """The modal's private_metadata for a form built for `command` (or none chosen yet)."""
+    if command is None:
+        return RunContext(response_url=response_url, channel_id=channel_id, pick=pick)
+    parameters = command.requires_parameters
+    runnable = not forms.too_many_parameters(parameters)
+    kinds = [forms.kind_of(p.type).value for p in parameters] if runnable else []
+    return RunContext(
+        response_url=response_url,
+        channel_id=channel_id,
+        key=command.key[:100],
+        name=command.display_name[:100],
+        pick=pick,
+        one=command.applies_only_to_one_entity,
+        two=command.applies_only_to_two_entities,
+        many=command.applies_only_to_multiple_entities,
+        needs=command.needs_entities_to_run,
+        kinds=kinds,
+        runnable=runnable,
+        digest=forms.form_digest(command),
+    )
+
+
+def rule_of(meta: RunContext) -> Command:
+    """A stand-in command carrying only the entity rule, to check counts in the ack."""
+    return Command(
+        key=meta.key or "?",
+        name=meta.name,
+        applies_only_to_one_entity=meta.one,
+        applies_only_to_two_entities=meta.two,
+        applies_only_to_multiple_entities=meta.many,
+        needs_entities_to_run=meta.needs,
+    )
+
+
+def kinds_of(meta: RunContext) -> list[forms.Kind]:
+    try:
+        return [forms.Kind(k) for k in meta.kinds]
+    except ValueError:
+        raise BadMetadata() from None
+
+
+def visible_command(session: UserSession, key: str) -> Command:
+    command = session.command(key)
+    if not command.visible:
+        raise HiddenCommand(command)
+    return command
+
+
+def room_labels(session: UserSession, chatroom_ids: Sequence[int]) -> list[tuple[int, str]]:
+    """Names for the chatroom picker's initial options; an unknown id stays, marked, for the user to remove."""
+    if not chatroom_ids:
+        return []
+    found = {r.id: r.display_name for r in session.show(list(chatroom_ids))}
+    return [(i, found.get(i, f"#{i} (not found)")) for i in chatroom_ids]
+
+
+def check_submission(meta: RunContext, state: dict[str, Any], zone: tzinfo) -> dict[str, str]:
+    """Everything checkable without Nexudus: a command chosen, values that convert, the entity rule."""
+    chosen = forms.selected_command_key(state)
+    if meta.key is None and not meta.pick:
+        raise BadMetadata()  # a form without a command select is always built for a command
+    if meta.key is None:
+        return {ids.RUN_PICK: "Choose a command."}
+    if meta.pick and chosen is not None and chosen != meta.key:
+        return {ids.RUN_PICK: "The form is still loading that command: wait a moment, then press Run."}
+    if not meta.runnable:
+        return {
+            ids.RUN_PICK if meta.pick else ids.RUN_ROOMS: "This command cannot be run from Slack: run it in Nexudus."
+        }
+    _, errors = forms.parse_values(kinds_of(meta), state, scope=meta.digest, zone=zone)
+    chatroom_ids, _, ids_error = forms.parse_chatroom_ids(state)
+    problem = ids_error or rule_of(meta).entity_rule_error(len(chatroom_ids))
+    if problem:
+        errors[ids.RUN_ROOMS] = problem
+    return errors
+
+
+# ------------------------------------------------------------------------------------------ handlers
+def list_commands(intent: CommandsIntent, ctx: Ctx) -> None:
+    commands = ctx.session().commands()
+    shown = visible_commands(commands)
+    ctx.reply(render_commands(shown, hidden=len(commands) - len(shown)))
+
+
+def open_run(intent: RunIntent, ctx: Ctx) -> None:
+    """Open the run modal at once (loading), then build it: for the named command, or with a select."""
+    session = ctx.session()
+    opened = ctx.client.views_open(trigger_id=ctx.trigger_id, view=loading_modal(RUN_TITLE, "Loading the commands"))
+    view_id = opened["view"]["id"]
+
+    def build() -> None:
+        choices = visible_commands(session.commands())
+        command: Command | None = None
+        if intent.key:
+            command = visible_command(session, intent.key)
+        if command is None and not choices:
+            ctx.client.views_update(
+                view_id=view_id, view=info_modal(RUN_TITLE, "Nexudus offers no commands for chatrooms to you.")
+            )
+            return
+        rooms = room_labels(session, intent.ids)
+        note = None
+        if command is not None and intent.ids:
+            problem = command.entity_rule_error(len(intent.ids))
+            if problem:
+                note = f":warning: {escape(problem)} Fix the chatrooms below before running it."
+        pick = intent.key is None
+        meta = context_for(command, pick=pick, response_url=ctx.response_url, channel_id=ctx.channel_id)
+        view = run_modal(
+            choices=choices,
+            command=command,
+            pick=pick,
+            rooms=rooms,
+            private_metadata=meta.dump(),
+            note=note,
+            zone=ctx.deps.zone,
+        )
+        ctx.client.views_update(view_id=view_id, view=view)
+
+    guarded(ctx, build, view_id=view_id)
+
+
+# ------------------------------------------------------------------------------------- registration
+def register(app: App, deps: Deps, router: Router) -> None:
+    router.on(CommandsIntent, list_commands)
+    router.on(RunIntent, open_run)
+    once = Once()
+
+    def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
+        return Ctx.from_bolt(deps, body, client, context)
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    # The chatroom card's "Run command" button: value = chatroom id (or empty for none).
+    def run_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        raw = str(action.get("value") or "").strip()
+        if raw and not (raw.isdigit() and 0 < int(raw) < 10**12):
+            guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
+            return
+        intent = RunIntent(key=None, ids=[int(raw)] if raw else [])
+        guarded(ctx, lambda: router.dispatch(intent, ctx))
+
+    app.action(ids.RUN)(ack=just_ack, lazy=[run_clicked])
+
+    # "Run…" in the commands list: value = command key.
+    def run_command_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        key = str(action.get("value") or "").strip()
+        if not _KEY.fullmatch(key):
+            guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid command key.")))
+            return
+        guarded(ctx, lambda: router.dispatch(RunIntent(key=key, ids=[]), ctx))
+
+    app.action(ids.RUN_COMMAND)(ack=just_ack, lazy=[run_command_clicked])
+
+    # The command select in the modal: rebuild the form for the chosen command, keeping the chatrooms.
+    def command_picked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        raw_view = body.get("view")
+        view: dict[str, Any] = raw_view if isinstance(raw_view, dict) else {}
+        view_id = view.get("id") if isinstance(view.get("id"), str) else None
+        if not view_id:
+            return
+
+        def work() -> None:
+            meta = RunContext.load(view.get("private_metadata"))
+            option = action.get("selected_option")
+            key = option.get("value") if isinstance(option, dict) else None
+            if not isinstance(key, str) or not key:
+                return
+            session = ctx.session()
+            command = visible_command(session, key)
+            rooms = forms.rooms_in_view(view)
+            problem = command.entity_rule_error(len(rooms)) if rooms else None
+            fresh = context_for(command, pick=True, response_url=meta.response_url, channel_id=meta.channel_id)
+            client.views_update(
+                view_id=view_id,
+                view=run_modal(
+                    choices=visible_commands(session.commands()),
+                    command=command,
+                    pick=True,
+                    rooms=rooms,
+                    private_metadata=fresh.dump(),
+                    note=f":warning: {escape(problem)}" if problem else None,
+                    zone=deps.zone,
+                ),
+            )
+
+        guarded(ctx, work, view_id=view_id)
+
+    app.action(ids.RUN_PICK)(ack=just_ack, lazy=[command_picked])
+
+    # The chatroom picker's search: Slack wants the options in the ack, so this one searches at once.
+    def search_rooms(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
+        query = str(body.get("value") or "").strip()[:100]
+        try:
+            session = ctx_of(body, client, context).session()
+            found: dict[int, str] = {}
+            digits = query.lstrip("#")
+            if digits.isdigit() and 0 < int(digits) < 10**12:
+                for room in session.find(ChatRoomFilters(id=int(digits)), size=1).records:
+                    found[room.id] = room.display_name
+            if query:
+                for room in session.find(ChatRoomFilters(name=query), size=MAX_SEARCH_RESULTS).records:
+                    found.setdefault(room.id, room.display_name)
+        except Exception as exc:  # an options answer cannot carry an error: log and offer nothing
+            log.warning("chatroom search failed: %s", describe(exc).text)
+            ack(options=[])
+            return
+        options = [forms.room_option(i, name) for i, name in list(found.items())[:MAX_SELECT_OPTIONS]]
+        ack(options=options)
+
+    app.options(ids.RUN_ROOMS)(search_rooms)
+
+    # ------------------------------------------------------------------------------ the submission
+    def ack_run(ack: Ack, view: dict[str, Any]) -> None:
+        try:
+            meta = RunContext.load(view.get("private_metadata"))
+            errors = check_submission(meta, state_values(view), deps.zone)
+        except BadMetadata as exc:
+            ack(response_action="update", view=info_modal(RUN_TITLE, f":warning: {exc}"))
+            return
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack(response_action="update", view=running_modal(meta.name or meta.key or "the command"))
+
+    def do_run(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        state = state_values(view)
+        try:
+            meta = RunContext.load(view.get("private_metadata"))
+            if check_submission(meta, state, deps.zone):
+                return  # answered in the ack
+        except BadMetadata:
+            return
+        if not once.first(f"run:{view.get('id')}:{view.get('hash')}"):
+            return
+        view_id = str(view.get("id"))
+
+        def work() -> None:
+            assert meta.key is not None  # check_submission refuses a form without a command
+            session = ctx.session()
+            command = visible_command(session, meta.key)
+            chatroom_ids, rooms, _ = forms.parse_chatroom_ids(state)
+
+            def form_again(note: str, values: Sequence[str | None] | None = None) -> None:
+                fresh = context_for(command, pick=meta.pick, response_url=meta.response_url, channel_id=meta.channel_id)
+                again = run_modal(
+                    choices=visible_commands(session.commands()) if meta.pick else [],
+                    command=command,
+                    pick=meta.pick,
+                    rooms=rooms,
+                    private_metadata=fresh.dump(),
+                    values=values,
+                    note=note,
+                    zone=deps.zone,
+                )
+                client.views_update(view_id=view_id, view=again)
+
+            if forms.too_many_parameters(command.requires_parameters):
+                form_again(too_many_text(command))
+                return
+            if forms.form_digest(command) != meta.digest:
+                form_again(
+                    ":arrows_counterclockwise: This command changed in Nexudus since the form opened. "
+                    "Check the values below and press Run again."
+                )
+                return
+            pairs, errors = forms.parse_parameters(
+                command.requires_parameters, state, scope=meta.digest, zone=deps.zone
+            )
+            problem = command.entity_rule_error(len(chatroom_ids))
+            if errors or problem:  # the ack checked the same: only a changed command gets here
+                form_again(f":warning: {escape(problem or 'Some values are not valid; check them below.')}")
+                return
+            values = [v for _, v in pairs]
+            try:
+                result = session.run(command, chatroom_ids, pairs)
+            except (CommandFailed, ValidationFailed) as exc:
+                form_again(f"{describe(exc).text}\nNothing was changed by Slack; fix the values and run again.", values)
+                return
+            client.views_update(view_id=view_id, view=result_modal(command, result, len(chatroom_ids)))
+            ctx.reply(render_run_result(command, result, chatroom_ids), response_url=meta.response_url)
+            if chatroom_ids:
+                refreshed = session.show(chatroom_ids[:MAX_CARDS_PER_MESSAGE])
+                for msg in render_cards(refreshed, [], ctx.now(), deps.zone):
+                    ctx.reply(msg, response_url=meta.response_url)
+
+        guarded(ctx, work, view_id=view_id)
+
+    app.view(ids.RUN_MODAL)(ack=ack_run, lazy=[do_run])
