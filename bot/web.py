@@ -37,6 +37,10 @@ def wsgi_for(bolt: App) -> WSGIApp:
         if path != "/slack/events":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
+        if not str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0")).isdigit():
+            # slack_sdk's verifier raises ValueError on a non-numeric timestamp (Bolt would answer 500): refuse it.
+            start_response("401 Unauthorized", [("Content-Type", "text/plain")])
+            return [b"invalid request"]
         return handler(environ, start_response)
 
     return wsgi
