@@ -10,13 +10,13 @@ from slack_sdk import WebClient
 
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
-from bot.slack.listeners import auth, chatrooms, commands
+from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
 
 log = logging.getLogger(__name__)
 
 # Each feature module registers its slash subcommands (on the router), buttons and modals.
-FEATURES: list[Any] = [auth, chatrooms]
+FEATURES: list[Any] = [auth, chatrooms, run, alerts, home]
 
 
 def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
@@ -32,7 +32,9 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         signing_secret=secret or "socket-mode",
         request_verification_enabled=not socket_mode,
         token_verification_enabled=False,
-        process_before_response=False,
+        # Acks run inline on the request thread; only lazy work goes to Bolt's 5-thread executor. With False,
+        # acks queue behind slow lazy work in that same executor and miss Slack's 3 s (bench/ack_latency.py).
+        process_before_response=True,
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )

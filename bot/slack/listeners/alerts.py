@@ -1,0 +1,252 @@
+"""`/chatrooms alerts …` (subscribe, list, unsubscribe) and the buttons of digests and the Home tab."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from bot.alerts import resolve_by_user, snooze
+from bot.nexudus.query import ChatRoomFilters
+from bot.services import NotLoggedIn, UserSession
+from bot.slack import ids
+from bot.slack.context import Ctx, guarded
+from bot.slack.deps import Deps
+from bot.slack.grammar import (
+    AlertsListIntent,
+    AlertsSubscribeIntent,
+    AlertsUnsubscribeIntent,
+    RunIntent,
+    ShowIntent,
+)
+from bot.slack.listeners.router import Router
+from bot.slack.views.alerts import (
+    business_text,
+    duration_text,
+    render_subscriptions,
+    subscribed_notice,
+)
+from bot.slack.views.chatrooms import render_notice
+from bot.slack.views.common import escape
+from bot.store import Subscription
+
+log = logging.getLogger(__name__)
+
+_ROW_VALUE = re.compile(r"([A-Za-z0-9_-]{1,64}|-):([0-9]{1,12})")
+_SUB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+
+
+def interval_text(deps: Deps) -> str:
+    return duration_text(max(1, round(deps.settings.alert_interval_seconds / 60)))
+
+
+# ------------------------------------------------------------------------------------------ handlers
+def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
+    """Subscribe a channel, checked first: a working login, and a channel the app can post in."""
+    deps = ctx.deps
+    channel = intent.channel_id or ctx.channel_id
+    if not channel or channel.startswith("D"):
+        ctx.reply(
+            render_notice(
+                "Alerts go to a channel. Run `/chatrooms alerts subscribe` in that channel, or name it: "
+                "`/chatrooms alerts subscribe #support` (pick it from Slack's autocomplete)."
+            )
+        )
+        return
+    threshold = intent.threshold_minutes or deps.settings.alert_default_threshold_minutes
+    for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
+        if existing.threshold_minutes == threshold and existing.business_id == intent.business:
+            ctx.reply(
+                render_notice(
+                    f"<#{channel}> already has these alerts (`{escape(existing.id)}`, by <@{existing.created_by}>)."
+                    " `/chatrooms alerts` lists them."
+                )
+            )
+            return
+    # The scan will use this login: it must work now (NotLoggedIn / CredentialsRejected point to login).
+    probe = ctx.session().find(ChatRoomFilters(business=intent.business), size=1)
+    sub = Subscription(
+        team_id=ctx.team_id,
+        channel_id=channel,
+        created_by=ctx.user_id,
+        threshold_minutes=threshold,
+        business_id=intent.business,
+        created_at=ctx.now(),
+    )
+    deps.store.add_subscription(sub)
+    try:
+        ctx.client.chat_postMessage(channel=channel, **subscribed_notice(sub, interval_text(deps)))
+    except SlackApiError as exc:
+        error = str(exc.response.get("error") or "")
+        deps.store.remove_subscription(ctx.team_id, sub.id)
+        if error in UNREACHABLE:
+            ctx.reply(
+                render_notice(
+                    f"I can't post in <#{channel}> ({error}), so nothing was set up. Invite me there first "
+                    f"(`/invite @chatrooms` in <#{channel}>), then subscribe again."
+                )
+            )
+            return
+        raise
+    note = ""
+    if intent.business is not None and probe.total_items == 0:
+        note = f"\n:warning: Nexudus has no chatroom in business {intent.business} yet; is the ID right?"
+    ctx.reply(
+        render_notice(
+            f"🔔 <#{channel}> will hear about chatrooms of {business_text(intent.business)} with no agent visit "
+            f"for *{duration_text(threshold)}*, checked every {interval_text(deps)} with your Nexudus login. "
+            f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`.{note}"
+        )
+    )
+
+
+def list_subscriptions(_: AlertsListIntent, ctx: Ctx, *, note: str | None = None, replace: bool = False) -> None:
+    subs = ctx.deps.store.channel_subscriptions(ctx.team_id, ctx.channel_id or "")
+    ctx.reply(render_subscriptions(subs, ctx.channel_id, note=note), replace_original=replace)
+
+
+def remove(subscription_id: str, ctx: Ctx) -> str:
+    """Remove one of the team's subscriptions; the sentence says what happened."""
+    sub = ctx.deps.store.get_subscription(subscription_id)
+    if sub is None or sub.team_id != ctx.team_id or not ctx.deps.store.remove_subscription(ctx.team_id, sub.id):
+        return f"There are no alerts `{escape(subscription_id)}` in this workspace. `/chatrooms alerts` lists them."
+    return f"🔕 Removed alerts `{escape(sub.id)}` from <#{sub.channel_id}>."
+
+
+def unsubscribe(intent: AlertsUnsubscribeIntent, ctx: Ctx) -> None:
+    ctx.reply(render_notice(remove(intent.subscription_id, ctx)))
+
+
+def parse_row_value(raw: object) -> tuple[str | None, int] | None:
+    """`SUB:ID` (or `-:ID`) from a row button; None when forged or out of shape."""
+    match = _ROW_VALUE.fullmatch(str(raw or ""))
+    if match is None or not 0 < int(match.group(2)) < 2**31:
+        return None
+    sub_id = match.group(1)
+    return (None if sub_id == "-" else sub_id), int(match.group(2))
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    view = body.get("view")
+    return isinstance(view, dict) and view.get("type") == "home"
+
+
+def _session_or_none(ctx: Ctx) -> UserSession | None:
+    try:
+        return ctx.session()
+    except NotLoggedIn:
+        return None
+
+
+# ------------------------------------------------------------------------------------- registration
+def register(app: App, deps: Deps, router: Router) -> None:
+    router.on(AlertsSubscribeIntent, subscribe)
+    router.on(AlertsListIntent, list_subscriptions)
+    router.on(AlertsUnsubscribeIntent, unsubscribe)
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    def refresh_home(ctx: Ctx) -> None:
+        refresh = deps.extras.get("refresh_home")
+        if callable(refresh):
+            refresh(ctx.client, ctx.team_id, ctx.user_id)
+
+    def row_button(work: Callable[[Ctx, str | None, int, dict[str, Any]], None]) -> Any:
+        """A lazy listener for a row button: parse its value, run `work` guarded, refresh the Home tab."""
+
+        def clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+            ctx = Ctx.from_bolt(deps, body, client, context)
+            parsed = parse_row_value(action.get("value"))
+            if parsed is None:
+                guarded(ctx, lambda: ctx.reply(render_notice("That button is out of date; run the command again.")))
+                return
+            sub_id, chatroom_id = parsed
+
+            def run() -> None:
+                work(ctx, sub_id, chatroom_id, body)
+                if _from_home(body):
+                    refresh_home(ctx)
+
+            guarded(ctx, run)
+
+        return clicked
+
+    def mark_visited(ctx: Ctx, sub_id: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
+        room, redrawn = resolve_by_user(
+            deps,
+            ctx.client,
+            ctx.session(),
+            team_id=ctx.team_id,
+            subscription_id=sub_id,
+            chatroom_id=chatroom_id,
+            user_id=ctx.user_id,
+        )
+        if not redrawn and not _from_home(body):
+            ctx.reply(render_notice(f"✅ *{escape(room.display_name)}* (`#{room.id}`) marked visited just now."))
+
+    def snooze_room(ctx: Ctx, sub_id: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
+        until, redrawn = snooze(
+            deps,
+            ctx.client,
+            _session_or_none(ctx),
+            team_id=ctx.team_id,
+            subscription_id=sub_id,
+            chatroom_id=chatroom_id,
+        )
+        if not redrawn and not _from_home(body):
+            stamp = f"<!date^{int(until.timestamp())}^{{time}}|{until:%H:%M} UTC>"
+            ctx.reply(render_notice(f"💤 Chatroom `#{chatroom_id}` won't be alerted here again before {stamp}."))
+
+    def dispatch(make: Callable[[int], Any], unavailable: str) -> Callable[[Ctx, str | None, int, dict], None]:
+        def work(ctx: Ctx, _: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
+            intent = make(chatroom_id)
+            if router.handles(intent):
+                router.dispatch(intent, ctx)
+            else:
+                ctx.reply(render_notice(unavailable))
+
+        return work
+
+    app.action(ids.ALERT_VISITED)(ack=just_ack, lazy=[row_button(mark_visited)])
+    app.action(ids.ALERT_SNOOZE)(ack=just_ack, lazy=[row_button(snooze_room)])
+    app.action(ids.ALERT_SHOW)(
+        ack=just_ack,
+        lazy=[row_button(dispatch(lambda i: ShowIntent(ids=[i]), "Showing chatrooms is not available in this app."))],
+    )
+    app.action(ids.ALERT_RUN)(
+        ack=just_ack,
+        lazy=[
+            row_button(
+                dispatch(
+                    lambda i: RunIntent(key=None, ids=[i]),
+                    "Running Nexudus commands is not available in this app yet, sorry. "
+                    "*Show* opens the chatroom, and *Mark visited* works from here.",
+                )
+            )
+        ],
+    )
+
+    def unsubscribe_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        raw = str(action.get("value") or "")
+
+        def work() -> None:
+            if not _SUB_ID.fullmatch(raw):
+                ctx.reply(render_notice("That button is out of date; run `/chatrooms alerts` again."))
+                return
+            note = remove(raw, ctx)
+            if _from_home(body):
+                refresh_home(ctx)
+                return
+            list_subscriptions(AlertsListIntent(), ctx, note=note, replace=True)
+
+        guarded(ctx, work)
+
+    app.action(ids.ALERT_UNSUBSCRIBE)(ack=just_ack, lazy=[unsubscribe_clicked])

@@ -1,0 +1,110 @@
+"""The App Home tab: login status, the user's alert subscriptions, and the chatrooms waiting now.
+
+Published on `app_home_opened` (in a lazy listener: it reads Nexudus) and after login or logout, via
+`deps.extras["refresh_home"]`, which the login flow calls.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.alerts import oldest_stale, stale_row
+from bot.services import NotLoggedIn, UserSession
+from bot.slack import ids
+from bot.slack.context import Ctx, guarded
+from bot.slack.deps import Deps
+from bot.slack.errors import describe
+from bot.slack.listeners.router import Router
+from bot.slack.views.alerts import (
+    MAX_HOME_ROWS,
+    MAX_HOME_SECTIONS,
+    HomeSection,
+    StaleRow,
+    business_text,
+    duration_text,
+    render_home,
+)
+
+log = logging.getLogger(__name__)
+
+
+def build_home(deps: Deps, team_id: str, user_id: str) -> dict[str, Any]:
+    """The Home view: what is waiting for each business the user watches (two Nexudus requests each)."""
+    now = deps.clock()
+    email = deps.services.whoami(team_id, user_id)
+    subs = deps.store.subscriptions_by_user(team_id, user_id)
+    sections: list[HomeSection] = []
+    note = None
+    session: UserSession | None = None
+    if email:
+        try:
+            session = deps.services.session(team_id, user_id)
+        except NotLoggedIn:
+            note = "Your saved login can't be read any more; please log in again."
+    if session is not None:
+        watched: dict[tuple[int, int | None], str | None] = {}
+        for sub in subs:
+            watched.setdefault((sub.threshold_minutes, sub.business_id), sub.id)
+        if not watched:
+            watched[(deps.settings.alert_default_threshold_minutes, None)] = None
+        shown: set[int] = set()
+        for (threshold, business), sub_id in list(watched.items())[:MAX_HOME_SECTIONS]:
+            title = f"Waiting more than {duration_text(threshold)} · {business_text(business)}"
+            try:
+                rooms, total = oldest_stale(session, now - timedelta(minutes=threshold), business, MAX_HOME_ROWS)
+            except Exception as exc:
+                sections.append(HomeSection(title, sub_id, [], 0, error=describe(exc).text))
+                continue
+            rows: list[StaleRow] = []
+            for room in rooms:
+                if room.id in shown:
+                    continue
+                shown.add(room.id)
+                rec = deps.store.get_alert(sub_id, room.id) if sub_id else None
+                if rec is not None and rec.resolved_at is None and rec.snoozed_until and rec.snoozed_until > now:
+                    rows.append(stale_row(room, state="snoozed", until=rec.snoozed_until))
+                else:
+                    rows.append(stale_row(room))
+            sections.append(HomeSection(title, sub_id, rows, total))
+    return render_home(email=email, subscriptions=subs, sections=sections, now=now, note=note)
+
+
+def publish_home(deps: Deps, client: WebClient, team_id: str, user_id: str) -> None:
+    client.views_publish(user_id=user_id, view=build_home(deps, team_id, user_id))
+
+
+def register(app: App, deps: Deps, router: Router) -> None:
+    def refresh(client: WebClient, team_id: str, user_id: str) -> None:
+        try:
+            publish_home(deps, client, team_id, user_id)
+        except Exception:
+            log.exception("could not publish the Home tab")
+
+    deps.extras["refresh_home"] = refresh
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    def home_opened(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any) -> None:
+        if event.get("tab", "home") != "home":
+            return  # the Messages tab opened: nothing to publish
+        team_id = str(context.get("team_id") or body.get("team_id") or "")
+        refresh(client, team_id, str(event.get("user") or ""))
+
+    app.event("app_home_opened")(ack=just_ack, lazy=[home_opened])
+
+    def logout_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+
+        def work() -> None:
+            deps.services.logout(ctx.team_id, ctx.user_id)
+            refresh(client, ctx.team_id, ctx.user_id)
+
+        guarded(ctx, work)
+
+    app.action(ids.HOME_LOGOUT)(ack=just_ack, lazy=[logout_clicked])

@@ -1,0 +1,315 @@
+"""Stale-visit alerts as Block Kit: the channel digest, the subscription list, the notices, the Home tab.
+
+Pure functions from data to JSON. A digest row and a Home row share one renderer, so a chatroom looks
+and acts the same wherever it is shown; every view is cut to Slack's block limits here, not by callers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from bot.slack import ids
+from bot.slack.views.common import (
+    MAX_MESSAGE_BLOCKS,
+    MAX_MODAL_BLOCKS,
+    Block,
+    actions,
+    button,
+    clip,
+    context,
+    divider,
+    escape,
+    header,
+    relative_time,
+    section,
+)
+from bot.store import Subscription
+
+MAX_HOME_BLOCKS = MAX_MODAL_BLOCKS  # a Home tab, like a modal, holds at most 100 blocks
+BLOCKS_PER_ROW = 2  # a chatroom is a section and its buttons
+# Header, "…and N more" and the footer leave room for 23 rows under 50 blocks; 20 keeps it readable.
+MAX_DIGEST_ROWS = 20
+MAX_HOME_ROWS = 30  # 60 blocks of rows, leaving 40 for login status, subscriptions and headings
+MAX_HOME_SUBSCRIPTIONS = 10
+MAX_HOME_SECTIONS = 5  # with 10 subscriptions and 30 rows, the Home tab stays under 100 blocks
+MAX_LISTED_SUBSCRIPTIONS = 45  # one block each under the 50-block message limit
+MAX_NAME = 150
+SNOOZE_LABEL = "Snooze 1 h"
+
+RowState = Literal["open", "snoozed", "resolved", "gone"]
+
+
+@dataclass(frozen=True)
+class StaleRow:
+    """One chatroom waiting for an agent, as a digest or the Home tab shows it."""
+
+    chatroom_id: int
+    name: str
+    last_visit: datetime | None
+    created_on: datetime | None = None
+    state: RowState = "open"
+    by: str | None = None
+    """Slack user who resolved or snoozed it (None: resolved in Nexudus itself)."""
+    until: datetime | None = None
+    """End of the snooze."""
+
+    @property
+    def waiting_since(self) -> datetime | None:
+        """A never-visited chatroom has waited since it was created."""
+        return self.last_visit or self.created_on
+
+
+@dataclass(frozen=True)
+class HomeSection:
+    """The stale chatrooms of one watched subscription (or the default threshold when there is none)."""
+
+    title: str
+    subscription_id: str | None
+    rows: Sequence[StaleRow]
+    total: int
+    error: str | None = None
+
+
+# ------------------------------------------------------------------------------------------- text
+
+
+def duration_text(minutes: int) -> str:
+    """`30 min`, `4 h`, `1 h 30 min`, `2 d`, `1 d 6 h` — how thresholds are typed and read."""
+    days, rest = divmod(max(0, int(minutes)), 24 * 60)
+    hours, mins = divmod(rest, 60)
+    parts = [f"{days} d"] if days else []
+    if hours:
+        parts.append(f"{hours} h")
+    if mins:
+        parts.append(f"{mins} min")
+    return " ".join(parts) or "0 min"
+
+
+def business_text(business_id: int | None) -> str:
+    return f"business {business_id}" if business_id is not None else "all businesses"
+
+
+def list_hint(cutoff: datetime, business_id: int | None) -> str:
+    """The `/chatrooms list` command that shows a subscription's stale, visited chatrooms, oldest first."""
+    when = cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+    business = f" business:{business_id}" if business_id is not None else ""
+    return f"/chatrooms list active:true visited-before:{when}{business} sort:visited size:40"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+# ------------------------------------------------------------------------------------------- rows
+
+
+def row_value(subscription_id: str | None, chatroom_id: int) -> str:
+    """A row button's value: `SUB:ID`, or `-:ID` on the Home tab's default section (no subscription)."""
+    return f"{subscription_id or '-'}:{int(chatroom_id)}"
+
+
+def row_blocks(row: StaleRow, subscription_id: str | None, now: datetime, scope: str = "alert") -> list[Block]:
+    """A chatroom's section, and its buttons while it still waits; `scope` keeps block ids unique in a view."""
+    name = escape(clip(row.name, MAX_NAME))
+    room_id = f"{scope}.room.{row.chatroom_id}"
+    if row.state == "gone":
+        return [section(f"~{name}~  `#{row.chatroom_id}`\n🗑️ No longer in Nexudus.", block_id=room_id)]
+    if row.state == "resolved":
+        who = f"Marked visited by <@{row.by}>" if row.by else "No longer waiting: visited or closed in Nexudus"
+        return [section(f"~{name}~  `#{row.chatroom_id}`\n✅ {who}.", block_id=room_id)]
+    if row.last_visit is not None:
+        waited = f"Last agent visit *{relative_time(row.last_visit, now)}*"
+    else:
+        waited = f"*Never visited* · created {relative_time(row.created_on, now)}"
+    text = f"*{name}*  `#{row.chatroom_id}`\n{waited}"
+    if row.state == "snoozed" and row.until is not None:
+        who = f" by <@{row.by}>" if row.by else ""
+        text += f"\n💤 Snoozed{who} until {_clock_time(row.until)}."
+    value = row_value(subscription_id, row.chatroom_id)
+    buttons = [button("Mark visited", ids.ALERT_VISITED, value, style="primary")]
+    if subscription_id is not None:
+        buttons.append(button(SNOOZE_LABEL, ids.ALERT_SNOOZE, value))
+    buttons += [button("Show", ids.ALERT_SHOW, value), button("Run command", ids.ALERT_RUN, value)]
+    return [section(text, block_id=room_id), actions(*buttons, block_id=f"{scope}.act.{row.chatroom_id}")]
+
+
+def _clock_time(when: datetime) -> str:
+    """A time shown in each reader's zone by Slack, with a UTC fallback."""
+    fallback = when.astimezone(UTC).strftime("%H:%M UTC")
+    return f"<!date^{int(when.timestamp())}^{{time}}|{fallback}>"
+
+
+# ----------------------------------------------------------------------------------------- digest
+
+
+def render_digest(
+    sub: Subscription, rows: Sequence[StaleRow], *, more: int, cutoff: datetime, now: datetime
+) -> dict[str, Any]:
+    """One subscription's alert: the oldest rows with buttons, the rest counted with the command to list them."""
+    shown = list(rows)[:MAX_DIGEST_ROWS]
+    more += len(rows) - len(shown)
+    total = len(shown) + more
+    title = (
+        f"⏰ *{_plural(total, 'chatroom')}* {'has' if total == 1 else 'have'} waited more than "
+        f"*{duration_text(sub.threshold_minutes)}* for an agent ({business_text(sub.business_id)})."
+    )
+    blocks: list[Block] = [section(title, block_id="alert.head")]
+    for row in shown:
+        blocks.extend(row_blocks(row, sub.id, now))
+    if more:
+        blocks.append(
+            context(f"…and {more} more, oldest first: `{list_hint(cutoff, sub.business_id)}`"),
+        )
+    blocks.append(
+        context(f"Subscription `{escape(sub.id)}` by <@{sub.created_by}> · `/chatrooms alerts` to manage it."),
+    )
+    assert len(blocks) <= MAX_MESSAGE_BLOCKS
+    names = ", ".join(r.name for r in shown[:5])
+    return {"text": clip(f"{_plural(total, 'chatroom')} waiting for an agent: {names}", 3000), "blocks": blocks}
+
+
+# --------------------------------------------------------------------------------- channel notices
+
+
+def notice(text: str) -> dict[str, Any]:
+    """A one-section message the worker posts to a channel (paused, resumed, failing, recovered)."""
+    return {"text": clip(text, 3000), "blocks": [section(text)]}
+
+
+def paused_notice(sub: Subscription, reason: str) -> dict[str, Any]:
+    return notice(
+        f"⏸️ Stale-visit alerts `{escape(sub.id)}` are paused: {reason} "
+        f"<@{sub.created_by}> can run `/chatrooms login` to resume them; nothing is lost meanwhile."
+    )
+
+
+def resumed_notice(sub: Subscription) -> dict[str, Any]:
+    return notice(f"▶️ Stale-visit alerts `{escape(sub.id)}` are running again with <@{sub.created_by}>'s login.")
+
+
+def error_notice(sub: Subscription, detail: str, interval_text: str) -> dict[str, Any]:
+    return notice(
+        f"⚠️ I couldn't check for waiting chatrooms (alerts `{escape(sub.id)}`). {detail}\n"
+        f"I'll keep trying every {interval_text} and won't repeat this message."
+    )
+
+
+def recovered_notice(sub: Subscription) -> dict[str, Any]:
+    return notice(f"✅ Checking for waiting chatrooms works again (alerts `{escape(sub.id)}`).")
+
+
+def subscribed_notice(sub: Subscription, interval_text: str) -> dict[str, Any]:
+    return notice(
+        f"🔔 <@{sub.created_by}> subscribed this channel to stale-visit alerts: chatrooms of "
+        f"{business_text(sub.business_id)} with no agent visit for *{duration_text(sub.threshold_minutes)}*. "
+        f"Checked every {interval_text}, with <@{sub.created_by}>'s Nexudus login. ID `{escape(sub.id)}`."
+    )
+
+
+# ---------------------------------------------------------------------------------- subscriptions
+
+
+def subscription_line(sub: Subscription) -> str:
+    text = (
+        f"`{escape(sub.id)}` · after *{duration_text(sub.threshold_minutes)}* · {business_text(sub.business_id)}"
+        f" · in <#{sub.channel_id}> · by <@{sub.created_by}>"
+    )
+    if sub.paused_reason:
+        text += f"\n⏸️ Paused: {clip(sub.paused_reason, 300)}"  # our own sentence, mentions included
+    elif sub.last_error:
+        text += f"\n⚠️ Last check failed: {clip(sub.last_error, 300)}"
+    else:
+        text += "\n▶️ Active"
+    return text
+
+
+def render_subscriptions(
+    subs: Sequence[Subscription], channel_id: str | None, note: str | None = None
+) -> dict[str, Any]:
+    """A channel's subscriptions, each with an Unsubscribe button; `note` says what just happened."""
+    where = f"<#{channel_id}>" if channel_id else "this conversation"
+    lead: list[Block] = [context(note)] if note else []
+    if not subs:
+        text = (
+            f"No stale-visit alerts in {where}. `/chatrooms alerts subscribe [#channel] [after:4h] "
+            "[business:ID]` sets one up."
+        )
+        return {"text": note or "No alert subscriptions here.", "blocks": [*lead, section(text)]}
+    blocks: list[Block] = [*lead, section(f"*Stale-visit alerts in {where}*", block_id="alerts.head")]
+    for sub in list(subs)[:MAX_LISTED_SUBSCRIPTIONS]:
+        confirm = {
+            "title": {"type": "plain_text", "text": "Unsubscribe?"},
+            "text": {"type": "mrkdwn", "text": f"Stop alerts `{escape(sub.id)}` in <#{sub.channel_id}>?"},
+            "confirm": {"type": "plain_text", "text": "Unsubscribe"},
+            "deny": {"type": "plain_text", "text": "Keep"},
+        }
+        accessory = button("Unsubscribe", ids.ALERT_UNSUBSCRIBE, sub.id, style="danger", confirm=confirm)
+        blocks.append(section(subscription_line(sub), accessory=accessory, block_id=f"alerts.sub.{sub.id}"))
+    if len(subs) > MAX_LISTED_SUBSCRIPTIONS:
+        blocks.append(context(f"…and {len(subs) - MAX_LISTED_SUBSCRIPTIONS} more."))
+    return {"text": f"{_plural(len(subs), 'alert subscription')} here.", "blocks": blocks}
+
+
+# --------------------------------------------------------------------------------------- home tab
+
+
+def render_home(
+    *,
+    email: str | None,
+    subscriptions: Sequence[Subscription],
+    sections: Sequence[HomeSection],
+    now: datetime,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """The Home tab: login status, the user's subscriptions, and what is waiting now, with actions."""
+    blocks: list[Block] = [header("Nexudus chatrooms")]
+    if email:
+        blocks.append(
+            section(
+                f"✅ Logged in to Nexudus as *{escape(email)}*.",
+                accessory=button("Log out", ids.HOME_LOGOUT),
+                block_id="home.login",
+            )
+        )
+    else:
+        blocks.append(
+            section(
+                "🔑 You are not logged in to Nexudus. Log in to see and act on chatrooms waiting for an agent.",
+                accessory=button("Log in", ids.LOGIN, style="primary"),
+                block_id="home.login",
+            )
+        )
+    if note:
+        blocks.append(context(note))
+    blocks.append(divider())
+    blocks.append(section("*Your alert subscriptions*", block_id="home.subs"))
+    if subscriptions:
+        for sub in list(subscriptions)[:MAX_HOME_SUBSCRIPTIONS]:
+            blocks.append(context(subscription_line(sub)))
+        if len(subscriptions) > MAX_HOME_SUBSCRIPTIONS:
+            blocks.append(context(f"…and {len(subscriptions) - MAX_HOME_SUBSCRIPTIONS} more."))
+    else:
+        blocks.append(
+            context("None yet. In a channel, `/chatrooms alerts subscribe after:4h` posts waiting chatrooms there.")
+        )
+    budget = MAX_HOME_ROWS
+    for number, part in enumerate(list(sections)[:MAX_HOME_SECTIONS]):
+        blocks.append(divider())
+        blocks.append(section(f"*{escape(part.title)}*", block_id=f"home.stale.{number}"))
+        if part.error:
+            blocks.append(context(part.error))
+            continue
+        if not part.rows:
+            blocks.append(context("Nothing is waiting. 🎉"))
+            continue
+        shown = list(part.rows)[: max(0, budget)]
+        budget -= len(shown)
+        for row in shown:
+            blocks.extend(row_blocks(row, part.subscription_id, now, scope=f"home.{number}"))
+        if part.total > len(shown):
+            blocks.append(context(f"Showing the oldest {len(shown)} of {part.total}."))
+    assert len(blocks) <= MAX_HOME_BLOCKS
+    return {"type": "home", "blocks": blocks}

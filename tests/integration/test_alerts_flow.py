@@ -1,0 +1,348 @@
+"""End to end: `/chatrooms alerts …`, the worker's digests, their buttons and the Home tab,
+through the real Bolt app (signed requests), the sandbox over HTTP and the fake Slack."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import ADMIN, READER, FakeClock, RunningApp
+from slack_sdk import WebClient
+
+from bot.alerts import AlertWorker
+from bot.console.driver import find_action
+from bot.sandbox.db import NewChatRoom
+from bot.sandbox.server import SandboxConfig, SandboxServer
+from bot.slack import ids
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock) -> Iterator[SandboxServer]:
+    """An empty sandbox: each test decides which chatrooms wait."""
+    server = SandboxServer(config=SandboxConfig(throttle=False), now=clock, chatrooms=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def add_room(app: RunningApp, *, visited_ago: timedelta | None, name: str = "Front desk") -> int:
+    now = app.clock()
+    visit = None if visited_ago is None else now - visited_ago
+    return app.sandbox.db.insert(
+        NewChatRoom(
+            business_id=9001,
+            name=name,
+            active=True,
+            last_agent_visit=visit,
+            created_on=now - timedelta(days=3),
+            updated_on=visit or now - timedelta(days=3),
+            updated_by="System",
+            unique_id=str(uuid.uuid4()),
+            system_id='{"crm": "T-42"}',
+            users=[7000001, 7000002],
+        )
+    )
+
+
+def worker(app: RunningApp) -> AlertWorker:
+    return AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+
+
+def text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def replies(app: RunningApp, count: int = 1) -> list[dict[str, Any]]:
+    return [c.args for c in app.fake.wait_for("response_url", count=count, timeout=10)]
+
+
+def channel_posts(app: RunningApp) -> list[dict[str, Any]]:
+    return [c.args for c in app.fake.calls("chat.postMessage") if c.error is None]
+
+
+def subscribe(app: RunningApp, command: str = "alerts subscribe after:4h") -> str:
+    app.slack.command(command)
+    reply = replies(app)[0]
+    assert "🔔" in text(reply), text(reply)
+    subs = app.deps.store.channel_subscriptions(app.slack.team_id, app.slack.channel_id)
+    assert len(subs) == 1
+    app.fake.clear()
+    return subs[0].id
+
+
+def test_subscribe_alert_mark_visited_and_no_repeats(logged_in: RunningApp) -> None:
+    app = logged_in
+    room = add_room(app, visited_ago=timedelta(hours=3))
+    before = app.sandbox.db.get(room)
+    assert before is not None
+
+    app.slack.command("alerts subscribe after:4h")
+    assert "every 5 min" in text(replies(app)[0])
+    notice = app.fake.wait_for("chat.postMessage")[0].args
+    assert notice["channel"] == app.slack.channel_id and "subscribed this channel" in notice["text"]
+    app.fake.clear()
+
+    alerts = worker(app)
+    assert alerts.run_cycle().digests_posted == 0  # waited 3 h of 4
+    app.clock.advance(hours=1, minutes=1)
+    report = alerts.run_cycle()
+    assert (report.digests_posted, report.chatrooms_alerted) == (1, 1)
+    assert alerts.run_cycle().digests_posted == 0  # no repeat
+    posted = app.fake.calls("chat.postMessage")
+    assert len(posted) == 1
+    ts = posted[0].response["ts"]
+    digest = app.fake.message(app.slack.channel_id, ts)
+    assert digest is not None
+    button = find_action(digest["blocks"], ids.ALERT_VISITED)
+    assert button is not None and button["value"].endswith(f":{room}")
+
+    ack = app.slack.click(ids.ALERT_VISITED, button["value"], message=digest)
+    assert ack.status == 200
+    update = app.fake.wait_for("chat.update")[0].args
+    assert update["ts"] == ts and f"Marked visited by <@{app.slack.user_id}>" in text(update)
+    assert find_action(update["blocks"], ids.ALERT_VISITED) is None
+
+    after = app.sandbox.db.get(room)
+    assert after is not None and after.last_agent_visit == app.clock().replace(microsecond=0)
+    for kept in ("name", "active", "business_id", "users", "system_id", "created_on", "unique_id"):
+        assert getattr(after, kept) == getattr(before, kept), kept
+
+    report = alerts.run_cycle()
+    assert (report.digests_posted, report.digests_updated, report.chatrooms_alerted) == (0, 0, 0)
+
+
+def test_reader_cannot_mark_visited_and_is_told_why(running_app: RunningApp) -> None:
+    app = running_app
+    room = add_room(app, visited_ago=timedelta(hours=6))
+    app.deps.services.login(app.slack.team_id, "UADMIN", *ADMIN)
+    subscribe(dataclasses.replace(app, slack=app.slack.as_user("UADMIN")))
+    worker(app).run_cycle()
+    posted = app.fake.wait_for("chat.postMessage")[0]
+    digest = app.fake.message(app.slack.channel_id, posted.response["ts"])
+    assert digest is not None
+    button = find_action(digest["blocks"], ids.ALERT_VISITED)
+    assert button is not None
+
+    app.slack.click(ids.ALERT_VISITED, button["value"], message=digest)  # U0001: not logged in
+    assert "/chatrooms login" in text(replies(app)[0])
+    app.deps.services.login(app.slack.team_id, app.slack.user_id, *READER)
+    app.slack.click(ids.ALERT_VISITED, button["value"], message=digest)
+    assert "ChatRoom-Edit" in text(replies(app, 2)[1])
+    assert app.fake.calls("chat.update") == []
+    stored = app.sandbox.db.get(room)
+    assert stored is not None and stored.last_agent_visit is not None
+    assert stored.last_agent_visit < app.clock() - timedelta(hours=5)
+
+
+def test_snooze_show_and_run_buttons(logged_in: RunningApp) -> None:
+    app = logged_in
+    room = add_room(app, visited_ago=timedelta(hours=5), name="Lobby")
+    subscribe(app)
+    alerts = worker(app)
+    alerts.run_cycle()
+    ts = app.fake.wait_for("chat.postMessage")[0].response["ts"]
+    digest = app.fake.message(app.slack.channel_id, ts)
+    assert digest is not None
+    value = find_action(digest["blocks"], ids.ALERT_SNOOZE)["value"]  # type: ignore[index]
+
+    app.slack.click(ids.ALERT_SNOOZE, value, message=digest)
+    assert "💤 Snoozed until" in text(app.fake.wait_for("chat.update")[0].args)
+    app.clock.advance(minutes=59)
+    assert alerts.run_cycle().chatrooms_alerted == 0
+    app.clock.advance(minutes=2)
+    assert alerts.run_cycle().chatrooms_alerted == 1
+
+    app.fake.clear()
+    app.slack.click(ids.ALERT_SHOW, value, message=digest)
+    assert "Lobby" in text(replies(app)[0])
+    app.slack.click(ids.ALERT_RUN, value, message=digest)
+    opened = app.fake.wait_for("views.open")[0].args["view"]  # the run feature's modal, for this chatroom
+    assert opened["type"] == "modal"
+    assert room > 0
+
+
+def test_list_and_unsubscribe(logged_in: RunningApp) -> None:
+    app = logged_in
+    sub_id = subscribe(app, "alerts subscribe after:30m business:9001")
+    app.slack.command("alerts")
+    listing = replies(app)[0]
+    assert "after *30 min*" in text(listing) and "business 9001" in text(listing)
+    button = find_action(listing["blocks"], ids.ALERT_UNSUBSCRIBE)
+    assert button is not None and button["value"] == sub_id
+
+    # Another workspace cannot remove it, even knowing the id.
+    other = app.slack.as_user("UX", team_id="T0002")
+    other.command(f"alerts unsubscribe {sub_id}")
+    assert "no alerts" in text(replies(app, 2)[1])
+    assert app.deps.store.get_subscription(sub_id) is not None
+
+    app.slack.click(ids.ALERT_UNSUBSCRIBE, sub_id)
+    refreshed = replies(app, 3)[2]
+    assert refreshed["replace_original"] is True and "Removed alerts" in text(refreshed)
+    assert "No stale-visit alerts" in text(refreshed)
+    assert app.deps.store.get_subscription(sub_id) is None
+
+
+def test_subscribe_needs_a_login_and_a_channel_the_app_is_in(running_app: RunningApp) -> None:
+    app = running_app
+    app.slack.command("alerts subscribe")
+    first = replies(app)[0]
+    assert "/chatrooms login" in text(first) and find_action(first["blocks"], ids.LOGIN) is not None
+    assert app.deps.store.subscriptions() == []
+
+    app.deps.services.login(app.slack.team_id, app.slack.user_id, *ADMIN)
+    app.fake.fail_next("chat.postMessage", "not_in_channel")
+    app.slack.command("alerts subscribe <#C0PRIVATE|secret> after:2h")
+    second = replies(app, 2)[1]
+    assert "/invite" in text(second) and "<#C0PRIVATE>" in text(second)
+    assert app.deps.store.subscriptions() == []
+
+    app.slack.command("alerts subscribe <#C0SUPPORT|support>")
+    third = replies(app, 3)[2]
+    assert "*4 h*" in text(third)  # the documented default threshold
+    (sub,) = app.deps.store.subscriptions()
+    assert sub.channel_id == "C0SUPPORT" and sub.threshold_minutes == 240
+
+    app.slack.command("alerts subscribe <#C0SUPPORT|support> after:240")
+    assert "already has these alerts" in text(replies(app, 4)[3])
+    assert len(app.deps.store.subscriptions()) == 1
+
+
+def test_home_tab_shows_login_state_and_stale_rooms(running_app: RunningApp) -> None:
+    app = running_app
+    add_room(app, visited_ago=timedelta(hours=7), name="Parcel desk")
+    add_room(app, visited_ago=timedelta(minutes=10), name="Fresh room")
+    event = {"type": "app_home_opened", "user": app.slack.user_id, "channel": "D0001", "tab": "home"}
+
+    assert app.slack.event(event).status == 200
+    home = app.fake.wait_for("views.publish")[0].args
+    assert home["user_id"] == app.slack.user_id
+    assert find_action(home["view"]["blocks"], ids.LOGIN) is not None
+    assert "Parcel desk" not in text(home)
+
+    app.deps.services.login(app.slack.team_id, app.slack.user_id, *ADMIN)
+    app.slack.event(event)
+    view = app.fake.wait_for("views.publish", count=2)[1].args["view"]
+    assert "admin@sandbox.local" in text(view) and find_action(view["blocks"], ids.HOME_LOGOUT) is not None
+    assert "Parcel desk" in text(view) and "Fresh room" not in text(view)
+    visited = find_action(view["blocks"], ids.ALERT_VISITED)
+    assert visited is not None and visited["value"].startswith("-:")
+
+    published = app.fake.last("views.publish")
+    assert published is not None
+    app.slack.click(ids.HOME_LOGOUT, view=published.response["view"])
+    after = app.fake.wait_for("views.publish", count=3)[2].args["view"]
+    assert find_action(after["blocks"], ids.LOGIN) is not None
+    assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) is None
+
+
+def test_login_refreshes_the_home_tab(running_app: RunningApp) -> None:
+    app = running_app
+    assert callable(app.deps.extras.get("refresh_home"))
+    app.slack.command("login")
+    opened = app.fake.wait_for("views.open")[0].response["view"]
+    app.slack.submit(
+        opened,
+        {
+            ids.F_EMAIL: {ids.F_EMAIL: {"type": "email_text_input", "value": ADMIN[0]}},
+            ids.F_PASSWORD: {ids.F_PASSWORD: {"type": "plain_text_input", "value": ADMIN[1]}},
+        },
+    )
+    home = app.fake.wait_for("views.publish", timeout=10)[0].args
+    assert home["user_id"] == app.slack.user_id and "admin@sandbox.local" in text(home)
+
+
+# ------------------------------------------------------------------------------------ deploy files
+
+
+def test_procfile_web_line_serves_the_app_with_gunicorn(
+    sandbox: SandboxServer, fake_slack: Any, tmp_path: Path
+) -> None:
+    """`gunicorn bot.web:app` resolves `app` through the module's __getattr__ and answers Slack."""
+    from conftest import SIGNING_SECRET
+    from cryptography.fernet import Fernet
+
+    from bot.console.driver import SlackDriver
+
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    assert set(procfile) == {"web", "worker", "alerts"}
+    assert procfile["alerts"] == "python -m bot alerts" and procfile["worker"] == "python -m bot run"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PORT": str(port),
+        "NEXUDUS_BASE_URL": sandbox.url,
+        "SLACK_API_URL": fake_slack.api_url,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "STORE_PATH": str(tmp_path / "store.sqlite"),
+        "STORE_KEY": Fernet.generate_key().decode(),
+        "NEXUDUS_PACING": "false",
+    }
+    server = subprocess.Popen(
+        ["sh", "-c", f"exec {procfile['web']}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok":
+                    break
+            except requests.ConnectionError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else "gunicorn exited"
+            assert time.monotonic() < deadline, "gunicorn did not start"
+            time.sleep(0.2)
+        driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, fake_slack)
+        ack = driver.command("alerts")
+        assert ack.status == 200
+        listing = fake_slack.wait_for("response_url", timeout=15)[0].args
+        assert "No stale-visit alerts" in text(listing)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
+        if server.stderr:
+            server.stderr.close()
+
+
+def test_manifest_declares_what_the_app_uses() -> None:
+    yaml = pytest.importorskip("yaml")
+    manifest = yaml.safe_load((ROOT / "manifest.yml").read_text())
+    command = manifest["features"]["slash_commands"][0]
+    assert command["command"] == "/chatrooms" and command["should_escape"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == ["chat:write", "commands"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert len(manifest["display_information"]["description"]) <= 140
