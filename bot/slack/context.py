@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
@@ -81,6 +82,11 @@ class Ctx:
             self.client.views_update(view_id=target_view, view=info_modal("Something's wrong", message.text))
             return
         self.reply(render_notice(message.text, login_button=message.login_button))
+
+
+def ack_only(ack: Ack) -> None:
+    """The ack of a listener whose work all happens lazily."""
+    ack()
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from typing import Any
 from bot.nexudus.models import Command, CommandParameter
 from bot.nexudus.timecodec import TimeCodec
 from bot.slack import ids
+from bot.slack.submissions import StateValues, entry
 from bot.slack.views.common import (
     MAX_INPUT_LENGTH,
     MAX_LABEL,
@@ -42,8 +43,6 @@ from bot.slack.views.common import (
     clip,
     plain,
 )
-
-StateValues = dict[str, Any]
 
 # The run modal holds a few fixed blocks (notice, command picker, description, chatrooms, hints):
 # the rest of Slack's 100 may be parameters. A command asking for more is sent to Nexudus' own UI.
@@ -270,7 +269,7 @@ def parse_values(
     errors: dict[str, str] = {}
     for index, kind in enumerate(kinds):
         block_id = block_id_for(index, scope)
-        value, error = convert(kind, _entry(state, block_id), zone)
+        value, error = convert(kind, entry(state, block_id), zone)
         if error is not None:
             errors[block_id] = error
         else:
@@ -395,7 +394,7 @@ def _timestamp_of(value: str | None, zone: tzinfo) -> int | None:
 
 def parse_chatroom_ids(state: StateValues) -> tuple[list[int], list[tuple[int, str]], str | None]:
     """The chatroom picker's ids (de-duplicated, in order), their labels, or a message."""
-    selected = _entry(state, ids.RUN_ROOMS).get("selected_options")
+    selected = entry(state, ids.RUN_ROOMS).get("selected_options")
     if selected is None:
         return [], [], None
     if not isinstance(selected, list):
@@ -433,17 +432,6 @@ def rooms_in_view(view: object) -> list[tuple[int, str]]:
 
 def selected_command_key(state: StateValues) -> str | None:
     """The key chosen in the command picker, if any."""
-    option = _entry(state, ids.RUN_PICK).get("selected_option")
+    option = entry(state, ids.RUN_PICK).get("selected_option")
     value = option.get("value") if isinstance(option, dict) else None
     return value if isinstance(value, str) and value else None
-
-
-def _entry(state: StateValues, block_id: str) -> dict[str, Any]:
-    """`state[block_id][action_id]`, tolerating any shape (the state is user-controlled)."""
-    block = state.get(block_id) if isinstance(state, dict) else None
-    if not isinstance(block, dict):
-        return {}
-    value = block.get(block_id)
-    if not isinstance(value, dict):
-        value = next((v for v in block.values() if isinstance(v, dict)), {})
-    return value

@@ -15,7 +15,8 @@ StateValues = dict[str, Any]
 MAX_USERS = 500
 
 
-def _entry(state: StateValues, block_id: str) -> dict[str, Any]:
+def entry(state: StateValues, block_id: str) -> dict[str, Any]:
+    """`state[block_id][action_id]`, tolerating any shape (the state is user-controlled)."""
     block = state.get(block_id) if isinstance(state, dict) else None
     if not isinstance(block, dict):
         return {}
@@ -26,7 +27,7 @@ def _entry(state: StateValues, block_id: str) -> dict[str, Any]:
 
 
 def text_value(state: StateValues, block_id: str) -> str | None:
-    raw = _entry(state, block_id).get("value")
+    raw = entry(state, block_id).get("value")
     if raw is None:
         return None
     text = str(raw).strip()
@@ -34,14 +35,14 @@ def text_value(state: StateValues, block_id: str) -> str | None:
 
 
 def checked(state: StateValues, block_id: str, option: str) -> bool:
-    selected = _entry(state, block_id).get("selected_options")
+    selected = entry(state, block_id).get("selected_options")
     if not isinstance(selected, list):
         return False
     return any(isinstance(o, dict) and o.get("value") == option for o in selected)
 
 
 def datetime_value(state: StateValues, block_id: str) -> tuple[datetime | None, str | None]:
-    raw = _entry(state, block_id).get("selected_date_time")
+    raw = entry(state, block_id).get("selected_date_time")
     if raw is None or raw == "":
         return None, None
     try:
@@ -98,7 +99,7 @@ def parse_chatroom_form(state: StateValues) -> tuple[dict[str, Any], dict[str, s
 def parse_login(state: StateValues) -> tuple[str, str, dict[str, str]]:
     errors: dict[str, str] = {}
     email = text_value(state, ids.F_EMAIL) or ""
-    password = _entry(state, ids.F_PASSWORD).get("value")
+    password = entry(state, ids.F_PASSWORD).get("value")
     password = password if isinstance(password, str) else ""
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email) or len(email) > 254:
         errors[ids.F_EMAIL] = "Enter the e-mail you sign in to Nexudus with."

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -15,7 +15,7 @@ from bot.alerts import resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import NotLoggedIn, UserSession
 from bot.slack import ids
-from bot.slack.context import Ctx, guarded
+from bot.slack.context import Ctx, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.grammar import (
     AlertsListIntent,
@@ -150,9 +150,6 @@ def register(app: App, deps: Deps, router: Router) -> None:
     router.on(AlertsListIntent, list_subscriptions)
     router.on(AlertsUnsubscribeIntent, unsubscribe)
 
-    def just_ack(ack: Ack) -> None:
-        ack()
-
     def refresh_home(ctx: Ctx) -> None:
         refresh = deps.extras.get("refresh_home")
         if callable(refresh):
@@ -214,14 +211,14 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         return work
 
-    app.action(ids.ALERT_VISITED)(ack=just_ack, lazy=[row_button(mark_visited)])
-    app.action(ids.ALERT_SNOOZE)(ack=just_ack, lazy=[row_button(snooze_room)])
+    app.action(ids.ALERT_VISITED)(ack=ack_only, lazy=[row_button(mark_visited)])
+    app.action(ids.ALERT_SNOOZE)(ack=ack_only, lazy=[row_button(snooze_room)])
     app.action(ids.ALERT_SHOW)(
-        ack=just_ack,
+        ack=ack_only,
         lazy=[row_button(dispatch(lambda i: ShowIntent(ids=[i]), "Showing chatrooms is not available in this app."))],
     )
     app.action(ids.ALERT_RUN)(
-        ack=just_ack,
+        ack=ack_only,
         lazy=[
             row_button(
                 dispatch(
@@ -249,4 +246,4 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         guarded(ctx, work)
 
-    app.action(ids.ALERT_UNSUBSCRIBE)(ack=just_ack, lazy=[unsubscribe_clicked])
+    app.action(ids.ALERT_UNSUBSCRIBE)(ack=ack_only, lazy=[unsubscribe_clicked])

@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.services import InvalidLogin
 from bot.slack import ids
-from bot.slack.context import Ctx, Once, guarded
+from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.grammar import HelpIntent, LoginIntent, LogoutIntent, WhoamiIntent, help_text
 from bot.slack.listeners.router import Router
@@ -46,9 +46,6 @@ def register(app: App, deps: Deps, router: Router) -> None:
     router.on(WhoamiIntent, whoami)
     once = Once()
 
-    def just_ack(ack: Ack) -> None:
-        ack()
-
     def login_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)
         guarded(ctx, lambda: open_login(LoginIntent(), ctx))
@@ -57,8 +54,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)
         guarded(ctx, lambda: ctx.reply(render_help(help_text(None))))
 
-    app.action(ids.LOGIN)(ack=just_ack, lazy=[login_clicked])
-    app.action(ids.HELP)(ack=just_ack, lazy=[help_clicked])
+    app.action(ids.LOGIN)(ack=ack_only, lazy=[login_clicked])
+    app.action(ids.HELP)(ack=ack_only, lazy=[help_clicked])
     router.on(HelpIntent, lambda intent, ctx: ctx.reply(render_help(help_text(intent.topic))))
 
     def ack_login(ack: Ack, view: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from bot.nexudus.client import NewChatRoom
 from bot.nexudus.errors import Conflict, ValidationFailed
 from bot.services import changed_fields
 from bot.slack import ids
-from bot.slack.context import Ctx, Once, guarded
+from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import (
@@ -131,9 +131,6 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
         return Ctx.from_bolt(deps, body, client, context)
 
-    def just_ack(ack: Ack) -> None:
-        ack()
-
     # Previous / Next keep the filters: the button's value is the command text of that page.
     def page_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
@@ -151,7 +148,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         guarded(ctx, work)
 
-    app.action(ids.LIST_PAGE)(ack=just_ack, lazy=[page_clicked])
+    app.action(ids.LIST_PAGE)(ack=ack_only, lazy=[page_clicked])
 
     def chatroom_id_of(action: dict[str, Any]) -> int | None:
         raw = action.get("value")
@@ -172,9 +169,9 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         return clicked
 
-    app.action(ids.SHOW)(ack=just_ack, lazy=[button(lambda i: ShowIntent(ids=[i]))])
-    app.action(ids.EDIT)(ack=just_ack, lazy=[button(lambda i: EditIntent(id=i))])
-    app.action(ids.DELETE)(ack=just_ack, lazy=[button(lambda i: DeleteIntent(id=i))])
+    app.action(ids.SHOW)(ack=ack_only, lazy=[button(lambda i: ShowIntent(ids=[i]))])
+    app.action(ids.EDIT)(ack=ack_only, lazy=[button(lambda i: EditIntent(id=i))])
+    app.action(ids.DELETE)(ack=ack_only, lazy=[button(lambda i: DeleteIntent(id=i))])
 
     def row_menu(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
@@ -196,7 +193,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
             return
         guarded(ctx, lambda: router.dispatch(intent, ctx))
 
-    app.action(ids.ROW_MENU)(ack=just_ack, lazy=[row_menu])
+    app.action(ids.ROW_MENU)(ack=ack_only, lazy=[row_menu])
 
     # ------------------------------------------------------------------------------ create submit
     def ack_create(ack: Ack, view: dict[str, Any]) -> None:

@@ -10,13 +10,13 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.alerts import oldest_stale, stale_row
 from bot.services import NotLoggedIn, UserSession
 from bot.slack import ids
-from bot.slack.context import Ctx, guarded
+from bot.slack.context import Ctx, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.listeners.router import Router
@@ -87,16 +87,13 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
     deps.extras["refresh_home"] = refresh
 
-    def just_ack(ack: Ack) -> None:
-        ack()
-
     def home_opened(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any) -> None:
         if event.get("tab", "home") != "home":
             return  # the Messages tab opened: nothing to publish
         team_id = str(context.get("team_id") or body.get("team_id") or "")
         refresh(client, team_id, str(event.get("user") or ""))
 
-    app.event("app_home_opened")(ack=just_ack, lazy=[home_opened])
+    app.event("app_home_opened")(ack=ack_only, lazy=[home_opened])
 
     def logout_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)
@@ -107,4 +104,4 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         guarded(ctx, work)
 
-    app.action(ids.HOME_LOGOUT)(ack=just_ack, lazy=[logout_clicked])
+    app.action(ids.HOME_LOGOUT)(ack=ack_only, lazy=[logout_clicked])

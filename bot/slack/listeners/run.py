@@ -31,7 +31,7 @@ from bot.nexudus.models import Command
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import UserSession
 from bot.slack import forms, ids
-from bot.slack.context import Ctx, Once, guarded
+from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import CommandsIntent, RunIntent
@@ -202,9 +202,6 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
         return Ctx.from_bolt(deps, body, client, context)
 
-    def just_ack(ack: Ack) -> None:
-        ack()
-
     # The chatroom card's "Run command" button: value = chatroom id (or empty for none).
     def run_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
@@ -215,7 +212,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         intent = RunIntent(key=None, ids=[int(raw)] if raw else [])
         guarded(ctx, lambda: router.dispatch(intent, ctx))
 
-    app.action(ids.RUN)(ack=just_ack, lazy=[run_clicked])
+    app.action(ids.RUN)(ack=ack_only, lazy=[run_clicked])
 
     # "Run…" in the commands list: value = command key.
     def run_command_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
@@ -226,7 +223,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
             return
         guarded(ctx, lambda: router.dispatch(RunIntent(key=key, ids=[]), ctx))
 
-    app.action(ids.RUN_COMMAND)(ack=just_ack, lazy=[run_command_clicked])
+    app.action(ids.RUN_COMMAND)(ack=ack_only, lazy=[run_command_clicked])
 
     # The command select in the modal: rebuild the form for the chosen command, keeping the chatrooms.
     def command_picked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
@@ -263,7 +260,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         guarded(ctx, work, view_id=view_id)
 
-    app.action(ids.RUN_PICK)(ack=just_ack, lazy=[command_picked])
+    app.action(ids.RUN_PICK)(ack=ack_only, lazy=[command_picked])
 
     # The chatroom picker's search: Slack wants the options in the ack, so this one searches at once.
     def search_rooms(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
