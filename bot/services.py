@@ -145,6 +145,13 @@ class UserSession:
     def show(self, ids: Sequence[int]) -> list[ChatRoom]:
         return self._call(lambda c: c.find_by_ids(ids))
 
+    def cards(self, ids: Sequence[int], *, full_up_to: int = 5) -> list[ChatRoom]:
+        """Chatrooms to show as cards: a few are read one by one, because only that read carries members."""
+        rooms = self.show(ids)
+        if len(rooms) > full_up_to:
+            return rooms
+        return [self.get(room.id) for room in rooms]
+
     def get(self, chatroom_id: int) -> ChatRoom:
         return self._call(lambda c: c.get(chatroom_id))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -41,7 +42,14 @@ def wsgi_for(bolt: App) -> WSGIApp:
             # slack_sdk's verifier raises ValueError on a non-numeric timestamp (Bolt would answer 500): refuse it.
             start_response("401 Unauthorized", [("Content-Type", "text/plain")])
             return [b"invalid request"]
-        return handler(environ, start_response)
+        try:
+            return handler(environ, start_response)
+        except Exception:
+            # Bolt parses the body before checking the signature and raises on some shapes (a non-JSON or
+            # non-object `payload`, `"view": null`): answer 400, not wsgiref's 500 with a traceback.
+            logging.getLogger("bot.web").warning("refused an unreadable request to /slack/events")
+            start_response("400 Bad Request", [("Content-Type", "text/plain")], sys.exc_info())
+            return [b"bad request"]
 
     return wsgi
 

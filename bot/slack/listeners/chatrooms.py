@@ -58,13 +58,9 @@ def list_chatrooms(intent: ListIntent, ctx: Ctx, *, replace_original: bool = Fal
 
 
 def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
-    rooms = ctx.session().show(intent.ids)
+    rooms = ctx.session().cards(intent.ids)
     found = {r.id for r in rooms}
     missing = [i for i in intent.ids if i not in found]
-    if len(rooms) < 5:
-        # Cards show members, which only the single record carries.
-        session = ctx.session()
-        rooms = [session.get(r.id) for r in rooms]
     for msg in render_cards(rooms, missing, ctx.now(), ctx.deps.zone):
         ctx.reply(msg)
 

@@ -355,7 +355,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
             client.views_update(view_id=view_id, view=result_modal(command, result, len(chatroom_ids)))
             ctx.reply(render_run_result(command, result, chatroom_ids), response_url=meta.response_url)
             if chatroom_ids:
-                refreshed = session.show(chatroom_ids[:MAX_CARDS_PER_MESSAGE])
+                refreshed = session.cards(chatroom_ids[:MAX_CARDS_PER_MESSAGE])
                 for msg in render_cards(refreshed, [], ctx.now(), deps.zone):
                     ctx.reply(msg, response_url=meta.response_url)
 
