@@ -473,8 +473,8 @@ class AlertWorker:
         """Record rooms that stopped waiting, and redraw the digests that show them."""
         store = self.deps.store
         by_digest: dict[str, list[int]] = {}
+        store.put_alerts([rec.model_copy(update={"resolved_at": now}) for rec in recs])
         for rec in recs:
-            store.put_alert(rec.model_copy(update={"resolved_at": now}))
             report.resolved += 1
             if rec.message_ts:
                 by_digest.setdefault(rec.message_ts, []).append(rec.chatroom_id)
@@ -515,8 +515,8 @@ class AlertWorker:
                 posted_at=now,
             )
         )
-        for chatroom_id, visit in new:
-            store.put_alert(
+        store.put_alerts(
+            [
                 AlertRecord(
                     subscription_id=sub.id,
                     chatroom_id=chatroom_id,
@@ -525,7 +525,9 @@ class AlertWorker:
                     message_ts=ts,
                     alerted_at=now,
                 )
-            )
+                for chatroom_id, visit in new
+            ]
+        )
         report.digests_posted += 1
         report.chatrooms_alerted += len(new)
 

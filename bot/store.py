@@ -452,6 +452,14 @@ class Store:
         with self._write("alerts") as d:
             self._put(d, "alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
 
+    def put_alerts(self, recs: list[AlertRecord]) -> None:
+        """Record many alerts in one transaction: a digest's rows land together, or not at all."""
+        if not recs:
+            return
+        with self._write("alerts") as d:
+            for rec in recs:
+                self._put(d, "alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
+
     def alerts_for(self, sub_id: str) -> list[AlertRecord]:
         """A subscription's alert records, by a key-range scan rather than a full table scan."""
         return [AlertRecord.model_validate(v) for _, v in self._range("alerts", sub_id)]

@@ -421,3 +421,25 @@ def test_threads_share_one_store(store: Store) -> None:
     assert not errors
     assert all(len(store.subscriptions(f"T{n}")) == 25 for n in range(4))
     assert all(len(store.alerts_for(s.id)) == 1 for s in store.subscriptions())
+
+
+def test_put_alerts_writes_every_record_at_once(tmp_path: Path) -> None:
+    from bot.store import AlertRecord
+
+    store = Store(tmp_path / "bulk.sqlite", Fernet(Fernet.generate_key()))
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    recs = [
+        AlertRecord(
+            subscription_id="s1",
+            chatroom_id=i,
+            last_agent_visit=None,
+            channel_id="C1",
+            message_ts="1.0",
+            alerted_at=now,
+        )
+        for i in range(1, 301)
+    ]
+    store.put_alerts(recs)
+    store.put_alerts([])
+    assert sorted(r.chatroom_id for r in store.alerts_for("s1")) == list(range(1, 301))
+    store.close()
