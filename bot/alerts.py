@@ -505,18 +505,9 @@ class AlertWorker:
         shown = [row.chatroom_id for row in rows]
         shown_set = set(shown)
         rest = [chatroom_id for chatroom_id, _ in new if chatroom_id not in shown_set]
-        ts = self._post(sub.channel_id, render_digest(sub, rows, more=len(rest), cutoff=cutoff, now=now))
-        store.put_digest(
-            Digest(
-                subscription_id=sub.id,
-                channel_id=sub.channel_id,
-                message_ts=ts,
-                chatroom_ids=shown + rest,
-                posted_at=now,
-            )
-        )
-        store.put_alerts(
-            [
+
+        def records(ts: str) -> list[AlertRecord]:
+            return [
                 AlertRecord(
                     subscription_id=sub.id,
                     chatroom_id=chatroom_id,
@@ -527,7 +518,26 @@ class AlertWorker:
                 )
                 for chatroom_id, visit in new
             ]
+
+        # Recorded before posting (no digest ts yet), so a crash right after the post repeats nothing;
+        # a post Slack refused is un-recorded, so the next cycle tries again.
+        store.put_alerts(records(""))
+        try:
+            ts = self._post(sub.channel_id, render_digest(sub, rows, more=len(rest), cutoff=cutoff, now=now))
+        except BaseException:
+            for chatroom_id, _ in new:
+                store.delete_alert(sub.id, chatroom_id)
+            raise
+        store.put_digest(
+            Digest(
+                subscription_id=sub.id,
+                channel_id=sub.channel_id,
+                message_ts=ts,
+                chatroom_ids=shown + rest,
+                posted_at=now,
+            )
         )
+        store.put_alerts(records(ts))
         report.digests_posted += 1
         report.chatrooms_alerted += len(new)
 
