@@ -68,11 +68,21 @@ class NexudusRetry(Retry):
 
     RETRY_AFTER_STATUS_CODES = frozenset({409, 413, 429, 503})
     max_retry_after: float = 30.0
+    pacer: Pacer | None = None
 
     def new(self, **kw: Any) -> NexudusRetry:
         fresh = super().new(**kw)
         fresh.max_retry_after = self.max_retry_after
+        fresh.pacer = self.pacer
         return fresh
+
+    def sleep(self, response: Any = None) -> None:
+        # A throttled retry is booked with the account's pacer, so its other requests queue behind it.
+        if response is not None and self.pacer is not None and getattr(response, "status", None) in THROTTLED:
+            wait = self.get_retry_after(response)
+            method = str(self.history[-1].method or "GET").upper() if self.history else "GET"
+            self.pacer.throttled(wait if wait is not None else self.get_backoff_time(), method in WRITE_METHODS)
+        super().sleep(response)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code in THROTTLED:
@@ -168,6 +178,7 @@ class NexudusClient:
             raise_on_status=False,
         )
         retry.max_retry_after = max_retry_after
+        retry.pacer = pacer
         adapter = HTTPAdapter(max_retries=retry, pool_maxsize=4)
         self.session.mount("http://", adapter)
         self.session.mount("https://", adapter)

@@ -20,7 +20,10 @@ class Limits:
     per_minute: int = 120
     writes_per_minute: int = 60
     window: float = 60.0
-    margin: float = 0.02  # a little slack so clock rounding on either side never trips the limit
+    # Slack for the time between booking a slot and the request reaching Nexudus (threads, connection
+    # set-up): without it two requests booked 60 s apart can arrive 59.9 s apart and trip the limit.
+    margin: float = 0.03
+    window_margin: float = 0.5
 
 
 class Pacer:
@@ -39,6 +42,7 @@ class Pacer:
         self._all: deque[float] = deque(maxlen=limits.per_minute)
         self._writes: deque[float] = deque(maxlen=limits.writes_per_minute)
         self.waited = 0.0
+        self.refusals = 0
 
     def reserve(self, write: bool) -> float:
         """Book the earliest allowed slot and return how long to wait for it."""
@@ -49,13 +53,25 @@ class Pacer:
             if self._all:
                 slot = max(slot, self._all[-1] + lim.min_interval + lim.margin)
             if len(self._all) == lim.per_minute:
-                slot = max(slot, self._all[0] + lim.window + lim.margin)
+                slot = max(slot, self._all[0] + lim.window + lim.window_margin)
             if write and len(self._writes) == lim.writes_per_minute:
-                slot = max(slot, self._writes[0] + lim.window + lim.margin)
+                slot = max(slot, self._writes[0] + lim.window + lim.window_margin)
             self._all.append(slot)
             if write:
                 self._writes.append(slot)
             return max(0.0, slot - now)
+
+    def throttled(self, wait: float, write: bool) -> None:
+        """Nexudus refused a request and it will be retried in `wait` s: book that retry, so every
+        other request of the account waits behind it instead of being refused too."""
+        with self._lock:
+            self.refusals += 1
+            retry_at = self._clock() + wait
+            if self._all:
+                retry_at = max(retry_at, self._all[-1])
+            self._all.append(retry_at)
+            if write:
+                self._writes.append(retry_at)
 
     def acquire(self, write: bool) -> None:
         """Wait, if need be, until a request may go out."""

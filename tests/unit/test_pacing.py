@@ -77,7 +77,7 @@ def test_no_wait_when_the_interval_already_passed(clock) -> None:
 
 
 def test_120_per_minute_window(clock) -> None:
-    pacer = make(clock, Limits(min_interval=0.0, margin=0.0))
+    pacer = make(clock, Limits(min_interval=0.0, margin=0.0, window_margin=0.0))
     first = clock.now
     for _ in range(120):
         assert pacer.reserve(False) == 0
@@ -100,7 +100,7 @@ def test_120_per_minute_with_default_spacing_never_more_than_120_in_any_minute(c
 
 
 def test_60_writes_per_minute_window(clock) -> None:
-    pacer = make(clock, Limits(min_interval=0.0, margin=0.0))
+    pacer = make(clock, Limits(min_interval=0.0, margin=0.0, window_margin=0.0))
     for _ in range(60):
         assert pacer.reserve(True) == 0
     assert pacer.reserve(False) == 0, "reads are not held by the writes window"
@@ -113,7 +113,7 @@ def test_writes_window_with_defaults(clock) -> None:
     for i, start in enumerate(slots):
         assert len([s for s in slots[i:] if s < start + 60.0]) <= 60
     # The 61st write waits for the first write's window to pass (plus the margin).
-    assert slots[60] - slots[0] == pytest.approx(60.0 + LIMITS.margin)
+    assert slots[60] - slots[0] == pytest.approx(60.0 + LIMITS.window_margin)
 
 
 class YieldingClock(FakeClock):
@@ -213,3 +213,12 @@ def test_registry_is_thread_safe(clock) -> None:
     for t in threads:
         t.join()
     assert len({id(p) for p in got}) == 1
+
+
+def test_a_throttled_retry_is_booked_so_others_queue_behind_it(clock) -> None:
+    pacer = make(clock)
+    pacer.reserve(write=False)
+    pacer.throttled(2.0, write=True)
+    assert pacer.refusals == 1
+    # The next request waits for the retry (at +2 s) plus the spacing, not just the spacing.
+    assert pacer.reserve(write=False) == pytest.approx(2.0 + STEP)
