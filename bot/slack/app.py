@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -16,6 +17,8 @@ from bot.slack.listeners.router import Router
 log = logging.getLogger(__name__)
 
 # Each feature module registers its slash subcommands (on the router), buttons and modals.
+LAZY_WORKERS = 32
+
 FEATURES: list[Any] = [auth, chatrooms, run, alerts, home]
 
 
@@ -35,6 +38,8 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         # Acks run inline on the request thread; only lazy work goes to Bolt's 5-thread executor. With False,
         # acks queue behind slow lazy work in that same executor and miss Slack's 3 s (bench/ack_latency.py).
         process_before_response=True,
+        # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users.
+        listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="lazy"),
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )
