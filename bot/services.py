@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom, NexudusClient
 from bot.nexudus.credentials import Credentials
@@ -208,24 +208,3 @@ class UserSession:
 
     def run(self, command: Command, ids: Iterable[int], values: Sequence[tuple[CommandParameter, str]]) -> ActionResult:
         return self._call(lambda c: c.run_command(command.key, list(ids), values))
-
-
-def changed_fields(before: ChatRoom, after: dict[str, Any]) -> ChatRoomChanges:
-    """Only the fields whose submitted value differs from the record the form was filled from."""
-    changes: dict[str, Any] = {}
-    current = {
-        "name": before.name,
-        "active": before.active,
-        "business_id": before.business,
-        "last_agent_visit": before.last_agent_visit,
-        "users": sorted(before.users or []) if before.users is not None else None,
-        "system_id": before.system_id,
-    }
-    for key, value in after.items():
-        if key not in current:
-            continue
-        old = current[key]
-        new = sorted(value) if key == "users" and value is not None else value
-        if new != old:
-            changes[key] = value
-    return ChatRoomChanges(**changes)

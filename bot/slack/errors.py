@@ -35,7 +35,10 @@ def describe(exc: BaseException) -> UserMessage:
     if isinstance(exc, MissingRole):
         return UserMessage(f":no_entry: {exc} Ask a Nexudus administrator to grant it.")
     if isinstance(exc, ValidationFailed):
-        by_field = {ids.PROPERTY_TO_BLOCK.get(k, ""): v for k, v in exc.by_field().items()}
+        by_field: dict[str, str] = {}
+        for prop, text in exc.by_field().items():
+            block = ids.PROPERTY_TO_BLOCK.get(prop, prop)  # an unknown property keeps its name
+            by_field[block] = f"{by_field[block]} {text}" if block in by_field else text
         details = "; ".join(f"{k or 'record'}: {v}" for k, v in exc.by_field().items())
         return UserMessage(f":warning: Nexudus refused it: {details or exc}", field_errors=by_field)
     if isinstance(exc, CommandFailed):

@@ -51,6 +51,8 @@ class EditContext(Metadata):
     chatroom_id: int = Field(ge=1)
     updated_on: datetime | None = None
     fingerprint: str = Field(max_length=64)
+    # Digest of each field as the form showed it: a field counts as changed only if it differs.
+    initial: dict[str, Annotated[str, StringConstraints(max_length=64)]] = Field(default_factory=dict, max_length=10)
 
 
 class DeleteContext(Metadata):

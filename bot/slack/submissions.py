@@ -5,6 +5,8 @@ Everything in a submission is user-controlled: every lookup tolerates a missing 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -94,6 +96,36 @@ def parse_chatroom_form(state: StateValues) -> tuple[dict[str, Any], dict[str, s
     else:
         values[ids.F_USERS] = users
     return values, errors
+
+
+FORM_FIELDS = (ids.F_BUSINESS, ids.F_NAME, ids.F_ACTIVE, ids.F_VISIT, ids.F_USERS)
+
+
+def _normal(key: str, value: Any) -> Any:
+    """A field's value as the form hands it back: what counts when comparing before and after."""
+    if isinstance(value, datetime):
+        return int(value.timestamp())
+    if key == ids.F_USERS:
+        return sorted(set(value or []))
+    if key == ids.F_ACTIVE:
+        return bool(value)
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+def field_digests(shown: dict[str, Any]) -> dict[str, str]:
+    """A short digest of each field as the form shows it, kept in the modal's metadata."""
+    return {
+        key: hashlib.sha256(json.dumps(_normal(key, shown.get(key)), default=str).encode()).hexdigest()[:12]
+        for key in FORM_FIELDS
+    }
+
+
+def changed_since(initial: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
+    """Only the fields the user changed in the form: an untouched field is never written back."""
+    now = field_digests(values)
+    return {key: values[key] for key in FORM_FIELDS if key in values and now[key] != initial.get(key)}
 
 
 def parse_login(state: StateValues) -> tuple[str, str, dict[str, str]]:

@@ -205,3 +205,55 @@ def prefilled_state(view: dict[str, Any]) -> dict[str, Any]:
 
     modal = render_modal(view)
     return {f.block_id: {f.action_id: initial_state(f)} for f in modal.fields}
+
+
+def test_saving_again_after_a_conflict_keeps_the_other_change(logged_in: RunningApp) -> None:
+    from bot.nexudus.client import ChatRoomChanges
+
+    app = logged_in
+    session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
+    assert session.get(1_000_002).active is True
+    app.slack.command("edit 1000002")
+    form = app.next("views.update").response["view"]
+    # Someone else closes the chatroom while the form is open.
+    session.edit(1_000_002, ChatRoomChanges(active=False), expected_updated_on=None, expected_fingerprint=None)
+    values = prefilled_state(form)  # the form still shows it active
+    values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Renamed by me"}}
+    app.slack.submit(form, values)
+    again = app.next("views.update").response["view"]
+    assert "changed this chatroom after you opened it" in all_text(again)
+    # Save the form as the app now shows it: the current record with my rename on top.
+    app.slack.submit(again, prefilled_state(again))
+    assert app.next("views.update").args["view"]["title"]["text"] == "Saved"
+    after = session.get(1_000_002)
+    assert after.name == "Renamed by me"
+    assert after.active is False, "the other person's change must survive"
+
+
+def test_edit_keeps_a_long_name_and_a_huge_member_list_it_cannot_show(logged_in: RunningApp) -> None:
+    from bot.nexudus.client import ChatRoomChanges
+
+    app = logged_in
+    session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
+    long_name = "Lobby " + "x" * 294
+    members = list(range(7_000_001, 7_000_401))
+    session.edit(
+        1_000_005,
+        ChatRoomChanges(name=long_name, users=members),
+        expected_updated_on=None,
+        expected_fingerprint=None,
+    )
+    app.slack.command("edit 1000005")
+    form = app.next("views.update").response["view"]
+    users_block = next(b for b in form["blocks"] if b.get("block_id") == ids.F_USERS)
+    assert "initial_value" not in users_block["element"], "3000+ characters do not fit a Slack input"
+    assert "400 members" in users_block["hint"]["text"]
+    values = prefilled_state(form)
+    values[ids.F_ACTIVE] = {ids.F_ACTIVE: {"type": "checkboxes", "selected_options": []}}
+    app.slack.submit(form, values)
+    saved = app.next("views.update").args["view"]
+    assert "saved (active)" in all_text(saved)
+    after = session.get(1_000_005)
+    assert after.active is False
+    assert after.name == long_name
+    assert after.users == members

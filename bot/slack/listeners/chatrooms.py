@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.nexudus.client import NewChatRoom
+from bot.nexudus.client import ChatRoomChanges, NewChatRoom
 from bot.nexudus.errors import Conflict, ValidationFailed
-from bot.services import changed_fields
+from bot.nexudus.models import ChatRoom
 from bot.slack import ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
@@ -28,9 +28,10 @@ from bot.slack.grammar import (
 )
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, CreateContext, DeleteContext, EditContext
-from bot.slack.submissions import parse_chatroom_form, state_values
+from bot.slack.submissions import changed_since, field_digests, parse_chatroom_form, state_values
 from bot.slack.views.chatrooms import MAX_LIST_ROWS, render_cards, render_list, render_notice, render_result
-from bot.slack.views.modals import chatroom_form, delete_modal, info_modal, loading_modal, room_values
+from bot.slack.views.common import escape
+from bot.slack.views.modals import chatroom_form, delete_modal, info_modal, loading_modal, room_values, shown_values
 
 log = logging.getLogger(__name__)
 
@@ -86,22 +87,36 @@ def open_modal_then(ctx: Ctx, title: str, what: str, build: Any) -> None:
 def open_edit(intent: EditIntent, ctx: Ctx) -> None:
     def build(session: Any) -> dict[str, Any]:
         room = session.get(intent.id)
-        meta = EditContext(
-            response_url=ctx.response_url,
-            channel_id=ctx.channel_id,
-            chatroom_id=room.id,
-            updated_on=room.updated_on,
-            fingerprint=room.fingerprint(),
-        ).dump()
-        return chatroom_form(
-            callback_id=ids.EDIT_MODAL,
-            title=f"Edit #{room.id}",
-            submit="Save",
-            private_metadata=meta,
-            values=room_values(room),
-        )
+        meta = edit_context(room, response_url=ctx.response_url, channel_id=ctx.channel_id)
+        return edit_form(meta, room_values(room))
 
     open_modal_then(ctx, "Edit chatroom", f"Loading chatroom {intent.id}", build)
+
+
+def edit_context(room: ChatRoom, *, response_url: str | None, channel_id: str | None) -> EditContext:
+    """What the edit form must remember: the record's version, and each field as the form shows it."""
+    return EditContext(
+        response_url=response_url,
+        channel_id=channel_id,
+        chatroom_id=room.id,
+        updated_on=room.updated_on,
+        fingerprint=room.fingerprint(),
+        initial=field_digests(shown_values(room_values(room))),
+    )
+
+
+def edit_form(
+    meta: EditContext, values: dict[str, Any], errors: dict[str, str] | None = None, note: str | None = None
+) -> dict[str, Any]:
+    return chatroom_form(
+        callback_id=ids.EDIT_MODAL,
+        title=f"Edit #{meta.chatroom_id}",
+        submit="Save",
+        private_metadata=meta.dump(),
+        values=values,
+        errors=errors,
+        note=note,
+    )
 
 
 def open_delete(intent: DeleteIntent, ctx: Ctx) -> None:
@@ -257,48 +272,36 @@ def register(app: App, deps: Deps, router: Router) -> None:
             return
 
         def work() -> None:
-            session = ctx.session()
-            current = session.get(meta.chatroom_id)
-
-            def form(errors: dict[str, str] | None = None, note: str | None = None, base: Any = current) -> Any:
-                fresh = meta.model_copy(update={"updated_on": base.updated_on, "fingerprint": base.fingerprint()})
-                return chatroom_form(
-                    callback_id=ids.EDIT_MODAL,
-                    title=f"Edit #{meta.chatroom_id}",
-                    submit="Save",
-                    private_metadata=(fresh if note else meta).dump(),
-                    values=values,
-                    errors=errors,
-                    note=note,
-                )
-
-            # Compare against the record the form was filled from; a different one is a conflict.
+            changed_values = changed_since(meta.initial, values)
+            if not changed_values:
+                client.views_update(view_id=view["id"], view=info_modal("Nothing changed", "No field was changed."))
+                return
+            changes = ChatRoomChanges(**changed_values)
             try:
-                if current.fingerprint() != meta.fingerprint or (
-                    meta.updated_on is not None and current.updated_on != meta.updated_on
-                ):
-                    raise Conflict(current)
-                changes = changed_fields(current, values)
-                if not changes.model_fields_set:
-                    client.views_update(view_id=view["id"], view=info_modal("Nothing changed", "No field was changed."))
-                    return
-                room = session.edit(
+                # The adapter re-reads the record, refuses if it is not the version the form was filled from,
+                # and sends every property back with only these fields changed.
+                room = ctx.session().edit(
                     meta.chatroom_id,
                     changes,
                     expected_updated_on=meta.updated_on,
                     expected_fingerprint=meta.fingerprint,
                 )
             except Conflict as exc:
+                current = exc.current
+                fields = ", ".join(sorted(changed_values)).replace("_", " ")
                 note = (
-                    f":twisted_rightwards_arrows: {exc.current.updated_by or 'Someone'} changed this chatroom after "
-                    "you opened it, so nothing was saved. Your values are below; the current record is now "
-                    f"*{exc.current.display_name}*, "
-                    f"{'active' if exc.current.active else 'closed'}. Save again to apply yours over it."
+                    f":twisted_rightwards_arrows: {escape(current.updated_by or 'Someone')} changed this chatroom "
+                    f"after you opened it, so nothing was saved. The form now shows the current record with your "
+                    f"changes ({fields}) on top: Save to apply them, Cancel to keep it as it is."
                 )
-                client.views_update(view_id=view["id"], view=form(note=note, base=exc.current))
+                fresh = edit_context(current, response_url=meta.response_url, channel_id=meta.channel_id)
+                client.views_update(
+                    view_id=view["id"], view=edit_form(fresh, {**room_values(current), **changed_values}, note=note)
+                )
                 return
             except ValidationFailed as exc:
-                client.views_update(view_id=view["id"], view=form(errors=describe(exc).field_errors or {"": str(exc)}))
+                errors = describe(exc).field_errors or {"": str(exc)}
+                client.views_update(view_id=view["id"], view=edit_form(meta, values, errors=errors))
                 return
             changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
             client.views_update(

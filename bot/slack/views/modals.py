@@ -21,6 +21,9 @@ from bot.slack.views.common import (
 
 View = dict[str, Any]
 
+MAX_NAME_INPUT = 250
+MAX_USERS_TEXT = 3000  # Slack's maximum length of a plain-text input
+
 
 def modal(
     title: str,
@@ -118,10 +121,20 @@ def chatroom_form(
     Errors that arrive after the submission was acknowledged (Nexudus answers later than Slack's 3 s)
     are shown as a warning line right under the field, with the user's values kept.
     """
-    errors = errors or {}
+    errors = dict(errors or {})
+    shown_blocks = {ids.F_BUSINESS, ids.F_NAME, ids.F_ACTIVE, ids.F_VISIT, ids.F_USERS}
+    for block_id in [b for b in errors if b and b not in shown_blocks]:
+        # A Nexudus error about a property the form has no input for still reaches the user.
+        message = errors.pop(block_id)
+        errors[""] = f"{errors[''] + ' ' if errors.get('') else ''}{block_id}: {message}"
     business = values.get(ids.F_BUSINESS)
+    name = values.get(ids.F_NAME)
     visit: datetime | None = values.get(ids.F_VISIT)
     users = values.get(ids.F_USERS)
+    members = users_text(users)
+    users_hint = "Nexudus user ids, separated by commas or spaces. This replaces the list."
+    if users and members is None:
+        users_hint = f"{len(users)} members, too many to show: leave empty to keep them, or type a new list."
     active = values.get(ids.F_ACTIVE)
     active_option = {"text": plain("Active (members can write in it)"), "value": "active"}
     inputs: list[tuple[str, Block]] = [
@@ -150,8 +163,8 @@ def chatroom_form(
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ids.F_NAME,
-                    "max_length": 250,
-                    **({"initial_value": clip(str(values[ids.F_NAME]), 250)} if values.get(ids.F_NAME) else {}),
+                    "max_length": MAX_NAME_INPUT,
+                    **({"initial_value": clip(str(name), MAX_NAME_INPUT)} if name else {}),
                 },
             },
         ),
@@ -192,12 +205,12 @@ def chatroom_form(
                 "block_id": ids.F_USERS,
                 "optional": True,
                 "label": plain("Member user IDs"),
-                "hint": plain("Nexudus user ids, separated by commas or spaces. This replaces the list.", 150),
+                "hint": plain(users_hint, 150),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ids.F_USERS,
-                    "max_length": 3000,
-                    **({"initial_value": ", ".join(str(u) for u in users)} if users else {}),
+                    "max_length": MAX_USERS_TEXT,
+                    **({"initial_value": members} if members else {}),
                 },
             },
         ),
@@ -225,6 +238,23 @@ def room_values(room: ChatRoom) -> dict[str, Any]:
         ids.F_VISIT: room.last_agent_visit,
         ids.F_USERS: room.users,
     }
+
+
+def users_text(users: list[int] | None) -> str | None:
+    """The members as the form shows them, or None when the list does not fit Slack's input."""
+    text = ", ".join(str(u) for u in users or [])
+    return text if len(text) <= MAX_USERS_TEXT else None
+
+
+def shown_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The values as the form can show them (a long name clipped, a huge member list left out):
+    what an untouched form hands back, so the edit can tell untouched from changed."""
+    shown = dict(values)
+    if isinstance(shown.get(ids.F_NAME), str):
+        shown[ids.F_NAME] = clip(shown[ids.F_NAME], MAX_NAME_INPUT)
+    if users_text(shown.get(ids.F_USERS)) is None:
+        shown[ids.F_USERS] = None
+    return shown
 
 
 def delete_modal(room: ChatRoom, private_metadata: str) -> View:
