@@ -360,16 +360,19 @@ class NexudusClient:
         if self.pacer is not None:
             self.pacer.acquire(write=method in WRITE_METHODS)
         started = time.perf_counter()
+        write = method in WRITE_METHODS
         try:
             response = self.session.request(method, self.url + path, params=params, json=json, timeout=self.timeout)
+        except requests.exceptions.ConnectTimeout:
+            raise Unavailable("could not connect") from None  # never sent
         except requests.Timeout:
-            raise Unavailable(f"no answer within {self.timeout[1]:.0f} s") from None
+            raise Unavailable(f"no answer within {self.timeout[1]:.0f} s", maybe_applied=write) from None
         except requests.exceptions.RetryError:
-            raise Unavailable("it kept failing after retries") from None
+            raise Unavailable("it kept failing after retries", maybe_applied=write) from None
         except requests.ConnectionError:
-            raise Unavailable("could not connect") from None
+            raise Unavailable("the connection failed", maybe_applied=write) from None
         except requests.RequestException as exc:
-            raise Unavailable(type(exc).__name__) from None
+            raise Unavailable(type(exc).__name__, maybe_applied=write) from None
         log.debug(
             "nexudus %s %s -> %s in %.0f ms",
             method,
@@ -377,9 +380,11 @@ class NexudusClient:
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
-        return self._interpret(response, role=role, operation=operation, target=target)
+        return self._interpret(response, role=role, operation=operation, target=target, write=write)
 
-    def _interpret(self, response: requests.Response, *, role: str, operation: str, target: Any) -> Any:
+    def _interpret(
+        self, response: requests.Response, *, role: str, operation: str, target: Any, write: bool = False
+    ) -> Any:
         status = response.status_code
         if status in (401, 403):
             raise NotAuthorised(role, operation)
@@ -388,7 +393,7 @@ class NexudusClient:
         if status in THROTTLED:
             raise RateLimited(_retry_after(response))
         if status >= 500:
-            raise Unavailable(f"HTTP {status}")
+            raise Unavailable(f"HTTP {status}", maybe_applied=write)
         try:
             data = response.json()
         except ValueError:

@@ -82,10 +82,15 @@ class RateLimited(NexudusError):
 
 
 class Unavailable(NexudusError):
-    """Nexudus could not be reached, timed out, or answered 5xx."""
+    """Nexudus could not be reached, timed out, or answered 5xx.
 
-    def __init__(self, reason: str) -> None:
+    `maybe_applied` is set for a write that may have reached Nexudus: it may have been applied even though
+    no answer came back, so nobody should be told to simply try again.
+    """
+
+    def __init__(self, reason: str, *, maybe_applied: bool = False) -> None:
         self.reason = reason
+        self.maybe_applied = maybe_applied
         super().__init__(f"Nexudus is unavailable right now ({reason}).")
 
 

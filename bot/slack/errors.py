@@ -47,8 +47,15 @@ def describe(exc: BaseException) -> UserMessage:
         return UserMessage(f":twisted_rightwards_arrows: {exc}")
     if isinstance(exc, NotFound):
         return UserMessage(f":mag: {exc} It may have been deleted.")
-    if isinstance(exc, RateLimited | Unavailable):
-        return UserMessage(f":hourglass: {exc} Nothing was lost; try again in a moment.")
+    if isinstance(exc, Unavailable) and exc.maybe_applied:
+        return UserMessage(
+            f":hourglass: {exc} Your change may or may not have been applied: check the chatroom "
+            "(`/chatrooms show ID`) before trying again."
+        )
+    if isinstance(exc, RateLimited):
+        return UserMessage(f":hourglass: {exc} Nothing was changed.")
+    if isinstance(exc, Unavailable):
+        return UserMessage(f":hourglass: {exc} Nothing was changed; try again in a moment.")
     if isinstance(exc, BadMetadata):
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):

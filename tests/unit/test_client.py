@@ -1216,3 +1216,35 @@ class TestRealRetryLoop:
             c.close()
         assert caplog.records, "urllib3 and the client log at DEBUG"
         assert_no_secret(caplog.text)
+
+
+class TestMaybeApplied:
+    """A write that may have reached Nexudus is flagged, so nobody is told to simply try again."""
+
+    def test_write_timeout_may_have_been_applied(self, mock) -> None:
+        c = make_client(retries=0)
+        mock.post(ROOT, body=requests.Timeout())
+        with pytest.raises(Unavailable) as info:
+            c.create(NewChatRoom(business_id=1, name="x"))
+        assert info.value.maybe_applied is True
+
+    def test_write_answered_500_may_have_been_applied(self, mock) -> None:
+        c = make_client(retries=0)
+        mock.delete(ROOT + "/5", status=500)
+        with pytest.raises(Unavailable) as info:
+            c.delete(5)
+        assert info.value.maybe_applied is True
+
+    def test_read_failure_changed_nothing(self, mock) -> None:
+        c = make_client(retries=0)
+        mock.get(ROOT, body=requests.Timeout())
+        with pytest.raises(Unavailable) as info:
+            c.find()
+        assert info.value.maybe_applied is False
+
+    def test_connect_timeout_was_never_sent(self, mock) -> None:
+        c = make_client(retries=0)
+        mock.post(ROOT, body=requests.exceptions.ConnectTimeout())
+        with pytest.raises(Unavailable) as info:
+            c.create(NewChatRoom(business_id=1, name="x"))
+        assert info.value.maybe_applied is False

@@ -168,3 +168,12 @@ def test_relative_time(delta: timedelta, expected: str) -> None:
 
 def test_relative_time_never() -> None:
     assert relative_time(None, NOW) == "never"
+
+
+def test_a_write_that_may_have_run_is_never_called_harmless() -> None:
+    from bot.nexudus.errors import RateLimited, Unavailable
+    from bot.slack.errors import describe
+
+    assert "may or may not have been applied" in describe(Unavailable("HTTP 500", maybe_applied=True)).text
+    assert "Nothing was changed" in describe(Unavailable("could not connect")).text
+    assert "Nothing was changed" in describe(RateLimited(3)).text
