@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     nexudus_retries: int = Field(3, ge=0, le=10)
     nexudus_backoff: float = Field(0.3, ge=0, le=30)
     nexudus_max_retry_after: float = Field(30.0, ge=0, le=600)
-    nexudus_page_size: int = Field(25, ge=1, le=1000)
+    nexudus_page_size: int = Field(10, ge=1, le=1000, description="rows per list page (Slack shows at most 40)")
     nexudus_pacing: bool = True
 
     # Slack

@@ -257,3 +257,13 @@ def test_edit_keeps_a_long_name_and_a_huge_member_list_it_cannot_show(logged_in:
     assert after.active is False
     assert after.name == long_name
     assert after.users == members
+
+
+def test_show_of_many_ids_uses_few_messages(logged_in: RunningApp) -> None:
+    app = logged_in
+    ids_text = " ".join(str(i) for i in range(1_000_001, 1_000_026))
+    app.slack.command(f"show {ids_text} 999")
+    cards, rest, missing = response_messages(app, 3)
+    assert sum(1 for b in cards["blocks"] if b["type"] == "actions") == 10
+    assert "15 more" in all_text(rest)
+    assert "`999`" in all_text(missing)

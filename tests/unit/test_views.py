@@ -177,3 +177,12 @@ def test_a_write_that_may_have_run_is_never_called_harmless() -> None:
     assert "may or may not have been applied" in describe(Unavailable("HTTP 500", maybe_applied=True)).text
     assert "Nothing was changed" in describe(Unavailable("could not connect")).text
     assert "Nothing was changed" in describe(RateLimited(3)).text
+
+
+def test_compact_list_of_ninety_chatrooms_fits_one_message() -> None:
+    from bot.slack.views.chatrooms import render_compact
+
+    msg = render_compact([room(i, Name="N" * 200) for i in range(1, 91)], NOW)
+    assert_within_limits(msg["blocks"], MAX_MESSAGE_BLOCKS)
+    text = json.dumps(msg)
+    assert "`#1`" in text and "`#90`" in text and "90 more" in text

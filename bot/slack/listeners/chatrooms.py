@@ -29,18 +29,24 @@ from bot.slack.grammar import (
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, CreateContext, DeleteContext, EditContext
 from bot.slack.submissions import changed_since, field_digests, parse_chatroom_form, state_values
-from bot.slack.views.chatrooms import MAX_LIST_ROWS, render_cards, render_list, render_notice, render_result
+from bot.slack.views.chatrooms import (
+    MAX_CARDS_PER_MESSAGE,
+    MAX_LIST_ROWS,
+    render_cards,
+    render_compact,
+    render_list,
+    render_notice,
+    render_result,
+)
 from bot.slack.views.common import escape
 from bot.slack.views.modals import chatroom_form, delete_modal, info_modal, loading_modal, room_values, shown_values
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIST_SIZE = 10
-
 
 # ------------------------------------------------------------------------------------------ handlers
 def list_chatrooms(intent: ListIntent, ctx: Ctx, *, replace_original: bool = False) -> None:
-    size = min(intent.size or DEFAULT_LIST_SIZE, MAX_LIST_ROWS)
+    size = min(intent.size or ctx.deps.settings.nexudus_page_size, MAX_LIST_ROWS)
     shown = intent.model_copy(update={"size": size})
     page = ctx.session().find(
         shown.filters, page=shown.page, size=size, order_by=shown.order_by, direction=shown.direction
@@ -62,7 +68,10 @@ def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
     rooms = ctx.session().cards(intent.ids)
     found = {r.id for r in rooms}
     missing = [i for i in intent.ids if i not in found]
-    for msg in render_cards(rooms, missing, ctx.now(), ctx.deps.zone):
+    messages = render_cards(rooms[:MAX_CARDS_PER_MESSAGE], missing, ctx.now(), ctx.deps.zone)
+    if len(rooms) > MAX_CARDS_PER_MESSAGE:
+        messages.insert(1, render_compact(rooms[MAX_CARDS_PER_MESSAGE:], ctx.now()))
+    for msg in messages:
         ctx.reply(msg)
 
 

@@ -143,6 +143,27 @@ def render_cards(
     return messages
 
 
+def render_compact(rooms: Sequence[ChatRoom], now: datetime) -> dict[str, Any]:
+    """Chatrooms beyond the cards, one line each: a response_url takes only five messages."""
+    lines = [
+        f"`#{room.id}` {escape(clip(room.display_name, 80))} · {status_badge(room)} · visited "
+        f"{relative_time(room.last_agent_visit, now)}"
+        for room in rooms
+    ]
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    blocks = blocks[: MAX_MESSAGE_BLOCKS - 1]
+    blocks.append(context(f"{len(rooms)} more · `/chatrooms show ID` opens one as a card."))
+    return message(f"{len(rooms)} more chatrooms", blocks)
+
+
 def render_result(title: str, detail: str = "", room: ChatRoom | None = None, *, now: datetime, zone: tzinfo) -> dict:
     """The outcome of an action, with the refreshed card when there is one."""
     blocks: list[Block] = [section(f"{title}\n{detail}".strip())]
