@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from bot.console.fake_slack import FakeSlack
-from bot.console.render import initial_state, render_modal
+from bot.console.render import field_state, initial_state, render_modal
 
 
 def wait_quiet(fake: FakeSlack, idle: float = 0.4, limit: float = 20.0) -> int:
@@ -70,6 +70,15 @@ def prefilled_state(view: dict[str, Any]) -> dict[str, Any]:
     """What Slack sends when the user submits a form without touching it."""
     modal = render_modal(view)
     return {f.block_id: {f.action_id: initial_state(f)} for f in modal.fields}
+
+
+def typed_state(view: dict[str, Any], typed: dict[str, str]) -> dict[str, Any]:
+    """What Slack sends when the user types `typed` (by field label) and leaves the other fields as they are."""
+    modal = render_modal(view)
+    return {
+        f.block_id: {f.action_id: field_state(f, typed[f.label]) if f.label in typed else initial_state(f)}
+        for f in modal.fields
+    }
 
 
 def text_input(value: str) -> dict[str, Any]:

@@ -355,7 +355,17 @@ def register(app: App, deps: Deps, router: Router) -> None:
             client.views_update(view_id=view_id, view=result_modal(command, result, len(chatroom_ids)))
             ctx.reply(render_run_result(command, result, chatroom_ids), response_url=meta.response_url)
             if chatroom_ids:
-                refreshed = session.cards(chatroom_ids[:MAX_CARDS_PER_MESSAGE])
+                shown = chatroom_ids[:MAX_CARDS_PER_MESSAGE]
+                try:
+                    refreshed = session.cards(shown)
+                except NexudusError as exc:  # the command ran and the modal says so: never turn that into a failure
+                    where = " ".join(str(i) for i in shown)
+                    note = f"The command ran, but the refreshed cards could not be loaded: {escape(str(exc))}"
+                    ctx.reply(
+                        render_notice(f"{note} See them with `/chatrooms show {where}`."),
+                        response_url=meta.response_url,
+                    )
+                    return
                 for msg in render_cards(refreshed, [], ctx.now(), deps.zone):
                     ctx.reply(msg, response_url=meta.response_url)
 
