@@ -35,6 +35,7 @@ class Ctx:
     trigger_id: str | None = None
     response_url: str | None = None
     view_id: str | None = None
+    placeholder: bool = False  # the ack showed a "looking up…" message that the first reply replaces
 
     @classmethod
     def from_bolt(cls, deps: Deps, body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
@@ -66,6 +67,8 @@ class Ctx:
     def reply(self, msg: dict[str, Any], *, replace_original: bool = False, response_url: str | None = None) -> None:
         """Answer the user privately: through response_url when there is one, else in a DM from the app."""
         url = response_url or self.response_url
+        if url and url == self.response_url and self.placeholder:
+            replace_original, self.placeholder = True, False
         if url:
             payload = {"response_type": "ephemeral", "replace_original": replace_original, **msg}
             result = WebhookClient(url).send_dict(payload)

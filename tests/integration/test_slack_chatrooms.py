@@ -267,3 +267,12 @@ def test_show_of_many_ids_uses_few_messages(logged_in: RunningApp) -> None:
     assert sum(1 for b in cards["blocks"] if b["type"] == "actions") == 10
     assert "15 more" in all_text(rest)
     assert "`999`" in all_text(missing)
+
+
+def test_slow_answers_show_a_placeholder_that_the_answer_replaces(logged_in: RunningApp) -> None:
+    app = logged_in
+    ack = app.slack.command("list size:2")
+    assert "Looking up chatrooms" in ack.json["text"]
+    answer = response_messages(app)[0]
+    assert answer["replace_original"] is True
+    assert "1–2 of 60" in all_text(answer)

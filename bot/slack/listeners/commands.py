@@ -10,13 +10,28 @@ from slack_sdk import WebClient
 
 from bot.slack.context import Ctx, guarded
 from bot.slack.deps import Deps
-from bot.slack.grammar import GrammarError, HelpIntent, help_text, parse_command
+from bot.slack.grammar import (
+    CommandsIntent,
+    GrammarError,
+    HelpIntent,
+    ListIntent,
+    ShowIntent,
+    help_text,
+    parse_command,
+)
 from bot.slack.listeners.router import Router
 from bot.slack.views.chatrooms import render_help, render_notice
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/chatrooms"
+
+# Answers that take a Nexudus round trip get a placeholder in the ack, replaced by the answer.
+PLACEHOLDERS: dict[type, str] = {
+    ListIntent: ":hourglass_flowing_sand: Looking up chatrooms in Nexudus…",
+    ShowIntent: ":hourglass_flowing_sand: Opening the chatrooms…",
+    CommandsIntent: ":hourglass_flowing_sand: Fetching the commands Nexudus offers…",
+}
 
 
 def register(app: App, deps: Deps, router: Router) -> None:
@@ -35,7 +50,11 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if not router.handles(intent):
             ack(response_type="ephemeral", text="That part of /chatrooms is not available in this app.")
             return
-        ack()
+        placeholder = PLACEHOLDERS.get(type(intent))
+        if placeholder:
+            ack(response_type="ephemeral", text=placeholder)
+        else:
+            ack()
 
     def run_command(body: dict[str, Any], client: WebClient, context: Any, command: dict[str, Any]) -> None:
         try:
@@ -45,6 +64,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if isinstance(intent, HelpIntent) or not router.handles(intent):
             return
         ctx = Ctx.from_bolt(deps, body, client, context)
+        ctx.placeholder = type(intent) in PLACEHOLDERS
         guarded(ctx, lambda: router.dispatch(intent, ctx))
 
     app.command(COMMAND)(ack=ack_command, lazy=[run_command])
