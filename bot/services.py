@@ -56,7 +56,10 @@ class InvalidLogin(NexudusError):
     """The e-mail and password typed into the login modal were refused."""
 
     def __init__(self) -> None:
-        super().__init__("Nexudus did not accept that e-mail and password.")
+        super().__init__(
+            "Nexudus did not accept that e-mail and password (or the account lacks the ChatRoom-List role, "
+            "which this app needs to do anything)."
+        )
 
 
 class UnknownCommand(NexudusError):

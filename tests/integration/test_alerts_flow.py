@@ -23,7 +23,7 @@ from conftest import ADMIN, READER, FakeClock, RunningApp
 from slack_sdk import WebClient
 
 from bot.alerts import AlertWorker
-from bot.console.driver import find_action
+from bot.console.driver import SlackDriver, find_action
 from bot.sandbox.db import NewChatRoom
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.slack import ids
@@ -193,8 +193,14 @@ def test_list_and_unsubscribe(logged_in: RunningApp) -> None:
     assert "no alerts" in text(replies(app, 2)[1])
     assert app.deps.store.get_subscription(sub_id) is not None
 
+    # Someone else in the workspace, in another channel, is pointed to the channel or the creator.
+    bystander = SlackDriver(app.url, app.slack.secret, app.fake, user_id="U0BYSTANDER", channel_id="C0ELSEWHERE")
+    bystander.command(f"alerts unsubscribe {sub_id}")
+    assert "ask <@U0001>" in text(replies(app, 3)[2])
+    assert app.deps.store.get_subscription(sub_id) is not None
+
     app.slack.click(ids.ALERT_UNSUBSCRIBE, sub_id)
-    refreshed = replies(app, 3)[2]
+    refreshed = replies(app, 4)[3]
     assert refreshed["replace_original"] is True and "Removed alerts" in text(refreshed)
     assert "No stale-visit alerts" in text(refreshed)
     assert app.deps.store.get_subscription(sub_id) is None

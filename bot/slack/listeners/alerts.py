@@ -114,7 +114,15 @@ def list_subscriptions(_: AlertsListIntent, ctx: Ctx, *, note: str | None = None
 def remove(subscription_id: str, ctx: Ctx) -> str:
     """Remove one of the team's subscriptions; the sentence says what happened."""
     sub = ctx.deps.store.get_subscription(subscription_id)
-    if sub is None or sub.team_id != ctx.team_id or not ctx.deps.store.remove_subscription(ctx.team_id, sub.id):
+    if sub is None or sub.team_id != ctx.team_id:
+        return f"There are no alerts `{escape(subscription_id)}` in this workspace. `/chatrooms alerts` lists them."
+    if ctx.user_id != sub.created_by and ctx.channel_id != sub.channel_id:
+        # Alerts of a channel are managed by whoever set them up, or from that channel itself.
+        return (
+            f"Alerts `{escape(sub.id)}` belong to <#{sub.channel_id}>: unsubscribe from that channel, "
+            f"or ask <@{sub.created_by}>, who set them up."
+        )
+    if not ctx.deps.store.remove_subscription(ctx.team_id, sub.id):
         return f"There are no alerts `{escape(subscription_id)}` in this workspace. `/chatrooms alerts` lists them."
     return f"🔕 Removed alerts `{escape(sub.id)}` from <#{sub.channel_id}>."
 
