@@ -89,6 +89,17 @@ class Cancelled(Exception):
     """The person closed the modal (``:cancel``, Ctrl-C, or the script ended)."""
 
 
+class LeftForm(Cancelled):
+    """A slash command or a console command typed while a form was open: close the form, then run it."""
+
+    def __init__(self, line: str) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+LEAVE_FORM_COMMANDS = (":quit", ":q", ":exit", ":alerts", ":home")
+
+
 class ConsoleError(Exception):
     """Something the person should read, instead of a stack trace."""
 
@@ -247,6 +258,7 @@ class Console:
         self._log_switch = _LogSwitch(self.config.logs)
         self._saved_root: tuple[int, list[logging.Handler]] | None = None
         self.lines: LineSource | None = None
+        self._pending: list[str] = []  # a line typed in a form that closed it, run next
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -392,7 +404,7 @@ class Console:
         interrupted = False
         while True:
             try:
-                line = lines.read("> ")
+                line = self._pending.pop(0) if self._pending else lines.read("> ")
             except EOFError:
                 if lines.interactive:
                     self.say("")
@@ -593,8 +605,10 @@ class Console:
                 continue
             try:
                 modal_changed = self._form(view, modal)
-            except Cancelled:
+            except Cancelled as exc:
                 self._cancel(view)
+                if isinstance(exc, LeftForm):
+                    self._pending.append(exc.line)
                 return
             except ConsoleError:
                 self._view = None  # the submission failed outright: the person starts again
@@ -888,10 +902,15 @@ class Console:
         if self.lines is None:
             raise Cancelled
         try:
-            return self.lines.read(prompt, secret=secret)
+            line = self.lines.read(prompt, secret=secret)
         except (EOFError, KeyboardInterrupt):
             self.say("")
             raise Cancelled from None
+        word = line.strip().split(" ", 1)[0].lower()
+        if not secret and (word.startswith("/") or word in LEAVE_FORM_COMMANDS):
+            self.say("  (the form is closed without saving, to run that instead)")
+            raise LeftForm(line)
+        return line
 
     def _find_choice(self, token: str, choices: dict[int, Choice]) -> Choice:
         if not choices:

@@ -360,3 +360,9 @@ def _processes_mentioning(text: str) -> list[int]:
         if text in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def test_a_command_typed_in_an_open_form_closes_it_and_runs(console: Console) -> None:
+    out = run(console, "/chatrooms edit 1000002\n/chatrooms whoami\n")
+    assert "the form is closed without saving" in out
+    assert "You act in Nexudus as admin@sandbox.local" in out.split("the form is closed without saving", 1)[1]
