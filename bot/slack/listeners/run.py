@@ -20,6 +20,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import tzinfo
 from typing import Any
 
@@ -194,6 +196,10 @@ def open_run(intent: RunIntent, ctx: Ctx) -> None:
 
 
 # ------------------------------------------------------------------------------------- registration
+SEARCH_DEADLINE = 2.0  # seconds; Slack drops an options answer after 3
+searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="room-search")
+
+
 def register(app: App, deps: Deps, router: Router) -> None:
     router.on(CommandsIntent, list_commands)
     router.on(RunIntent, open_run)
@@ -265,7 +271,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
     # The chatroom picker's search: Slack wants the options in the ack, so this one searches at once.
     def search_rooms(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
         query = str(body.get("value") or "").strip()[:100]
-        try:
+
+        def search() -> dict[int, str]:
             session = ctx_of(body, client, context).session()
             found: dict[int, str] = {}
             digits = query.lstrip("#")
@@ -275,6 +282,15 @@ def register(app: App, deps: Deps, router: Router) -> None:
             if query:
                 for room in session.find(ChatRoomFilters(name=query), size=MAX_SEARCH_RESULTS).records:
                     found.setdefault(room.id, room.display_name)
+            return found
+
+        # Slack wants the options within 3 s, in this very answer: a slow Nexudus yields no suggestions.
+        try:
+            found = searches.submit(search).result(timeout=SEARCH_DEADLINE)
+        except FutureTimeout:
+            log.warning("chatroom search gave up after %.1f s", SEARCH_DEADLINE)
+            ack(options=[])
+            return
         except Exception as exc:  # an options answer cannot carry an error: log and offer nothing
             log.warning("chatroom search failed: %s", describe(exc).text)
             ack(options=[])
