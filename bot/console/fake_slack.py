@@ -616,6 +616,7 @@ def _check_message_blocks(blocks: Any) -> list[Json] | None:
     if not isinstance(blocks, list) or len(blocks) > MAX_MESSAGE_BLOCKS:
         raise SlackError("invalid_blocks", messages=[f"[ERROR] no more than {MAX_MESSAGE_BLOCKS} items allowed"])
     _check_unique_block_ids(blocks, "invalid_blocks")
+    _check_element_limits(blocks, "invalid_blocks")
     return blocks
 
 
@@ -635,6 +636,9 @@ def _check_view(view: Any, modal: bool | None) -> Json:
             messages=[f"[ERROR] no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"],
         )
     _check_unique_block_ids(blocks, "invalid_arguments")
+    _check_element_limits(blocks, "invalid_arguments")
+    if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
+        raise SlackError("invalid_arguments", messages=["[ERROR] must be less than 3001 characters [private_metadata]"])
     if kind == "modal":
         for key, required in (("title", True), ("submit", False), ("close", False)):
             text = (view.get(key) or {}).get("text")
@@ -652,6 +656,57 @@ def _check_view(view: Any, modal: bool | None) -> Json:
                 "invalid_arguments", messages=["[ERROR] submit is required when an input block is present"]
             )
     return view
+
+
+# Slack's documented per-element limits, checked so a view that real Slack would refuse fails in tests too.
+MAX_PRIVATE_METADATA = 3000
+_TEXT_LIMITS = {"section": 3000, "header": 150, "button": 75, "option": 75}
+MAX_OPTION_VALUE = 150
+MAX_BUTTON_VALUE = 2000
+
+
+def _check_element_limits(blocks: list[Any], error: str) -> None:
+    def fail(why: str) -> None:
+        raise SlackError(error, messages=[f"[ERROR] {why}"])
+
+    def text_of(node: Any) -> str:
+        return str(node.get("text", "")) if isinstance(node, dict) else ""
+
+    def walk(node: Any, kind: str | None) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, kind)
+            return
+        if not isinstance(node, dict):
+            return
+        node_type = node.get("type")
+        if node_type == "section" and len(text_of(node.get("text"))) > _TEXT_LIMITS["section"]:
+            fail("section text must be at most 3000 characters")
+        if node_type == "section":
+            for f in node.get("fields") or []:
+                if len(text_of(f)) > 2000:
+                    fail("section field text must be at most 2000 characters")
+        if node_type == "header" and len(text_of(node.get("text"))) > _TEXT_LIMITS["header"]:
+            fail("header text must be at most 150 characters")
+        if node_type == "button":
+            if len(text_of(node.get("text"))) > _TEXT_LIMITS["button"]:
+                fail("button text must be at most 75 characters")
+            if len(str(node.get("value") or "")) > MAX_BUTTON_VALUE:
+                fail("button value must be at most 2000 characters")
+        if "value" in node and "text" in node and node_type is None:  # an option object
+            if len(text_of(node.get("text"))) > _TEXT_LIMITS["option"]:
+                fail("option text must be at most 75 characters")
+            if len(str(node.get("value") or "")) > MAX_OPTION_VALUE:
+                fail("option value must be at most 150 characters")
+        max_length = node.get("max_length")
+        initial = node.get("initial_value")
+        if isinstance(max_length, int) and isinstance(initial, str) and len(initial) > max_length:
+            fail("initial_value is longer than max_length")
+        for key, value in node.items():
+            if isinstance(value, dict | list):
+                walk(value, key)
+
+    walk(blocks, None)
 
 
 def _check_unique_block_ids(blocks: list[Any], error: str) -> None:

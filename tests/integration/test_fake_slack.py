@@ -534,3 +534,53 @@ def test_bolt_routes_signed_actions_submissions_and_events(fake: FakeSlack, clie
     assert _dispatch(app, event_body(event, "T0001")).status == 200
     said = fake.wait_for("chat.postMessage", count=2)[-1]
     assert (said.args["channel"], said.args["text"]) == ("C1", "hi <@U1>")
+
+
+@pytest.mark.parametrize(
+    ("blocks", "why"),
+    [
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "section text"),
+        (
+            [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}]}],
+            "button text",
+        ),
+        (
+            [
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": "menu"},
+                    "accessory": {
+                        "type": "overflow",
+                        "action_id": "o",
+                        "options": [{"text": {"type": "plain_text", "text": "x"}, "value": "v" * 151}],
+                    },
+                }
+            ],
+            "option value",
+        ),
+    ],
+)
+def test_element_limits_are_refused_as_slack_does(client: WebClient, blocks: list[dict[str, Any]], why: str) -> None:
+    with pytest.raises(SlackApiError) as err:
+        client.chat_postMessage(channel="C1", text="t", blocks=blocks)
+    assert err.value.response["error"] == "invalid_blocks"
+    assert why in " ".join(err.value.response.get("response_metadata", {}).get("messages", []))
+
+
+def test_an_initial_value_longer_than_its_input_is_refused(client: WebClient, fake: FakeSlack) -> None:
+    view = {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": "T"},
+        "submit": {"type": "plain_text", "text": "OK"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "u",
+                "label": {"type": "plain_text", "text": "Users"},
+                "element": {"type": "plain_text_input", "action_id": "u", "max_length": 5, "initial_value": "123456"},
+            }
+        ],
+    }
+    with pytest.raises(SlackApiError) as err:
+        client.views_open(trigger_id="1.2.3", view=view)
+    assert err.value.response["error"] == "invalid_arguments"
