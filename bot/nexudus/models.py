@@ -197,7 +197,7 @@ class Command(NexudusModel):
             return "2 or more chatrooms"
         if self.needs_entities_to_run:
             return "1 or more chatrooms"
-        return "no chatroom needed"
+        return "any number of chatrooms (none needed)"
 
     @property
     def display_name(self) -> str:

@@ -64,7 +64,7 @@ def test_commands_list_has_a_run_button_per_command_and_says_what_they_need() ->
     buttons = [b["accessory"] for b in msg["blocks"] if "accessory" in b]
     assert [(b["action_id"], b["value"]) for b in buttons] == [(ids.RUN_COMMAND, "RENAME"), (ids.RUN_COMMAND, "CLOSE")]
     shown = text(msg)
-    assert "exactly 1 chatroom" in shown and "no chatroom needed" in shown
+    assert "exactly 1 chatroom" in shown and "any number of chatrooms (none needed)" in shown
     assert "*New &lt;name&gt;* (text)" in shown
     assert "*Parameter 2* (sent as typed (colour))" in shown
     assert "1 command that Nexudus hides" in shown

@@ -186,3 +186,9 @@ def test_compact_list_of_ninety_chatrooms_fits_one_message() -> None:
     assert_within_limits(msg["blocks"], MAX_MESSAGE_BLOCKS)
     text = json.dumps(msg)
     assert "`#1`" in text and "`#90`" in text and "90 more" in text
+
+
+def test_a_page_past_the_end_says_so() -> None:
+    page = Page(records=[], current_page=99, page_size=10, total_items=60, total_pages=6)
+    msg = render_list(page, summary="", previous_value=None, next_value=None, now=NOW)
+    assert "Page 99 is past the last page (6) of 60 chatrooms." in json.dumps(msg)

@@ -70,6 +70,13 @@ def render_list(
     rows = page.records[:MAX_LIST_ROWS]
     title = f"*Chatrooms* · {escape(summary)}" if summary else "*Chatrooms*"
     blocks: list[Block] = [section(title)]
+    if not rows and page.total_items > 0:
+        last_page = max(page.total_pages, 1)
+        text = f"Page {page.current_page} is past the last page ({last_page}) of {page.total_items} chatrooms."
+        blocks.append(context(text))
+        if previous_value:
+            blocks.append(actions(button("◀ Previous", ids.LIST_PAGE, previous_value), block_id="paging"))
+        return message(text, blocks)
     if not rows:
         blocks.append(context("No chatroom matches. Try fewer filters, or `/chatrooms help list`."))
         return message("No chatroom matches.", blocks)
