@@ -44,3 +44,28 @@ def test_filter_rewrites_records() -> None:
     record = logging.LogRecord("x", logging.DEBUG, __file__, 1, "auth %s", ("Authorization: Basic Zm9vOmJhcg==",), None)
     RedactingFilter().filter(record)
     assert "Zm9vOmJhcg==" not in record.getMessage()
+
+
+def test_no_store_key_outside_local_mode_refuses_to_start(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.settings import Settings
+    from bot.wiring import open_store
+
+    settings = Settings(store_path=tmp_path / "store.sqlite", store_key=None, _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(SettingsError, match="STORE_KEY is not set"):
+        open_store(settings, local=False)
+    assert not (tmp_path / "store.sqlite").exists()
+    store = open_store(settings, local=True)  # the local demo keeps a generated key file instead
+    try:
+        assert (tmp_path / "local-store.key").stat().st_mode & 0o777 == 0o600
+    finally:
+        store.close()
+
+
+def test_a_bad_store_key_is_named_not_echoed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.settings import Settings
+    from bot.wiring import open_store
+
+    settings = Settings(store_path=tmp_path / "s.sqlite", store_key="not-a-key-secret", _env_file=None)  # type: ignore[call-arg]
+    with pytest.raises(SettingsError) as info:
+        open_store(settings, local=False)
+    assert "STORE_KEY" in str(info.value) and "not-a-key-secret" not in str(info.value)
