@@ -59,6 +59,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.nexudus.credentials import Credentials
+from bot.nexudus.errors import RateLimited, Unavailable
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
 from bot.services import CredentialsRejected, NotLoggedIn, UserSession
@@ -618,6 +619,8 @@ def failure_text(exc: BaseException, sub: Subscription) -> str:
                 f"(`/invite @chatrooms`) or remove these alerts with `/chatrooms alerts unsubscribe {sub.id}`."
             )
         return f"Slack refused the message ({error})."
+    if isinstance(exc, Unavailable | RateLimited):
+        return f":hourglass: {exc} The next check runs as usual; nothing needs doing here."
     return describe(exc).text
 
 
