@@ -81,10 +81,6 @@ class Settings(BaseSettings):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.nexudus_time_zone)
 
-    @property
-    def has_slack(self) -> bool:
-        return bool(self.slack_bot_token and (self.slack_signing_secret or self.slack_app_token))
-
 
 def load_settings(**overrides: object) -> Settings:
     """Build Settings, turning a validation error into a message that names each bad variable."""

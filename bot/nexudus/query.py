@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -75,9 +74,6 @@ class ChatRoomFilters(BaseModel):
                 params[name] = codec.to_filter(value)
         return params
 
-    def is_empty(self) -> bool:
-        return not self.model_dump(exclude_none=True)
-
 
 def paging_params(page: int, size: int, order_by: str, direction: Direction) -> dict[str, str]:
     """`page`, `size`, `orderby` and `dir`, checked against the documented bounds."""
@@ -91,7 +87,3 @@ def paging_params(page: int, size: int, order_by: str, direction: Direction) -> 
 def ids_param(ids: Iterable[int]) -> str:
     """`ChatRoom_Id=[1,2,3]`, the form the reference documents for find-by-ids."""
     return "[" + ",".join(str(int(i)) for i in ids) + "]"
-
-
-def drop_none(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in values.items() if v is not None}

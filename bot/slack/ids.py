@@ -8,7 +8,6 @@ EDIT = "chatrooms.edit"  # value: chatroom id
 DELETE = "chatrooms.delete"  # value: chatroom id
 RUN = "chatrooms.run"  # value: chatroom id (or empty)
 LOGIN = "chatrooms.login"
-LOGOUT = "chatrooms.logout"
 HELP = "chatrooms.help"
 
 # Modals (callback ids)

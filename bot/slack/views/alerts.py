@@ -29,7 +29,6 @@ from bot.slack.views.common import (
 from bot.store import Subscription
 
 MAX_HOME_BLOCKS = MAX_MODAL_BLOCKS  # a Home tab, like a modal, holds at most 100 blocks
-BLOCKS_PER_ROW = 2  # a chatroom is a section and its buttons
 # Header, "…and N more" and the footer leave room for 23 rows under 50 blocks; 20 keeps it readable.
 MAX_DIGEST_ROWS = 20
 MAX_HOME_ROWS = 30  # 60 blocks of rows, leaving 40 for login status, subscriptions and headings

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from typing import Any
 
-from bot.nexudus.models import ActionResult, ChatRoom, Page
+from bot.nexudus.models import ChatRoom, Page
 from bot.slack import ids
 from bot.slack.views.common import (
     MAX_MESSAGE_BLOCKS,
@@ -178,10 +178,6 @@ def render_result(title: str, detail: str = "", room: ChatRoom | None = None, *,
         blocks.append(divider())
         blocks.extend(card_blocks(room, now, zone))
     return message(title, blocks)
-
-
-def render_command_result(result: ActionResult, key: str) -> str:
-    return f"✅ `{key}`: {escape(result.message or 'done')}"
 
 
 def render_notice(text: str, *, login_button: bool = False, help_button: bool = False) -> dict[str, Any]:

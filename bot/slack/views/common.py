@@ -17,9 +17,7 @@ MAX_SELECT_OPTIONS = 100  # options in a static select, and in an options (exter
 MAX_CONTEXT_TEXT = 2000
 MAX_HEADER_TEXT = 150
 MAX_LABEL = 2000
-MAX_PLACEHOLDER = 150
 MAX_INPUT_LENGTH = 3000
-MAX_TEXT_FALLBACK = 3000  # the notification text; Slack truncates longer ones anyway
 
 Block = dict[str, Any]
 
@@ -119,10 +117,3 @@ def absolute_time(when: datetime | None, zone: tzinfo) -> str:
     if when is None:
         return "—"
     return when.astimezone(zone).strftime("%d %b %Y %H:%M")
-
-
-def slack_date(when: datetime | None, fallback: str) -> str:
-    """Slack's date token, shown in each reader's own time zone, with a fallback."""
-    if when is None:
-        return fallback
-    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{escape(fallback)}>"

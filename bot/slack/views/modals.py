@@ -8,13 +8,13 @@ from typing import Any
 from bot.nexudus.models import ChatRoom
 from bot.slack import ids
 from bot.slack.views.common import (
+    MAX_INPUT_LENGTH,
     MAX_MODAL_BLOCKS,
     MAX_MODAL_TITLE,
     Block,
     clip,
     context,
     escape,
-    mrkdwn,
     plain,
     section,
 )
@@ -22,7 +22,7 @@ from bot.slack.views.common import (
 View = dict[str, Any]
 
 MAX_NAME_INPUT = 250
-MAX_USERS_TEXT = 3000  # Slack's maximum length of a plain-text input
+MAX_USERS_TEXT = MAX_INPUT_LENGTH  # Slack's maximum length of a plain-text input
 
 
 def modal(
@@ -270,7 +270,3 @@ def delete_modal(room: ChatRoom, private_metadata: str) -> View:
         close="Keep it",
         private_metadata=private_metadata,
     )
-
-
-def text_block(text: str) -> Block:
-    return {"type": "section", "text": mrkdwn(text)}
