@@ -7,6 +7,7 @@ where a user's own credentials are picked, and where Nexudus' ambiguous 401 is r
 
 from __future__ import annotations
 
+import difflib
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -63,9 +64,22 @@ class InvalidLogin(NexudusError):
 
 
 class UnknownCommand(NexudusError):
-    def __init__(self, key: str) -> None:
+    def __init__(self, key: str, suggestion: str | None = None) -> None:
         self.key = key
-        super().__init__(f"There is no command `{key}`. Run `/chatrooms commands` to see them.")
+        self.suggestion = suggestion
+        hint = f" Did you mean `{suggestion}`?" if suggestion else ""
+        super().__init__(f"There is no command `{key}`.{hint} Run `/chatrooms commands` to see them.")
+
+
+def closest_key(typed: str, keys: Sequence[str]) -> str | None:
+    """The command key a typo most likely meant (`mark-visted` → `MARK_VISITED`), or None."""
+
+    def fold(key: str) -> str:
+        return key.lower().replace("-", "_").replace(".", "_").replace(" ", "_")
+
+    folded = {fold(k): k for k in keys}
+    match = difflib.get_close_matches(fold(typed)[:100], list(folded), n=1, cutoff=0.6)
+    return folded[match[0]] if match else None
 
 
 class Services:
@@ -207,7 +221,7 @@ class UserSession:
             for command in self.commands(refresh=refresh):
                 if command.key.lower() == key.lower():
                     return command
-        raise UnknownCommand(key)
+        raise UnknownCommand(key, closest_key(key, [c.key for c in self.commands() if c.visible]))
 
     def run(self, command: Command, ids: Iterable[int], values: Sequence[tuple[CommandParameter, str]]) -> ActionResult:
         return self._call(lambda c: c.run_command(command.key, list(ids), values))

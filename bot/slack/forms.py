@@ -10,9 +10,9 @@ property tests can throw anything at them.
   aliases (`TYPE_ALIASES`). A type the app does not know is a plain, optional text input whose text
   is sent as typed — a new Nexudus type never breaks the form. A small table of known extra types
   (`EmailAddress`, `Url`, `Guid`) gets light validation.
-* Text-like parameters (string and unknown types) are optional and send `""` when empty: whether an
-  empty value is acceptable is for Nexudus to say. Typed parameters (Boolean, numbers, dates, e-mail,
-  URL, GUID) are required because an empty value cannot be converted.
+* Every parameter is required: Nexudus lists them as `RequiresParameters` and has no way to mark
+  one optional, so the form never says "optional" and then lets Nexudus refuse an empty value.
+  Text-like parameters (string and unknown types) are sent as typed, but not blank.
 * `Number` is read as a decimal (it may carry a fraction; Nexudus refuses it if it wanted a whole one).
 * Values go to Nexudus as strings in `RequiresParameters` order: `true`/`false`, canonical integers
   and decimals, date-times in the space's wall clock with the `Z` Nexudus writes (`TimeCodec`).
@@ -208,12 +208,10 @@ def parameter_block(
             element["initial_value"] = initial[:MAX_INPUT_LENGTH]
     type_note = f"Nexudus type {parameter.type or '(none)'}"
     hint = f"{describe_type(parameter)} · {type_note}" if kind is not Kind.OTHER else type_note + ": sent as typed"
-    if kind in TEXT_KINDS:
-        hint += " · may be left empty"
     return {
         "type": "input",
         "block_id": block_id,
-        "optional": kind in TEXT_KINDS,
+        "optional": False,
         "label": plain(parameter_label(parameter, index), MAX_LABEL),
         "hint": plain(hint, MAX_HINT),
         "element": element,
@@ -302,6 +300,8 @@ def convert(kind: Kind, entry: dict[str, Any], zone: tzinfo = UTC) -> tuple[str 
         return None, "This value could not be read; enter it again."
     text = raw or ""
     if kind in TEXT_KINDS:
+        if not text.strip():
+            return None, "Enter a value: Nexudus needs every parameter of this command."
         if len(text) > MAX_INPUT_LENGTH:
             return None, f"At most {MAX_INPUT_LENGTH} characters."
         return text, None

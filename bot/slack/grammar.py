@@ -18,14 +18,14 @@ from typing import Annotated, TypeAlias
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bot.nexudus.query import MAX_PAGE_SIZE, ORDERABLE, ChatRoomFilters, Direction
+from bot.rules import MAX_ID, MAX_MEMBERS, MAX_NAME, visit_problem
+from bot.slack.views.chatrooms import MAX_LIST_ROWS
 
 log = logging.getLogger(__name__)
 
 COMMAND = "/chatrooms"
 MAX_IDS = 100
-MAX_ID = 2**31 - 1  # Nexudus ids are 32-bit ints; bigger numbers are typos, not ids.
 MAX_PAGE = 100_000
-MAX_NAME = 200
 MIN_THRESHOLD_MINUTES = 5
 MAX_THRESHOLD_MINUTES = 30 * 24 * 60
 MAX_AGE = timedelta(days=3660)  # relative dates reach back at most ~10 years
@@ -100,6 +100,23 @@ class EditIntent(_Intent):
     id: PositiveId
 
 
+class EditNowIntent(_Intent):
+    """`edit ID key:value …`: save these changes at once (the same safe edit as the form).
+
+    Field names are those of `ChatRoomChanges`; only the fields typed are set (`model_fields_set`),
+    so `visited:never` (None) clears the visit while an untyped field is never written."""
+
+    id: PositiveId
+    name: str | None = None
+    active: bool | None = None
+    business_id: PositiveId | None = None
+    last_agent_visit: datetime | None = None
+    users: list[PositiveId] | None = Field(default=None, max_length=MAX_MEMBERS)
+
+    def changes(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.model_fields_set if k != "id"}
+
+
 class DeleteIntent(_Intent):
     """`delete ID`: ask to confirm deleting one chatroom."""
 
@@ -118,7 +135,7 @@ class RunIntent(_Intent):
 
 
 class AlertsListIntent(_Intent):
-    """`alerts` / `alerts list`: show this workspace's alert subscriptions."""
+    """`alerts` / `alerts list`: show the alert subscriptions of the channel it is typed in."""
 
 
 class AlertsSubscribeIntent(_Intent):
@@ -144,6 +161,7 @@ Intent: TypeAlias = (
     | ShowIntent
     | CreateIntent
     | EditIntent
+    | EditNowIntent
     | DeleteIntent
     | CommandsIntent
     | RunIntent
@@ -175,15 +193,18 @@ USAGE: dict[str, str] = {
     "whoami": f"`{_C} whoami`",
     "list": (
         f"`{_C} list [key:value …]` — e.g. `{_C} list active:true sort:-visited` "
-        f"or `{_C} list visited-before:2d size:50`"
+        f"or `{_C} list business:9001 visited-before:2d size:20`"
     ),
     "search": (f"`{_C} search WORDS [key:value …]` — e.g. `{_C} search front desk` or `{_C} search lobby active:true`"),
-    "show": f"`{_C} show ID [ID …]` — e.g. `{_C} show 12` or `{_C} show 12 13 14`",
-    "create": f'`{_C} create [business:ID] [name:"…"]` — e.g. `{_C} create business:12 name:"Front desk"`',
-    "edit": f"`{_C} edit ID` — e.g. `{_C} edit 12`",
-    "delete": f"`{_C} delete ID` — e.g. `{_C} delete 12`",
+    "show": f"`{_C} show ID [ID …]` — e.g. `{_C} show 1000001` or `{_C} show 1000001 1000002 1000003`",
+    "create": f'`{_C} create [business:ID] [name:"…"]` — e.g. `{_C} create business:9001 name:"Front desk"`',
+    "edit": (
+        f"`{_C} edit ID [key:value …]` — e.g. `{_C} edit 1000001` (a form), "
+        f'or `{_C} edit 1000001 name:"Front desk" active:false` (saved at once)'
+    ),
+    "delete": f"`{_C} delete ID` — e.g. `{_C} delete 1000001`",
     "commands": f"`{_C} commands`",
-    "run": f"`{_C} run [KEY] [ID …]` — e.g. `{_C} run MARK_VISITED 12 13`, or just `{_C} run` to pick",
+    "run": f"`{_C} run [KEY] [ID …]` — e.g. `{_C} run MARK_VISITED 1000001 1000002`, or just `{_C} run` to pick",
     "alerts": (
         f"`{_C} alerts [list]` · `{_C} alerts subscribe [#channel] [after:4h] [business:ID]` · "
         f"`{_C} alerts unsubscribe ID` — e.g. `{_C} alerts subscribe #support after:30m` "
@@ -207,7 +228,7 @@ HELP_TOPICS: tuple[str, ...] = (
 )
 SHORT_USAGE = (
     f"Commands: {', '.join(f'`{t}`' for t in HELP_TOPICS)}. "
-    f"Try `{_C} list`, `{_C} show 12` or `{_C} help` for the full reference."
+    f"Try `{_C} list`, `{_C} show 1000001` or `{_C} help` for the full reference."
 )
 
 _SUMMARY: dict[str, str] = {
@@ -219,7 +240,7 @@ _SUMMARY: dict[str, str] = {
     "search": "find chatrooms by name (plus any list filter)",
     "show": "open one or more chatrooms by id",
     "create": "create a chatroom (opens a form)",
-    "edit": "edit a chatroom (opens a form)",
+    "edit": "edit a chatroom (a form, or key:value changes saved at once)",
     "delete": "delete a chatroom (asks first)",
     "commands": "the actions Nexudus can run on chatrooms",
     "run": "run one of those actions on chatrooms",
@@ -227,7 +248,7 @@ _SUMMARY: dict[str, str] = {
 }
 
 _DATE_FORMS = (
-    "`2026-11-01` (start of that day, space time) · `2026-11-01T10:30` · `2026-11-01T10:30:00` · "
+    "`2026-11-01` (that whole day, space time) · `2026-11-01T10:30` · `2026-11-01T10:30:00` · "
     "`2026-11-01T10:30Z` (UTC) · `2026-11-01T10:30+01:00` · `today` · `yesterday` · "
     "or an age — `30m`, `4h`, `2d`, `1w`, `1h30m` ago"
 )
@@ -235,12 +256,16 @@ _SORT_FIELDS_HELP = "`id`, `name`, `active`, `visited`, `created`, `updated`, `b
 _FILTER_HELP = "\n".join(
     (
         '*Filters* (key:value; quote values with spaces: `name:"front desk"`)',
-        "• `id:12` · `active:true` (true/false, yes/no, on/off, 1/0) · `business:34` · `user:56`",
+        "• `id:1000001` · `active:true` (true/false, yes/no, on/off, 1/0) · `business:9001` · `user:7000237`",
         '• `name:lobby` or `name:"front desk"` — name contains',
-        "• `visited:D` — last agent visit exactly D",
-        "• `visited-after:D` (`after:D`) · `visited-before:D` (`before:D`) — last agent visit range",
-        "• `created-after:D` · `created-before:D` · `updated-after:D` · `updated-before:D`",
-        "• `page:2` · `size:50` (1–1000) · `sort:FIELD` or `sort:-FIELD` · `order:asc|desc`",
+        "• `visited:D` — last agent visit on day D (`visited:2026-11-01`, `visited:yesterday`), "
+        "or at the minute D when it has a time",
+        "• `visited-after:D` (`after:D`) · `visited-before:D` (`before:D`) — last agent visit range; "
+        "a day counts whole: `before:2026-11-01` is before that day starts, `after:2026-11-01` after it ends",
+        "• `created:DAY` · `created-after:D` · `created-before:D` · `updated:DAY` · `updated-after:D` · "
+        "`updated-before:D` — the same for when the chatroom was created or last changed",
+        f"• `page:2` · `size:20` — rows per page; Slack shows at most {MAX_LIST_ROWS}, so a larger size "
+        f"shows {MAX_LIST_ROWS} and says so · `sort:FIELD` or `sort:-FIELD` · `order:asc|desc`",
         f"*Dates D*: {_DATE_FORMS}",
         f"*Sort fields*: {_SORT_FIELDS_HELP}",
     )
@@ -248,14 +273,35 @@ _FILTER_HELP = "\n".join(
 _DETAILS: dict[str, str] = {
     "list": _FILTER_HELP,
     "search": "Words that are not key:value become the name to look for.\n" + _FILTER_HELP,
-    "show": f"Ids may be separated by spaces or commas (`12,13`), at most {MAX_IDS}; `#12` works too.",
+    "show": (f"Ids may be separated by spaces or commas (`1000001,1000002`), at most {MAX_IDS}; `#1000001` works too."),
+    "create": "\n".join(
+        (
+            "Opens a form with these fields (`business:` and `name:` fill them in beforehand):",
+            "• *Business ID* (required) — the Nexudus business the chatroom belongs to, e.g. 9001",
+            f"• *Name* (required) — at most {MAX_NAME} characters",
+            "• *Active* — members can write in it (ticked unless you untick it)",
+            "• *Last agent visit* — leave empty if no agent has visited yet; it cannot be in the future",
+            "• *Member user IDs* — Nexudus user ids, separated by commas or spaces, e.g. 7000237, 7000261",
+            "Create saves it in Nexudus and shows the new chatroom's card here.",
+        )
+    ),
+    "edit": "\n".join(
+        (
+            "Without changes, opens the form filled with the chatroom's current values; only the fields you "
+            "change are saved, everything else (members included) is kept.",
+            "With key:value changes, saves them at once, the same safe way:",
+            f'• `name:"…"` (at most {MAX_NAME} characters) · `active:true|false` · `business:9001`',
+            "• `visited:2026-11-01T10:30` (not in the future), `visited:now`, or `visited:never`",
+            "• `users:7000237,7000261` — replaces the members (`users:none` empties the list)",
+        )
+    ),
     "run": (
         f"`KEY` is a command key from `{_C} commands` (letters, digits, `_ . -`). "
         "Leave out the key or the ids and a form asks for them."
     ),
     "alerts": "\n".join(
         (
-            "• `alerts` or `alerts list` — this workspace's subscriptions",
+            "• `alerts` or `alerts list` — the subscriptions of the channel you type it in",
             "• `alerts subscribe` — in the channel you type it in, with the default threshold",
             "• `alerts subscribe #channel` — pick the channel from Slack's autocomplete so it arrives "
             "as a channel mention",
@@ -280,6 +326,10 @@ def help_text(topic: str | None) -> str:
         if key in _DETAILS:
             text += "\n" + _DETAILS[key]
         return text
+    close = difflib.get_close_matches(key[:QUOTE_LIMIT], [*USAGE, *_TOPIC_ALIASES], n=1, cutoff=0.6)
+    if close:
+        found = _TOPIC_ALIASES.get(close[0], close[0])
+        return f"There is no help topic {_q(topic)}. Did you mean `{found}`?\n\n" + help_text(found)
     return f"There is no help topic {_q(topic)}; here is everything.\n\n" + _full_help()
 
 
@@ -289,7 +339,8 @@ def _full_help() -> str:
         lines.append(f"• *{topic}* — {_SUMMARY[topic]}: {USAGE[topic]}")
     lines.append(
         "List and search filters: `id:` `active:` `business:` `name:` `user:` `visited:` `visited-before:` "
-        "`visited-after:` `created-before:` `created-after:` `updated-before:` `updated-after:` `page:` "
+        "`visited-after:` `created:` `created-before:` `created-after:` `updated:` `updated-before:` "
+        "`updated-after:` `page:` "
         f"`size:` `sort:` `order:` — details in `{_C} help list`."
     )
     lines.append(f"Dates: {_DATE_FORMS}.")
@@ -431,16 +482,36 @@ def _did_you_mean(word: str, choices: Sequence[str]) -> str:
 # ---------------------------------------------------------------------------------------------- values
 
 
-_ID = re.compile(r"#?([0-9]{1,12})")
+_ID = re.compile(r"#?([0-9]+)")
 
 
 def _positive_id(value: str) -> int | None:
     """A positive 32-bit id (a leading `#` tolerated), else None."""
     match = _ID.fullmatch(value.strip())
-    if match is None:
+    if match is None or len(match.group(1)) > 12:
         return None
     number = int(match.group(1))
     return number if 1 <= number <= MAX_ID else None
+
+
+def _too_large(value: str) -> bool:
+    """Digits that would be an id, were they not past the 32-bit range (so the message says so)."""
+    match = _ID.fullmatch(value.strip())
+    return match is not None and (len(match.group(1)) > 12 or int(match.group(1)) > MAX_ID)
+
+
+def _id_message(value: str, source: str, what: str, example: str) -> str:
+    """Why `value` (typed as `source`) is not a `what` id: too large, or not a positive whole number."""
+    if _too_large(value):
+        return f"{_q(source)} is too large for {what} id (at most {MAX_ID})."
+    return f"{_q(source)} is not {what} id; ids are positive whole numbers, e.g. {example}."
+
+
+def _key_id_message(source: str, value: str, key: str) -> str:
+    """Why the value of `key:value` is not an id."""
+    if _too_large(value):
+        return f"{_q(source)}: {key} is too large for an id (at most {MAX_ID})."
+    return f"{_q(source)}: {key} must be a positive whole number, e.g. {_EXAMPLES[key]}."
 
 
 def _parse_ids(tokens: Sequence[_Token], usage: str, *, at_least: int) -> list[int]:
@@ -452,12 +523,12 @@ def _parse_ids(tokens: Sequence[_Token], usage: str, *, at_least: int) -> list[i
                 continue
             number = _positive_id(piece)
             if number is None:
-                raise GrammarError(f"{_q(piece)} is not a chatroom id; ids are positive whole numbers, e.g. 12.", usage)
+                raise GrammarError(_id_message(piece, piece, "a chatroom", "1000001"), usage)
             ids[number] = None
     if len(ids) > MAX_IDS:
         raise GrammarError(f"That is {len(ids)} ids; give at most {MAX_IDS} at once.", usage)
     if len(ids) < at_least:
-        raise GrammarError("Give at least one chatroom id, e.g. 12.", usage)
+        raise GrammarError("Give at least one chatroom id, e.g. 1000001.", usage)
     return list(ids)
 
 
@@ -550,6 +621,24 @@ def _parse_date(value: str, source: str, now: datetime, zone: tzinfo, usage: str
         raise GrammarError(f"{_q(source)} is not a real date ({exc}); {_DATE_HELP}.", usage) from None
 
 
+def _day_bounds(value: str, source: str, now: datetime, zone: tzinfo, usage: str) -> tuple[datetime, datetime] | None:
+    """The first and last minute of the day when `value` names a whole day (`2026-11-01`, `today`,
+    `yesterday`; in the space's zone unless an offset is given), else None."""
+    text = value.strip()
+    word = text.lower()
+    match = _ISO.fullmatch(text)
+    is_day = word in ("today", "yesterday", "tomorrow") or (match is not None and match.group(4) is None)
+    if not is_day:
+        return None
+    start = _parse_date(value, source, now, zone, usage)
+    if match is not None and match.group(7) is not None:
+        following = start + timedelta(days=1)
+    else:
+        day = start.astimezone(zone).date() + timedelta(days=1)
+        following = _settle(_localize(datetime.combine(day, time()), zone), zone)
+    return start, following - timedelta(minutes=1)
+
+
 # ---------------------------------------------------------------------------------------- list, search
 
 # typed key → canonical key
@@ -561,6 +650,8 @@ _FILTER_KEYS: dict[str, str] = {
     "user": "user",
     "users": "user",
     "visited": "visited",
+    "created": "created",
+    "updated": "updated",
     "visited-before": "visited-before",
     "before": "visited-before",
     "visited-after": "visited-after",
@@ -578,9 +669,16 @@ _FILTER_KEYS: dict[str, str] = {
 }
 _FILTER_KEYS.update({k.replace("-", "_"): v for k, v in list(_FILTER_KEYS.items()) if "-" in k})
 _KNOWN_FILTER_KEYS = (
-    "id, active, business, name, user, visited, visited-before, visited-after, created-before, "
-    "created-after, updated-before, updated-after, before, after, page, size, sort, order"
+    "id, active, business, name, user, visited, visited-before, visited-after, created, created-before, "
+    "created-after, updated, updated-before, updated-after, before, after, page, size, sort, order"
 )
+
+# `visited:`, `created:`, `updated:` with a day → that day's range (field names of ChatRoomFilters)
+_DAY_RANGES = {
+    "visited": ("visited_from", "visited_to"),
+    "created": ("created_from", "created_to"),
+    "updated": ("updated_from", "updated_to"),
+}
 
 # canonical date key → (ChatRoomFilters field)
 _DATE_FIELDS = {
@@ -626,7 +724,18 @@ _DIRECTIONS = {
 def _parse_list(tokens: Sequence[_Token], now: datetime, zone: tzinfo, *, search: bool) -> ListIntent:
     usage = USAGE["search" if search else "list"]
     seen: dict[str, str] = {}  # canonical key → source token
+    setters: dict[str, str] = {}  # ChatRoomFilters field → the token that set it
     values: dict[str, object] = {}
+
+    def set_date(field: str, when: datetime, source: str) -> None:
+        if field in setters:
+            raise GrammarError(
+                f"{_q(setters[field])} and {_q(source)} both say when; keep one of them.",
+                usage,
+            )
+        setters[field] = source
+        values[field] = when
+
     words: list[str] = []
     page = 1
     size: int | None = None
@@ -660,10 +769,7 @@ def _parse_list(tokens: Sequence[_Token], now: datetime, zone: tzinfo, *, search
         if canonical in ("id", "business", "user"):
             number = _positive_id(value)
             if number is None:
-                raise GrammarError(
-                    f"{_q(token.source)}: {canonical} must be a positive whole number, e.g. {_EXAMPLES[canonical]}.",
-                    usage,
-                )
+                raise GrammarError(_key_id_message(token.source, value, canonical), usage)
             values[{"user": "users"}.get(canonical, canonical)] = number
         elif canonical == "active":
             flag = _BOOLS.get(value.lower())
@@ -672,8 +778,24 @@ def _parse_list(tokens: Sequence[_Token], now: datetime, zone: tzinfo, *, search
             values["active"] = flag
         elif canonical == "name":
             values["name"] = _check_name(value, token.source, usage)
-        elif canonical in _DATE_FIELDS:
-            values[_DATE_FIELDS[canonical]] = _parse_date(value, token.source, now, zone, usage)
+        elif canonical in _DAY_RANGES or canonical in _DATE_FIELDS:
+            bounds = _day_bounds(value, token.source, now, zone, usage)
+            if canonical in _DAY_RANGES and bounds is not None:  # a bare day means the whole day
+                low, high = _DAY_RANGES[canonical]
+                set_date(low, bounds[0], token.source)
+                set_date(high, bounds[1], token.source)
+            elif canonical in _DAY_RANGES and canonical != "visited":
+                raise GrammarError(
+                    f"{_q(token.source)}: `{canonical}:` takes a day, e.g. {_EXAMPLES[canonical]}; for a time, "
+                    f"use `{canonical}-after:` and `{canonical}-before:`.",
+                    usage,
+                )
+            elif canonical.endswith("-before") and bounds is not None:  # before the day starts
+                set_date(_DATE_FIELDS[canonical], bounds[0] - timedelta(minutes=1), token.source)
+            elif canonical.endswith("-after") and bounds is not None:  # after the day ends
+                set_date(_DATE_FIELDS[canonical], bounds[1] + timedelta(minutes=1), token.source)
+            else:
+                set_date(_DATE_FIELDS[canonical], _parse_date(value, token.source, now, zone, usage), token.source)
         elif canonical == "page":
             page = _bounded(value, token.source, "page", 1, MAX_PAGE, usage)
         elif canonical == "size":
@@ -727,18 +849,20 @@ def _parse_list(tokens: Sequence[_Token], now: datetime, zone: tzinfo, *, search
 
 
 _EXAMPLES: dict[str, str] = {
-    "id": "id:12",
+    "id": "id:1000001",
     "active": "active:true",
-    "business": "business:34",
+    "business": "business:9001",
     "name": 'name:"front desk"',
-    "user": "user:56",
+    "user": "user:7000237",
     "visited": "visited:2026-11-01",
+    "created": "created:2026-11-01",
+    "updated": "updated:yesterday",
     "visited-before": "visited-before:2d",
     "visited-after": "visited-after:2026-11-01T10:30",
     "created-before": "created-before:2026-11-01",
     "created-after": "created-after:1w",
     "updated-before": "updated-before:yesterday",
-    "updated-after": "updated-after:today",
+    "updated-after": "updated-after:2026-11-01T10:30",
     "page": "page:2",
     "size": "size:50",
     "sort": "sort:-visited",
@@ -800,20 +924,116 @@ def _parse_help(args: Sequence[_Token]) -> HelpIntent:
 def _parse_show(args: Sequence[_Token]) -> ShowIntent:
     usage = USAGE["show"]
     if not args:
-        raise GrammarError("Which chatroom? Give one or more ids, e.g. 12 or 12 13.", usage)
+        raise GrammarError("Which chatroom? Give one or more ids, e.g. 1000001 or 1000001 1000002.", usage)
     return ShowIntent(ids=_parse_ids(args, usage, at_least=1))
 
 
 def _single_id(name: str, args: Sequence[_Token]) -> int:
     usage = USAGE[name]
     if not args:
-        raise GrammarError(f"Which chatroom? `{name}` needs a chatroom id, e.g. `{COMMAND} {name} 12`.", usage)
+        raise GrammarError(f"Which chatroom? `{name}` needs a chatroom id, e.g. `{COMMAND} {name} 1000001`.", usage)
     ids = _parse_ids(args, usage, at_least=1)
     if len(ids) > 1:
         raise GrammarError(
             f"`{name}` takes one chatroom id; got {len(ids)} ({_q(' '.join(t.source for t in args))}).", usage
         )
     return ids[0]
+
+
+# typed key → EditNowIntent field (== the chatroom form's block id; the console's `:submit` takes them too)
+EDIT_KEYS = {
+    "name": "name",
+    "active": "active",
+    "business": "business_id",
+    "visited": "last_agent_visit",
+    "last-visit": "last_agent_visit",
+    "users": "users",
+    "user": "users",
+    "members": "users",
+}
+_EDIT_EXAMPLES = {
+    "name": 'name:"Front desk"',
+    "active": "active:false",
+    "business_id": "business:9001",
+    "last_agent_visit": "visited:now",
+    "users": "users:7000237,7000261",
+}
+
+
+def _parse_edit(args: Sequence[_Token], now: datetime, zone: tzinfo) -> EditIntent | EditNowIntent:
+    usage = USAGE["edit"]
+    id_tokens = [t for t in args if t.split()[0] is None]
+    pairs = [t for t in args if t.split()[0] is not None]
+    chatroom_id = _single_id("edit", id_tokens)
+    if not pairs:
+        return EditIntent(id=chatroom_id)
+    values: dict[str, object] = {}
+    seen: dict[str, str] = {}
+    for token in pairs:
+        key, raw = token.split()
+        assert key is not None
+        field = EDIT_KEYS.get(key.replace("_", "-"))
+        if field is None:
+            raise GrammarError(
+                f"{_q(key)} is not something `edit` can change.{_did_you_mean(key, list(EDIT_KEYS))} "
+                "Known keys: name, active, business, visited, users.",
+                usage,
+            )
+        if field in seen:
+            raise GrammarError(f"{_q(seen[field])} and {_q(token.source)} both change the same field.", usage)
+        seen[field] = token.source
+        value = _clean(raw).strip()
+        if not value:
+            raise GrammarError(f"{_q(token.source)} needs a value, e.g. {_EDIT_EXAMPLES[field]}.", usage)
+        if field == "name":
+            values[field] = _check_name(value, token.source, usage)
+        elif field == "active":
+            flag = _BOOLS.get(value.lower())
+            if flag is None:
+                raise GrammarError(f"{_q(token.source)}: active must be true or false (yes/no, on/off, 1/0).", usage)
+            values[field] = flag
+        elif field == "business_id":
+            business = _positive_id(value)
+            if business is None:
+                raise GrammarError(_key_id_message(token.source, value, "business"), usage)
+            values[field] = business
+        elif field == "last_agent_visit":
+            values[field] = _edit_visit(value, token.source, now, zone, usage)
+        else:
+            values[field] = _edit_users(value, token.source, usage)
+    return EditNowIntent(id=chatroom_id, **values)
+
+
+def _edit_visit(value: str, source: str, now: datetime, zone: tzinfo, usage: str) -> datetime | None:
+    if value.lower() in ("never", "none"):
+        return None
+    if _day_bounds(value, source, now, zone, usage) is not None:
+        raise GrammarError(
+            f"{_q(source)}: give the time of the visit too, e.g. visited:2026-11-01T10:30, or visited:now.", usage
+        )
+    when = _parse_date(value, source, now, zone, usage)
+    problem = visit_problem(when, now)
+    if problem:
+        raise GrammarError(f"{_q(source)}: {problem}", usage)
+    return when
+
+
+def _edit_users(value: str, source: str, usage: str) -> list[int]:
+    if value.lower() in ("none", "nobody"):
+        return []
+    users: dict[int, None] = {}
+    for piece in value.split(","):
+        if not piece.strip():
+            continue
+        number = _positive_id(piece)
+        if number is None:
+            if _too_large(piece):
+                raise GrammarError(f"{_q(piece)} is too large for a user id (at most {MAX_ID}).", usage)
+            raise GrammarError(f"{_q(piece)} is not a user id; use numbers separated by commas.", usage)
+        users[number] = None
+    if len(users) > MAX_MEMBERS:
+        raise GrammarError(f"That is {len(users)} members; set at most {MAX_MEMBERS} at once.", usage)
+    return list(users)
 
 
 def _parse_create(args: Sequence[_Token]) -> CreateIntent:
@@ -846,9 +1066,7 @@ def _parse_create(args: Sequence[_Token]) -> CreateIntent:
         else:
             business = _positive_id(value)
             if business is None:
-                raise GrammarError(
-                    f"{_q(token.source)}: business must be a positive whole number, e.g. business:34.", usage
-                )
+                raise GrammarError(_key_id_message(token.source, value, "business"), usage)
     if words:
         if name is not None:
             raise GrammarError(
@@ -956,9 +1174,7 @@ def _parse_subscribe(args: Sequence[_Token], usage: str) -> AlertsSubscribeInten
         if canonical == "business":
             business = _positive_id(value)
             if business is None:
-                raise GrammarError(
-                    f"{_q(token.source)}: business must be a positive whole number, e.g. business:34.", usage
-                )
+                raise GrammarError(_key_id_message(token.source, value, "business"), usage)
             continue
         delta = _duration(value, bare_minutes=True)
         if delta is None:
@@ -1007,7 +1223,6 @@ _SIMPLE: dict[str, Callable[[Sequence[_Token]], Intent]] = {
     "commands": _no_arguments("commands", CommandsIntent),
     "help": _parse_help,
     "show": _parse_show,
-    "edit": lambda args: EditIntent(id=_single_id("edit", args)),
     "delete": lambda args: DeleteIntent(id=_single_id("delete", args)),
     "create": _parse_create,
     "run": _parse_run,
@@ -1048,6 +1263,8 @@ def _parse(text: str, now: datetime, zone: tzinfo) -> Intent:
     args = tokens[1:]
     if name in ("list", "search"):
         return _parse_list(args, now, zone, search=name == "search")
+    if name == "edit":
+        return _parse_edit(args, now, zone)
     handler = _SIMPLE.get(name)
     if handler is None:
         raise GrammarError(
@@ -1062,13 +1279,22 @@ def _parse(text: str, now: datetime, zone: tzinfo) -> Intent:
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _DATE_LABELS = (
     ("last_agent_visit", "visited"),
-    ("visited_from", "visited after"),
-    ("visited_to", "visited before"),
-    ("created_from", "created after"),
-    ("created_to", "created before"),
-    ("updated_from", "updated after"),
-    ("updated_to", "updated before"),
+    ("visited_from", "visited since"),
+    ("visited_to", "visited until"),
+    ("created_from", "created since"),
+    ("created_to", "created until"),
+    ("updated_from", "updated since"),
+    ("updated_to", "updated until"),
 )
+_SORT_WORDS = {
+    "Id": "id",
+    "Name": "name",
+    "Active": "active",
+    "LastAgentVisit": "last agent visit",
+    "CreatedOn": "creation date",
+    "UpdatedOn": "last change",
+    "BusinessId": "business",
+}
 _DIRECTION_WORDS = {
     "Id": ("lowest first", "highest first"),
     "Name": ("A→Z", "Z→A"),
@@ -1080,11 +1306,18 @@ _DIRECTION_WORDS = {
 }
 
 
-def _human_date(value: datetime) -> str:
+def _human_date(value: datetime, *, with_time: bool = False) -> str:
     text = f"{value.day} {_MONTHS[value.month - 1]} {value.year}"
-    if (value.hour, value.minute) != (0, 0):
+    if with_time or (value.hour, value.minute) != (0, 0):
         text += f" {value.hour:02d}:{value.minute:02d}"
     return text
+
+
+def _is_whole_day(start: object, end: object) -> bool:
+    """A range from a day's first minute to its last (wall clock as typed, DST days included)."""
+    if not isinstance(start, datetime) or not isinstance(end, datetime):
+        return False
+    return (start.hour, start.minute) == (0, 0) and (end.hour, end.minute) == (23, 59) and start.date() == end.date()
 
 
 def describe_filters(intent: ListIntent) -> str:
@@ -1103,13 +1336,20 @@ def describe_filters(intent: ListIntent) -> str:
         parts.append(f"name contains “{name}”")
     if f.users is not None:
         parts.append(f"user {f.users}")
+    whole_days: set[str] = set()
+    for word, (low, high) in _DAY_RANGES.items():
+        start, end = getattr(f, low), getattr(f, high)
+        if _is_whole_day(start, end):
+            parts.append(f"{word} on {_human_date(start)}")
+            whole_days.update((low, high))
     for field, label in _DATE_LABELS:
         value = getattr(f, field)
-        if isinstance(value, datetime):
-            parts.append(f"{label} {_human_date(value)}")
+        if isinstance(value, datetime) and field not in whole_days:
+            parts.append(f"{label} {_human_date(value, with_time=label.endswith('until'))}")
     if intent.order_by != "Id" or intent.direction != Direction.ASCENDING:
         words = _DIRECTION_WORDS.get(intent.order_by, ("ascending", "descending"))
-        parts.append(f"sorted by {intent.order_by}, {words[0 if intent.direction == Direction.ASCENDING else 1]}")
+        field = _SORT_WORDS.get(intent.order_by, intent.order_by)
+        parts.append(f"sorted by {field}, {words[0 if intent.direction == Direction.ASCENDING else 1]}")
     return " · ".join(parts) if parts else "all chatrooms"
 
 

@@ -11,10 +11,10 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.rules import MAX_MEMBERS, id_problem, name_problem, visit_problem
 from bot.slack import ids
 
 StateValues = dict[str, Any]
-MAX_USERS = 500
 
 
 def entry(state: StateValues, block_id: str) -> dict[str, Any]:
@@ -61,32 +61,47 @@ def parse_user_ids(text: str | None) -> tuple[list[int] | None, str | None]:
     tokens = [t for t in re.split(r"[\s,;]+", text) if t]
     users: list[int] = []
     for token in tokens:
-        if not token.isdigit() or int(token) < 1 or len(token) > 12:
+        if not token.isdigit() or not token.isascii():
             return None, f"“{token[:30]}” is not a user id: use numbers separated by commas."
+        problem = id_problem(token, "user id")
+        if problem:
+            return None, f"“{token[:30]}”: {problem}"
         users.append(int(token))
-    if len(users) > MAX_USERS:
-        return None, f"At most {MAX_USERS} members."
+    if len(users) > MAX_MEMBERS:
+        return None, f"At most {MAX_MEMBERS} members."
     return list(dict.fromkeys(users)), None
 
 
-def parse_chatroom_form(state: StateValues) -> tuple[dict[str, Any], dict[str, str]]:
-    """The chatroom form's values keyed by field name, and errors keyed by block id."""
+def parse_chatroom_form(
+    state: StateValues, *, now: datetime, initial: dict[str, str] | None = None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The chatroom form's values keyed by field name, and errors keyed by block id.
+
+    `initial` (the edit form's field digests) exempts a value the user left as it was: a record that
+    already breaks a rule (a visit in the future, set elsewhere) can still be saved for other fields.
+    """
     errors: dict[str, str] = {}
     values: dict[str, Any] = {}
     business_text = text_value(state, ids.F_BUSINESS)
+    business_problem = id_problem(business_text, "business ID") if business_text is not None else None
     if business_text is None:
         errors[ids.F_BUSINESS] = "A chatroom belongs to a business: enter its ID."
-    elif not business_text.isdigit() or not 0 < int(business_text) < 10**12:
-        errors[ids.F_BUSINESS] = "The business ID is a whole number, like 12345678."
+    elif business_problem:
+        errors[ids.F_BUSINESS] = business_problem
     else:
-        values[ids.F_BUSINESS] = int(business_text)
+        values[ids.F_BUSINESS] = int(business_text.lstrip("#"))
     name = text_value(state, ids.F_NAME)
+    problem = name_problem(name) if name is not None else None
     if name is None:
         errors[ids.F_NAME] = "Give the chatroom a name."
+    elif problem and _changed(ids.F_NAME, name, initial):
+        errors[ids.F_NAME] = problem
     else:
         values[ids.F_NAME] = name
     values[ids.F_ACTIVE] = checked(state, ids.F_ACTIVE, "active")
     visit, visit_error = datetime_value(state, ids.F_VISIT)
+    if visit_error is None and _changed(ids.F_VISIT, visit, initial):
+        visit_error = visit_problem(visit, now)
     if visit_error:
         errors[ids.F_VISIT] = visit_error
     values[ids.F_VISIT] = visit
@@ -112,6 +127,11 @@ def _normal(key: str, value: Any) -> Any:
     if isinstance(value, str):
         return value.strip() or None
     return value
+
+
+def _changed(key: str, value: Any, initial: dict[str, str] | None) -> bool:
+    """Whether a field differs from what the form first showed (always, for a form without `initial`)."""
+    return initial is None or field_digests({key: value})[key] != initial.get(key)
 
 
 def field_digests(shown: dict[str, Any]) -> dict[str, str]:

@@ -147,7 +147,7 @@ def valid_value(kind: Kind) -> st.SearchStrategy[str]:
         return st.uuids().map(str)
     if kind is Kind.URL:
         return st.from_regex(r"https://[a-z]{1,10}\.[a-z]{2,3}/[a-z0-9]{0,10}", fullmatch=True)
-    return st.text(max_size=60).filter(lambda t: t.strip() == t)
+    return st.text(min_size=1, max_size=60).filter(lambda t: t.strip() == t and t != "")
 
 
 @FUZZ

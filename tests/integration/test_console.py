@@ -114,8 +114,8 @@ x,y
     # Each field was asked for with its type, hint and current value; Enter kept it.
     assert "• Business ID (whole number, required)" in out
     assert f"  Business ID [{before.business_id}] > \n" in out
-    assert "• Status (checkbox, y/n, optional)" in out
-    assert "  Status [n] > y" in out or "  Status [y] > y" in out
+    assert "• Active (checkbox, y/n, optional)" in out
+    assert "  Active [n] > y" in out or "  Active [y] > y" in out
     assert "Nexudus user ids, separated by commas or spaces." in out
     # The app refused the members: the error is shown under that field, which is asked again.
     assert "The form came back with errors" in out

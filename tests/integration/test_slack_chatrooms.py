@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from conftest import ADMIN, READER, RunningApp
@@ -276,3 +277,42 @@ def test_slow_answers_show_a_placeholder_that_the_answer_replaces(logged_in: Run
     answer = response_messages(app)[0]
     assert answer["replace_original"] is True
     assert "1–2 of 60" in all_text(answer)
+
+
+def test_inline_edit_applies_at_once_and_keeps_users_and_untouched_fields(logged_in: RunningApp, sandbox: Any) -> None:
+    app = logged_in
+    before = sandbox.db.get(1_000_001)
+    assert before is not None and before.users and before.active, "a demo chatroom with members"
+    ack = app.slack.command('edit 1000001 name:"Front desk" active:false')
+    assert "Saving your changes" in all_text(ack.json)
+    reply = response_messages(app)[0]
+    assert reply["replace_original"] is True
+    assert "✅ Saved active, name" in all_text(reply)
+    assert "Front desk" in all_text(reply)
+    after = sandbox.db.get(1_000_001)
+    assert after is not None
+    assert (after.name, after.active) == ("Front desk", False)
+    # Everything not typed is kept, members included (a PUT clears what it is not sent).
+    assert after.users == before.users
+    assert after.business_id == before.business_id
+    assert after.last_agent_visit == before.last_agent_visit
+    assert after.system_id == before.system_id
+    assert after.unique_id == before.unique_id
+    assert app.fake.calls("views.open") == [], "no form for a power user's inline edit"
+
+
+def test_inline_edit_refusals_are_answered_in_the_ack_and_change_nothing(
+    logged_in: RunningApp, sandbox: Any, clock: Any
+) -> None:
+    app = logged_in
+    before = sandbox.db.get(1_000_002)
+    future = (clock() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    for text, message in (
+        (f"edit 1000002 visited:{future}", "cannot be in the future"),
+        ("edit 1000002 nme:x", "Did you mean `name`?"),
+        ("edit 1000002 name:" + "x" * 201, "at most 200 characters"),
+    ):
+        ack = app.slack.command(text)
+        assert message in all_text(ack.json), text
+    assert sandbox.db.get(1_000_002) == before
+    assert app.fake.calls("response_url") == []

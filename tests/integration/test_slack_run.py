@@ -111,7 +111,7 @@ def test_set_active_runs_and_posts_result_with_refreshed_cards(logged_in: Runnin
     assert not app.sandbox.db.get(1_000_002).active  # type: ignore[union-attr]
     result, cards = (c.args for c in app.fake.wait_for("response_url", count=2, timeout=10))
     assert "Closed 2 chatrooms" in all_text(result)
-    assert all_text(cards).count("⚫ Closed") == 2
+    assert all_text(cards).count("⚫ Inactive") == 2
     assert find_action(cards["blocks"], ids.RUN) is not None
     assert runs(app) == 1
 
@@ -165,12 +165,15 @@ def test_close_idle_runs_with_no_chatroom(logged_in: RunningApp) -> None:
 def test_nexudus_refusal_is_shown_in_the_form_with_values_kept(logged_in: RunningApp) -> None:
     app = logged_in
     form = open_form(app, "run RENAME 1000001")
-    again = submit_and_wait(app, form, state_for(form, {"New name": ""}))
-    assert again["callback_id"] == ids.RUN_MODAL
-    assert "The new name may not be empty" in all_text(again)
+    assert find_input(form, block_of(form, "New name"))["optional"] is False, "never 'optional', then refused"
+    ack = app.slack.submit(form, state_for(form, {"New name": "   "}))
+    assert ack.json["response_action"] == "errors"
+    assert "Enter a value" in all_text(ack.json)
     form = open_form(app, "run SCHEDULE_FOLLOW_UP 1000001 1000002")
     again = submit_and_wait(app, form, state_for(form, {"Visit at": "2026-12-01 10:00", "Priority": "9"}))
     assert "Priority must be between 1 and 5" in all_text(again)
+    assert "Nexudus says the command did not succeed" in all_text(again)
+    assert "by Slack" not in all_text(again), "Nexudus refused, not Slack"
     assert find_input(again, block_of(again, "Priority"))["element"]["initial_value"] == "9"
     assert find_input(again, block_of(again, "Visit at"))["element"]["initial_date_time"] == 1_796_119_200
     assert [o["value"] for o in find_input(again, ids.RUN_ROOMS)["element"]["initial_options"]] == [
@@ -267,6 +270,16 @@ def test_hidden_and_forged_commands_are_refused(logged_in: RunningApp) -> None:
     ack = app.slack.submit(form | {"private_metadata": '{"key": 1'}, state_for(form, {}))
     assert "out of date or was altered" in all_text(ack.json)
     assert runs(app) == 0
+
+
+def test_a_mistyped_command_key_suggests_the_right_one(logged_in: RunningApp) -> None:
+    app = logged_in
+    before = len(app.fake.calls("views.update"))
+    app.slack.command("run MARK-VISITED 1000001")
+    shown = next_call(app, "views.update", before).args["view"]
+    assert "There is no command `MARK-VISITED`. Did you mean `MARK_VISITED`?" in all_text(shown)
+    form = open_form(app, "run mark_visited 1000001")  # the case of a key does not matter
+    assert "MARK_VISITED" in all_text(form)
 
 
 def test_reader_is_told_the_missing_role(running_app: RunningApp) -> None:

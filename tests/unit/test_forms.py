@@ -76,7 +76,7 @@ def test_type_names_match_case_insensitively_with_aliases(type_name: object, kin
 @pytest.mark.parametrize(
     ("type_name", "element_type", "optional"),
     [
-        ("string", "plain_text_input", True),
+        ("string", "plain_text_input", False),
         ("Boolean", "radio_buttons", False),
         ("Int32", "number_input", False),
         ("Decimal", "number_input", False),
@@ -84,7 +84,7 @@ def test_type_names_match_case_insensitively_with_aliases(type_name: object, kin
         ("EmailAddress", "email_text_input", False),
         ("Url", "url_text_input", False),
         ("Guid", "plain_text_input", False),
-        ("SomethingNew", "plain_text_input", True),
+        ("SomethingNew", "plain_text_input", False),
     ],
 )
 def test_each_type_gets_its_input(type_name: str, element_type: str, optional: bool) -> None:
@@ -220,8 +220,14 @@ def test_boolean_must_be_chosen() -> None:
     )
 
 
-def test_empty_text_is_sent_as_empty() -> None:
-    assert forms.parse_values([Kind.TEXT, Kind.OTHER], {}) == (["", ""], {})
+def test_every_parameter_is_required_and_blank_text_is_refused_under_its_field() -> None:
+    # RENAME's "New name" was marked optional, then Nexudus refused it empty: the form must not say optional.
+    block = forms.parameter_block(0, p("New name", "string"))
+    assert block["optional"] is False
+    assert "empty" not in block["hint"]["text"]
+    values, errors = forms.parse_values([Kind.TEXT, Kind.OTHER], {"p.1": {"p.1": {"value": "  "}}})
+    assert values == [] and set(errors) == {"p.0", "p.1"}
+    assert "Enter a value" in errors["p.0"]
 
 
 def test_wrong_shapes_in_state_become_errors_not_exceptions() -> None:
@@ -229,7 +235,7 @@ def test_wrong_shapes_in_state_become_errors_not_exceptions() -> None:
     state: Any = {"p.0": {"p.0": {"value": 5}}, "p.1": [], "p.2": "x", "p.3": {"p.3": 7}}
     values, errors = forms.parse_values(kinds, state)
     assert values == [] and set(errors) == {"p.0", "p.1", "p.2", "p.3"}
-    assert forms.parse_values(kinds, "not a dict")[1].keys() == {"p.1", "p.2", "p.3"}  # type: ignore[arg-type]
+    assert forms.parse_values(kinds, "not a dict")[1].keys() == {"p.0", "p.1", "p.2", "p.3"}  # type: ignore[arg-type]
 
 
 def test_values_prefill_the_form_and_come_back_unchanged() -> None:

@@ -119,22 +119,26 @@ def test_show_takes_up_to_a_hundred_ids() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("show", "Which chatroom? Give one or more ids, e.g. 12 or 12 13."),
-        ("show abc", "`abc` is not a chatroom id; ids are positive whole numbers, e.g. 12."),
-        ("show 12 0", "`0` is not a chatroom id; ids are positive whole numbers, e.g. 12."),
-        ("show -3", "`-3` is not a chatroom id; ids are positive whole numbers, e.g. 12."),
-        ("show 99999999999", "`99999999999` is not a chatroom id; ids are positive whole numbers, e.g. 12."),
+        ("show", "Which chatroom? Give one or more ids, e.g. 1000001 or 1000001 1000002."),
+        ("show abc", "`abc` is not a chatroom id; ids are positive whole numbers, e.g. 1000001."),
+        ("show 12 0", "`0` is not a chatroom id; ids are positive whole numbers, e.g. 1000001."),
+        ("show -3", "`-3` is not a chatroom id; ids are positive whole numbers, e.g. 1000001."),
+        ("show 2147483648", "`2147483648` is too large for a chatroom id (at most 2147483647)."),
+        ("show 99999999999999999999", "`99999999999999999999` is too large for a chatroom id (at most 2147483647)."),
+        ("list business:99999999999999999999", "business is too large for an id (at most 2147483647)."),
+        ("create business:2147483648", "`business:2147483648`: business is too large for an id"),
+        ("alerts subscribe business:2147483648", "`business:2147483648`: business is too large for an id"),
         ("show " + " ".join(str(i) for i in range(1, 102)), "That is 101 ids; give at most 100 at once."),
-        ("edit", "Which chatroom? `edit` needs a chatroom id, e.g. `/chatrooms edit 12`."),
+        ("edit", "Which chatroom? `edit` needs a chatroom id, e.g. `/chatrooms edit 1000001`."),
         ("delete 12 13", "`delete` takes one chatroom id; got 2 (`12 13`)."),
-        ("edit twelve", "`twelve` is not a chatroom id; ids are positive whole numbers, e.g. 12."),
+        ("edit twelve", "`twelve` is not a chatroom id; ids are positive whole numbers, e.g. 1000001."),
         ("login now", "`login` takes nothing after it; remove `now`."),
         ("commands all", "`commands` takes nothing after it; remove `all`."),
         ("run 💥", "`💥` is not a command key; keys look like MARK_VISITED"),
-        ("run MARK x", "`x` is not a chatroom id; ids are positive whole numbers, e.g. 12."),
+        ("run MARK x", "`x` is not a chatroom id; ids are positive whole numbers, e.g. 1000001."),
         ("create colour:red", "`colour` is not something `create` can prefill. Known keys: name, business."),
         ("create nme:x", "`nme` is not something `create` can prefill. Did you mean `name`?"),
-        ("create business:x", "`business:x`: business must be a positive whole number, e.g. business:34."),
+        ("create business:x", "`business:x`: business must be a positive whole number, e.g. business:9001."),
         ("create name:a name:b", "`name` given twice (`name:a` and `name:b`)."),
         ('create Lobby name:"Front desk"', "Give the name once: either as words (`Lobby`) or as"),
         ("create name:", '`name:` needs a value, e.g. name:"front desk".'),
@@ -259,10 +263,10 @@ def test_search_words_become_the_name(text: str, intent: ListIntent) -> None:
         ("list before:2d visited-before:3d", "`visited-before` given twice (`before:2d` and `visited-before:3d`)."),
         ("list active:maybe", "`active:maybe`: active must be true or false (yes/no, on/off, 1/0)."),
         ("list active:", "`active:` needs a value, e.g. active:true."),
-        ("list id:abc", "`id:abc`: id must be a positive whole number, e.g. id:12."),
-        ("list id:0", "`id:0`: id must be a positive whole number, e.g. id:12."),
-        ("list business:-1", "`business:-1`: business must be a positive whole number, e.g. business:34."),
-        ("list user:<@U123|bob>", "user must be a positive whole number, e.g. user:56."),
+        ("list id:abc", "`id:abc`: id must be a positive whole number, e.g. id:1000001."),
+        ("list id:0", "`id:0`: id must be a positive whole number, e.g. id:1000001."),
+        ("list business:-1", "`business:-1`: business must be a positive whole number, e.g. business:9001."),
+        ("list user:<@U123|bob>", "user must be a positive whole number, e.g. user:7000237."),
         ("list page:0", "`page:0`: page must be a whole number from 1 to 100000."),
         ("list page:100001", "`page:100001`: page must be a whole number from 1 to 100000."),
         ("list size:1001", "`size:1001`: size must be a whole number from 1 to 1000."),
@@ -300,9 +304,9 @@ def test_error_messages_cannot_ping_or_link() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        # start of that day in the space's zone
-        ("2026-11-01", at(2026, 11, 1, 0, 0)),
-        ("2026-07-01", at(2026, 6, 30, 23, 0)),  # BST: local midnight is 23:00 UTC the day before
+        # a bare day: before:DAY is before that day starts (in the space's zone), to the minute
+        ("2026-11-01", at(2026, 10, 31, 23, 59)),
+        ("2026-07-01", at(2026, 6, 30, 22, 59)),  # BST: local midnight is 23:00 UTC the day before
         ("2026-11-01T10:30", at(2026, 11, 1, 10, 30)),
         ("2026-07-01T10:30", at(2026, 7, 1, 9, 30)),
         ("2026-07-01T10:30:45", at(2026, 7, 1, 9, 30)),  # seconds are dropped
@@ -311,9 +315,9 @@ def test_error_messages_cannot_ping_or_link() -> None:
         ("2026-07-01T10:30+02:00", at(2026, 7, 1, 8, 30)),
         ("2026-07-01T10:30-0500", at(2026, 7, 1, 15, 30)),
         ('"2026-07-01 10:30"', at(2026, 7, 1, 9, 30)),
-        ("today", at(2026, 11, 5, 0, 0)),
-        ("Today", at(2026, 11, 5, 0, 0)),
-        ("yesterday", at(2026, 11, 4, 0, 0)),
+        ("today", at(2026, 11, 4, 23, 59)),
+        ("Today", at(2026, 11, 4, 23, 59)),
+        ("yesterday", at(2026, 11, 3, 23, 59)),
         ("30m", at(2026, 11, 5, 12, 4)),
         ("4h", at(2026, 11, 5, 8, 34)),
         ("2d", at(2026, 11, 3, 12, 34)),
@@ -336,7 +340,7 @@ def test_dates_are_read_in_the_space_zone() -> None:
     assert intent.filters.last_agent_visit == at(2026, 11, 1, 15, 30)
     today = parse("list created-after:today", zone=NEW_YORK, now=at(2026, 11, 5, 3, 0))
     assert isinstance(today, ListIntent)
-    assert today.filters.created_from == at(2026, 11, 4, 5, 0)  # it is still the 4th in New York
+    assert today.filters.created_from == at(2026, 11, 5, 5, 0)  # still the 4th in New York: after it ends
 
 
 def test_dates_carry_the_local_offset_for_display() -> None:
@@ -352,6 +356,8 @@ def test_dates_carry_the_local_offset_for_display() -> None:
     [
         ("visited", "last_agent_visit"),
         ("visited-before", "visited_to"),
+        ("created", "created_from"),
+        ("updated", "updated_from"),
         ("visited_before", "visited_to"),
         ("before", "visited_to"),
         ("visited-after", "visited_from"),
@@ -364,9 +370,47 @@ def test_dates_carry_the_local_offset_for_display() -> None:
     ],
 )
 def test_date_keys(key: str, field: str) -> None:
-    intent = parse(f"list {key}:2026-11-01")
+    if key in ("created", "updated"):  # created:/updated: take a day, not a minute
+        assert "takes a day" in error(f"list {key}:2026-11-01T00:00").message
+        intent = parse(f"list {key}:2026-11-01")
+    else:
+        intent = parse(f"list {key}:2026-11-01T00:00")
     assert isinstance(intent, ListIntent)
     assert getattr(intent.filters, field) == at(2026, 11, 1, 0, 0)
+
+
+@pytest.mark.parametrize("key", ["visited", "created", "updated"])
+@pytest.mark.parametrize("day", ["2026-11-01", "today", "yesterday"])
+def test_a_bare_day_means_the_whole_day(key: str, day: str) -> None:
+    intent = parse(f"list {key}:{day}", now=at(2026, 11, 2, 12, 0))
+    assert isinstance(intent, ListIntent)
+    low = getattr(intent.filters, f"{key}_from")
+    high = getattr(intent.filters, f"{key}_to")
+    start = at(2026, 11, 2 if day == "today" else 1, 0, 0)
+    assert (low, high) == (start, start + timedelta(days=1, minutes=-1))
+    assert intent.filters.last_agent_visit is None
+    assert describe_filters(intent) == f"{key} on {start.day} Nov 2026"
+
+
+def test_a_bare_day_in_a_zone_with_summer_time_spans_its_local_day() -> None:
+    intent = parse("list visited:2026-10-25", zone=LONDON)  # clocks go back: a 25-hour day
+    assert isinstance(intent, ListIntent)
+    assert intent.filters.visited_from == at(2026, 10, 24, 23, 0)
+    assert intent.filters.visited_to == at(2026, 10, 25, 23, 59)
+
+
+def test_before_a_day_is_before_it_starts_and_after_a_day_is_after_it_ends() -> None:
+    intent = parse("list after:2026-11-01 before:2026-11-05 created-after:2026-10-01T10:30")
+    assert isinstance(intent, ListIntent)
+    assert intent.filters.visited_from == at(2026, 11, 2, 0, 0)
+    assert intent.filters.visited_to == at(2026, 11, 4, 23, 59)
+    assert intent.filters.created_from == at(2026, 10, 1, 9, 30)  # with a time, that minute (BST)
+    assert "before:2026-11-01` is before that day starts" in help_text("list")
+    assert "after:2026-11-01` after it ends" in help_text("list")
+
+
+def test_a_day_and_a_range_on_the_same_date_are_refused() -> None:
+    assert "both say when" in error("list visited:2026-11-01 after:2026-10-01").message
 
 
 @pytest.mark.parametrize(
@@ -395,7 +439,7 @@ def test_date_errors(text: str, message: str) -> None:
 
 
 def test_equal_range_bounds_are_fine() -> None:
-    intent = parse("list after:2026-11-01 before:2026-11-01")
+    intent = parse("list after:2026-11-01T10:00 before:2026-11-01T10:00")
     assert isinstance(intent, ListIntent)
     assert intent.filters.visited_from == intent.filters.visited_to
 
@@ -559,7 +603,7 @@ def test_describe_filters() -> None:
     intent = parse('list active:true name:"lobby" visited-before:2026-11-01T10:30 sort:-visited')
     assert isinstance(intent, ListIntent)
     assert describe_filters(intent) == (
-        "active · name contains “lobby” · visited before 1 Nov 2026 10:30 · sorted by LastAgentVisit, newest first"
+        "active · name contains “lobby” · visited until 1 Nov 2026 10:30 · sorted by last agent visit, newest first"
     )
 
 
@@ -569,13 +613,14 @@ def test_describe_filters() -> None:
         ("list", "all chatrooms"),
         ("list page:3 size:10", "all chatrooms"),
         ("list active:false business:3 user:9 id:4", "id 4 · inactive · business 3 · user 9"),
-        ("list sort:name", "sorted by Name, A→Z"),
-        ("list order:desc", "sorted by Id, highest first"),
+        ("list sort:name", "sorted by name, A→Z"),
+        ("list order:desc", "sorted by id, highest first"),
+        ("list sort:-updated", "sorted by last change, newest first"),
         (
             "list created-after:2026-07-01 updated-before:2026-11-01",
-            "created after 1 Jul 2026 · updated before 1 Nov 2026",
+            "created since 2 Jul 2026 · updated until 31 Oct 2026 23:59",
         ),
-        ("list visited:2026-07-01T09:05 after:2026-06-01", "visited 1 Jul 2026 09:05 · visited after 1 Jun 2026"),
+        ("list visited:2026-07-01T09:05 after:2026-06-01", "visited 1 Jul 2026 09:05 · visited since 2 Jun 2026"),
         ("search " + "n" * 60, "name contains “" + "n" * 39 + "…”"),
     ],
 )
@@ -666,3 +711,126 @@ def test_intents_are_frozen() -> None:
     assert isinstance(intent, ListIntent)
     with pytest.raises(ValidationError):
         intent.page = 2  # type: ignore[misc]
+
+
+# ------------------------------------------------------------------- what a new user hit (issue 10)
+
+
+def test_a_mistyped_help_topic_suggests_the_right_one() -> None:
+    text = help_text("lsit")
+    assert text.startswith("There is no help topic `lsit`. Did you mean `list`?")
+    assert help_text("list") in text
+    assert "Did you mean" not in help_text("bogus")
+
+
+def test_help_alerts_says_the_list_is_this_channels() -> None:
+    text = help_text("alerts")
+    assert "workspace" not in text
+    assert "the subscriptions of the channel you type it in" in text
+
+
+def test_help_create_describes_the_form() -> None:
+    text = help_text("create")
+    fields = ("*Business ID* (required)", "*Name* (required)", "*Active*", "*Last agent visit*", "*Member user IDs*")
+    for field in fields:
+        assert field in text
+    assert "at most 200 characters" in text
+
+
+def test_help_says_that_a_size_above_slacks_40_rows_is_capped() -> None:
+    assert "Slack shows at most 40, so a larger size shows 40 and says so" in help_text("list")
+    assert "size:50" not in help_text(None)
+
+
+def _examples() -> list[str]:
+    import re
+
+    texts = [help_text(None)] + [help_text(t) for t in HELP_TOPICS]
+    found = {m for text in texts for m in re.findall(r"`/chatrooms ([^`]+)`", text)}
+    # usage patterns ("show ID [ID …]") are not examples; everything else must run as shown
+    return sorted(e for e in found if not re.search(r"\[|…|\bID\b|\bKEY\b|WORDS|#channel", e))
+
+
+def test_every_help_example_parses_and_names_real_sandbox_records() -> None:
+    from bot.sandbox.db import SandboxDB
+    from bot.sandbox.seed import BUSINESSES, seed
+
+    sandbox = SandboxDB(":memory:")
+    try:
+        seed(sandbox, NOW)
+        rooms = [sandbox.get(i) for i in range(1_000_001, 1_000_061)]
+        room_ids = {r.id for r in rooms if r is not None}
+        users = {u for r in rooms if r is not None for u in r.users}
+    finally:
+        sandbox.close()
+    examples = _examples()
+    assert len(examples) >= 10
+    for example in examples:
+        # Slack's autocomplete turns a typed #channel into a mention: the example works as Slack sends it.
+        intent = parse(example.replace("#support", "<#C0SUPPORT|support>"))
+        for chatroom_id in [*getattr(intent, "ids", []), getattr(intent, "id", None)]:
+            assert chatroom_id is None or chatroom_id in room_ids, example
+        business = getattr(intent, "business", None) or getattr(intent, "business_id", None)
+        if isinstance(intent, ListIntent):
+            business = intent.filters.business
+            assert intent.filters.users is None or intent.filters.users in users, example
+            assert intent.filters.id is None or intent.filters.id in room_ids, example
+        assert business is None or business in dict(BUSINESSES), example
+    for key in ("id", "business", "user"):
+        from bot.slack.grammar import _EXAMPLES
+
+        value = int(_EXAMPLES[key].split(":")[1])
+        assert value in {"id": room_ids, "business": set(dict(BUSINESSES)), "user": users}[key]
+
+
+def test_sort_fields_are_described_in_words_not_api_names() -> None:
+    for field in ("visited", "created", "updated", "business", "id", "name", "active"):
+        summary = describe_filters(parse(f"list sort:-{field}"))  # type: ignore[arg-type]
+        assert not any(api in summary for api in ("LastAgentVisit", "CreatedOn", "UpdatedOn", "BusinessId", "Id,"))
+    assert describe_filters(parse("list sort:-visited")) == "sorted by last agent visit, newest first"  # type: ignore[arg-type]
+
+
+def test_inline_edit_parses_the_changes_and_only_those() -> None:
+    from bot.slack.grammar import EditNowIntent
+
+    intent = parse('edit 1000001 name:"Front desk" active:false')
+    assert isinstance(intent, EditNowIntent)
+    assert intent.changes() == {"name": "Front desk", "active": False}
+    intent = parse("edit #1000001 visited:never users:none business:9002")
+    assert isinstance(intent, EditNowIntent)
+    assert intent.changes() == {"last_agent_visit": None, "users": [], "business_id": 9002}
+    intent = parse("edit 1000001 visited:2h users:7000001,7000002,7000001")
+    assert isinstance(intent, EditNowIntent)
+    assert intent.changes() == {"last_agent_visit": at(2026, 11, 5, 10, 34), "users": [7000001, 7000002]}
+    assert parse("edit 1000001") == EditIntent(id=1000001)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("edit 1000001 nme:x", "`nme` is not something `edit` can change. Did you mean `name`?"),
+        ("edit 1000001 name:", '`name:` needs a value, e.g. name:"Front desk".'),
+        ("edit 1000001 name:" + "x" * 201, "the name is too long (at most 200 characters)."),
+        ("edit 1000001 active:maybe", "active must be true or false"),
+        ("edit 1000001 business:2147483648", "business is too large for an id"),
+        ("edit 1000001 visited:2026-11-06T10:00", "A last agent visit cannot be in the future"),
+        ("edit 1000001 visited:tomorrow", "give the time of the visit too"),
+        ("edit 1000001 users:7000001,bob", "`bob` is not a user id"),
+        ("edit 1000001 users:99999999999", "`99999999999` is too large for a user id"),
+        ("edit 1000001 name:a name:b", "both change the same field"),
+        ("edit name:x", "Which chatroom?"),
+        ("edit 1 2 name:x", "`edit` takes one chatroom id"),
+    ],
+)
+def test_inline_edit_errors(text: str, message: str) -> None:
+    err = error(text)
+    assert message in err.message
+    assert err.usage == USAGE["edit"]
+
+
+def test_a_visit_in_the_future_is_refused_by_one_rule_everywhere() -> None:
+    from bot.rules import visit_problem
+
+    assert visit_problem(NOW + timedelta(minutes=4), NOW) is None  # a clock a little ahead
+    assert visit_problem(NOW + timedelta(hours=1), NOW) is not None
+    assert visit_problem(None, NOW) is None

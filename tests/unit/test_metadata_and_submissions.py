@@ -6,9 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.rules import MAX_NAME
 from bot.slack import ids
 from bot.slack.metadata import BadMetadata, DeleteContext, EditContext
-from bot.slack.submissions import parse_chatroom_form, parse_login, parse_user_ids, state_values
+from bot.slack.submissions import field_digests, parse_chatroom_form, parse_login, parse_user_ids, state_values
+from bot.slack.views.modals import chatroom_form
+
+NOW = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
 
 
 def test_edit_context_round_trip() -> None:
@@ -52,7 +56,7 @@ def test_chatroom_form_parses_every_field() -> None:
         ids.F_VISIT: {ids.F_VISIT: entry("datetimepicker", selected_date_time=1767225600)},
         ids.F_USERS: {ids.F_USERS: entry("plain_text_input", value="7000001, 7000002 7000001")},
     }
-    values, errors = parse_chatroom_form(state)
+    values, errors = parse_chatroom_form(state, now=NOW)
     assert errors == {}
     assert values == {
         ids.F_BUSINESS: 9001,
@@ -69,8 +73,8 @@ def test_chatroom_form_errors_name_each_field() -> None:
         ids.F_USERS: {ids.F_USERS: entry("plain_text_input", value="1, bob")},
         ids.F_VISIT: {ids.F_VISIT: entry("datetimepicker", selected_date_time="soon")},
     }
-    _, errors = parse_chatroom_form(state)
-    assert errors[ids.F_BUSINESS] == "The business ID is a whole number, like 12345678."
+    _, errors = parse_chatroom_form(state, now=NOW)
+    assert errors[ids.F_BUSINESS] == "Business IDs are positive whole numbers, like 12."
     assert errors[ids.F_NAME] == "Give the chatroom a name."
     assert "“bob” is not a user id" in errors[ids.F_USERS]
     assert errors[ids.F_VISIT] == "Pick a date and a time."
@@ -78,8 +82,45 @@ def test_chatroom_form_errors_name_each_field() -> None:
 
 @pytest.mark.parametrize("state", [None, "x", [], {"name": "x"}, {"name": {"name": "x"}}, {"name": {"name": None}}])
 def test_malformed_state_never_raises(state: object) -> None:
-    _, errors = parse_chatroom_form(state)  # type: ignore[arg-type]
+    _, errors = parse_chatroom_form(state, now=NOW)  # type: ignore[arg-type]
     assert ids.F_NAME in errors
+
+
+def test_a_business_id_too_large_is_called_too_large_not_a_non_number() -> None:
+    state = {ids.F_BUSINESS: {ids.F_BUSINESS: entry("number_input", value="99999999999999999999")}}
+    _, errors = parse_chatroom_form(state, now=NOW)
+    assert errors[ids.F_BUSINESS] == "That number is too large for a business ID (at most 2147483647)."
+    assert "too large for a user id" in (parse_user_ids("7000001, 2147483648")[1] or "")
+
+
+def test_the_form_checks_the_same_name_limit_as_the_slash_command_and_its_input() -> None:
+    form = chatroom_form(callback_id="c", title="t", submit="s", private_metadata="", values={})
+    name_input = next(b for b in form["blocks"] if b.get("block_id") == ids.F_NAME)
+    assert name_input["element"]["max_length"] == MAX_NAME
+    state = {
+        ids.F_BUSINESS: {ids.F_BUSINESS: entry("number_input", value="9001")},
+        ids.F_NAME: {ids.F_NAME: entry("plain_text_input", value="x" * (MAX_NAME + 1))},
+    }
+    _, errors = parse_chatroom_form(state, now=NOW)
+    assert errors[ids.F_NAME] == f"The name is too long: {MAX_NAME + 1} characters, at most {MAX_NAME}."
+    state[ids.F_NAME] = {ids.F_NAME: entry("plain_text_input", value="x" * MAX_NAME)}
+    assert parse_chatroom_form(state, now=NOW)[1] == {}
+
+
+def test_a_last_agent_visit_in_the_future_is_refused_unless_it_was_already_there() -> None:
+    future = int(NOW.timestamp()) + 86_400
+    state = {
+        ids.F_BUSINESS: {ids.F_BUSINESS: entry("number_input", value="9001")},
+        ids.F_NAME: {ids.F_NAME: entry("plain_text_input", value="Lobby")},
+        ids.F_VISIT: {ids.F_VISIT: entry("datetimepicker", selected_date_time=future)},
+    }
+    _, errors = parse_chatroom_form(state, now=NOW)
+    assert "cannot be in the future" in errors[ids.F_VISIT]
+    # A record that already had it (set in Nexudus) can still be saved for other fields.
+    initial = field_digests({ids.F_VISIT: datetime.fromtimestamp(future, UTC)})
+    assert parse_chatroom_form(state, now=NOW, initial=initial)[1] == {}
+    state[ids.F_VISIT] = {ids.F_VISIT: entry("datetimepicker", selected_date_time=int(NOW.timestamp()) + 60)}
+    assert parse_chatroom_form(state, now=NOW)[1] == {}, "a clock a minute ahead is still now"
 
 
 def test_state_values_tolerates_any_view() -> None:

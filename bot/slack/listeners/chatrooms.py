@@ -19,6 +19,7 @@ from bot.slack.grammar import (
     CreateIntent,
     DeleteIntent,
     EditIntent,
+    EditNowIntent,
     GrammarError,
     ListIntent,
     ShowIntent,
@@ -102,6 +103,14 @@ def open_edit(intent: EditIntent, ctx: Ctx) -> None:
     open_modal_then(ctx, "Edit chatroom", f"Loading chatroom {intent.id}", build)
 
 
+def save_edit_now(intent: EditNowIntent, ctx: Ctx) -> None:
+    """`edit ID key:value …`: the form's safe edit without the form (only these fields change)."""
+    changes = ChatRoomChanges(**intent.changes())
+    room = ctx.session().edit(intent.id, changes, expected_updated_on=None, expected_fingerprint=None)
+    changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
+    ctx.reply(render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=ctx.deps.zone))
+
+
 def edit_context(room: ChatRoom, *, response_url: str | None, channel_id: str | None) -> EditContext:
     """What the edit form must remember: the record's version, and each field as the form shows it."""
     return EditContext(
@@ -145,6 +154,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     router.on(ShowIntent, show_chatrooms)
     router.on(CreateIntent, open_create)
     router.on(EditIntent, open_edit)
+    router.on(EditNowIntent, save_edit_now)
     router.on(DeleteIntent, open_delete)
     once = Once()
 
@@ -217,7 +227,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
     # ------------------------------------------------------------------------------ create submit
     def ack_create(ack: Ack, view: dict[str, Any]) -> None:
-        _, errors = parse_chatroom_form(state_values(view))
+        _, errors = parse_chatroom_form(state_values(view), now=deps.clock())
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -225,7 +235,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
     def do_create(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
-        values, errors = parse_chatroom_form(state_values(view))
+        values, errors = parse_chatroom_form(state_values(view), now=deps.clock())
         if errors or not once.first(f"create:{view.get('id')}:{view.get('hash')}"):
             return
 
@@ -260,11 +270,11 @@ def register(app: App, deps: Deps, router: Router) -> None:
     # -------------------------------------------------------------------------------- edit submit
     def ack_edit(ack: Ack, view: dict[str, Any]) -> None:
         try:
-            EditContext.load(view.get("private_metadata"))
+            meta = EditContext.load(view.get("private_metadata"))
         except BadMetadata as exc:
             ack(response_action="update", view=info_modal("Edit chatroom", f":warning: {exc}"))
             return
-        _, errors = parse_chatroom_form(state_values(view))
+        _, errors = parse_chatroom_form(state_values(view), now=deps.clock(), initial=meta.initial)
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -272,11 +282,11 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
     def do_edit(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
-        values, errors = parse_chatroom_form(state_values(view))
         try:
             meta = EditContext.load(view.get("private_metadata"))
         except BadMetadata:
             return  # answered in the ack
+        values, errors = parse_chatroom_form(state_values(view), now=deps.clock(), initial=meta.initial)
         if errors or not once.first(f"edit:{view.get('id')}:{view.get('hash')}"):
             return
 

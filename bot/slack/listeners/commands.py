@@ -12,6 +12,7 @@ from bot.slack.context import Ctx, guarded
 from bot.slack.deps import Deps
 from bot.slack.grammar import (
     CommandsIntent,
+    EditNowIntent,
     GrammarError,
     HelpIntent,
     ListIntent,
@@ -31,6 +32,7 @@ PLACEHOLDERS: dict[type, str] = {
     ListIntent: ":hourglass_flowing_sand: Looking up chatrooms in Nexudus…",
     ShowIntent: ":hourglass_flowing_sand: Opening the chatrooms…",
     CommandsIntent: ":hourglass_flowing_sand: Fetching the commands Nexudus offers…",
+    EditNowIntent: ":hourglass_flowing_sand: Saving your changes in Nexudus…",
 }
 
 

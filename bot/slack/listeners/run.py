@@ -366,7 +366,12 @@ def register(app: App, deps: Deps, router: Router) -> None:
             try:
                 result = session.run(command, chatroom_ids, pairs)
             except (CommandFailed, ValidationFailed) as exc:
-                form_again(f"{describe(exc).text}\nNothing was changed by Slack; fix the values and run again.", values)
+                why = (
+                    "Nexudus refused these values, so the command did not run: fix them and run again."
+                    if isinstance(exc, ValidationFailed)
+                    else "Nexudus says the command did not succeed: check the values below and run again."
+                )
+                form_again(f"{describe(exc).text}\n{why}", values)
                 return
             client.views_update(view_id=view_id, view=result_modal(command, result, len(chatroom_ids)))
             ctx.reply(render_run_result(command, result, chatroom_ids), response_url=meta.response_url)

@@ -37,13 +37,17 @@ def message(text: str, blocks: list[Block]) -> dict[str, Any]:
 def status_badge(room: ChatRoom) -> str:
     if room.active is None:
         return "⚪ Unknown"
-    return "🟢 Active" if room.active else "⚫ Closed"
+    return "🟢 Active" if room.active else "⚫ Inactive"
 
 
-def business_label(room: ChatRoom) -> str:
+def business_label(room: ChatRoom, *, labelled: bool = False) -> str:
+    """`Harbour Works (9001)`, or `Business 9001` in running text; just `9001` where a label
+    already says "Business" (a card field)."""
     if room.business_name:
         return f"{escape(room.business_name)} ({room.business})"
-    return f"Business {room.business}" if room.business is not None else "No business"
+    if room.business is None:
+        return "none" if labelled else "No business"
+    return str(room.business) if labelled else f"Business {room.business}"
 
 
 def row_menu(room: ChatRoom) -> dict[str, Any]:
@@ -111,7 +115,7 @@ def card_blocks(room: ChatRoom, now: datetime, zone: tzinfo) -> list[Block]:
     users = room.users
     pairs = [
         ("Status", status_badge(room)),
-        ("Business", business_label(room)),
+        ("Business", business_label(room, labelled=True)),
         ("Last agent visit", f"{relative_time(visit, now)}\n{absolute_time(visit, zone)}" if visit else "never"),
         ("Members", "—" if users is None else (", ".join(str(u) for u in users[:20]) or "none")),
     ]

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.nexudus.models import ChatRoom
+from bot.rules import MAX_NAME
 from bot.slack import ids
 from bot.slack.views.common import (
     MAX_INPUT_LENGTH,
@@ -21,7 +22,7 @@ from bot.slack.views.common import (
 
 View = dict[str, Any]
 
-MAX_NAME_INPUT = 250
+MAX_NAME_INPUT = MAX_NAME  # the one name rule, also checked on submission (bot/rules.py)
 MAX_USERS_TEXT = MAX_INPUT_LENGTH  # Slack's maximum length of a plain-text input
 
 
@@ -136,7 +137,7 @@ def chatroom_form(
     if users and members is None:
         users_hint = f"{len(users)} members, too many to show: leave empty to keep them, or type a new list."
     active = values.get(ids.F_ACTIVE)
-    active_option = {"text": plain("Active (members can write in it)"), "value": "active"}
+    active_option = {"text": plain("Members can write in it"), "value": "active"}
     inputs: list[tuple[str, Block]] = [
         (
             ids.F_BUSINESS,
@@ -160,6 +161,7 @@ def chatroom_form(
                 "type": "input",
                 "block_id": ids.F_NAME,
                 "label": plain("Name"),
+                "hint": plain(f"At most {MAX_NAME_INPUT} characters.", 150),
                 "element": {
                     "type": "plain_text_input",
                     "action_id": ids.F_NAME,
@@ -174,7 +176,7 @@ def chatroom_form(
                 "type": "input",
                 "block_id": ids.F_ACTIVE,
                 "optional": True,
-                "label": plain("Status"),
+                "label": plain("Active"),
                 "element": {
                     "type": "checkboxes",
                     "action_id": ids.F_ACTIVE,
@@ -190,7 +192,7 @@ def chatroom_form(
                 "block_id": ids.F_VISIT,
                 "optional": True,
                 "label": plain("Last agent visit"),
-                "hint": plain("Leave empty if no agent has visited yet.", 150),
+                "hint": plain("Leave empty if no agent has visited yet. It cannot be in the future.", 150),
                 "element": {
                     "type": "datetimepicker",
                     "action_id": ids.F_VISIT,
