@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import difflib
 import importlib
 import logging
+import re
 import secrets
 import shlex
 import sys
@@ -50,6 +52,7 @@ from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.slack.deps import Deps
+from bot.slack.grammar import EDIT_KEYS
 from bot.web import serve
 from bot.wiring import build_deps
 
@@ -78,7 +81,10 @@ In a modal, each field is asked for in turn: Enter keeps the value shown in [bra
 Choices are typed by number (1,3) or value; a single checkbox takes y/n; dates are
 YYYY-MM-DD HH:MM (UTC). Instead of answering field by field you can type, at any field:
   :submit name="New name" active=n users=
-(fields named by block id or label, unnamed fields keep their value).
+(fields named by block id, label or the slash command's name, e.g. business=9001 visited=…;
+unnamed fields keep their value; a value Slack would refuse is asked for again, the rest is kept).
+Typed slash commands reach the app as Slack sends them: &, < and > escaped, and #channel or @person
+of this workspace (#console, #support, @demo) turned into mentions, as Slack's autocomplete does.
 
 Scripts (--script FILE, or commands piped on stdin) are the same lines, one a line; blank lines
 and lines starting with # are skipped between commands. When a command opens a modal, the next
@@ -164,6 +170,7 @@ class ConsoleConfig:
     user_name: str = "demo"
     channel_id: str = "C0CONSOLE"
     channel_name: str = "console"
+    other_channels: tuple[tuple[str, str], ...] = (("C0SUPPORT", "support"),)  # to try `alerts subscribe #support`
     login: tuple[str, str] = (ADMIN.email, ADMIN.password)
 
 
@@ -259,6 +266,8 @@ class Console:
         self._saved_root: tuple[int, list[logging.Handler]] | None = None
         self.lines: LineSource | None = None
         self._pending: list[str] = []  # a line typed in a form that closed it, run next
+        # A form the app rebuilt around an answer (a command picked): (view id, typed values, fields answered)
+        self._carry: tuple[str | None, dict[str, str], set[str]] | None = None
 
     # ---------------------------------------------------------------------------------- lifecycle
 
@@ -277,6 +286,8 @@ class Console:
             ).start()
             self.fake = FakeSlack().start()
             self.fake.channels[cfg.channel_id] = {"name": cfg.channel_name}
+            for other_id, other_name in cfg.other_channels:
+                self.fake.channels[other_id] = {"name": other_name}
             self.fake.users[cfg.user_id] = {"name": cfg.user_name, "real_name": "Demo Operator"}
             secret = secrets.token_hex(16)  # a fresh signing secret each run: only this console can call the app
             settings = Settings(
@@ -431,6 +442,9 @@ class Console:
         if not text or text.startswith("#"):
             return True
         self._fresh, self._number = {}, 1
+        # Numbers always refer to the latest thing the app showed: a slash command, a press, :alerts or
+        # :home replace them, even with nothing (an empty alert cycle must not leave the Home tab's buttons).
+        shows_slack = text.isdigit() or text.startswith("/") or _console_word(text) in (":press", ":alerts", ":home")
         try:
             if text.isdigit():
                 self._press(text)
@@ -442,8 +456,9 @@ class Console:
                 self.say(f"Type a slash command as in Slack (e.g. {COMMAND} list), a button number, or :help.")
         except ConsoleError as exc:
             self.say(str(exc))
+            shows_slack = False  # nothing reached the app (a wrong number, another slash command)
         finally:
-            if self._fresh:
+            if self._fresh or shows_slack:
                 self.choices = self._fresh
         return True
 
@@ -481,9 +496,27 @@ class Console:
         if command != COMMAND:
             raise ConsoleError(f"This app has one slash command: {COMMAND}. Try {COMMAND} help.")
         driver = self._need(self.driver)
-        ack = driver.command(rest.strip(), command=command)
+        ack = driver.command(self.as_slack_sends(rest.strip()), command=command)
         self._show_ack(ack)
         self._after()
+
+    def as_slack_sends(self, typed: str) -> str:
+        """Typed slash-command text as Slack delivers it: `&`, `<`, `>` escaped, and a `#channel` or
+        `@person` of this workspace turned into the mention Slack's autocomplete inserts."""
+        text = typed.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        fake = self._need(self.fake)
+        channels = {str(info.get("name", "")).lower(): cid for cid, info in fake.channels.items()}
+        users = {str(info.get("name", "")).lower(): uid for uid, info in fake.users.items()}
+
+        def mention(match: re.Match[str]) -> str:
+            sigil, name = match.group(1), match.group(2)
+            if sigil == "#" and name.lower() in channels:
+                return f"<#{channels[name.lower()]}|{name.lower()}>"
+            if sigil == "@" and name.lower() in users:
+                return f"<@{users[name.lower()]}>"
+            return match.group(0)
+
+        return re.sub(r"(?<![\w&#@])([#@])([A-Za-z][\w.-]*)", mention, text)
 
     def _press(self, token: str) -> None:
         choice = self._find_choice(token, self.choices)
@@ -732,11 +765,15 @@ class Console:
                 button, message=message, channel_id=channel_id, ephemeral=ephemeral, view=view
             )
         self._number += len(rendered.buttons)
+        # Slack shows names for mentions; the console knows its workspace's people and channels.
+        self._say_block(self._names(header), self._names(rendered.text or empty).splitlines())
+
+    def _names(self, text: str) -> str:
         cfg = self.config
-        # Slack shows names for mentions; the console knows its own user and channel.
-        shown = (rendered.text or empty).replace(f"@{cfg.user_id}", f"@{cfg.user_name}")
-        shown = shown.replace(f"#{cfg.channel_id}", f"#{cfg.channel_name}")
-        self._say_block(header, shown.splitlines())
+        text = text.replace(f"@{cfg.user_id}", f"@{cfg.user_name}")
+        for channel_id, name in ((cfg.channel_id, cfg.channel_name), *cfg.other_channels):
+            text = text.replace(f"#{channel_id}", f"#{name}")
+        return text
 
     def _say_block(self, header: str, lines: list[str]) -> None:
         out = [f"╭─ {header}"] + [f"│ {line}" if line else "│" for line in lines]
@@ -762,11 +799,22 @@ class Console:
         typed: dict[str, str] = {}
         todo = list(modal.fields)
         errors: dict[str, str] = {}
+        carry, self._carry = self._carry, None
+        if carry is not None and carry[0] == view.get("id"):
+            # The app rebuilt this form around an answer (e.g. the command picked): keep going from the next
+            # field, with what was typed kept where the same input is still there (Slack keeps it too).
+            present = {f.block_id for f in modal.fields}
+            typed = {k: v for k, v in carry[1].items() if k in present}
+            todo = [f for f in modal.fields if f.block_id not in carry[2]] or list(modal.fields)
         while True:
             action = self._ask_fields(modal, todo, typed, errors)
             state = _state(modal.fields, typed)
             if action is not None:
                 # A button of the modal, or an input with dispatch_action: the app rebuilds the view.
+                if action.get("block_id") in typed:  # an answered input, not a button: continue after it
+                    order = [f.block_id for f in modal.fields]
+                    upto = order[: order.index(action["block_id"]) + 1] if action["block_id"] in order else []
+                    self._carry = (view.get("id"), dict(typed), set(upto) | set(typed))
                 self._show_ack(self._click(Choice(_NO_BUTTON, view=view), state, action))
                 return True
             ack = self._need(self.driver).submit(view, state)
@@ -826,9 +874,7 @@ class Console:
                         return {"action_id": g.action_id, "block_id": g.block_id, **field_state(g, now)}
                 if not invalid:
                     return None
-                for g in invalid:
-                    self.say(f"  ✖ {_problem(g, typed.get(g.block_id, g.initial))}")
-                queue = invalid  # a required field is still empty: ask for it
+                queue = invalid  # only what Slack would refuse is asked again; the rest of the line is kept
                 continue
             value = "" if command == ":clear" else (current if raw == "" else raw)
             try:
@@ -861,8 +907,10 @@ class Console:
     def _assign(self, fields: list[Field], text: str, typed: dict[str, str]) -> list[Field] | None:
         """Apply ``name=value …`` from a :submit line.
 
-        Returns None (after saying why, with nothing applied) when the line is wrong, else the fields
-        that still do not pass Slack's own checks (e.g. a required field left empty), which is usually [].
+        Returns None (after saying why, with nothing applied) when the line cannot be read (a quote
+        left open, a field that does not exist). Otherwise every good value is applied, and the fields
+        Slack's client would refuse (a bad date, a required field left empty) are returned, after
+        saying why, to be asked for again: nothing typed correctly is lost.
         """
         try:
             pairs = shlex.split(text)
@@ -870,21 +918,31 @@ class Console:
             self.say(f"  ✖ {exc}")
             return None
         updates: dict[str, str] = {}
+        refused: dict[str, str] = {}
         for pair in pairs:
             name, sep, value = pair.partition("=")
             f = _field_named(fields, name)
             if not sep or f is None:
                 names = ", ".join(x.block_id for x in fields)
-                self.say(f"  ✖ {pair!r}: write field=value, with a field among: {names}")
+                hint = _field_suggestion(fields, name) if sep else None
+                self.say(f"  ✖ {pair!r}: write field=value, with a field among: {names}{hint or ''}")
                 return None
             try:
                 field_state(f, value)
             except ValueError as exc:
-                self.say(f"  ✖ {exc}")
-                return None
+                refused[f.block_id] = str(exc)
+                updates.pop(f.block_id, None)
+                continue
             updates[f.block_id] = value
+            refused.pop(f.block_id, None)
         typed.update(updates)
-        return [f for f in fields if _problem(f, typed.get(f.block_id, f.initial))]
+        invalid: list[Field] = []
+        for f in fields:
+            problem = refused.get(f.block_id) or _problem(f, typed.get(f.block_id, f.initial))
+            if problem:
+                self.say(f"  ✖ {problem}")
+                invalid.append(f)
+        return invalid
 
     def _cancel(self, view: Json) -> None:
         """Close the modal as Slack's Cancel does (telling the app only if it asked to be notified)."""
@@ -914,7 +972,7 @@ class Console:
 
     def _find_choice(self, token: str, choices: dict[int, Choice]) -> Choice:
         if not choices:
-            raise ConsoleError("There is nothing to press yet.")
+            raise ConsoleError("There is nothing to press: the last answer has no buttons.")
         if not token:
             raise ConsoleError("Press what? Type a number, e.g. :press 1.")
         if token.isdigit():
@@ -1009,12 +1067,35 @@ def _problem(f: Field, value: str) -> str | None:
 
 
 def _field_named(fields: list[Field], name: str) -> Field | None:
+    """A field by block id, action id or label, or by the name the slash command gives it
+    (`business`, `visited`, `users`: `bot.slack.grammar.EDIT_KEYS`, the one table of those names)."""
     wanted = name.strip().lower()
+    alias = EDIT_KEYS.get(wanted.replace("_", "-"))
     for f in fields:
         label = f.label.lower()
         if wanted in (f.block_id.lower(), f.action_id.lower(), label, label.replace(" ", "_")):
             return f
+    for f in fields:
+        if alias is not None and f.block_id == alias:
+            return f
     return None
+
+
+def _field_suggestion(fields: list[Field], name: str) -> str | None:
+    """` Did you mean name?` for a mistyped field name."""
+    known: dict[str, str] = {}
+    for f in fields:
+        known.setdefault(f.block_id.lower(), f.block_id)
+        if f.label:
+            known.setdefault(f.label.lower().replace(" ", "_"), f.label.lower().replace(" ", "_"))
+    block_ids = {f.block_id for f in fields}
+    known.update({k: k for k, v in EDIT_KEYS.items() if v in block_ids})
+    match = difflib.get_close_matches(name.strip().lower()[:40], list(known), n=1, cutoff=0.6)
+    return f". Did you mean {known[match[0]]}?" if match else None
+
+
+def _console_word(text: str) -> str:
+    return text.strip().split(" ", 1)[0].lower()
 
 
 def _state(fields: list[Field], typed: dict[str, str]) -> Json:

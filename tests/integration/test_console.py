@@ -14,10 +14,12 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.console.fake_slack import TEAM_ID
 from bot.console.session import Console, ConsoleConfig, ScriptLines
 from bot.sandbox.server import SandboxServer
 
@@ -366,3 +368,69 @@ def test_a_command_typed_in_an_open_form_closes_it_and_runs(console: Console) ->
     out = run(console, "/chatrooms edit 1000002\n/chatrooms whoami\n")
     assert "the form is closed without saving" in out
     assert "You act in Nexudus as admin@sandbox.local" in out.split("the form is closed without saving", 1)[1]
+
+
+# ------------------------------------------------------------------- what a new user hit (issue 10)
+
+
+def test_answering_the_run_picker_goes_on_to_the_next_field(console: Console) -> None:
+    out = run(console, "/chatrooms run\n1\n1000003\nRenamed by the picker\n/chatrooms whoami")
+    assert "no choice '1000003'" not in out, "the rebuilt form must not ask for the command again"
+    assert out.count("• Command (one choice, required)") == 1
+    assert "• Chatrooms (values, comma-separated, required)" in out
+    assert "Chatroom 1000003 renamed to 'Renamed by the picker'." in out
+    assert "the form is closed without saving" not in out, "the script's next line is a new command"
+    row = db(console).db.get(1_000_003)
+    assert row is not None and row.name == "Renamed by the picker"
+
+
+def test_submit_keeps_the_good_values_and_asks_again_only_for_the_bad_one(console: Console) -> None:
+    visit = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%d %H:%M")
+    out = run(
+        console,
+        f"""
+/chatrooms edit 1000002
+:submit business=9001 visited=2026-13-45 name="Kept name" users=7000237,7000261
+{visit}
+""",
+    )
+    assert "✖ '2026-13-45' is not a date and time" in out
+    asked = out.split(":submit", 1)[1]
+    assert "• Business ID" not in asked and "• Name" not in asked, "only the bad field is asked again"
+    assert "• Last agent visit (date and time" in asked
+    assert "┏━ Saved" in out
+    row = db(console).db.get(1_000_002)
+    assert row is not None
+    assert (row.name, row.business_id, row.users) == ("Kept name", 9001, (7000237, 7000261))
+    assert row.last_agent_visit is not None and row.last_agent_visit.strftime("%Y-%m-%d %H:%M") == visit
+
+
+def test_submit_suggests_a_mistyped_field_name(console: Console) -> None:
+    out = run(console, "/chatrooms edit 1000002\n:submit nmae=x\n:cancel")
+    assert "Did you mean name?" in out
+
+
+def test_typed_text_reaches_the_app_escaped_as_slack_escapes_it(console: Console) -> None:
+    out = run(console, '/chatrooms edit 1000005 name:"<b> & co"\n/chatrooms list name:"<b>"')
+    row = db(console).db.get(1_000_005)
+    assert row is not None and row.name == "<b> & co", "nothing typed is lost"
+    assert "name contains “<b>”" in out
+    assert "1–1 of 1" in out
+
+
+def test_a_channel_of_the_workspace_can_be_typed_with_a_hash(console: Console) -> None:
+    out = run(console, "/chatrooms alerts subscribe #support after:30m\n/chatrooms alerts subscribe #nowhere")
+    subscriptions = console.deps.store.subscriptions() if console.deps else []
+    assert [s.channel_id for s in subscriptions] == ["C0SUPPORT"]
+    assert "╭─ #support\n│ 🔔 @demo subscribed this channel" in out
+    assert "I can't tell which channel `#nowhere` is." in out
+
+
+def test_numbers_refer_to_the_latest_answer_not_to_the_home_tab(console: Console) -> None:
+    out = run(console, ":home\n:alerts\n1")
+    assert "[1] Log out" in out
+    assert "The alert worker had nothing to post" in out
+    after = out.split("> 1\n", 1)[1]
+    assert after.startswith("There is nothing to press: the last answer has no buttons.\nBye:")
+    assert console.deps is not None
+    assert console.deps.services.whoami(TEAM_ID, console.config.user_id) == "admin@sandbox.local"
