@@ -486,7 +486,10 @@ class Console:
             self._log_switch.on = not self._log_switch.on
             self.say(f"App logs {'on (stderr)' if self._log_switch.on else 'off'}.")
         else:
-            self.say(f"Unknown console command {name}. :help lists them.")
+            known = [":press", ":alerts", ":home", ":whoami", ":log", ":help", ":quit"]
+            close = difflib.get_close_matches(name[:40], known, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            self.say(f"Unknown console command {name}.{hint} :help lists them.")
         return True
 
     # ---------------------------------------------------------------------------------- actions

@@ -39,7 +39,7 @@ def describe(exc: BaseException) -> UserMessage:
         for prop, text in exc.by_field().items():
             block = ids.PROPERTY_TO_BLOCK.get(prop, prop)  # an unknown property keeps its name
             by_field[block] = f"{by_field[block]} {text}" if block in by_field else text
-        details = "; ".join(f"{k or 'record'}: {v}" for k, v in exc.by_field().items())
+        details = "; ".join(f"{ids.PROPERTY_LABELS.get(k, k) or 'record'}: {v}" for k, v in exc.by_field().items())
         return UserMessage(f":warning: Nexudus refused it: {details or exc}", field_errors=by_field)
     if isinstance(exc, CommandFailed):
         return UserMessage(f":x: {exc}")

@@ -38,6 +38,17 @@ PROPERTY_TO_BLOCK = {
     "SystemId": F_SYSTEM_ID,
 }
 
+# Nexudus' Errors[].PropertyName → the words the form and the slash command use for it
+PROPERTY_LABELS = {
+    "BusinessId": "Business ID",
+    "Business": "Business ID",
+    "Name": "Name",
+    "Active": "Active",
+    "LastAgentVisit": "Last agent visit",
+    "Users": "Member user IDs",
+    "SystemId": "System ID",
+}
+
 # Running Nexudus commands (issue 4)
 RUN_COMMAND = "chatrooms.run.command"  # "Run…" in the commands list: value = command key
 RUN_MODAL = "chatrooms.run.modal"

@@ -228,6 +228,8 @@ def test_subscribe_needs_a_login_and_a_channel_the_app_is_in(running_app: Runnin
 
     app.slack.command("alerts subscribe <#C0SUPPORT|support> after:240")
     assert "already has these alerts" in text(replies(app, 4)[3])
+    # typed in another channel: `/chatrooms alerts` lists the channel it is typed in, so say which
+    assert "`/chatrooms alerts` in <#C0SUPPORT> lists them." in text(replies(app, 4)[3])
     assert len(app.deps.store.subscriptions()) == 1
 
 

@@ -426,6 +426,10 @@ def test_a_channel_of_the_workspace_can_be_typed_with_a_hash(console: Console) -
     assert "I can't tell which channel `#nowhere` is." in out
 
 
+def test_a_mistyped_console_command_is_suggested(console: Console) -> None:
+    assert "Unknown console command :alert. Did you mean :alerts?" in run(console, ":alert")
+
+
 def test_numbers_refer_to_the_latest_answer_not_to_the_home_tab(console: Console) -> None:
     out = run(console, ":home\n:alerts\n1")
     assert "[1] Log out" in out

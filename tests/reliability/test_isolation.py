@@ -138,6 +138,7 @@ def test_alerts_of_one_workspace_are_invisible_to_another_through_the_app(logged
     assert t2.command(f"alerts unsubscribe {sub.id}").status == 200
     refused = app.fake.wait_for("response_url", count=2)[1].args
     assert "There are no alerts" in all_text(refused)
+    assert "`/chatrooms alerts` in a channel lists that channel's." in all_text(refused)
     assert app.deps.store.get_subscription(sub.id) == sub
 
     # The control: the owning workspace does see it, and can remove it.

@@ -192,3 +192,29 @@ def test_a_page_past_the_end_says_so() -> None:
     page = Page(records=[], current_page=99, page_size=10, total_items=60, total_pages=6)
     msg = render_list(page, summary="", previous_value=None, next_value=None, now=NOW)
     assert "Page 99 is past the last page (6) of 60 chatrooms." in json.dumps(msg)
+
+
+def test_nexudus_refusals_name_fields_as_the_form_does_not_by_api_name() -> None:
+    from bot.nexudus.errors import ValidationFailed
+    from bot.nexudus.models import FieldError
+    from bot.slack.errors import describe
+
+    refused = ValidationFailed(
+        "Invalid", [FieldError(property_name="LastAgentVisit", message="must be a date"), FieldError(message="no")]
+    )
+    message = describe(refused)
+    assert message.text == ":warning: Nexudus refused it: Last agent visit: must be a date; record: no"
+    assert message.field_errors == {ids.F_VISIT: "must be a date", "": "no"}
+
+
+def test_a_card_names_the_business_once_and_says_active_or_inactive() -> None:
+    blocks = render_cards([room(1, BusinessId=9004, Active=False)], [], NOW, UTC)[0]["blocks"]
+    text = json.dumps(blocks, ensure_ascii=False)
+    assert "Business 9004" not in text and "9004" in text
+    assert "⚫ Inactive" in text
+
+
+def test_the_form_says_active_like_everything_else() -> None:
+    form = chatroom_form(callback_id="c", title="t", submit="s", private_metadata="", values={ids.F_ACTIVE: True})
+    labels = [b["label"]["text"] for b in form["blocks"] if b.get("type") == "input"]
+    assert "Active" in labels and "Status" not in labels

@@ -65,7 +65,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
             ctx.reply(
                 render_notice(
                     f"<#{channel}> already has these alerts (`{escape(existing.id)}`, by <@{existing.created_by}>)."
-                    " `/chatrooms alerts` lists them."
+                    f" `/chatrooms alerts` in <#{channel}> lists them."
                 )
             )
             return
@@ -115,7 +115,10 @@ def remove(subscription_id: str, ctx: Ctx) -> str:
     """Remove one of the team's subscriptions; the sentence says what happened."""
     sub = ctx.deps.store.get_subscription(subscription_id)
     if sub is None or sub.team_id != ctx.team_id:
-        return f"There are no alerts `{escape(subscription_id)}` in this workspace. `/chatrooms alerts` lists them."
+        return (
+            f"There are no alerts `{escape(subscription_id)}` in this workspace. "
+            "`/chatrooms alerts` in a channel lists that channel's."
+        )
     if ctx.user_id != sub.created_by and ctx.channel_id != sub.channel_id:
         # Alerts of a channel are managed by whoever set them up, or from that channel itself.
         return (
@@ -123,7 +126,10 @@ def remove(subscription_id: str, ctx: Ctx) -> str:
             f"or ask <@{sub.created_by}>, who set them up."
         )
     if not ctx.deps.store.remove_subscription(ctx.team_id, sub.id):
-        return f"There are no alerts `{escape(subscription_id)}` in this workspace. `/chatrooms alerts` lists them."
+        return (
+            f"There are no alerts `{escape(subscription_id)}` in this workspace. "
+            "`/chatrooms alerts` in a channel lists that channel's."
+        )
     return f"🔕 Removed alerts `{escape(sub.id)}` from <#{sub.channel_id}>."
 
 
