@@ -32,6 +32,7 @@ from typing import Any
 
 from bot.nexudus.models import Command, CommandParameter
 from bot.nexudus.timecodec import TimeCodec
+from bot.rules import id_problem
 from bot.slack import ids
 from bot.slack.submissions import StateValues, entry
 from bot.slack.views.common import (
@@ -403,8 +404,11 @@ def parse_chatroom_ids(state: StateValues) -> tuple[list[int], list[tuple[int, s
     for option in selected:
         value = option.get("value") if isinstance(option, dict) else None
         text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
-        if not text.isdigit() or len(text) > 12 or int(text) < 1:
+        if not text.isdigit():
             return [], [], f"“{clip(text, 30)}” is not a chatroom id."
+        problem = id_problem(text, "chatroom id")
+        if problem:
+            return [], [], f"“{clip(text, 30)}”: {problem}"
         label = option.get("text", {}).get("text") if isinstance(option.get("text"), dict) else None
         chosen.setdefault(int(text), str(label) if label else f"#{text}")
     if len(chosen) > MAX_RUN_CHATROOMS:

@@ -438,3 +438,10 @@ def test_numbers_refer_to_the_latest_answer_not_to_the_home_tab(console: Console
     assert after.startswith("There is nothing to press: the last answer has no buttons.\nBye:")
     assert console.deps is not None
     assert console.deps.services.whoami(TEAM_ID, console.config.user_id) == "admin@sandbox.local"
+
+
+def test_the_console_applies_the_apps_one_name_limit(console: Console) -> None:
+    out = run(console, f"/chatrooms edit 1000002\n:submit name={'x' * 201}\n:cancel")
+    assert "at most 200" in out
+    row = db(console).db.get(1_000_002)
+    assert row is not None and row.name != "x" * 201

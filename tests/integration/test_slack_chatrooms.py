@@ -89,6 +89,17 @@ def test_list_keeps_filters_across_pages(logged_in: RunningApp) -> None:
     assert f"of {active}" in all_text(first)
 
 
+def test_a_size_above_slacks_40_rows_is_capped_and_the_header_says_so(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.command("list size:50 sort:-visited")
+    first = response_messages(app)[0]
+    assert "40 per page (Slack's limit)" in all_text(first)
+    assert "sorted by last agent visit, newest first" in all_text(first)
+    assert "1–40 of 60" in all_text(first)
+    nxt = find_action(first["blocks"], ids.LIST_PAGE)
+    assert nxt is not None and "size:40" in nxt["value"], "the next page continues where this one stopped"
+
+
 def test_edit_via_modal_keeps_users_and_other_fields(logged_in: RunningApp) -> None:
     app = logged_in
     session = app.deps.services.session(app.slack.team_id, app.slack.user_id)

@@ -257,6 +257,8 @@ def test_chatroom_ids_from_the_picker() -> None:
     assert forms.parse_chatroom_ids({}) == ([], [], None)
     assert forms.parse_chatroom_ids(picked("x"))[2] == "“x” is not a chatroom id."
     assert forms.parse_chatroom_ids(picked("0"))[2] is not None
+    too_large = "“99999999999999999999”: That number is too large for a chatroom id (at most 2147483647)."
+    assert forms.parse_chatroom_ids(picked("99999999999999999999"))[2] == too_large
     assert forms.parse_chatroom_ids(picked(*[str(i) for i in range(1, 102)]))[2] == "At most 100 chatrooms at a time."
 
 
