@@ -864,7 +864,7 @@ _EXAMPLES: dict[str, str] = {
     "updated-before": "updated-before:yesterday",
     "updated-after": "updated-after:2026-11-01T10:30",
     "page": "page:2",
-    "size": "size:50",
+    "size": "size:20",
     "sort": "sort:-visited",
     "order": "order:desc",
     "after": "after:4h",
