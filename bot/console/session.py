@@ -988,7 +988,10 @@ class Console:
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise ConsoleError(f"No button starts with {token!r}.")
+            labels = {c.button.label.lower(): c.button.label for c in choices.values()}
+            close = difflib.get_close_matches(wanted[:40], list(labels), n=1, cutoff=0.6)
+            hint = f" Did you mean :press {labels[close[0]]}?" if close else ""
+            raise ConsoleError(f"No button starts with {token!r}.{hint}")
         numbers = ", ".join(str(c.button.number) for c in matches)
         raise ConsoleError(f"{len(matches)} buttons start with {token!r} ({numbers}): press one by number.")
 

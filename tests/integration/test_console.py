@@ -426,8 +426,10 @@ def test_a_channel_of_the_workspace_can_be_typed_with_a_hash(console: Console) -
     assert "I can't tell which channel `#nowhere` is." in out
 
 
-def test_a_mistyped_console_command_is_suggested(console: Console) -> None:
+def test_a_mistyped_console_command_or_button_is_suggested(console: Console) -> None:
     assert "Unknown console command :alert. Did you mean :alerts?" in run(console, ":alert")
+    out = run(console, "/chatrooms list size:5\n:press Nxet")
+    assert "No button starts with 'Nxet'. Did you mean :press Next ▶?" in out
 
 
 def test_numbers_refer_to_the_latest_answer_not_to_the_home_tab(console: Console) -> None:

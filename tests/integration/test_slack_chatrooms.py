@@ -310,6 +310,13 @@ def test_inline_edit_applies_at_once_and_keeps_users_and_untouched_fields(logged
     assert after.system_id == before.system_id
     assert after.unique_id == before.unique_id
     assert app.fake.calls("views.open") == [], "no form for a power user's inline edit"
+    # The other fields, the other way round: what was just saved is kept in turn.
+    app.slack.command("edit 1000001 visited:never users:7000237")
+    assert "✅ Saved last agent visit, users" in all_text(response_messages(app)[0])
+    again = sandbox.db.get(1_000_001)
+    assert again is not None
+    assert (again.last_agent_visit, again.users) == (None, (7000237,))
+    assert (again.name, again.active, again.business_id) == ("Front desk", False, before.business_id)
 
 
 def test_inline_edit_refusals_are_answered_in_the_ack_and_change_nothing(
