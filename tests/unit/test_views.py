@@ -218,3 +218,11 @@ def test_the_form_says_active_like_everything_else() -> None:
     form = chatroom_form(callback_id="c", title="t", submit="s", private_metadata="", values={ids.F_ACTIVE: True})
     labels = [b["label"]["text"] for b in form["blocks"] if b.get("type") == "input"]
     assert "Active" in labels and "Status" not in labels
+
+
+def test_a_refusal_about_a_property_without_an_input_is_shown_in_words() -> None:
+    form = chatroom_form(
+        callback_id="c", title="t", submit="s", private_metadata="", values={}, errors={ids.F_SYSTEM_ID: "taken"}
+    )
+    text = json.dumps(form, ensure_ascii=False)
+    assert "System ID: taken" in text and "system_id:" not in text

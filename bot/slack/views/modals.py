@@ -24,6 +24,8 @@ View = dict[str, Any]
 
 MAX_NAME_INPUT = MAX_NAME  # the one name rule, also checked on submission (bot/rules.py)
 MAX_USERS_TEXT = MAX_INPUT_LENGTH  # Slack's maximum length of a plain-text input
+# block id → the words for a Nexudus property the form has no input for (e.g. SystemId)
+_FIELD_LABELS = {ids.PROPERTY_TO_BLOCK[p]: label for p, label in ids.PROPERTY_LABELS.items()}
 
 
 def modal(
@@ -127,7 +129,8 @@ def chatroom_form(
     for block_id in [b for b in errors if b and b not in shown_blocks]:
         # A Nexudus error about a property the form has no input for still reaches the user.
         message = errors.pop(block_id)
-        errors[""] = f"{errors[''] + ' ' if errors.get('') else ''}{block_id}: {message}"
+        label = _FIELD_LABELS.get(block_id, block_id)
+        errors[""] = f"{errors[''] + ' ' if errors.get('') else ''}{label}: {message}"
     business = values.get(ids.F_BUSINESS)
     name = values.get(ids.F_NAME)
     visit: datetime | None = values.get(ids.F_VISIT)
