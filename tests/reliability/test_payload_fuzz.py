@@ -234,11 +234,12 @@ def test_forged_private_metadata_is_refused_with_a_clear_message(logged_in: Runn
 @pytest.mark.integration
 def test_a_button_with_a_forged_value_is_answered_not_ignored(logged_in: RunningApp, errors: RecordList) -> None:
     app = logged_in
-    for action_id in (ids.EDIT, ids.DELETE, ids.SHOW):
-        app.fake.clear()
-        assert app.slack.click(action_id, "1000001; DROP TABLE").status == 200
-        reply = app.fake.wait_for("response_url")[0].args
-        assert "no valid chatroom id" in all_text(reply)
+    for action_id in (ids.EDIT, ids.DELETE, ids.SHOW, ids.RUN):
+        for forged in ("1000001; DROP TABLE", "3000000000"):  # not digits; digits past the 32-bit ids
+            app.fake.clear()
+            assert app.slack.click(action_id, forged).status == 200
+            reply = app.fake.wait_for("response_url")[0].args
+            assert "no valid chatroom id" in all_text(reply)
     app.fake.clear()
     assert app.slack.click(ids.LIST_PAGE, "delete 1000001").status == 200
     assert "out of date" in all_text(app.fake.wait_for("response_url")[0].args)

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom
 from bot.nexudus.errors import Conflict, ValidationFailed
 from bot.nexudus.models import ChatRoom
+from bot.rules import id_problem
 from bot.slack import ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
@@ -185,7 +186,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if raw is None and isinstance(action.get("selected_option"), dict):
             raw = action["selected_option"].get("value", "")
         text = str(raw or "").split(":")[-1]
-        return int(text) if text.isdigit() and 0 < int(text) < 10**12 else None
+        return int(text) if text.isdigit() and id_problem(text) is None else None
 
     def button(intent_of: Any) -> Any:
         def clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:

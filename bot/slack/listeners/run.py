@@ -31,6 +31,7 @@ from slack_sdk import WebClient
 from bot.nexudus.errors import CommandFailed, NexudusError, ValidationFailed
 from bot.nexudus.models import Command
 from bot.nexudus.query import ChatRoomFilters
+from bot.rules import id_problem
 from bot.services import UserSession
 from bot.slack import forms, ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
@@ -212,7 +213,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def run_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
         raw = str(action.get("value") or "").strip()
-        if raw and not (raw.isdigit() and 0 < int(raw) < 10**12):
+        if raw and not (raw.isdigit() and id_problem(raw) is None):
             guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
             return
         intent = RunIntent(key=None, ids=[int(raw)] if raw else [])
@@ -276,7 +277,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
             session = ctx_of(body, client, context).session()
             found: dict[int, str] = {}
             digits = query.lstrip("#")
-            if digits.isdigit() and 0 < int(digits) < 10**12:
+            if digits.isdigit() and id_problem(digits) is None:
                 for room in session.find(ChatRoomFilters(id=int(digits)), size=1).records:
                     found[room.id] = room.display_name
             if query:
