@@ -195,7 +195,9 @@ USAGE: dict[str, str] = {
         f"`{_C} list [key:value …]` — e.g. `{_C} list active:true sort:-visited` "
         f"or `{_C} list business:9001 visited-before:2d size:20`"
     ),
-    "search": (f"`{_C} search WORDS [key:value …]` — e.g. `{_C} search front desk` or `{_C} search lobby active:true`"),
+    "search": (
+        f"`{_C} search WORDS [key:value …]` — e.g. `{_C} search desk booking` or `{_C} search printer active:true`"
+    ),
     "show": f"`{_C} show ID [ID …]` — e.g. `{_C} show 1000001` or `{_C} show 1000001 1000002 1000003`",
     "create": f'`{_C} create [business:ID] [name:"…"]` — e.g. `{_C} create business:9001 name:"Front desk"`',
     "edit": (
@@ -255,9 +257,9 @@ _DATE_FORMS = (
 _SORT_FIELDS_HELP = "`id`, `name`, `active`, `visited`, `created`, `updated`, `business` — prefix `-` for descending"
 _FILTER_HELP = "\n".join(
     (
-        '*Filters* (key:value; quote values with spaces: `name:"front desk"`)',
+        '*Filters* (key:value; quote values with spaces: `name:"desk booking"`)',
         "• `id:1000001` · `active:true` (true/false, yes/no, on/off, 1/0) · `business:9001` · `user:7000237`",
-        '• `name:lobby` or `name:"front desk"` — name contains',
+        '• `name:printer` or `name:"desk booking"` — name contains',
         "• `visited:D` — last agent visit on day D (`visited:2026-11-01`, `visited:yesterday`), "
         "or at the minute D when it has a time",
         "• `visited-after:D` (`after:D`) · `visited-before:D` (`before:D`) — last agent visit range; "
@@ -852,7 +854,7 @@ _EXAMPLES: dict[str, str] = {
     "id": "id:1000001",
     "active": "active:true",
     "business": "business:9001",
-    "name": 'name:"front desk"',
+    "name": 'name:"desk booking"',
     "user": "user:7000237",
     "visited": "visited:2026-11-01",
     "created": "created:2026-11-01",
@@ -883,7 +885,7 @@ def _bare_word_message(token: _Token, after_name: bool) -> str:
     if _positive_id(word) is not None:
         message += f" To open chatroom {word.lstrip('#')}, use `{COMMAND} show {word.lstrip('#')}`."
     elif after_name:
-        message += ' Quote a name with spaces: name:"front desk".'
+        message += ' Quote a name with spaces: name:"desk booking".'
     else:
         message += f" To find by name, use `{COMMAND} search {_escape(word[:QUOTE_LIMIT])}`."
     return message
@@ -1322,7 +1324,7 @@ def _is_whole_day(start: object, end: object) -> bool:
 
 def describe_filters(intent: ListIntent) -> str:
     """A short plain-text summary for list headers (escape it for mrkdwn), e.g.
-    "active · name contains “lobby” · visited before 1 Nov 2026 10:30 · sorted by Name, A→Z"."""
+    "active · name contains “lobby” · visited until 1 Nov 2026 10:30 · sorted by name, A→Z"."""
     f = intent.filters
     parts: list[str] = []
     if f.id is not None:

@@ -141,7 +141,7 @@ def test_show_takes_up_to_a_hundred_ids() -> None:
         ("create business:x", "`business:x`: business must be a positive whole number, e.g. business:9001."),
         ("create name:a name:b", "`name` given twice (`name:a` and `name:b`)."),
         ('create Lobby name:"Front desk"', "Give the name once: either as words (`Lobby`) or as"),
-        ("create name:", '`name:` needs a value, e.g. name:"front desk".'),
+        ("create name:", '`name:` needs a value, e.g. name:"desk booking".'),
         ("alerts unsubscribe", "Which subscription? Give its ID from `alerts list`"),
         ("alerts unsubscribe a b", "Give one subscription ID; remove `b`."),
         ("alerts unsubscribe ab!cd", "`ab!cd` is not a subscription ID; copy the ID shown by `alerts list`."),
@@ -256,7 +256,7 @@ def test_search_words_become_the_name(text: str, intent: ListIntent) -> None:
         ("list foo", "`foo` is not a filter; filters look like key:value, e.g. active:true."),
         ("list active", "`active` needs a value: filters look like key:value, e.g. active:true."),
         ("list 12", "To open chatroom 12, use `/chatrooms show 12`."),
-        ("list name:front desk", 'Quote a name with spaces: name:"front desk".'),
+        ("list name:front desk", 'Quote a name with spaces: name:"desk booking".'),
         ("list actve:true", "`actve` is not a filter key. Did you mean `active`? Known keys: id, active,"),
         ("list colour:red", "`colour` is not a filter key. Known keys: id, active, business, name, user,"),
         ("list active:true active:false", "`active` given twice (`active:true` and `active:false`)."),
@@ -760,6 +760,7 @@ def test_every_help_example_parses_and_names_real_sandbox_records() -> None:
         seed(sandbox, NOW)
         rooms = [sandbox.get(i) for i in range(1_000_001, 1_000_061)]
         room_ids = {r.id for r in rooms if r is not None}
+        names = [(r.name or "").casefold() for r in rooms if r is not None]
         users = {u for r in rooms if r is not None for u in r.users}
     finally:
         sandbox.close()
@@ -775,6 +776,8 @@ def test_every_help_example_parses_and_names_real_sandbox_records() -> None:
             business = intent.filters.business
             assert intent.filters.users is None or intent.filters.users in users, example
             assert intent.filters.id is None or intent.filters.id in room_ids, example
+            wanted = (intent.filters.name or "").casefold()
+            assert any(wanted in name for name in names), f"{example}: finds nothing in the sandbox"
         assert business is None or business in dict(BUSINESSES), example
     for key in ("id", "business", "user"):
         from bot.slack.grammar import _EXAMPLES
