@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
+from bot.console import fake_slack as fake_slack_module
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import Call, FakeSlack
 from bot.nexudus.client import ClientFactory
@@ -26,6 +28,41 @@ SIGNING_SECRET = "test-signing-secret"
 ADMIN = ("admin@sandbox.local", "sandbox-admin")
 READER = ("reader@sandbox.local", "sandbox-reader")
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slack_refusals: the test sends payloads the strict fake Slack must refuse (not an app bug)"
+    )
+
+
+UNEXPECTED: list[fake_slack_module.Refusal] = []  # refused while a test not marked slack_refusals ran
+
+
+@pytest.fixture(autouse=True)
+def strict_slack(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every payload the app sends to the fake Slack (or answers in an ack) must be one Slack takes: a test
+    during which the fake refused one fails, unless it is marked as sending refused payloads on purpose."""
+    before = len(fake_slack_module.TOTALS.refused)
+    yield
+    refused = fake_slack_module.TOTALS.refused[before:]
+    if refused and request.node.get_closest_marker("slack_refusals") is None:
+        UNEXPECTED.extend(refused)
+        lines = [f"{r.method} → {r.error}: {'; '.join(r.messages)[:600]}" for r in refused[:5]]
+        pytest.fail("the strict fake Slack refused payloads the app sent:\n" + "\n".join(lines), pytrace=False)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The figure for the record: how many payloads the strict fake Slack validated in this run."""
+    totals = fake_slack_module.TOTALS
+    if not totals.total:
+        return
+    by_method = ", ".join(f"{m} {n}" for m, n in sorted(totals.validated.items()))
+    by_error = Counter(r.error for r in totals.refused)
+    terminalreporter.write_line(
+        f"strict fake Slack: {totals.total} payloads validated ({by_method}); {len(totals.refused)} refused "
+        f"{dict(by_error) or ''} by tests that send them on purpose or by the app; {len(UNEXPECTED)} by the app"
+    )
 
 
 class FakeClock:

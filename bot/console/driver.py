@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from bot.console import signing
-from bot.console.fake_slack import FakeSlack
+from bot.console.fake_slack import FakeSlack, Refusal
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,7 @@ class AckResponse:
     status: int
     body: Any
     elapsed: float
+    refusal: Refusal | None = None  # what Slack would refuse in this answer (checked by the fake Slack)
 
     @property
     def json(self) -> dict[str, Any]:
@@ -42,8 +43,11 @@ class SlackDriver:
     def as_user(self, user_id: str, team_id: str | None = None) -> SlackDriver:
         return replace(self, user_id=user_id, team_id=team_id or self.team_id)
 
-    def post(self, body: str, *, headers: dict[str, str] | None = None) -> AckResponse:
-        """Send a body signed as Slack would (or with the given headers, to test forgeries)."""
+    def post(
+        self, body: str, *, headers: dict[str, str] | None = None, view: dict[str, Any] | None = None
+    ) -> AckResponse:
+        """Send a body signed as Slack would (or with the given headers, to test forgeries); the answer is
+        checked as Slack checks it (``view``: the submitted view, whose input blocks ``errors`` must name)."""
         ts = self.timestamp() if self.timestamp else None
         sent = headers if headers is not None else signing.signed_headers(body, self.secret, ts)
         response = requests.post(self.app_url, data=body.encode(), headers=sent, timeout=self.timeout)
@@ -51,7 +55,8 @@ class SlackDriver:
             payload: Any = response.json() if response.content else None
         except ValueError:
             payload = response.text
-        return AckResponse(response.status_code, payload, response.elapsed.total_seconds())
+        refusal = self.fake.check_ack(payload, view) if response.status_code == 200 else None
+        return AckResponse(response.status_code, payload, response.elapsed.total_seconds(), refusal)
 
     def command(self, text: str, *, command: str = "/chatrooms") -> AckResponse:
         body = signing.slash_command_body(
@@ -99,7 +104,7 @@ class SlackDriver:
         body = signing.view_submission_body(
             view, values, user_id=self.user_id, team_id=self.team_id, trigger_id=signing.new_trigger_id()
         )
-        return self.post(body)
+        return self.post(body, view=view)
 
     def event(self, event: dict[str, Any]) -> AckResponse:
         return self.post(signing.event_body(event, self.team_id))

@@ -13,7 +13,7 @@ import itertools
 import json
 import threading
 import time
-from collections import defaultdict, deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.parser import BytesParser
@@ -23,6 +23,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from bot.slack import limits, payload_check
+
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
 TEAM_ID = "T0001"
@@ -30,9 +32,6 @@ TEAM_NAME = "Sandbox"
 TEAM_URL = "https://sandbox.slack.com/"
 APP_ID = "A0001"
 
-MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
-MAX_VIEW_TITLE = 24
 
 # Arguments slack_sdk serialises to JSON strings when it sends form data.
 _JSON_ARGS = frozenset(
@@ -85,13 +84,56 @@ class Event:
 
 
 class SlackError(Exception):
-    """Raised by handlers to answer ``{"ok": false, "error": ...}``."""
+    """Raised by handlers to answer ``{"ok": false, "error": ...}``; ``payload`` marks a refused payload
+    (the app built something Slack does not take), as opposed to a refusal of state (a closed view)."""
 
-    def __init__(self, error: str, status: int = 200, messages: list[str] | None = None) -> None:
+    def __init__(
+        self, error: str, status: int = 200, messages: list[str] | None = None, *, payload: bool = False
+    ) -> None:
         super().__init__(error)
         self.error = error
         self.status = status
         self.messages = messages or []
+        self.payload = payload
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A payload the fake refused, with Slack's error and the problems found."""
+
+    method: str
+    error: str
+    messages: tuple[str, ...]
+
+
+@dataclass
+class PayloadStats:
+    """How many payloads were validated (by method) and which were refused."""
+
+    validated: Counter[str] = field(default_factory=Counter)
+    refused: list[Refusal] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.validated.values())
+
+
+# Every fake in this process adds to these: the test suite reports them at the end.
+TOTALS = PayloadStats()
+_TOTALS_LOCK = threading.Lock()
+PAYLOAD_METHODS = frozenset(
+    {
+        "chat.postMessage",
+        "chat.postEphemeral",
+        "chat.update",
+        "views.open",
+        "views.push",
+        "views.update",
+        "views.publish",
+        "response_url",
+        "ack",
+    }
+)
 
 
 @dataclass
@@ -121,6 +163,10 @@ class FakeSlack:
         self._views: dict[str, Json] = {}
         self._home_views: dict[str, str] = {}
         self._response_targets: dict[str, str] = {}
+        self._response_born: dict[str, float] = {}
+        self._response_uses: Counter[str] = Counter()
+        self.stats = PayloadStats()
+        self.clock: Callable[[], float] = time.time  # response_url expiry; tests may move it
         self._failures: dict[str, deque[_Failure]] = defaultdict(deque)
         self._ts = itertools.count(1700000000_000100, 100)
         self._ids = itertools.count(1)
@@ -193,6 +239,7 @@ class FakeSlack:
         token = f"{next(self._ids)}-{quote(name, safe='')}"
         with self._lock:
             self._response_targets[token] = name
+            self._response_born[token] = self.clock()  # its 30 minutes start when Slack hands it out
         return f"{self.base_url}/response/{token}"
 
     # ------------------------------------------------------------------ inspection
@@ -235,6 +282,12 @@ class FakeSlack:
         with self._lock:
             found = self._views.get(view_id)
             return copy.deepcopy(found) if found is not None else None
+
+    def close_view(self, view_id: str) -> bool:
+        """The person closes a modal (Cancel, ×, Esc, or a click outside): Slack forgets the view, so a
+        later ``views.update`` of it answers ``not_found``. False when no such view was open."""
+        with self._lock:
+            return self._views.pop(view_id, None) is not None
 
     def clear(self) -> None:
         """Forget calls, transcript, stored messages/views and pending failures."""
@@ -296,19 +349,64 @@ class FakeSlack:
             answer = {"ok": False, "error": exc.error}
             if exc.messages:
                 answer["response_metadata"] = {"messages": exc.messages}
+            if exc.payload:
+                self._count(method, Refusal(method, exc.error, tuple(exc.messages)))
+        else:
+            if method in PAYLOAD_METHODS:
+                self._count(method)
         self._record(Call(method, args, now, answer, error, None, token))
         return status, extra, answer
 
+    def _count(self, method: str, refusal: Refusal | None = None) -> None:
+        with _TOTALS_LOCK:
+            for stats in (self.stats, TOTALS):
+                stats.validated[method] += 1
+                if refusal is not None:
+                    stats.refused.append(refusal)
+
+    def check_ack(self, body: Any, submitted_view: Json | None = None) -> Refusal | None:
+        """Check what the app answered in an ack (a message, or a view for ``response_action``) as Slack
+        would before showing it; a refusal is counted and recorded as an ``ack`` call."""
+        if not isinstance(body, dict) or not (body.keys() & {"text", "blocks", "response_action"}):
+            return None
+        problems = payload_check.ack_problems(body, submitted_view)
+        refusal = None
+        if problems:
+            error = "invalid_arguments" if body.get("response_action") else "invalid_blocks"
+            refusal = Refusal("ack", error, tuple(str(p) for p in problems))
+        self._count("ack", refusal)
+        answer: Json = {"ok": refusal is None}
+        if refusal is not None:
+            answer.update(error=refusal.error, response_metadata={"messages": list(refusal.messages)})
+        self._record(Call("ack", body, time.time(), answer, refusal.error if refusal else None))
+        return refusal
+
     def _response_call(self, token: str, args: Json) -> tuple[int, dict[str, str], Json]:
-        with self._lock:
-            name = self._response_targets.get(token, token)
         now = time.time()
         answer: Json = {"ok": True}
         error = None
+        with self._lock:
+            name = self._response_targets.get(token, token)
+            born = self._response_born.get(token, self.clock())
+            if self.clock() - born > limits.RESPONSE_URL_LIFETIME_SECONDS:
+                error = "expired_url"
+            elif self._response_uses[token] >= limits.MAX_RESPONSE_URL_USES:
+                error = "used_url"
+            else:
+                self._response_uses[token] += 1
+        if error is not None:
+            answer = {"ok": False, "error": error}
+            self._record(Call("response_url", args, now, answer, error, name))
+            return 404, {}, answer
         try:
-            _check_message_blocks(args.get("blocks"))
+            _check_message(args)
+            self._count("response_url")
         except SlackError as exc:
-            error, answer = exc.error, {"ok": False, "error": exc.error}
+            error, answer = (
+                exc.error,
+                {"ok": False, "error": exc.error, "response_metadata": {"messages": exc.messages}},
+            )
+            self._count("response_url", Refusal("response_url", exc.error, tuple(exc.messages)))
         event = None
         if error is None:
             blocks = args.get("blocks")
@@ -353,7 +451,7 @@ class FakeSlack:
 
     def _post_message(self, args: Json) -> Json:
         channel = _require_channel(args)
-        blocks = _check_message_blocks(args.get("blocks"))
+        blocks = _check_message(args)
         if not args.get("text") and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
         ts = self._next_ts()
@@ -379,7 +477,7 @@ class FakeSlack:
         user = args.get("user")
         if not user:
             raise SlackError("user_not_in_channel")
-        blocks = _check_message_blocks(args.get("blocks"))
+        blocks = _check_message(args)
         if not args.get("text") and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
         ts = self._next_ts()
@@ -401,7 +499,7 @@ class FakeSlack:
     def _update_message(self, args: Json) -> Json:
         channel = _require_channel(args)
         ts = str(args.get("ts") or "")
-        _check_message_blocks(args.get("blocks"))
+        _check_message(args)
         with self._lock:
             message = self._messages.get((channel, ts))
             if message is None:
@@ -610,114 +708,27 @@ def _require_channel(args: Json) -> str:
     return str(channel)
 
 
-def _check_message_blocks(blocks: Any) -> list[Json] | None:
-    if blocks is None:
-        return None
-    if not isinstance(blocks, list) or len(blocks) > MAX_MESSAGE_BLOCKS:
-        raise SlackError("invalid_blocks", messages=[f"[ERROR] no more than {MAX_MESSAGE_BLOCKS} items allowed"])
-    _check_unique_block_ids(blocks, "invalid_blocks")
-    _check_element_limits(blocks, "invalid_blocks")
-    return blocks
+def _check_message(args: Json) -> list[Json] | None:
+    """A message body as Slack checks it: ``invalid_blocks`` for its blocks, ``invalid_arguments`` for its text."""
+    blocks = args.get("blocks")
+    problems = payload_check.message_problems(args)
+    if problems:
+        error = "invalid_blocks" if any(p.pointer.startswith("/blocks") for p in problems) else "invalid_arguments"
+        raise SlackError(error, messages=[str(p) for p in problems], payload=True)
+    return blocks if isinstance(blocks, list) else None
 
 
 def _check_view(view: Any, modal: bool | None) -> Json:
-    """Slack's cheap view checks; ``modal`` None means either kind (views.update)."""
+    """A view as Slack checks it; ``modal`` None means either kind (views.update)."""
     if not isinstance(view, dict):
-        raise SlackError("invalid_arguments", messages=["[ERROR] missing required field: view"])
+        raise SlackError("invalid_arguments", messages=["[ERROR] missing required field: view"], payload=True)
     kind = view.get("type")
-    if kind not in ("modal", "home") or (modal is True and kind != "modal") or (modal is False and kind != "home"):
-        raise SlackError("invalid_arguments", messages=[f"[ERROR] invalid view type: {kind}"])
-    blocks = view.get("blocks")
-    if not isinstance(blocks, list):
-        raise SlackError("invalid_arguments", messages=["[ERROR] missing required field: blocks"])
-    if len(blocks) > MAX_VIEW_BLOCKS:
-        raise SlackError(
-            "invalid_arguments",
-            messages=[f"[ERROR] no more than {MAX_VIEW_BLOCKS} items allowed [json-pointer:/view/blocks]"],
-        )
-    _check_unique_block_ids(blocks, "invalid_arguments")
-    _check_element_limits(blocks, "invalid_arguments")
-    if len(str(view.get("private_metadata") or "")) > MAX_PRIVATE_METADATA:
-        raise SlackError("invalid_arguments", messages=["[ERROR] must be less than 3001 characters [private_metadata]"])
-    if kind == "modal":
-        for key, required in (("title", True), ("submit", False), ("close", False)):
-            text = (view.get(key) or {}).get("text")
-            if text is None:
-                if required:
-                    raise SlackError("invalid_arguments", messages=[f"[ERROR] missing required field: {key}"])
-                continue
-            if len(str(text)) > MAX_VIEW_TITLE:
-                raise SlackError(
-                    "invalid_arguments",
-                    messages=[f"[ERROR] must be less than 25 characters [json-pointer:/view/{key}/text]"],
-                )
-        if any(b.get("type") == "input" for b in blocks) and not view.get("submit"):
-            raise SlackError(
-                "invalid_arguments", messages=["[ERROR] submit is required when an input block is present"]
-            )
+    if (modal is True and kind != "modal") or (modal is False and kind != "home"):
+        raise SlackError("invalid_arguments", messages=[f"[ERROR] invalid view type: {kind}"], payload=True)
+    problems = payload_check.view_problems(view)
+    if problems:
+        raise SlackError("invalid_arguments", messages=[str(p) for p in problems], payload=True)
     return view
-
-
-# Slack's documented per-element limits, checked so a view that real Slack would refuse fails in tests too.
-MAX_PRIVATE_METADATA = 3000
-_TEXT_LIMITS = {"section": 3000, "header": 150, "button": 75, "option": 75}
-MAX_OPTION_VALUE = 150
-MAX_BUTTON_VALUE = 2000
-
-
-def _check_element_limits(blocks: list[Any], error: str) -> None:
-    def fail(why: str) -> None:
-        raise SlackError(error, messages=[f"[ERROR] {why}"])
-
-    def text_of(node: Any) -> str:
-        return str(node.get("text", "")) if isinstance(node, dict) else ""
-
-    def walk(node: Any, kind: str | None) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item, kind)
-            return
-        if not isinstance(node, dict):
-            return
-        node_type = node.get("type")
-        if node_type == "section" and len(text_of(node.get("text"))) > _TEXT_LIMITS["section"]:
-            fail("section text must be at most 3000 characters")
-        if node_type == "section":
-            for f in node.get("fields") or []:
-                if len(text_of(f)) > 2000:
-                    fail("section field text must be at most 2000 characters")
-        if node_type == "header" and len(text_of(node.get("text"))) > _TEXT_LIMITS["header"]:
-            fail("header text must be at most 150 characters")
-        if node_type == "button":
-            if len(text_of(node.get("text"))) > _TEXT_LIMITS["button"]:
-                fail("button text must be at most 75 characters")
-            if len(str(node.get("value") or "")) > MAX_BUTTON_VALUE:
-                fail("button value must be at most 2000 characters")
-        if "value" in node and "text" in node and node_type is None:  # an option object
-            if len(text_of(node.get("text"))) > _TEXT_LIMITS["option"]:
-                fail("option text must be at most 75 characters")
-            if len(str(node.get("value") or "")) > MAX_OPTION_VALUE:
-                fail("option value must be at most 150 characters")
-        max_length = node.get("max_length")
-        initial = node.get("initial_value")
-        if isinstance(max_length, int) and isinstance(initial, str) and len(initial) > max_length:
-            fail("initial_value is longer than max_length")
-        for key, value in node.items():
-            if isinstance(value, dict | list):
-                walk(value, key)
-
-    walk(blocks, None)
-
-
-def _check_unique_block_ids(blocks: list[Any], error: str) -> None:
-    seen: set[str] = set()
-    for block in blocks:
-        block_id = block.get("block_id") if isinstance(block, dict) else None
-        if block_id is None:
-            continue
-        if block_id in seen:
-            raise SlackError(error, messages=[f"[ERROR] duplicate block_id: {block_id}"])
-        seen.add(block_id)
 
 
 # ---------------------------------------------------------------------- HTTP plumbing

@@ -951,6 +951,8 @@ class Console:
         """Close the modal as Slack's Cancel does (telling the app only if it asked to be notified)."""
         self._view = None
         self.say("Modal cancelled.")
+        if self.fake is not None and isinstance(view.get("id"), str):
+            self.fake.close_view(view["id"])  # as in Slack: a later views.update of it answers not_found
         if view.get("notify_on_close"):
             driver = self._need(self.driver)
             driver.post(signing.view_closed_body(view, user_id=driver.user_id, team_id=driver.team_id))

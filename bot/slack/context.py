@@ -12,6 +12,7 @@ from typing import Any
 
 from slack_bolt import Ack
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot.services import UserSession
@@ -77,12 +78,43 @@ class Ctx:
             log.warning("response_url answered %s; falling back to a direct message", result.status_code)
         self.client.chat_postMessage(channel=self.user_id, **msg)
 
+    def show(self, view_id: str | None, view: dict[str, Any]) -> bool:
+        """Replace the open modal with `view`. False when that did not happen — most often the person
+        closed the modal while we worked (Slack answers `not_found`) — so the caller tells them privately
+        instead: an outcome never depends on the modal still being open."""
+        if not view_id:
+            return False
+        try:
+            self.client.views_update(view_id=view_id, view=view)
+            return True
+        except SlackApiError as exc:
+            error = exc.response.get("error") if exc.response is not None else None
+            if error == "not_found":
+                log.info("modal %s was closed before its outcome; telling the user privately", view_id)
+            else:
+                log.error("Slack refused a modal update (%s); telling the user privately", error)
+            return False
+
+    def show_or_tell(self, view_id: str | None, view: dict[str, Any], msg: dict[str, Any]) -> None:
+        """Show `view` in the modal (a form again, with what went wrong); if the modal is gone, say `msg`."""
+        if not self.show(view_id, view):
+            self.reply(msg)
+
+    def outcome(self, view_id: str | None, view: dict[str, Any], msg: dict[str, Any]) -> None:
+        """How a submission ended, in the modal and privately (response_url, else a DM), whatever happened
+        to the modal. A private message that fails only matters when the modal could not say it either."""
+        shown = self.show(view_id, view)
+        try:
+            self.reply(msg)
+        except Exception:
+            if not shown:
+                raise
+            log.exception("could not send the outcome privately; the modal shows it")
+
     def fail(self, exc: BaseException, *, view_id: str | None = None) -> None:
-        """Show an error: in the open modal when there is one, else as a private message."""
+        """Show an error: in the open modal when there is one (and still open), else as a private message."""
         message = describe(exc)
-        target_view = view_id
-        if target_view:
-            self.client.views_update(view_id=target_view, view=info_modal("Something's wrong", message.text))
+        if view_id and self.show(view_id, info_modal("Something's wrong", message.text)):
             return
         self.reply(render_notice(message.text, login_button=message.login_button))
 

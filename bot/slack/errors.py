@@ -1,9 +1,18 @@
-"""The one place an exception becomes words for a Slack user. No listener formats an error by hand."""
+"""The one place an exception becomes words for a Slack user. No listener formats an error by hand.
+
+Exception messages are plain sentences that may carry Nexudus' or the user's text, so the words are
+escaped for mrkdwn here (field errors stay plain: Slack shows them as plain text under the field). A
+Slack refusal (`SlackApiError`) gets its own words; anything unexpected gets a short reference id that
+is in the log line too, so the person can quote it and an operator can find it.
+"""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass, field
+
+from slack_sdk.errors import SlackApiError
 
 from bot.nexudus.errors import (
     CommandFailed,
@@ -17,6 +26,7 @@ from bot.nexudus.errors import (
 from bot.services import CredentialsRejected, MissingRole, NotLoggedIn
 from bot.slack import ids
 from bot.slack.metadata import BadMetadata
+from bot.slack.views.common import escape
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +36,39 @@ class UserMessage:
     text: str
     login_button: bool = False
     field_errors: dict[str, str] = field(default_factory=dict)
+    reference: str | None = None  # set for unexpected errors: also in the log line
+
+
+# Slack's refusals a person can act on; anything else is ours to fix, with a reference.
+_SLACK_WORDS = {
+    "ratelimited": "Slack is rate-limiting this app right now; try again in a minute.",
+    "not_in_channel": "I'm not a member of that channel: `/invite` me there first.",
+    "channel_not_found": "Slack can't find that channel, or I can't see it: `/invite` me there first.",
+    "is_archived": "That channel is archived, so I can't post there.",
+    "restricted_action": "This workspace doesn't let me post there.",
+    "expired_trigger_id": "Slack took too long to open the form; please try again.",
+    "not_found": "That form was closed before I could update it.",
+    "message_not_found": "That message no longer exists in Slack.",
+}
 
 
 def describe(exc: BaseException) -> UserMessage:
     """Translate any exception into a clear sentence (and field errors where Nexudus named fields)."""
+    message = _words(exc)
+    return UserMessage(
+        _escape_data(message.text),
+        message.login_button,
+        message.field_errors,
+        message.reference,
+    )
+
+
+def _escape_data(text: str) -> str:
+    """Our sentences hold no `&`, `<` or `>`, so escaping the whole text escapes only the data in it."""
+    return escape(text)
+
+
+def _words(exc: BaseException) -> UserMessage:
     if isinstance(exc, NotLoggedIn | CredentialsRejected):
         return UserMessage(f":key: {exc}", login_button=True)
     if isinstance(exc, MissingRole):
@@ -60,5 +99,28 @@ def describe(exc: BaseException) -> UserMessage:
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):
         return UserMessage(f":warning: {exc}")
-    log.exception("unexpected error in a Slack handler", exc_info=exc)
-    return UserMessage(":boom: Something went wrong on our side. It has been logged; please try again.")
+    if isinstance(exc, SlackApiError):
+        error = str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
+        words = _SLACK_WORDS.get(error)
+        if words is not None:
+            log.warning("Slack refused a call: %s", error)
+            return UserMessage(f":warning: {words}")
+        reference = _reference()
+        log.error("Slack refused a call: %s [ref %s]", error, reference, exc_info=exc)
+        return UserMessage(
+            f":warning: Slack refused what this app sent (`{error}`). That is a bug on our side; "
+            f"it has been logged with reference `{reference}`.",
+            reference=reference,
+        )
+    reference = _reference()
+    log.error("unexpected error in a Slack handler [ref %s]", reference, exc_info=exc)
+    return UserMessage(
+        f":boom: Something went wrong on our side. It has been logged with reference `{reference}`: "
+        "quote it if you report this. Please try again.",
+        reference=reference,
+    )
+
+
+def _reference() -> str:
+    """A short id that finds one log line: 8 hex digits (a collision in a day's log is very unlikely)."""
+    return uuid.uuid4().hex[:8]

@@ -34,16 +34,9 @@ from bot.nexudus.models import Command, CommandParameter
 from bot.nexudus.timecodec import TimeCodec
 from bot.rules import id_problem
 from bot.slack import ids
+from bot.slack.limits import MAX_DATE_TIME, MAX_INPUT_LENGTH, MAX_LABEL, MAX_MODAL_BLOCKS, MAX_OPTION_TEXT
 from bot.slack.submissions import StateValues, entry
-from bot.slack.views.common import (
-    MAX_INPUT_LENGTH,
-    MAX_LABEL,
-    MAX_MODAL_BLOCKS,
-    MAX_OPTION_TEXT,
-    Block,
-    clip,
-    plain,
-)
+from bot.slack.views.common import Block, clip, plain
 
 # The run modal holds a few fixed blocks (notice, command picker, description, chatrooms, hints):
 # the rest of Slack's 100 may be parameters. A command asking for more is sent to Nexudus' own UI.
@@ -177,6 +170,7 @@ def parameter_block(
     kind = kind_of(parameter.type)
     block_id = block_id_for(index, scope)
     element: dict[str, Any] = {"action_id": block_id}
+    unshown = ""
     if kind is Kind.BOOLEAN:
         element.update(type="radio_buttons", options=[_YES, _NO])
         if initial in ("true", "false"):
@@ -195,6 +189,8 @@ def parameter_block(
         stamp = _timestamp_of(initial, zone)
         if stamp is not None:
             element["initial_date_time"] = stamp
+        elif initial:
+            unshown = f"{clip(initial, 40)} cannot be shown in Slack's date picker: pick the date again"
     elif kind is Kind.EMAIL:
         element["type"] = "email_text_input"
         if initial:
@@ -209,6 +205,8 @@ def parameter_block(
             element["initial_value"] = initial[:MAX_INPUT_LENGTH]
     type_note = f"Nexudus type {parameter.type or '(none)'}"
     hint = f"{describe_type(parameter)} · {type_note}" if kind is not Kind.OTHER else type_note + ": sent as typed"
+    if unshown:
+        hint = f"{unshown} · {hint}"
     return {
         "type": "input",
         "block_id": block_id,
@@ -228,13 +226,18 @@ def chatrooms_block(command: Command | None, selected: Sequence[tuple[int, str]]
         "placeholder": plain("Search by name or id"),
     }
     if command is not None and command.applies_only_to_one_entity:
-        element["max_selected_items"] = 1
+        most = 1
     elif command is not None and command.applies_only_to_two_entities:
-        element["max_selected_items"] = 2
+        most = 2
     else:
-        element["max_selected_items"] = MAX_RUN_CHATROOMS
-    if selected:
-        element["initial_options"] = [room_option(i, label) for i, label in list(selected)[:MAX_RUN_CHATROOMS]]
+        most = MAX_RUN_CHATROOMS
+    chosen = list(selected)[:MAX_RUN_CHATROOMS]
+    # Slack refuses more initial options than max_selected_items. The chatrooms the user named stay
+    # (the form's note and the submission's check say how many the command takes), so the picker
+    # allows as many as are shown until the user removes some.
+    element["max_selected_items"] = max(most, len(chosen))
+    if chosen:
+        element["initial_options"] = [room_option(i, label) for i, label in chosen]
     optional = command is not None and not command.needs_entities_to_run
     rule = command.entity_rule if command is not None else "as the command needs"
     return {
@@ -390,7 +393,8 @@ def _timestamp_of(value: str | None, zone: tzinfo) -> int | None:
         return None
     if when is None or not MIN_YEAR <= when.year <= MAX_YEAR:
         return None
-    return int(when.timestamp())
+    stamp = int(when.timestamp())
+    return stamp if 0 <= stamp <= MAX_DATE_TIME else None  # Slack's picker takes 1970..2286 only
 
 
 def parse_chatroom_ids(state: StateValues) -> tuple[list[int], list[tuple[int, str]], str | None]:

@@ -1,7 +1,11 @@
 """Action ids, callback ids and block ids shared by views and listeners, so the two never drift."""
 
 # Buttons and menus in messages
-LIST_PAGE = "chatrooms.list.page"  # value: command text of the page to show
+# Previous and Next: value = command text of the page to show. Two ids, since Slack wants action ids unique
+# in a block; LIST_PAGE is still answered for messages posted before they were split.
+LIST_PREVIOUS = "chatrooms.list.previous"
+LIST_NEXT = "chatrooms.list.next"
+LIST_PAGE = "chatrooms.list.page"
 ROW_MENU = "chatrooms.row.menu"  # overflow on a list row: value "show:ID" / "edit:ID" / "delete:ID" / "run:ID"
 SHOW = "chatrooms.show"  # value: chatroom id
 EDIT = "chatrooms.edit"  # value: chatroom id

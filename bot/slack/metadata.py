@@ -11,7 +11,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-MAX_PRIVATE_METADATA = 3000
+from bot.slack.limits import MAX_PRIVATE_METADATA
 
 
 class BadMetadata(Exception):

@@ -19,7 +19,7 @@ from bot.nexudus.models import CommandParameter
 from bot.nexudus.timecodec import TimeCodec
 from bot.slack import forms
 from bot.slack.forms import Kind
-from bot.slack.views.common import MAX_MODAL_BLOCKS
+from bot.slack.limits import MAX_MODAL_BLOCKS
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 KNOWN_TYPES = [
@@ -138,7 +138,8 @@ def valid_value(kind: Kind) -> st.SearchStrategy[str]:
             lambda d: format(d, "f")
         )
     if kind is Kind.DATETIME:
-        return st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(8999, 1, 1)).map(
+        # What Slack's datetimepicker can hold (UNIX time 0..9999999999); others are left empty, with a hint.
+        return st.datetimes(min_value=datetime(1970, 1, 2), max_value=datetime(2286, 11, 1)).map(
             lambda d: d.replace(second=0, microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
         )
     if kind is Kind.EMAIL:

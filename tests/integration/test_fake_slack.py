@@ -29,7 +29,8 @@ from bot.console.signing import (
     view_submission_body,
 )
 
-pytestmark = pytest.mark.integration
+# These tests send payloads Slack refuses on purpose, to see the fake refuse them too.
+pytestmark = [pytest.mark.integration, pytest.mark.slack_refusals]
 
 
 @pytest.fixture
@@ -539,10 +540,10 @@ def test_bolt_routes_signed_actions_submissions_and_events(fake: FakeSlack, clie
 @pytest.mark.parametrize(
     ("blocks", "why"),
     [
-        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "section text"),
+        ([{"type": "section", "text": {"type": "mrkdwn", "text": "x" * 3001}}], "cannot exceed 3000 characters"),
         (
             [{"type": "actions", "elements": [{"type": "button", "text": {"type": "plain_text", "text": "b" * 76}}]}],
-            "button text",
+            "cannot exceed 75 characters",
         ),
         (
             [
@@ -556,7 +557,7 @@ def test_bolt_routes_signed_actions_submissions_and_events(fake: FakeSlack, clie
                     },
                 }
             ],
-            "option value",
+            "option value must be at most 150 characters",
         ),
     ],
 )
@@ -584,3 +585,52 @@ def test_an_initial_value_longer_than_its_input_is_refused(client: WebClient, fa
     with pytest.raises(SlackApiError) as err:
         client.views_open(trigger_id="1.2.3", view=view)
     assert err.value.response["error"] == "invalid_arguments"
+
+
+# ------------------------------------------------------------------------ strict like Slack (issue 10)
+
+
+def test_a_closed_view_can_no_longer_be_updated(client: WebClient, fake: FakeSlack) -> None:
+    view = client.views_open(trigger_id="1.2.3", view=modal())["view"]
+    assert fake.close_view(view["id"]) and not fake.close_view(view["id"])
+    with pytest.raises(SlackApiError) as err:
+        client.views_update(view_id=view["id"], view=modal(title="Later"))
+    assert err.value.response["error"] == "not_found"
+    assert fake.stats.refused == [], "a closed view is Slack's state, not a bad payload"
+
+
+def test_a_response_url_takes_five_messages_within_thirty_minutes(fake: FakeSlack) -> None:
+    url = fake.response_url("cmd")
+    answers = [requests.post(url, json={"text": f"n{i}"}, timeout=5) for i in range(6)]
+    assert [a.status_code for a in answers] == [200] * 5 + [404]
+    assert answers[-1].json()["error"] == "used_url"
+    now = [1000.0]
+    fake.clock = lambda: now[0]
+    late = fake.response_url("later")
+    now[0] += 30 * 60 + 1
+    expired = requests.post(late, json={"text": "too late"}, timeout=5)
+    assert (expired.status_code, expired.json()["error"]) == (404, "expired_url")
+
+
+def test_a_response_url_message_is_checked_like_a_posted_one(fake: FakeSlack) -> None:
+    url = fake.response_url("cmd")
+    refused = requests.post(url, json={"text": "R&D", "blocks": [section("R&D")]}, timeout=5)
+    assert refused.status_code == 400 and refused.json()["error"] == "invalid_blocks"
+    assert "unescaped" in " ".join(refused.json()["response_metadata"]["messages"])
+    assert [r.method for r in fake.stats.refused] == ["response_url"]
+
+
+def test_every_payload_is_counted_and_refusals_are_kept(client: WebClient, fake: FakeSlack) -> None:
+    client.chat_postMessage(channel="C1", text="ok", blocks=[section("fine")])
+    with pytest.raises(SlackApiError):
+        client.chat_postMessage(channel="C1", text="x", blocks=[section("x", block_id="d"), section("y", block_id="d")])
+    assert fake.stats.validated["chat.postMessage"] == 2
+    (refusal,) = fake.stats.refused
+    assert refusal.error == "invalid_blocks" and "duplicate block_id" in refusal.messages[0]
+
+
+def test_an_ack_the_app_answers_is_checked_too(fake: FakeSlack) -> None:
+    assert fake.check_ack({"response_type": "ephemeral", "text": "ok"}) is None
+    refusal = fake.check_ack({"response_action": "update", "view": modal(blocks=[])})
+    assert refusal is not None and refusal.error == "invalid_arguments"
+    assert fake.last("ack").error == "invalid_arguments"  # type: ignore[union-attr]

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.nexudus.models import ActionResult, Command, CommandParameter
 from bot.slack import forms, ids
+from bot.slack.limits import MAX_MESSAGE_BLOCKS, MAX_MODAL_BLOCKS, MAX_MODAL_TITLE
 from bot.slack.views.commands import (
     MAX_LISTED_COMMANDS,
     render_commands,
@@ -15,7 +16,6 @@ from bot.slack.views.commands import (
     running_modal,
     visible_commands,
 )
-from bot.slack.views.common import MAX_MESSAGE_BLOCKS, MAX_MODAL_BLOCKS, MAX_MODAL_TITLE
 
 
 def command(key: str, order: int = 0, **extra: Any) -> Command:

@@ -13,9 +13,9 @@ from bot.console.render import field_state, initial_state, render_modal
 from bot.nexudus.models import Command, CommandParameter
 from bot.slack import forms, ids
 from bot.slack.forms import Kind
+from bot.slack.limits import MAX_MODAL_BLOCKS, MAX_PRIVATE_METADATA
 from bot.slack.listeners.run import check_submission, context_for, kinds_of
-from bot.slack.metadata import MAX_PRIVATE_METADATA, BadMetadata, RunContext
-from bot.slack.views.common import MAX_MODAL_BLOCKS
+from bot.slack.metadata import BadMetadata, RunContext
 
 
 def p(name: str, type_: str) -> CommandParameter:

@@ -8,17 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.nexudus.models import ChatRoom, Page
-from bot.slack import ids
+from bot.slack import ids, payload_check
+from bot.slack.limits import MAX_MESSAGE_BLOCKS, MAX_MODAL_BLOCKS, MAX_MODAL_TITLE
 from bot.slack.metadata import EditContext
 from bot.slack.views.chatrooms import MAX_LIST_ROWS, render_cards, render_help, render_list, render_notice
-from bot.slack.views.common import (
-    MAX_BUTTON_TEXT,
-    MAX_MESSAGE_BLOCKS,
-    MAX_MODAL_BLOCKS,
-    MAX_MODAL_TITLE,
-    MAX_SECTION_TEXT,
-    relative_time,
-)
+from bot.slack.views.common import relative_time
 from bot.slack.views.modals import chatroom_form, delete_modal, login_modal, room_values
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -37,26 +31,10 @@ def room(i: int, **extra: object) -> ChatRoom:
     return ChatRoom.model_validate(data)
 
 
-def walk(value: object) -> list[dict]:
-    """Every dict nested in a view or message."""
-    found: list[dict] = []
-    if isinstance(value, dict):
-        found.append(value)
-        for v in value.values():
-            found.extend(walk(v))
-    elif isinstance(value, list):
-        for v in value:
-            found.extend(walk(v))
-    return found
-
-
 def assert_within_limits(blocks: list[dict], max_blocks: int) -> None:
+    """Within the surface's block limit, and taken by Slack's own models and rules (bot.slack.payload_check)."""
     assert len(blocks) <= max_blocks
-    for node in walk(blocks):
-        if node.get("type") == "section" and isinstance(node.get("text"), dict):
-            assert len(node["text"]["text"]) <= MAX_SECTION_TEXT
-        if node.get("type") == "button":
-            assert len(node["text"]["text"]) <= MAX_BUTTON_TEXT
+    assert [str(p) for p in payload_check.blocks_problems(blocks, "/blocks")] == []
 
 
 def test_list_of_a_thousand_records_is_cut_to_the_row_limit_and_says_so() -> None:

@@ -11,11 +11,13 @@ from bot.services import InvalidLogin
 from bot.slack import ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
+from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, LoginIntent, LogoutIntent, WhoamiIntent, help_text
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, LoginContext
 from bot.slack.submissions import parse_login, state_values
 from bot.slack.views.chatrooms import render_help, render_notice
+from bot.slack.views.common import escape
 from bot.slack.views.modals import info_modal, loading_modal, login_modal
 
 
@@ -35,7 +37,7 @@ def logout(_: LogoutIntent, ctx: Ctx) -> None:
 def whoami(_: WhoamiIntent, ctx: Ctx) -> None:
     email = ctx.deps.services.whoami(ctx.team_id, ctx.user_id)
     if email:
-        ctx.reply(render_notice(f"You act in Nexudus as *{email}*. `/chatrooms logout` to disconnect."))
+        ctx.reply(render_notice(f"You act in Nexudus as *{escape(email)}*. `/chatrooms logout` to disconnect."))
     else:
         ctx.reply(render_notice("You are not logged in to Nexudus.", login_button=True))
 
@@ -80,15 +82,20 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if errors or not once.first(f"login:{view.get('id')}:{view.get('hash')}"):
             return
 
+        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
+
         def work() -> None:
             try:
                 saved = deps.services.login(ctx.team_id, ctx.user_id, email, password)
             except InvalidLogin as exc:
-                client.views_update(view_id=view["id"], view=login_modal(meta.dump(), email=email, error=str(exc)))
+                ctx.show_or_tell(
+                    view.get("id"),
+                    login_modal(meta.dump(), email=email, error=str(exc)),
+                    render_notice(f"{describe(exc).text} You are not logged in.", login_button=True),
+                )
                 return
-            text = f"✅ Logged in as *{saved}*. Try `/chatrooms list`."
-            client.views_update(view_id=view["id"], view=info_modal("Logged in", text))
-            ctx.reply(render_notice(text), response_url=meta.response_url)
+            text = f"✅ Logged in as *{escape(saved)}*. Try `/chatrooms list`."
+            ctx.outcome(view.get("id"), info_modal("Logged in", text), render_notice(text))
             refresh = deps.extras.get("refresh_home")
             if callable(refresh):
                 refresh(client, ctx.team_id, ctx.user_id)

@@ -92,7 +92,8 @@ def open_modal_then(ctx: Ctx, title: str, what: str, build: Any) -> None:
     session = ctx.session()
     opened = ctx.client.views_open(trigger_id=ctx.trigger_id, view=loading_modal(title, what))
     view_id = opened["view"]["id"]
-    guarded(ctx, lambda: ctx.client.views_update(view_id=view_id, view=build(session)), view_id=view_id)
+    # If the person closed the loading modal, they no longer want the form: `show` just returns False.
+    guarded(ctx, lambda: ctx.show(view_id, build(session)), view_id=view_id)
 
 
 def open_edit(intent: EditIntent, ctx: Ctx) -> None:
@@ -179,7 +180,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         guarded(ctx, work)
 
-    app.action(ids.LIST_PAGE)(ack=ack_only, lazy=[page_clicked])
+    for action_id in (ids.LIST_PREVIOUS, ids.LIST_NEXT, ids.LIST_PAGE):
+        app.action(action_id)(ack=ack_only, lazy=[page_clicked])
 
     def chatroom_id_of(action: dict[str, Any]) -> int | None:
         raw = action.get("value")
@@ -242,6 +244,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         def work() -> None:
             meta = CreateContext.load(view.get("private_metadata"))
+            ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
             draft = NewChatRoom(**{k: v for k, v in values.items()})
             try:
                 room = ctx.session().create(draft)
@@ -254,14 +257,14 @@ def register(app: App, deps: Deps, router: Router) -> None:
                     values=values,
                     errors=describe(exc).field_errors or {"": str(exc)},
                 )
-                client.views_update(view_id=view["id"], view=again)
+                told = f"{describe(exc).text}\nNo chatroom was created: run `/chatrooms create` to try again."
+                ctx.show_or_tell(view.get("id"), again, render_notice(told))
                 return
-            client.views_update(
-                view_id=view["id"], view=info_modal("Chatroom created", f"✅ *{room.display_name}* (`#{room.id}`)")
-            )
-            ctx.reply(
+            created = f"✅ *{escape(room.display_name)}* (`#{room.id}`)"
+            ctx.outcome(
+                view.get("id"),
+                info_modal("Chatroom created", created),
                 render_result("✅ Chatroom created", room=room, now=ctx.now(), zone=deps.zone),
-                response_url=meta.response_url,
             )
 
         guarded(ctx, work, view_id=view.get("id"))
@@ -291,10 +294,13 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if errors or not once.first(f"edit:{view.get('id')}:{view.get('hash')}"):
             return
 
+        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
+
         def work() -> None:
             changed_values = changed_since(meta.initial, values)
             if not changed_values:
-                client.views_update(view_id=view["id"], view=info_modal("Nothing changed", "No field was changed."))
+                unchanged = f"No field of chatroom `#{meta.chatroom_id}` was changed, so nothing was saved."
+                ctx.show_or_tell(view.get("id"), info_modal("Nothing changed", unchanged), render_notice(unchanged))
                 return
             changes = ChatRoomChanges(**changed_values)
             try:
@@ -315,21 +321,22 @@ def register(app: App, deps: Deps, router: Router) -> None:
                     f"changes ({fields}) on top: Save to apply them, Cancel to keep it as it is."
                 )
                 fresh = edit_context(current, response_url=meta.response_url, channel_id=meta.channel_id)
-                client.views_update(
-                    view_id=view["id"], view=edit_form(fresh, {**room_values(current), **changed_values}, note=note)
+                ctx.show_or_tell(
+                    view.get("id"),
+                    edit_form(fresh, {**room_values(current), **changed_values}, note=note),
+                    render_notice(f"{describe(exc).text} Run `/chatrooms edit {meta.chatroom_id}` to apply yours."),
                 )
                 return
             except ValidationFailed as exc:
                 errors = describe(exc).field_errors or {"": str(exc)}
-                client.views_update(view_id=view["id"], view=edit_form(meta, values, errors=errors))
+                told = f"{describe(exc).text}\nNothing was saved: run `/chatrooms edit {meta.chatroom_id}` again."
+                ctx.show_or_tell(view.get("id"), edit_form(meta, values, errors=errors), render_notice(told))
                 return
             changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
-            client.views_update(
-                view_id=view["id"], view=info_modal("Saved", f"✅ *{room.display_name}* saved ({changed}).")
-            )
-            ctx.reply(
+            ctx.outcome(
+                view.get("id"),
+                info_modal("Saved", f"✅ *{escape(room.display_name)}* saved ({changed})."),
                 render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=deps.zone),
-                response_url=meta.response_url,
             )
 
         guarded(ctx, work, view_id=view.get("id"))
@@ -354,11 +361,13 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if not once.first(f"delete:{view.get('id')}:{view.get('hash')}"):
             return
 
+        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
+
         def work() -> None:
             ctx.session().delete(meta.chatroom_id)
-            label = f"*{meta.name}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
-            client.views_update(view_id=view["id"], view=info_modal("Deleted", f"🗑️ Chatroom {label} was deleted."))
-            ctx.reply(render_notice(f"🗑️ Chatroom {label} was deleted."), response_url=meta.response_url)
+            label = f"*{escape(meta.name)}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
+            done = f"🗑️ Chatroom {label} was deleted."
+            ctx.outcome(view.get("id"), info_modal("Deleted", done), render_notice(done))
 
         guarded(ctx, work, view_id=view.get("id"))
 

@@ -38,6 +38,7 @@ from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import CommandsIntent, RunIntent
+from bot.slack.limits import MAX_SELECT_OPTIONS
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, RunContext
 from bot.slack.submissions import state_values
@@ -52,7 +53,7 @@ from bot.slack.views.commands import (
     too_many_text,
     visible_commands,
 )
-from bot.slack.views.common import MAX_SELECT_OPTIONS, escape
+from bot.slack.views.common import escape
 from bot.slack.views.modals import info_modal, loading_modal
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class HiddenCommand(NexudusError):
     def __init__(self, command: Command) -> None:
         self.command = command
         super().__init__(
-            f"`{escape(command.key)}` is not offered by Nexudus for manual runs, so it cannot be run "
+            f"`{command.key}` is not offered by Nexudus for manual runs, so it cannot be run "
             "from Slack. Run it in Nexudus if you need it."
         )
 
@@ -170,9 +171,7 @@ def open_run(intent: RunIntent, ctx: Ctx) -> None:
         if intent.key:
             command = visible_command(session, intent.key)
         if command is None and not choices:
-            ctx.client.views_update(
-                view_id=view_id, view=info_modal(RUN_TITLE, "Nexudus offers no commands for chatrooms to you.")
-            )
+            ctx.show(view_id, info_modal(RUN_TITLE, "Nexudus offers no commands for chatrooms to you."))
             return
         rooms = room_labels(session, intent.ids)
         note = None
@@ -191,7 +190,7 @@ def open_run(intent: RunIntent, ctx: Ctx) -> None:
             note=note,
             zone=ctx.deps.zone,
         )
-        ctx.client.views_update(view_id=view_id, view=view)
+        ctx.show(view_id, view)  # closed meanwhile: the person no longer wants the form
 
     guarded(ctx, build, view_id=view_id)
 
@@ -252,9 +251,9 @@ def register(app: App, deps: Deps, router: Router) -> None:
             rooms = forms.rooms_in_view(view)
             problem = command.entity_rule_error(len(rooms)) if rooms else None
             fresh = context_for(command, pick=True, response_url=meta.response_url, channel_id=meta.channel_id)
-            client.views_update(
-                view_id=view_id,
-                view=run_modal(
+            ctx.show(
+                view_id,
+                run_modal(
                     choices=visible_commands(session.commands()),
                     command=command,
                     pick=True,
@@ -326,6 +325,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if not once.first(f"run:{view.get('id')}:{view.get('hash')}"):
             return
         view_id = str(view.get("id"))
+        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
 
         def work() -> None:
             assert meta.key is not None  # check_submission refuses a form without a command
@@ -345,7 +345,9 @@ def register(app: App, deps: Deps, router: Router) -> None:
                     note=note,
                     zone=deps.zone,
                 )
-                client.views_update(view_id=view_id, view=again)
+                again_text = f"`/chatrooms run {escape(command.key)}`"
+                told = f"{note}\nThe command was not run; {again_text} opens the form again."
+                ctx.show_or_tell(view_id, again, render_notice(told))
 
             if forms.too_many_parameters(command.requires_parameters):
                 form_again(too_many_text(command))
@@ -374,8 +376,11 @@ def register(app: App, deps: Deps, router: Router) -> None:
                 )
                 form_again(f"{describe(exc).text}\n{why}", values)
                 return
-            client.views_update(view_id=view_id, view=result_modal(command, result, len(chatroom_ids)))
-            ctx.reply(render_run_result(command, result, chatroom_ids), response_url=meta.response_url)
+            ctx.outcome(
+                view_id,
+                result_modal(command, result, len(chatroom_ids)),
+                render_run_result(command, result, chatroom_ids),
+            )
             if chatroom_ids:
                 shown = chatroom_ids[:MAX_CARDS_PER_MESSAGE]
                 try:
@@ -383,13 +388,10 @@ def register(app: App, deps: Deps, router: Router) -> None:
                 except NexudusError as exc:  # the command ran and the modal says so: never turn that into a failure
                     where = " ".join(str(i) for i in shown)
                     note = f"The command ran, but the refreshed cards could not be loaded: {escape(str(exc))}"
-                    ctx.reply(
-                        render_notice(f"{note} See them with `/chatrooms show {where}`."),
-                        response_url=meta.response_url,
-                    )
+                    ctx.reply(render_notice(f"{note} See them with `/chatrooms show {where}`."))
                     return
                 for msg in render_cards(refreshed, [], ctx.now(), deps.zone):
-                    ctx.reply(msg, response_url=meta.response_url)
+                    ctx.reply(msg)
 
         guarded(ctx, work, view_id=view_id)
 

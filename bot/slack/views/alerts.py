@@ -12,9 +12,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from bot.slack import ids
+from bot.slack.limits import MAX_HOME_BLOCKS, MAX_MESSAGE_BLOCKS
 from bot.slack.views.common import (
-    MAX_MESSAGE_BLOCKS,
-    MAX_MODAL_BLOCKS,
     Block,
     actions,
     button,
@@ -28,7 +27,6 @@ from bot.slack.views.common import (
 )
 from bot.store import Subscription
 
-MAX_HOME_BLOCKS = MAX_MODAL_BLOCKS  # a Home tab, like a modal, holds at most 100 blocks
 # Header, "…and N more" and the footer leave room for 23 rows under 50 blocks; 20 keeps it readable.
 MAX_DIGEST_ROWS = 20
 MAX_HOME_ROWS = 30  # 60 blocks of rows, leaving 40 for login status, subscriptions and headings
@@ -166,7 +164,7 @@ def render_digest(
         context(f"Subscription `{escape(sub.id)}` by <@{sub.created_by}> · `/chatrooms alerts` to manage it."),
     )
     assert len(blocks) <= MAX_MESSAGE_BLOCKS
-    names = ", ".join(r.name for r in shown[:5])
+    names = escape(", ".join(r.name for r in shown[:5]))
     return {"text": clip(f"{_plural(total, 'chatroom')} waiting for an agent: {names}", 3000), "blocks": blocks}
 
 

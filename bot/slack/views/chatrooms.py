@@ -8,8 +8,8 @@ from typing import Any
 
 from bot.nexudus.models import ChatRoom, Page
 from bot.slack import ids
+from bot.slack.limits import MAX_MESSAGE_BLOCKS
 from bot.slack.views.common import (
-    MAX_MESSAGE_BLOCKS,
     Block,
     absolute_time,
     actions,
@@ -79,7 +79,7 @@ def render_list(
         text = f"Page {page.current_page} is past the last page ({last_page}) of {page.total_items} chatrooms."
         blocks.append(context(text))
         if previous_value:
-            blocks.append(actions(button("◀ Previous", ids.LIST_PAGE, previous_value), block_id="paging"))
+            blocks.append(actions(button("◀ Previous", ids.LIST_PREVIOUS, previous_value), block_id="paging"))
         return message(text, blocks)
     if not rows:
         blocks.append(context("No chatroom matches. Try fewer filters, or `/chatrooms help list`."))
@@ -101,9 +101,9 @@ def render_list(
     blocks.append(context(count))
     buttons = []
     if previous_value:
-        buttons.append(button("◀ Previous", ids.LIST_PAGE, previous_value))
+        buttons.append(button("◀ Previous", ids.LIST_PREVIOUS, previous_value))
     if next_value:
-        buttons.append(button("Next ▶", ids.LIST_PAGE, next_value))
+        buttons.append(button("Next ▶", ids.LIST_NEXT, next_value))
     if buttons:
         blocks.append(actions(*buttons, block_id="paging"))
     return message(f"Chatrooms {count}", blocks)

@@ -8,11 +8,9 @@ from typing import Any
 
 from bot.nexudus.models import ActionResult, Command
 from bot.slack import forms, ids
+from bot.slack.limits import MAX_MESSAGE_BLOCKS, MAX_OPTION_TEXT, MAX_SELECT_OPTIONS
 from bot.slack.views.chatrooms import message
 from bot.slack.views.common import (
-    MAX_MESSAGE_BLOCKS,
-    MAX_OPTION_TEXT,
-    MAX_SELECT_OPTIONS,
     Block,
     button,
     clip,
@@ -102,6 +100,9 @@ def run_modal(
         }
         if command is not None:
             select["initial_option"] = command_option(command)
+            if select["initial_option"] not in select["options"]:
+                # Slack takes an initial option only if it is one of the options (at most 100 of them).
+                select["options"] = [*select["options"][: MAX_SELECT_OPTIONS - 1], select["initial_option"]]
         if not select["options"]:
             select["options"] = [command_option(command)] if command else [{"text": plain("—"), "value": "-"}]
         blocks.append(
@@ -167,4 +168,4 @@ def render_run_result(command: Command, result: ActionResult, chatroom_ids: Sequ
         shown = ", ".join(f"`#{i}`" for i in chatroom_ids[:20])
         more = f" and {len(chatroom_ids) - 20} more" if len(chatroom_ids) > 20 else ""
         blocks.append(context(f"Chatrooms: {shown}{more}"))
-    return message(f"{command.display_name}: {result.message or 'done'}", blocks)
+    return message(escape(clip(f"{command.display_name}: {result.message or 'done'}", 2000)), blocks)

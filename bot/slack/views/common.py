@@ -1,30 +1,38 @@
-"""Slack's limits as named constants, and the small text helpers every view shares."""
+"""The small text and block helpers every view shares. Slack's limits live in `bot.slack.limits`
+(imported here for the views that used to find them in this module)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, tzinfo
 from typing import Any
 
-MAX_MESSAGE_BLOCKS = 50
-MAX_MODAL_BLOCKS = 100
-MAX_SECTION_TEXT = 3000
-MAX_FIELD_TEXT = 2000
-MAX_MODAL_TITLE = 24
-MAX_BUTTON_TEXT = 75
-MAX_BUTTON_VALUE = 2000
-MAX_OPTION_TEXT = 75
-MAX_SELECT_OPTIONS = 100  # options in a static select, and in an options (external select) response
-MAX_CONTEXT_TEXT = 2000
-MAX_HEADER_TEXT = 150
-MAX_LABEL = 2000
-MAX_INPUT_LENGTH = 3000
+from bot.slack.limits import (  # noqa: F401 - re-exported for views written before limits.py
+    MAX_BUTTON_TEXT,
+    MAX_BUTTON_VALUE,
+    MAX_CONTEXT_TEXT,
+    MAX_FIELD_TEXT,
+    MAX_HEADER_TEXT,
+    MAX_INPUT_LENGTH,
+    MAX_LABEL,
+    MAX_MESSAGE_BLOCKS,
+    MAX_MODAL_BLOCKS,
+    MAX_MODAL_TITLE,
+    MAX_OPTION_TEXT,
+    MAX_SECTION_TEXT,
+    MAX_SELECT_OPTIONS,
+)
 
 Block = dict[str, Any]
 
 
 def clip(text: str, limit: int) -> str:
-    """Shorten to `limit` characters with an ellipsis, so a long name never breaks a view."""
-    return text if len(text) <= limit else text[: max(0, limit - 1)] + "…"
+    """Shorten to `limit` characters with an ellipsis, so a long name never breaks a view (never in the
+    middle of an escaped `&amp;`, which would leave a bare `&`)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    return re.sub(r"&[a-z]{0,3}$", "", cut) + "…"
 
 
 def escape(text: str) -> str:

@@ -8,10 +8,8 @@ from typing import Any
 from bot.nexudus.models import ChatRoom
 from bot.rules import MAX_NAME
 from bot.slack import ids
+from bot.slack.limits import MAX_DATE_TIME, MAX_INPUT_LENGTH, MAX_MODAL_BLOCKS, MAX_MODAL_TITLE
 from bot.slack.views.common import (
-    MAX_INPUT_LENGTH,
-    MAX_MODAL_BLOCKS,
-    MAX_MODAL_TITLE,
     Block,
     clip,
     context,
@@ -134,6 +132,12 @@ def chatroom_form(
     business = values.get(ids.F_BUSINESS)
     name = values.get(ids.F_NAME)
     visit: datetime | None = values.get(ids.F_VISIT)
+    visit_hint = "Leave empty if no agent has visited yet. It cannot be in the future."
+    if visit is not None and picker_time(visit) is None:
+        visit_hint = (
+            f"Nexudus has {visit.isoformat(sep=' ', timespec='minutes')}, which Slack's date picker cannot "
+            "show: leave it empty to keep it, or pick a new date."
+        )
     users = values.get(ids.F_USERS)
     members = users_text(users)
     users_hint = "Nexudus user ids, separated by commas or spaces. This replaces the list."
@@ -195,11 +199,11 @@ def chatroom_form(
                 "block_id": ids.F_VISIT,
                 "optional": True,
                 "label": plain("Last agent visit"),
-                "hint": plain("Leave empty if no agent has visited yet. It cannot be in the future.", 150),
+                "hint": plain(visit_hint, 150),
                 "element": {
                     "type": "datetimepicker",
                     "action_id": ids.F_VISIT,
-                    **({"initial_date_time": int(visit.timestamp())} if visit else {}),
+                    **({"initial_date_time": picker_time(visit)} if picker_time(visit) is not None else {}),
                 },
             },
         ),
@@ -245,6 +249,18 @@ def room_values(room: ChatRoom) -> dict[str, Any]:
     }
 
 
+def picker_time(when: datetime | None) -> int | None:
+    """The UNIX time a datetimepicker starts at, or None when Slack's picker cannot show it (before 1970 or
+    after 2286, e.g. Nexudus' `0001-01-01T00:00:00Z`)."""
+    if when is None:
+        return None
+    try:
+        stamp = int(when.timestamp())
+    except (OverflowError, OSError, ValueError):
+        return None
+    return stamp if 0 <= stamp <= MAX_DATE_TIME else None
+
+
 def users_text(users: list[int] | None) -> str | None:
     """The members as the form shows them, or None when the list does not fit Slack's input."""
     text = ", ".join(str(u) for u in users or [])
@@ -259,6 +275,8 @@ def shown_values(values: dict[str, Any]) -> dict[str, Any]:
         shown[ids.F_NAME] = clip(shown[ids.F_NAME], MAX_NAME_INPUT)
     if users_text(shown.get(ids.F_USERS)) is None:
         shown[ids.F_USERS] = None
+    if isinstance(shown.get(ids.F_VISIT), datetime) and picker_time(shown[ids.F_VISIT]) is None:
+        shown[ids.F_VISIT] = None  # not shown in the picker: an untouched form hands back nothing
     return shown
 
 

@@ -1,0 +1,77 @@
+"""A console session that uses every command sends the strict fake Slack only payloads Slack takes."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from bot.console.session import Console, ConsoleConfig, ScriptLines
+
+EVERY_COMMAND = """
+/chatrooms help
+/chatrooms help list
+/chatrooms whoami
+/chatrooms list size:3
+:press Next
+:press Previous
+/chatrooms list active:true sort:-visited size:5 visited-before:4h
+/chatrooms search mail size:3
+/chatrooms show 1000001 1000002
+/chatrooms show 1000001 1000002 1000003 1000004 1000005 1000006 1000007 1000008 1000009 1000010 1000011 1000012
+/chatrooms create business:9001
+:submit name="R&D <team> & co"
+/chatrooms edit 1000003
+:submit name="Edited & <saved>"
+/chatrooms commands
+/chatrooms run SET_ACTIVE 1000004 1000005
+:submit active=No
+/chatrooms run RENAME 1000004 1000005
+:cancel
+/chatrooms run RENAME 1000006
+:submit
+:cancel
+/chatrooms delete 1000007
+y
+/chatrooms alerts subscribe after:1h
+/chatrooms alerts list
+:alerts
+1
+2
+:home
+/chatrooms alerts
+/chatrooms logout
+/chatrooms list
+/chatrooms login
+:submit email=admin@sandbox.local password=wrong
+:submit email=admin@sandbox.local password=sandbox-admin
+/chatrooms whoami
+/chatrooms lsit
+:quit
+"""
+
+
+def test_a_session_using_every_command_sends_only_payloads_slack_takes(tmp_path: Path) -> None:
+    out = io.StringIO()
+    config = ConsoleConfig(data_dir=tmp_path / "demo", reset=True, throttle=False, quiet=0.1, timeout=15)
+    console = Console(config, out).start()
+    try:
+        console.run(ScriptLines(EVERY_COMMAND.strip().splitlines(), out))
+        assert console.fake is not None
+        stats = console.fake.stats
+    finally:
+        console.close()
+    printed = out.getvalue()
+    for seen in ("Chatroom created", "Saved", "Command run", "was deleted", "Marked visited", "Logged in as"):
+        assert seen in printed, seen
+    assert stats.refused == [], stats.refused
+    # Every kind of payload was checked: messages, ephemerals, updates, modals, the Home tab and acks.
+    assert {
+        "ack",
+        "response_url",
+        "views.open",
+        "views.update",
+        "views.publish",
+        "chat.postMessage",
+        "chat.update",
+    } <= set(stats.validated)
+    assert stats.total >= 50
