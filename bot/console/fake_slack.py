@@ -239,7 +239,8 @@ class FakeSlack:
         token = f"{next(self._ids)}-{quote(name, safe='')}"
         with self._lock:
             self._response_targets[token] = name
-            self._response_born[token] = self.clock()  # its 30 minutes start when Slack hands it out
+            # Its 30 minutes start when Slack hands it out; keyed as the request path reads, unquoted.
+            self._response_born[unquote(token)] = self.clock()
         return f"{self.base_url}/response/{token}"
 
     # ------------------------------------------------------------------ inspection

@@ -175,3 +175,19 @@ def test_an_error_with_the_modal_closed_is_still_reported(logged_in: RunningApp)
     closed_then_submitted(app, confirm, {})
     modal_update_failed(app)
     assert "Nexudus has no chatroom 1000011" in text_of(private_answer(app))
+
+
+def test_a_response_url_past_its_30_minutes_gives_way_to_a_direct_message(logged_in: RunningApp) -> None:
+    app = logged_in
+    later = [app.fake.clock()]
+    app.fake.clock = lambda: later[0]
+    app.slack.command("edit 1000012")
+    form = app.next("views.update").response["view"]
+    later[0] += 31 * 60  # the person filled the form for half an hour
+    state = prefilled(form)
+    state[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Slowly saved"}}
+    closed_then_submitted(app, form, state)
+    modal_update_failed(app)
+    assert app.next("response_url").error == "expired_url"
+    dm = app.next("chat.postMessage")
+    assert dm.args["channel"] == app.slack.user_id and "Saved name" in text_of(dm.args)
