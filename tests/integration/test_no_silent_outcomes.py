@@ -125,13 +125,20 @@ def test_run_with_the_modal_closed_is_still_reported(logged_in: RunningApp) -> N
 
 
 def test_a_run_nexudus_refused_with_the_modal_closed_says_it_did_not_run(logged_in: RunningApp) -> None:
+    from bot.console.render import field_state, initial_state, render_modal
+
     app = logged_in
-    app.slack.command("run RENAME 1000009")
+    app.slack.command("run SCHEDULE_FOLLOW_UP 1000001 1000002")
     form = app.next("views.update").response["view"]
-    closed_then_submitted(app, form, prefilled(form))  # an empty new name: Nexudus refuses it
+    typed = {"Visit at": "2026-12-01 10:00", "Priority": "9"}  # Nexudus takes priorities 1 to 5 only
+    state = {
+        f.block_id: {f.action_id: field_state(f, typed[f.label]) if f.label in typed else initial_state(f)}
+        for f in render_modal(form).fields
+    }
+    closed_then_submitted(app, form, state)
     modal_update_failed(app)
     told = text_of(private_answer(app))
-    assert "may not be empty" in told and "not run" in told
+    assert "Priority must be between 1 and 5" in told and "not run" in told
 
 
 def test_login_with_the_modal_closed_is_still_reported(running_app: RunningApp) -> None:

@@ -100,7 +100,7 @@ def test_a_size_above_slacks_40_rows_is_capped_and_the_header_says_so(logged_in:
     assert "40 per page (Slack's limit)" in all_text(first)
     assert "sorted by last agent visit, newest first" in all_text(first)
     assert "1–40 of 60" in all_text(first)
-    nxt = find_action(first["blocks"], ids.LIST_PAGE)
+    nxt = find_action(first["blocks"], ids.LIST_NEXT)
     assert nxt is not None and "size:40" in nxt["value"], "the next page continues where this one stopped"
 
 
