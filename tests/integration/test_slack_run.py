@@ -12,6 +12,7 @@ from conftest import READER, RunningApp
 from bot.console.driver import find_action
 from bot.console.render import field_state, initial_state, render_modal
 from bot.slack import ids
+from bot.slack.limits import MAX_OPTION_TEXT
 
 
 def all_text(value: Any) -> str:
@@ -234,7 +235,7 @@ def test_chatroom_picker_searches_by_name_and_id(logged_in: RunningApp) -> None:
     assert by_id[0]["value"] == "1000002" and "Desk booking" in by_id[0]["text"]["text"]
     by_name = suggest("northwind")
     assert {"1000001", "1000003"} <= {o["value"] for o in by_name}
-    assert all(len(o["text"]["text"]) <= 75 for o in by_name)
+    assert all(len(o["text"]["text"]) <= MAX_OPTION_TEXT for o in by_name)
 
     # A slow Nexudus: the picker answers within Slack's 3 s, with no suggestions rather than too late.
     app.sandbox.config.delay = 4.0

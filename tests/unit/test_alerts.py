@@ -26,6 +26,7 @@ from bot.sandbox.db import NewChatRoom, SearchQuery
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.deps import Deps
+from bot.slack.limits import MAX_MESSAGE_BLOCKS
 from bot.slack.views.alerts import MAX_DIGEST_ROWS
 from bot.store import Store, Subscription, fernet_from_setting
 from bot.wiring import build_deps
@@ -162,7 +163,7 @@ def test_alert_once_then_resolve_when_visited_in_nexudus(
     digest = posts(fake_slack)[-1]
     assert "Front &lt;desk&gt; &amp; co" in text_of(digest)
     assert f"sub:{room}" not in text_of(digest)  # values are SUB:ID
-    assert len(digest["blocks"]) <= 50
+    assert len(digest["blocks"]) <= MAX_MESSAGE_BLOCKS
 
     again = worker.run_cycle()
     assert (again.digests_posted, again.chatrooms_alerted, again.digests_updated) == (0, 0, 0)
@@ -211,7 +212,7 @@ def test_many_stale_chatrooms_fit_one_message_and_are_all_remembered(
     report = worker.run_cycle()
     assert (report.digests_posted, report.chatrooms_alerted) == (1, 58)
     message = posts(fake_slack)[-1]
-    assert len(message["blocks"]) <= 50
+    assert len(message["blocks"]) <= MAX_MESSAGE_BLOCKS
     text = text_of(message)
     # Oldest first: the never-visited room (waiting 9 days), then R56, R55, …
     assert text.index("Never") < text.index("R56") < text.index("R55")
@@ -239,7 +240,7 @@ def test_scan_cost_is_one_request_per_page_of_stale_chatrooms(
     # ⌈visited / 1000⌉ pages of stale visited rooms + 1 request for the never-visited ones (< 1000 of them).
     assert requests == math.ceil(visited / 1000) + 1 == report.nexudus_requests
     assert report.chatrooms_alerted == stale and report.digests_posted == 1
-    assert len(posts(fake_slack)[-1]["blocks"]) <= 50
+    assert len(posts(fake_slack)[-1]["blocks"]) <= MAX_MESSAGE_BLOCKS
 
     before = sandbox.stats.count("GET")
     second = worker_cycle(deps, slack)

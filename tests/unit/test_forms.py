@@ -13,7 +13,7 @@ from bot.console.render import field_state, initial_state, render_modal
 from bot.nexudus.models import Command, CommandParameter
 from bot.slack import forms, ids
 from bot.slack.forms import Kind
-from bot.slack.limits import MAX_MODAL_BLOCKS, MAX_PRIVATE_METADATA
+from bot.slack.limits import MAX_MODAL_BLOCKS, MAX_OPTION_TEXT, MAX_PRIVATE_METADATA
 from bot.slack.listeners.run import check_submission, context_for, kinds_of
 from bot.slack.metadata import BadMetadata, RunContext
 
@@ -283,7 +283,7 @@ def test_chatroom_picker_follows_the_entity_rule() -> None:
     assert forms.chatrooms_block(one, [])["optional"] is False
     assert forms.chatrooms_block(none, [])["optional"] is True
     long_name = forms.room_option(1000001, "x" * 200)["text"]["text"]
-    assert len(long_name) <= 75 and long_name.endswith("(#1000001)")
+    assert len(long_name) <= MAX_OPTION_TEXT and long_name.endswith("(#1000001)")
 
 
 def test_digest_changes_with_the_parameters() -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from bot.nexudus.models import ChatRoom, Page
 from bot.slack import ids, payload_check
-from bot.slack.limits import MAX_MESSAGE_BLOCKS, MAX_MODAL_BLOCKS, MAX_MODAL_TITLE
+from bot.slack.limits import MAX_MESSAGE_BLOCKS, MAX_MODAL_BLOCKS, MAX_MODAL_TITLE, MAX_PRIVATE_METADATA
 from bot.slack.metadata import EditContext
 from bot.slack.views.chatrooms import MAX_LIST_ROWS, render_cards, render_help, render_list, render_notice
 from bot.slack.views.common import relative_time
@@ -102,7 +102,7 @@ def test_forms_stay_within_modal_limits_and_prefill() -> None:
     )
     assert len(view["title"]["text"]) <= MAX_MODAL_TITLE
     assert len(view["blocks"]) <= MAX_MODAL_BLOCKS
-    assert len(view["private_metadata"]) <= 3000
+    assert len(view["private_metadata"]) <= MAX_PRIVATE_METADATA
     by_id = {b.get("block_id"): b for b in view["blocks"]}
     assert by_id[ids.F_NAME]["element"]["initial_value"] == "Room 3"
     assert by_id[ids.F_VISIT]["element"]["initial_date_time"] == int(r.last_agent_visit.timestamp())  # type: ignore[union-attr]
