@@ -613,6 +613,10 @@ class Console:
             raise ConsoleError("The app has nothing for that (HTTP 404).")
         if ack.status != 200:
             raise ConsoleError(f"The app answered HTTP {ack.status}: {ack.body!r}"[:500])
+        if ack.refusal is not None:  # Slack would show an error instead of the app's answer
+            raise ConsoleError(
+                f"Slack refused the app's answer ({ack.refusal.error}): {'; '.join(ack.refusal.messages)}"[:500]
+            )
         body = ack.json
         if body.get("text") or body.get("blocks"):
             visible = "#" + self.config.channel_name if body.get("response_type") == "in_channel" else None

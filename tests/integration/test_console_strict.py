@@ -5,6 +5,8 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
+
 from bot.console.session import Console, ConsoleConfig, ScriptLines
 
 EVERY_COMMAND = """
@@ -75,3 +77,20 @@ def test_a_session_using_every_command_sends_only_payloads_slack_takes(tmp_path:
         "chat.update",
     } <= set(stats.validated)
     assert stats.total >= 50
+
+
+@pytest.mark.slack_refusals
+def test_an_answer_slack_would_refuse_is_shown_as_slacks_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.slack.listeners import commands
+
+    bad = {"text": "help", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "a <b> tag"}}]}
+    monkeypatch.setattr(commands, "render_help", lambda text: bad)
+    out = io.StringIO()
+    config = ConsoleConfig(data_dir=tmp_path / "demo", reset=True, throttle=False, quiet=0.1, timeout=15)
+    console = Console(config, out).start()
+    try:
+        console.run(ScriptLines(["/chatrooms help", ":quit"], out))
+    finally:
+        console.close()
+    assert "Slack refused the app's answer (invalid_blocks)" in out.getvalue()
+    assert "│ a <b> tag" not in out.getvalue(), "what Slack refuses is not shown as if it had been"
