@@ -65,9 +65,10 @@ class Event:
     """One thing a person in Slack would see, in order: the console renders these.
 
     kinds: ``message``, ``ephemeral``, ``update``, ``delete``, ``modal_open``, ``modal_update``,
-    ``modal_push``, ``home``, ``response``. Message kinds fill ``channel``/``ts``/``text``/``blocks``;
-    view kinds fill ``view`` (as stored, with ``id`` and ``hash``); ``response`` fills ``target``
-    plus ``args`` (``replace_original``, ``delete_original``, ``response_type``...).
+    ``modal_push``, ``home``, ``response``, ``refused``. Message kinds fill ``channel``/``ts``/``text``/
+    ``blocks``; view kinds fill ``view`` (as stored, with ``id`` and ``hash``); ``response`` fills ``target``
+    plus ``args`` (``replace_original``, ``delete_original``, ``response_type``...); ``refused`` (a payload
+    Slack would refuse, so nobody sees it) fills ``target`` with the method and ``text`` with the error.
     """
 
     kind: str
@@ -364,6 +365,9 @@ class FakeSlack:
                 stats.validated[method] += 1
                 if refusal is not None:
                     stats.refused.append(refusal)
+        if refusal is not None and method != "ack":  # a refused ack is the driver's to show
+            detail = f"{refusal.error}: {'; '.join(refusal.messages)}"
+            self._emit(Event("refused", time.time(), target=method, text=detail[:500]))
 
     def check_ack(self, body: Any, submitted_view: Json | None = None) -> Refusal | None:
         """Check what the app answered in an ack (a message, or a view for ``response_action``) as Slack

@@ -697,6 +697,8 @@ class Console:
                 self._say_block("message deleted", [])
             elif kind == "response":
                 self._show_response(event)
+            elif kind == "refused":
+                self.say(f"⚠ Slack refused the app's {event.target} ({event.text}); nobody sees it.")
             else:
                 self._show_posted(event)
         return last_modal >= 0

@@ -94,3 +94,20 @@ def test_an_answer_slack_would_refuse_is_shown_as_slacks_error(tmp_path: Path, m
         console.close()
     assert "Slack refused the app's answer (invalid_blocks)" in out.getvalue()
     assert "│ a <b> tag" not in out.getvalue(), "what Slack refuses is not shown as if it had been"
+
+
+@pytest.mark.slack_refusals
+def test_a_message_slack_would_refuse_is_reported_not_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.slack.listeners import auth
+
+    bad = {"text": "me", "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "you & me"}}]}
+    monkeypatch.setattr(auth, "render_notice", lambda *args, **kwargs: bad)
+    out = io.StringIO()
+    config = ConsoleConfig(data_dir=tmp_path / "demo", reset=True, throttle=False, quiet=0.1, timeout=15)
+    console = Console(config, out).start()
+    try:
+        console.run(ScriptLines(["/chatrooms whoami", ":quit"], out))
+    finally:
+        console.close()
+    assert "⚠ Slack refused the app's response_url (invalid_blocks" in out.getvalue()
+    assert "│ you & me" not in out.getvalue()
