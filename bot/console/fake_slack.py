@@ -2,8 +2,13 @@
 
 The app under test talks to it through a real ``slack_sdk.WebClient(base_url=fake.api_url)``, so the
 whole HTTP path (encoding, error handling, retries) is exercised as in production. Every call is
-recorded; messages and views are kept so that updates of unknown ids fail as Slack's would, and a
-transcript of what a person would see is kept for the console to render.
+recorded; messages and views are kept so that updates of unknown (or closed) ids fail as Slack's would,
+and a transcript of what a person would see is kept for the console to render.
+
+It is as strict as Slack: every message, view, response_url post and ack is checked by
+``bot.slack.payload_check`` and refused with Slack's ``invalid_blocks`` / ``invalid_arguments``; a
+response_url takes 5 messages within 30 minutes. ``stats`` (and ``TOTALS`` across the process) count
+what was checked and keep what was refused.
 """
 
 from __future__ import annotations
