@@ -10,11 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.nexudus.query import MAX_PAGE_SIZE, ORDERABLE, ChatRoomFilters, Direction
+from bot.rules import MAX_ID, MAX_NAME
 from bot.slack.grammar import (
     HELP_TOPICS,
     INTERNAL_MESSAGE,
-    MAX_ID,
-    MAX_NAME,
     GrammarError,
     ListIntent,
     parse_command,

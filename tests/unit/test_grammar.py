@@ -780,9 +780,9 @@ def test_every_help_example_parses_and_names_real_sandbox_records() -> None:
             assert any(wanted in name for name in names), f"{example}: finds nothing in the sandbox"
         assert business is None or business in dict(BUSINESSES), example
     for key in ("id", "business", "user"):
-        from bot.slack.grammar import _EXAMPLES
+        from bot.slack.grammar.filters import FILTER_KEYS
 
-        value = int(_EXAMPLES[key].split(":")[1])
+        value = int(FILTER_KEYS[key].example.split(":")[1])
         assert value in {"id": room_ids, "business": set(dict(BUSINESSES)), "user": users}[key]
 
 

@@ -1,0 +1,323 @@
+"""The arguments of each subcommand except `list`/`search` (filters.py): show, delete, edit (a form, or
+key:value changes saved at once), create, run, alerts, and the ones that take nothing."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+
+from bot.rules import visit_problem
+from bot.slack.grammar.dates import day_bounds, duration, parse_date
+from bot.slack.grammar.filters import FILTER_KEYS
+from bot.slack.grammar.help import ALIASES, USAGE
+from bot.slack.grammar.intents import (
+    COMMAND,
+    MAX_THRESHOLD_MINUTES,
+    MIN_THRESHOLD_MINUTES,
+    AlertsListIntent,
+    AlertsSubscribeIntent,
+    AlertsUnsubscribeIntent,
+    CreateIntent,
+    EditIntent,
+    EditNowIntent,
+    GrammarError,
+    HelpIntent,
+    Intent,
+    RunIntent,
+    ShowIntent,
+)
+from bot.slack.grammar.lexer import QUOTE_LIMIT, Token, clean, did_you_mean, escape, q, unescape
+from bot.slack.grammar.values import check_name, flag, key_id, parse_ids, user_ids
+
+_BUSINESS_EXAMPLE = FILTER_KEYS["business"].example
+_NAME_EXAMPLE = FILTER_KEYS["name"].example
+
+
+def no_arguments(name: str, factory: Callable[[], Intent]) -> Callable[[Sequence[Token]], Intent]:
+    def parse(args: Sequence[Token]) -> Intent:
+        if args:
+            rest = " ".join(t.source for t in args)
+            raise GrammarError(f"`{name}` takes nothing after it; remove {q(rest)}.", USAGE[name])
+        return factory()
+
+    return parse
+
+
+def parse_help(args: Sequence[Token]) -> HelpIntent:
+    if not args:
+        return HelpIntent(topic=None)
+    topic = clean(args[0].text).strip().lower()[:QUOTE_LIMIT]
+    return HelpIntent(topic=ALIASES.get(topic, topic) or None)
+
+
+def parse_show(args: Sequence[Token]) -> ShowIntent:
+    usage = USAGE["show"]
+    if not args:
+        raise GrammarError("Which chatroom? Give one or more ids, e.g. 1000001 or 1000001 1000002.", usage)
+    return ShowIntent(ids=parse_ids(args, usage, at_least=1))
+
+
+def single_id(name: str, args: Sequence[Token]) -> int:
+    usage = USAGE[name]
+    if not args:
+        raise GrammarError(f"Which chatroom? `{name}` needs a chatroom id, e.g. `{COMMAND} {name} 1000001`.", usage)
+    ids = parse_ids(args, usage, at_least=1)
+    if len(ids) > 1:
+        raise GrammarError(
+            f"`{name}` takes one chatroom id; got {len(ids)} ({q(' '.join(t.source for t in args))}).", usage
+        )
+    return ids[0]
+
+
+# ---------------------------------------------------------------------------------------------- edit
+
+
+@dataclass(frozen=True)
+class _Edit:
+    """A `key:value` change `edit` saves at once."""
+
+    key: str
+    field: str  # the EditNowIntent field (== the chatroom form's block id)
+    example: str
+    read: Callable[[str, str, datetime, tzinfo, str], object]  # (value, source, now, zone, usage) → field value
+    aliases: tuple[str, ...] = ()
+
+
+def _edit_visit(value: str, source: str, now: datetime, zone: tzinfo, usage: str) -> datetime | None:
+    if value.lower() in ("never", "none"):
+        return None
+    if day_bounds(value, source, now, zone, usage) is not None:
+        raise GrammarError(
+            f"{q(source)}: give the time of the visit too, e.g. visited:2026-11-01T10:30, or visited:now.", usage
+        )
+    when = parse_date(value, source, now, zone, usage)
+    problem = visit_problem(when, now)
+    if problem:
+        raise GrammarError(f"{q(source)}: {problem}", usage)
+    return when
+
+
+_EDITS: tuple[_Edit, ...] = (
+    _Edit("name", "name", 'name:"Front desk"', lambda v, s, n, z, u: check_name(v, s, u)),
+    _Edit("active", "active", "active:false", lambda v, s, n, z, u: flag(v, s, "active", u)),
+    _Edit(
+        "business", "business_id", "business:9001", lambda v, s, n, z, u: key_id(v, s, "business", _BUSINESS_EXAMPLE, u)
+    ),
+    _Edit("visited", "last_agent_visit", "visited:now", _edit_visit, ("last-visit",)),
+    _Edit("users", "users", "users:7000237,7000261", lambda v, s, n, z, u: user_ids(v, u), ("user", "members")),
+)
+_EDIT_BY_KEY = {name: spec for spec in _EDITS for name in (spec.key, *spec.aliases)}
+# typed key → EditNowIntent field (== the chatroom form's block id; the console's `:submit` takes them too)
+EDIT_KEYS: dict[str, str] = {name: spec.field for name, spec in _EDIT_BY_KEY.items()}
+
+
+def parse_edit(args: Sequence[Token], now: datetime, zone: tzinfo) -> EditIntent | EditNowIntent:
+    usage = USAGE["edit"]
+    id_tokens = [t for t in args if t.split()[0] is None]
+    pairs = [t for t in args if t.split()[0] is not None]
+    chatroom_id = single_id("edit", id_tokens)
+    if not pairs:
+        return EditIntent(id=chatroom_id)
+    values: dict[str, object] = {}
+    seen: dict[str, str] = {}
+    for token in pairs:
+        key, raw = token.split()
+        assert key is not None
+        spec = _EDIT_BY_KEY.get(key.replace("_", "-"))
+        if spec is None:
+            raise GrammarError(
+                f"{q(key)} is not something `edit` can change.{did_you_mean(key, list(EDIT_KEYS))} "
+                f"Known keys: {', '.join(s.key for s in _EDITS)}.",
+                usage,
+            )
+        if spec.field in seen:
+            raise GrammarError(f"{q(seen[spec.field])} and {q(token.source)} both change the same field.", usage)
+        seen[spec.field] = token.source
+        value = clean(raw).strip()
+        if not value:
+            raise GrammarError(f"{q(token.source)} needs a value, e.g. {spec.example}.", usage)
+        values[spec.field] = spec.read(value, token.source, now, zone, usage)
+    return EditNowIntent.model_validate({"id": chatroom_id, **values})
+
+
+# -------------------------------------------------------------------------------------------- create
+
+
+def parse_create(args: Sequence[Token]) -> CreateIntent:
+    usage = USAGE["create"]
+    name: str | None = None
+    business: int | None = None
+    seen: dict[str, str] = {}
+    words: list[str] = []
+    for token in args:
+        key, raw = token.split()
+        if key is None:
+            word = clean(raw).strip()
+            if word:
+                words.append(word)
+            continue
+        if key not in ("name", "business"):
+            raise GrammarError(
+                f"{q(key)} is not something `create` can prefill.{did_you_mean(key, ['name', 'business'])} "
+                "Known keys: name, business.",
+                usage,
+            )
+        if key in seen:
+            raise GrammarError(f"`{key}` given twice ({q(seen[key])} and {q(token.source)}).", usage)
+        seen[key] = token.source
+        value = clean(raw).strip()
+        if not value:
+            raise GrammarError(f"{q(token.source)} needs a value, e.g. {FILTER_KEYS[key].example}.", usage)
+        if key == "name":
+            name = check_name(value, token.source, usage)
+        else:
+            business = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
+    if words:
+        if name is not None:
+            raise GrammarError(
+                f"Give the name once: either as words ({q(' '.join(words))}) or as {q(seen['name'])}.", usage
+            )
+        name = check_name(" ".join(words), " ".join(words), usage)
+    return CreateIntent(name=name, business=business)
+
+
+# ----------------------------------------------------------------------------------------------- run
+
+_RUN_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,63}")
+
+
+def parse_run(args: Sequence[Token]) -> RunIntent:
+    usage = USAGE["run"]
+    if not args:
+        return RunIntent(key=None, ids=[])
+    first = clean(args[0].text).strip()
+    key: str | None = None
+    rest = args
+    if not re.fullmatch(r"[#0-9, ]+", first):
+        if not _RUN_KEY.fullmatch(first):
+            raise GrammarError(
+                f"{q(first)} is not a command key; keys look like MARK_VISITED "
+                f"(a letter, then letters, digits, `_`, `.` or `-`; see `{COMMAND} commands`).",
+                usage,
+            )
+        key, rest = first, args[1:]
+    return RunIntent(key=key, ids=parse_ids(rest, usage, at_least=0))
+
+
+# -------------------------------------------------------------------------------------------- alerts
+
+_CHANNEL_ID = re.compile(r"[CG][A-Z0-9]{6,20}")
+_MENTION = re.compile(r"<#([^|>]*)(?:\|[^>]*)?>")
+_SUBSCRIPTION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_ALERT_ACTIONS = {
+    "list": "list",
+    "ls": "list",
+    "subscribe": "subscribe",
+    "sub": "subscribe",
+    "add": "subscribe",
+    "unsubscribe": "unsubscribe",
+    "unsub": "unsubscribe",
+    "remove": "unsubscribe",
+    "rm": "unsubscribe",
+}
+
+
+def parse_alerts(args: Sequence[Token]) -> Intent:
+    usage = USAGE["alerts"]
+    if not args:
+        return AlertsListIntent()
+    word = clean(args[0].text).strip().lower()
+    action = _ALERT_ACTIONS.get(word)
+    if action is None:
+        raise GrammarError(
+            f"{q(args[0].source)} is not an alerts action.{did_you_mean(word, ['list', 'subscribe', 'unsubscribe'])}"
+            " Use list, subscribe or unsubscribe.",
+            usage,
+        )
+    rest = args[1:]
+    if action == "list":
+        if rest:
+            raise GrammarError(f"`alerts list` takes nothing after it; remove {q(rest[0].source)}.", usage)
+        return AlertsListIntent()
+    if action == "unsubscribe":
+        if not rest:
+            raise GrammarError(
+                "Which subscription? Give its ID from `alerts list`, e.g. `alerts unsubscribe 3f9a2c`.", usage
+            )
+        if len(rest) > 1:
+            raise GrammarError(f"Give one subscription ID; remove {q(rest[1].source)}.", usage)
+        sub_id = clean(rest[0].text).strip()
+        if not _SUBSCRIPTION_ID.fullmatch(sub_id):
+            raise GrammarError(
+                f"{q(rest[0].source)} is not a subscription ID; copy the ID shown by `alerts list`.", usage
+            )
+        return AlertsUnsubscribeIntent(subscription_id=sub_id)
+    return parse_subscribe(rest, usage)
+
+
+def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
+    channel: str | None = None
+    threshold: int | None = None
+    business: int | None = None
+    seen: dict[str, str] = {}
+    for token in args:
+        key, raw = token.split()
+        if key is None:
+            found = _channel(token, usage)
+            if "channel" in seen:
+                raise GrammarError(f"`channel` given twice ({q(seen['channel'])} and {q(token.source)}).", usage)
+            seen["channel"] = token.source
+            channel = found
+            continue
+        canonical = {"after": "after", "threshold": "after", "business": "business"}.get(key)
+        if canonical is None:
+            raise GrammarError(
+                f"{q(key)} is not an alerts option.{did_you_mean(key, ['after', 'business', 'threshold'])} "
+                "Known keys: after, business.",
+                usage,
+            )
+        if canonical in seen:
+            raise GrammarError(f"`{canonical}` given twice ({q(seen[canonical])} and {q(token.source)}).", usage)
+        seen[canonical] = token.source
+        value = clean(raw).strip()
+        if canonical == "business":
+            business = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
+            continue
+        delta = duration(value, bare_minutes=True)
+        if delta is None:
+            raise GrammarError(f"{q(token.source)} is not a duration; use 30m, 4h, 2d, 1h30m or 90 (minutes).", usage)
+        minutes = int(delta.total_seconds() // 60)
+        if minutes < MIN_THRESHOLD_MINUTES:
+            raise GrammarError(f"{q(token.source)} is too short; alert after at least 5 minutes.", usage)
+        if minutes > MAX_THRESHOLD_MINUTES:
+            raise GrammarError(f"{q(token.source)} is too long; alert after at most 30 days.", usage)
+        threshold = minutes
+    return AlertsSubscribeIntent(channel_id=channel, threshold_minutes=threshold, business=business)
+
+
+def _channel(token: Token, usage: str) -> str:
+    """A Slack channel id from `<#C…|name>`, `<#C…>` or a raw `C…`/`G…` id."""
+    text = token.text.strip()
+    mention = _MENTION.fullmatch(text)
+    if mention is not None:
+        if _CHANNEL_ID.fullmatch(mention.group(1)):
+            return mention.group(1)
+        raise GrammarError(f"{q(token.source)} is not a channel I can use.", usage)
+    if _CHANNEL_ID.fullmatch(text):
+        return text
+    if text.startswith("<@"):
+        raise GrammarError(f"{q(token.source)} is a person, not a channel.", usage)
+    if text.startswith("#") or unescape(text).startswith("#"):
+        raise GrammarError(
+            f"I can't tell which channel {q(token.source)} is. Type `#` and pick the channel from "
+            "Slack's autocomplete so it arrives as a channel mention.",
+            usage,
+        )
+    hint = ""
+    if duration(clean(text), bare_minutes=True) is not None:
+        hint = f" For a threshold, write after:{escape(clean(text)[:QUOTE_LIMIT])}."
+    raise GrammarError(
+        f"{q(token.source)} is not a channel; pick one from Slack's autocomplete (type `#`).{hint}", usage
+    )

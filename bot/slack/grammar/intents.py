@@ -1,0 +1,163 @@
+"""What the grammar produces: one typed intent per subcommand, or a `GrammarError` — and their limits."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, TypeAlias
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bot.nexudus.query import MAX_PAGE_SIZE, ORDERABLE, ChatRoomFilters, Direction
+from bot.rules import MAX_ID, MAX_MEMBERS
+
+COMMAND = "/chatrooms"
+MAX_IDS = 100
+MAX_PAGE = 100_000
+MIN_THRESHOLD_MINUTES = 5
+MAX_THRESHOLD_MINUTES = 30 * 24 * 60
+MAX_AGE = timedelta(days=3660)  # relative dates reach back at most ~10 years
+MAX_MESSAGE = 500
+INTERNAL_MESSAGE = "Sorry, I couldn't read that command."
+
+PositiveId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
+class _Intent(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class HelpIntent(_Intent):
+    """`help [topic]`; an empty command text is help too."""
+
+    topic: str | None = None
+
+
+class LoginIntent(_Intent):
+    """`login`: open the credentials modal."""
+
+
+class LogoutIntent(_Intent):
+    """`logout`: forget the user's Nexudus credentials."""
+
+
+class WhoamiIntent(_Intent):
+    """`whoami`: say which Nexudus account the user is connected as."""
+
+
+class ListIntent(_Intent):
+    """`list …` / `search …`: one page of a filtered, ordered search."""
+
+    filters: ChatRoomFilters = Field(default_factory=ChatRoomFilters)
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+    size: int | None = Field(default=None, ge=1, le=MAX_PAGE_SIZE)
+    order_by: str = "Id"
+    direction: Direction = Direction.ASCENDING
+
+    @field_validator("order_by")
+    @classmethod
+    def _orderable(cls, value: str) -> str:
+        if value not in ORDERABLE:
+            raise ValueError(f"order_by must be one of {', '.join(ORDERABLE)}")
+        return value
+
+
+class ShowIntent(_Intent):
+    """`show ID …`: chatroom cards for 1–100 ids."""
+
+    ids: list[PositiveId] = Field(min_length=1, max_length=MAX_IDS)
+
+
+class CreateIntent(_Intent):
+    """`create [business:ID] [name:"…"]`: open the create modal, prefilled."""
+
+    name: str | None = None
+    business: PositiveId | None = None
+
+
+class EditIntent(_Intent):
+    """`edit ID`: open the edit modal for one chatroom."""
+
+    id: PositiveId
+
+
+class EditNowIntent(_Intent):
+    """`edit ID key:value …`: save these changes at once (the same safe edit as the form).
+
+    Field names are those of `ChatRoomChanges`; only the fields typed are set (`model_fields_set`),
+    so `visited:never` (None) clears the visit while an untyped field is never written."""
+
+    id: PositiveId
+    name: str | None = None
+    active: bool | None = None
+    business_id: PositiveId | None = None
+    last_agent_visit: datetime | None = None
+    users: list[PositiveId] | None = Field(default=None, max_length=MAX_MEMBERS)
+
+    def changes(self) -> dict[str, object]:
+        return {k: getattr(self, k) for k in self.model_fields_set if k != "id"}
+
+
+class DeleteIntent(_Intent):
+    """`delete ID`: ask to confirm deleting one chatroom."""
+
+    id: PositiveId
+
+
+class CommandsIntent(_Intent):
+    """`commands`: list the actions Nexudus can run on chatrooms."""
+
+
+class RunIntent(_Intent):
+    """`run [KEY] [ID …]`: run a Nexudus command; missing parts are asked for in a modal."""
+
+    key: str | None = None
+    ids: list[PositiveId] = Field(default_factory=list, max_length=MAX_IDS)
+
+
+class AlertsListIntent(_Intent):
+    """`alerts` / `alerts list`: show the alert subscriptions of the channel it is typed in."""
+
+
+class AlertsSubscribeIntent(_Intent):
+    """`alerts subscribe [#channel] [after:4h] [business:ID]`; None means "use the default"."""
+
+    channel_id: str | None = None
+    threshold_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
+    business: PositiveId | None = None
+
+
+class AlertsUnsubscribeIntent(_Intent):
+    """`alerts unsubscribe ID`."""
+
+    subscription_id: str
+
+
+Intent: TypeAlias = (
+    HelpIntent
+    | LoginIntent
+    | LogoutIntent
+    | WhoamiIntent
+    | ListIntent
+    | ShowIntent
+    | CreateIntent
+    | EditIntent
+    | EditNowIntent
+    | DeleteIntent
+    | CommandsIntent
+    | RunIntent
+    | AlertsListIntent
+    | AlertsSubscribeIntent
+    | AlertsUnsubscribeIntent
+)
+
+
+class GrammarError(Exception):
+    """What was wrong with the command (`message`) and how to write it (`usage`), both mrkdwn."""
+
+    def __init__(self, message: str, usage: str) -> None:
+        message = message or INTERNAL_MESSAGE
+        if len(message) > MAX_MESSAGE:
+            message = message[: MAX_MESSAGE - 1] + "…"
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
