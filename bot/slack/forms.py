@@ -6,10 +6,12 @@ property tests can throw anything at them.
 * Each parameter becomes one `input` block whose block id (== action id) is `p.<scope>.<index>`: the
   position, never the name (names may be empty, duplicated or unicode). `scope` is the command's
   form digest, so switching commands in an open modal gives fresh blocks and no stale state.
-* Types are matched case-insensitively, ignoring a `System.` prefix and a nullable `?`, through
-  aliases (`TYPE_ALIASES`). A type the app does not know is a plain, optional text input whose text
-  is sent as typed — a new Nexudus type never breaks the form. A small table of known extra types
-  (`EmailAddress`, `Url`, `Guid`) gets light validation.
+* `PARAMETER_TYPES` has one row per kind of parameter: the Nexudus type names it serves, the input
+  it is asked with, how a submitted value is read and checked, and how a sent value is shown again
+  (adding a type is one row). Type names match case-insensitively, ignoring a `System.` prefix and a
+  nullable `?`. A type the app does not know is a plain text input whose text is sent as typed — a
+  new Nexudus type never breaks the form. Known extra types (`EmailAddress`, `Url`, `Guid`) get light
+  validation.
 * Every parameter is required: Nexudus lists them as `RequiresParameters` and has no way to mark
   one optional, so the form never says "optional" and then lets Nexudus refuse an empty value.
   Text-like parameters (string and unknown types) are sent as typed, but not blank.
@@ -20,11 +22,13 @@ property tests can throw anything at them.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -48,6 +52,7 @@ MAX_HINT = 150  # Slack allows 2000; a hint is one short line
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 MAX_DECIMAL_DIGITS = 28  # .NET decimal: 28-29 significant digits
+MAX_EMAIL = 254  # RFC 5321's longest address
 _INTEGER = re.compile(r"[+-]?[0-9]{1,25}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _URL = re.compile(r"https?://[^\s/$.?#][^\s]*", re.IGNORECASE)
@@ -70,34 +75,242 @@ class Kind(StrEnum):
     OTHER = "other"
 
 
-TYPE_ALIASES: dict[str, Kind] = {
-    **dict.fromkeys(("string", "text", "str", "char", "multilinestring", "html"), Kind.TEXT),
-    **dict.fromkeys(("boolean", "bool", "bit"), Kind.BOOLEAN),
-    **dict.fromkeys(("int32", "int", "integer", "int16", "short", "byte", "sbyte", "uint16"), Kind.INTEGER),
-    **dict.fromkeys(("int64", "long", "uint32", "bigint"), Kind.LONG),
-    **dict.fromkeys(("decimal", "double", "float", "single", "money", "currency", "number"), Kind.DECIMAL),
-    **dict.fromkeys(("datetime", "date", "datetimeoffset", "smalldatetime"), Kind.DATETIME),
-    # Known extra types: text inputs with light validation.
-    **dict.fromkeys(("emailaddress", "email"), Kind.EMAIL),
-    **dict.fromkeys(("url", "uri"), Kind.URL),
-    **dict.fromkeys(("guid", "uuid"), Kind.GUID),
-}
+Result = tuple[str | None, str | None]  # (the wire string, None), or (None, a message for the user)
 
-TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})
-_DESCRIPTIONS = {
-    Kind.TEXT: "Text",
-    Kind.BOOLEAN: "Yes or no",
-    Kind.INTEGER: "Whole number",
-    Kind.LONG: "Whole number",
-    Kind.DECIMAL: "Number",
-    Kind.DATETIME: "Date and time",
-    Kind.EMAIL: "E-mail address",
-    Kind.URL: "Web address",
-    Kind.GUID: "Identifier (GUID)",
-    Kind.OTHER: "Sent as typed",
-}
+
+# ------------------------------------------------------------------------------- reading a value
+def _typed(check: Callable[[str], Result], *, strip: bool = True) -> Callable[[dict[str, Any], tzinfo], Result]:
+    """A reader for inputs that hold typed text: the text (stripped unless `strip=False`) → `check`."""
+
+    def read(entry: dict[str, Any], zone: tzinfo) -> Result:
+        raw = entry.get("value")
+        if raw is not None and not isinstance(raw, str):
+            return None, "This value could not be read; enter it again."
+        text = raw or ""
+        return check(text.strip() if strip else text)
+
+    return read
+
+
+def _text(text: str) -> Result:
+    if not text.strip():
+        return None, "Enter a value: Nexudus needs every parameter of this command."
+    if len(text) > MAX_INPUT_LENGTH:
+        return None, f"At most {MAX_INPUT_LENGTH} characters."
+    return text, None
+
+
+def _boolean(entry: dict[str, Any], zone: tzinfo) -> Result:
+    option = entry.get("selected_option")
+    value = option.get("value") if isinstance(option, dict) else None
+    if value in ("true", "false"):
+        return str(value), None
+    return None, "Choose Yes or No."
+
+
+def _integer(text: str, bounds: tuple[int, int]) -> Result:
+    if not text:
+        return None, "Enter a whole number."
+    if not _INTEGER.fullmatch(text):
+        if _decimal(text)[1] is None:
+            return None, f"Enter a whole number: “{clip(text, 30)}” has a fraction."
+        return None, f"“{clip(text, 30)}” is not a whole number."
+    number = int(text)
+    low, high = bounds
+    if not low <= number <= high:
+        return None, f"Enter a whole number between {low} and {high}."
+    return str(number), None
+
+
+def _decimal(text: str) -> Result:
+    text = text.strip()
+    if not text:
+        return None, "Enter a number."
+    if len(text) > 100:
+        return None, "That number is too long."
+    try:
+        number = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return None, f"“{clip(text, 30)}” is not a number."
+    if not number.is_finite():
+        return None, f"“{clip(text, 30)}” is not a number."
+    exponent = number.as_tuple().exponent
+    too_big = bool(number) and number.adjusted() >= MAX_DECIMAL_DIGITS
+    if not isinstance(exponent, int) or exponent < -MAX_DECIMAL_DIGITS or too_big:
+        return None, "That number is too large or has too many decimals."
+    return format(number, "f"), None
+
+
+def _datetime(entry: dict[str, Any], zone: tzinfo) -> Result:
+    raw = entry.get("selected_date_time")
+    if raw is None or raw == "":
+        return None, "Pick a date and a time."
+    when: datetime | None = None
+    try:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            when = datetime.fromtimestamp(raw, UTC)
+        elif isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,12}", raw.strip()):
+            when = datetime.fromtimestamp(int(raw), UTC)
+        elif isinstance(raw, str) and len(raw) <= 40:
+            when = TimeCodec(zone).parse(raw.strip())
+    except (ValueError, OverflowError, OSError):
+        when = None
+    if when is None:
+        return None, f"“{clip(str(raw), 30)}” is not a valid date and time."
+    if not MIN_YEAR <= when.year <= MAX_YEAR:
+        return None, f"Pick a date between {MIN_YEAR} and {MAX_YEAR}."
+    return TimeCodec(zone).to_wire(when), None
+
+
+def _email(text: str) -> Result:
+    if _EMAIL.fullmatch(text) and len(text) <= MAX_EMAIL:
+        return text, None
+    return None, "Enter an e-mail address, like name@example.com."
+
+
+def _url(text: str) -> Result:
+    if _URL.fullmatch(text) and len(text) <= MAX_INPUT_LENGTH:
+        return text, None
+    return None, "Enter a web address starting with https://."
+
+
+def _guid(text: str) -> Result:
+    try:
+        return str(uuid.UUID(text)), None
+    except ValueError:
+        return None, "Enter an identifier like 3f2504e0-4f89-11d3-9a0c-0305e82c3301."
+
+
+# --------------------------------------------------------------------------- showing a value again
+Prefill = Callable[[str, tzinfo], dict[str, Any]]
+
+
+def _prefill_text(cut: Callable[[str], str]) -> Prefill:
+    return lambda value, zone: {"initial_value": cut(value)} if value else {}
+
+
+_PREFILL_AS_TYPED = _prefill_text(lambda value: value[:MAX_INPUT_LENGTH])
+
+
+def _prefill_boolean(value: str, zone: tzinfo) -> dict[str, Any]:
+    return {"initial_option": _YES if value == "true" else _NO} if value in ("true", "false") else {}
+
+
+def _prefill_integer(bounds: tuple[int, int]) -> Prefill:
+    def prefill(value: str, zone: tzinfo) -> dict[str, Any]:
+        if _INTEGER.fullmatch(value.strip()) and bounds[0] <= int(value) <= bounds[1]:
+            return {"initial_value": str(int(value))}
+        return {}
+
+    return prefill
+
+
+def _prefill_decimal(value: str, zone: tzinfo) -> dict[str, Any]:
+    return {"initial_value": value.strip()} if _decimal(value)[1] is None else {}
+
+
+def _prefill_datetime(value: str, zone: tzinfo) -> dict[str, Any]:
+    """A wire date-time → the unix time a datetimepicker starts at (nothing when unreadable)."""
+    if not value:
+        return {}
+    try:
+        when = TimeCodec(zone).parse(value)
+    except (ValueError, OverflowError):
+        return {}
+    if when is None or not MIN_YEAR <= when.year <= MAX_YEAR:
+        return {}
+    stamp = int(when.timestamp())
+    return {"initial_date_time": stamp} if 0 <= stamp <= MAX_DATE_TIME else {}  # Slack's picker: 1970..2286 only
+
+
+# ---------------------------------------------------------------------- one row per parameter type
+@dataclass(frozen=True)
+class ParameterType:
+    """How one kind of Nexudus parameter is asked for, read back and shown again. A new type is one row."""
+
+    description: str  # what the user is asked for, in words (the hint)
+    names: tuple[str, ...]  # the Nexudus `Type` names it serves: lowercase, without `System.` or `?`
+    element: dict[str, Any]  # the Block Kit input element (each field adds its action_id)
+    read: Callable[[dict[str, Any], tzinfo], Result]  # a submitted state entry → its wire string, or a message
+    prefill: Prefill  # a wire string → the element's initial value ({} when it cannot be shown)
+    unshown: str = ""  # the hint's note when a value cannot be shown ({value} is the value)
+
+
+_TEXT_INPUT = {"type": "plain_text_input", "max_length": MAX_INPUT_LENGTH}
 _YES = {"text": plain("Yes"), "value": "true"}
 _NO = {"text": plain("No"), "value": "false"}
+
+
+def _whole_number(bounds: tuple[int, int]) -> dict[str, Any]:
+    low, high = bounds
+    return {"type": "number_input", "is_decimal_allowed": False, "min_value": str(low), "max_value": str(high)}
+
+
+PARAMETER_TYPES: dict[Kind, ParameterType] = {
+    Kind.TEXT: ParameterType(
+        "Text",
+        ("string", "text", "str", "char", "multilinestring", "html"),
+        _TEXT_INPUT,
+        _typed(_text, strip=False),
+        _PREFILL_AS_TYPED,
+    ),
+    Kind.BOOLEAN: ParameterType(
+        "Yes or no",
+        ("boolean", "bool", "bit"),
+        {"type": "radio_buttons", "options": [_YES, _NO]},
+        _boolean,
+        _prefill_boolean,
+    ),
+    Kind.INTEGER: ParameterType(
+        "Whole number",
+        ("int32", "int", "integer", "int16", "short", "byte", "sbyte", "uint16"),
+        _whole_number(INT32),
+        _typed(lambda text: _integer(text, INT32)),
+        _prefill_integer(INT32),
+    ),
+    Kind.LONG: ParameterType(
+        "Whole number",
+        ("int64", "long", "uint32", "bigint"),
+        _whole_number(INT64),
+        _typed(lambda text: _integer(text, INT64)),
+        _prefill_integer(INT64),
+    ),
+    Kind.DECIMAL: ParameterType(
+        "Number",
+        ("decimal", "double", "float", "single", "money", "currency", "number"),
+        {"type": "number_input", "is_decimal_allowed": True},
+        _typed(_decimal),
+        _prefill_decimal,
+    ),
+    Kind.DATETIME: ParameterType(
+        "Date and time",
+        ("datetime", "date", "datetimeoffset", "smalldatetime"),
+        {"type": "datetimepicker"},
+        _datetime,
+        _prefill_datetime,
+        "{value} cannot be shown in Slack's date picker: pick the date again",
+    ),
+    # Known extra types: text inputs with light validation.
+    Kind.EMAIL: ParameterType(
+        "E-mail address",
+        ("emailaddress", "email"),
+        {"type": "email_text_input"},
+        _typed(_email),
+        _prefill_text(lambda value: clip(value, MAX_EMAIL)),
+    ),
+    Kind.URL: ParameterType(
+        "Web address",
+        ("url", "uri"),
+        {"type": "url_text_input"},
+        _typed(_url),
+        _prefill_text(lambda value: clip(value, MAX_INPUT_LENGTH)),
+    ),
+    Kind.GUID: ParameterType("Identifier (GUID)", ("guid", "uuid"), _TEXT_INPUT, _typed(_guid), _PREFILL_AS_TYPED),
+    # A type the app does not know: sent as typed, never blank.
+    Kind.OTHER: ParameterType("Sent as typed", (), _TEXT_INPUT, _typed(_text, strip=False), _PREFILL_AS_TYPED),
+}
+TYPE_ALIASES: dict[str, Kind] = {name: kind for kind, spec in PARAMETER_TYPES.items() for name in spec.names}
+TEXT_KINDS = frozenset({Kind.TEXT, Kind.OTHER})  # sent exactly as typed
 
 
 # ------------------------------------------------------------------------------------------ types
@@ -114,9 +327,8 @@ def kind_of(type_name: object) -> Kind:
 def describe_type(parameter: CommandParameter) -> str:
     """`Whole number` / `Sent as typed (Colour)`: what the user is asked for, in words."""
     kind = kind_of(parameter.type)
-    if kind is Kind.OTHER:
-        return f"{_DESCRIPTIONS[kind]} ({parameter.type or 'no type'})"
-    return _DESCRIPTIONS[kind]
+    description = PARAMETER_TYPES[kind].description
+    return f"{description} ({parameter.type or 'no type'})" if kind is Kind.OTHER else description
 
 
 def parameter_label(parameter: CommandParameter, index: int) -> str:
@@ -168,45 +380,15 @@ def parameter_block(
 ) -> Block:
     """The input for one parameter; `initial` is a value as it would be sent (e.g. `true`, `2026-…Z`)."""
     kind = kind_of(parameter.type)
+    spec = PARAMETER_TYPES[kind]
     block_id = block_id_for(index, scope)
-    element: dict[str, Any] = {"action_id": block_id}
-    unshown = ""
-    if kind is Kind.BOOLEAN:
-        element.update(type="radio_buttons", options=[_YES, _NO])
-        if initial in ("true", "false"):
-            element["initial_option"] = _YES if initial == "true" else _NO
-    elif kind in (Kind.INTEGER, Kind.LONG):
-        low, high = INT32 if kind is Kind.INTEGER else INT64
-        element.update(type="number_input", is_decimal_allowed=False, min_value=str(low), max_value=str(high))
-        if initial is not None and _INTEGER.fullmatch(initial.strip()) and low <= int(initial) <= high:
-            element["initial_value"] = str(int(initial))
-    elif kind is Kind.DECIMAL:
-        element.update(type="number_input", is_decimal_allowed=True)
-        if initial is not None and _decimal(initial)[1] is None:
-            element["initial_value"] = initial.strip()
-    elif kind is Kind.DATETIME:
-        element["type"] = "datetimepicker"
-        stamp = _timestamp_of(initial, zone)
-        if stamp is not None:
-            element["initial_date_time"] = stamp
-        elif initial:
-            unshown = f"{clip(initial, 40)} cannot be shown in Slack's date picker: pick the date again"
-    elif kind is Kind.EMAIL:
-        element["type"] = "email_text_input"
-        if initial:
-            element["initial_value"] = clip(initial, 254)
-    elif kind is Kind.URL:
-        element["type"] = "url_text_input"
-        if initial:
-            element["initial_value"] = clip(initial, MAX_INPUT_LENGTH)
-    else:
-        element.update(type="plain_text_input", max_length=MAX_INPUT_LENGTH)
-        if initial:
-            element["initial_value"] = initial[:MAX_INPUT_LENGTH]
+    element: dict[str, Any] = {"action_id": block_id, **copy.deepcopy(spec.element)}
+    shown = spec.prefill(initial, zone) if initial is not None else {}
+    element.update(shown)
     type_note = f"Nexudus type {parameter.type or '(none)'}"
     hint = f"{describe_type(parameter)} · {type_note}" if kind is not Kind.OTHER else type_note + ": sent as typed"
-    if unshown:
-        hint = f"{unshown} · {hint}"
+    if initial and not shown and spec.unshown:
+        hint = f"{spec.unshown.format(value=clip(initial, 40))} · {hint}"
     return {
         "type": "input",
         "block_id": block_id,
@@ -289,112 +471,9 @@ def parse_parameters(
     return list(zip(parameters, values, strict=True)), {}
 
 
-def convert(kind: Kind, entry: dict[str, Any], zone: tzinfo = UTC) -> tuple[str | None, str | None]:
+def convert(kind: Kind, entry: dict[str, Any], zone: tzinfo = UTC) -> Result:
     """One field's state entry → its wire string, or a message for the user."""
-    if kind is Kind.BOOLEAN:
-        option = entry.get("selected_option")
-        value = option.get("value") if isinstance(option, dict) else None
-        if value in ("true", "false"):
-            return str(value), None
-        return None, "Choose Yes or No."
-    if kind is Kind.DATETIME:
-        return _datetime(entry.get("selected_date_time"), zone)
-    raw = entry.get("value")
-    if raw is not None and not isinstance(raw, str):
-        return None, "This value could not be read; enter it again."
-    text = raw or ""
-    if kind in TEXT_KINDS:
-        if not text.strip():
-            return None, "Enter a value: Nexudus needs every parameter of this command."
-        if len(text) > MAX_INPUT_LENGTH:
-            return None, f"At most {MAX_INPUT_LENGTH} characters."
-        return text, None
-    text = text.strip()
-    if kind in (Kind.INTEGER, Kind.LONG):
-        return _integer(text, INT32 if kind is Kind.INTEGER else INT64)
-    if kind is Kind.DECIMAL:
-        return _decimal(text)
-    if kind is Kind.EMAIL:
-        if _EMAIL.fullmatch(text) and len(text) <= 254:
-            return text, None
-        return None, "Enter an e-mail address, like name@example.com."
-    if kind is Kind.URL:
-        if _URL.fullmatch(text) and len(text) <= MAX_INPUT_LENGTH:
-            return text, None
-        return None, "Enter a web address starting with https://."
-    if kind is Kind.GUID:
-        try:
-            return str(uuid.UUID(text)), None
-        except ValueError:
-            return None, "Enter an identifier like 3f2504e0-4f89-11d3-9a0c-0305e82c3301."
-    return text, None  # pragma: no cover - every Kind is handled above
-
-
-def _integer(text: str, bounds: tuple[int, int]) -> tuple[str | None, str | None]:
-    if not text:
-        return None, "Enter a whole number."
-    if not _INTEGER.fullmatch(text):
-        if _decimal(text)[1] is None:
-            return None, f"Enter a whole number: “{clip(text, 30)}” has a fraction."
-        return None, f"“{clip(text, 30)}” is not a whole number."
-    number = int(text)
-    low, high = bounds
-    if not low <= number <= high:
-        return None, f"Enter a whole number between {low} and {high}."
-    return str(number), None
-
-
-def _decimal(text: str) -> tuple[str | None, str | None]:
-    text = text.strip()
-    if not text:
-        return None, "Enter a number."
-    if len(text) > 100:
-        return None, "That number is too long."
-    try:
-        number = Decimal(text)
-    except (InvalidOperation, ValueError):
-        return None, f"“{clip(text, 30)}” is not a number."
-    if not number.is_finite():
-        return None, f"“{clip(text, 30)}” is not a number."
-    exponent = number.as_tuple().exponent
-    too_big = bool(number) and number.adjusted() >= MAX_DECIMAL_DIGITS
-    if not isinstance(exponent, int) or exponent < -MAX_DECIMAL_DIGITS or too_big:
-        return None, "That number is too large or has too many decimals."
-    return format(number, "f"), None
-
-
-def _datetime(raw: object, zone: tzinfo) -> tuple[str | None, str | None]:
-    if raw is None or raw == "":
-        return None, "Pick a date and a time."
-    when: datetime | None = None
-    try:
-        if isinstance(raw, int) and not isinstance(raw, bool):
-            when = datetime.fromtimestamp(raw, UTC)
-        elif isinstance(raw, str) and re.fullmatch(r"-?[0-9]{1,12}", raw.strip()):
-            when = datetime.fromtimestamp(int(raw), UTC)
-        elif isinstance(raw, str) and len(raw) <= 40:
-            when = TimeCodec(zone).parse(raw.strip())
-    except (ValueError, OverflowError, OSError):
-        when = None
-    if when is None:
-        return None, f"“{clip(str(raw), 30)}” is not a valid date and time."
-    if not MIN_YEAR <= when.year <= MAX_YEAR:
-        return None, f"Pick a date between {MIN_YEAR} and {MAX_YEAR}."
-    return TimeCodec(zone).to_wire(when), None
-
-
-def _timestamp_of(value: str | None, zone: tzinfo) -> int | None:
-    """A wire date-time → the unix time a datetimepicker starts at (None when unreadable)."""
-    if not value:
-        return None
-    try:
-        when = TimeCodec(zone).parse(value)
-    except (ValueError, OverflowError):
-        return None
-    if when is None or not MIN_YEAR <= when.year <= MAX_YEAR:
-        return None
-    stamp = int(when.timestamp())
-    return stamp if 0 <= stamp <= MAX_DATE_TIME else None  # Slack's picker takes 1970..2286 only
+    return PARAMETER_TYPES[kind].read(entry, zone)
 
 
 def parse_chatroom_ids(state: StateValues) -> tuple[list[int], list[tuple[int, str]], str | None]:

@@ -324,3 +324,45 @@ def test_submission_checks_need_no_nexudus() -> None:
     too_big = Command(key="BIG", requires_parameters=[p("x", "string")] * 150)
     refused = check_submission(context_for(too_big, pick=True, response_url=None, channel_id=None), {}, UTC)
     assert "run it in Nexudus" in refused[ids.RUN_PICK]
+
+
+# ------------------------------------------------------------------ the table of parameter types
+
+# One value Nexudus would accept for each kind, as it is sent (the form shows it and gives it back).
+WIRE_SAMPLES = {
+    Kind.TEXT: " as typed ",
+    Kind.BOOLEAN: "true",
+    Kind.INTEGER: "-2147483648",
+    Kind.LONG: "9223372036854775807",
+    Kind.DECIMAL: "12.50",
+    Kind.DATETIME: "2026-07-01T09:05:00Z",
+    Kind.EMAIL: "desk@example.com",
+    Kind.URL: "https://example.com/a?b=c",
+    Kind.GUID: "3f2504e0-4f89-11d3-9a0c-0305e82c3301",
+    Kind.OTHER: "#ff0000",
+}
+
+
+def test_every_kind_has_one_row_and_every_type_name_one_kind() -> None:
+    assert set(forms.PARAMETER_TYPES) == set(Kind) == set(WIRE_SAMPLES)
+    names = [name for spec in forms.PARAMETER_TYPES.values() for name in spec.names]
+    assert len(names) == len(set(names)) == len(forms.TYPE_ALIASES)
+    for kind, spec in forms.PARAMETER_TYPES.items():
+        for name in spec.names:
+            assert name == name.lower().strip() and not name.startswith("system.")
+            assert forms.kind_of(f"System.{name.capitalize()}?") is kind
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_each_row_renders_reads_and_shows_back_its_values(kind: Kind) -> None:
+    type_name = forms.PARAMETER_TYPES[kind].names[0] if forms.PARAMETER_TYPES[kind].names else "Colour"
+    parameter = p("x", type_name)
+    zone = ZoneInfo("Asia/Kolkata")
+    block = forms.parameter_block(0, parameter, scope="t", initial=WIRE_SAMPLES[kind], zone=zone)
+    assert forms.PARAMETER_TYPES[kind].description.lower() in block["hint"]["text"].lower()
+    pairs, errors = forms.parse_parameters([parameter], state_of([block]), scope="t", zone=zone)
+    assert errors == {}
+    assert pairs == [(parameter, WIRE_SAMPLES[kind])]
+    empty = forms.parameter_block(0, parameter, scope="t", zone=zone)
+    assert not any(key.startswith("initial_") for key in empty["element"])
+    assert forms.parse_parameters([parameter], state_of([empty]), scope="t", zone=zone)[1].keys() == {"p.t.0"}
