@@ -28,8 +28,8 @@ from bot.slack.grammar.intents import (
     RunIntent,
     ShowIntent,
 )
-from bot.slack.grammar.lexer import QUOTE_LIMIT, Token, clean, did_you_mean, escape, q, unescape
-from bot.slack.grammar.values import check_name, flag, key_id, parse_ids, user_ids
+from bot.slack.grammar.lexer import QUOTE_LIMIT, Keys, Token, clean, did_you_mean, escape, q, unescape
+from bot.slack.grammar.values import check_name, flag, key_id, name_from_words, parse_ids, user_ids
 
 _BUSINESS_EXAMPLE = FILTER_KEYS["business"].example
 _NAME_EXAMPLE = FILTER_KEYS["name"].example
@@ -111,6 +111,12 @@ _EDITS: tuple[_Edit, ...] = (
 _EDIT_BY_KEY = {name: spec for spec in _EDITS for name in (spec.key, *spec.aliases)}
 # typed key → EditNowIntent field (== the chatroom form's block id; the console's `:submit` takes them too)
 EDIT_KEYS: dict[str, str] = {name: spec.field for name, spec in _EDIT_BY_KEY.items()}
+_EDIT_KEYS = Keys(
+    _EDIT_BY_KEY,
+    "something `edit` can change",
+    ", ".join(spec.key for spec in _EDITS),
+    twice="{first} and {second} both change the same field.",
+)
 
 
 def parse_edit(args: Sequence[Token], now: datetime, zone: tzinfo) -> EditIntent | EditNowIntent:
@@ -125,24 +131,19 @@ def parse_edit(args: Sequence[Token], now: datetime, zone: tzinfo) -> EditIntent
     for token in pairs:
         key, raw = token.split()
         assert key is not None
-        spec = _EDIT_BY_KEY.get(key.replace("_", "-"))
-        if spec is None:
-            raise GrammarError(
-                f"{q(key)} is not something `edit` can change.{did_you_mean(key, list(EDIT_KEYS))} "
-                f"Known keys: {', '.join(s.key for s in _EDITS)}.",
-                usage,
-            )
-        if spec.field in seen:
-            raise GrammarError(f"{q(seen[spec.field])} and {q(token.source)} both change the same field.", usage)
-        seen[spec.field] = token.source
-        value = clean(raw).strip()
-        if not value:
-            raise GrammarError(f"{q(token.source)} needs a value, e.g. {spec.example}.", usage)
+        spec, value = _EDIT_KEYS.take(key, raw, token.source, seen, usage)
         values[spec.field] = spec.read(value, token.source, now, zone, usage)
     return EditNowIntent.model_validate({"id": chatroom_id, **values})
 
 
 # -------------------------------------------------------------------------------------------- create
+
+
+_CREATE_KEYS = Keys(
+    {"name": FILTER_KEYS["name"], "business": FILTER_KEYS["business"]},
+    "something `create` can prefill",
+    "name, business",
+)
 
 
 def parse_create(args: Sequence[Token]) -> CreateIntent:
@@ -158,29 +159,12 @@ def parse_create(args: Sequence[Token]) -> CreateIntent:
             if word:
                 words.append(word)
             continue
-        if key not in ("name", "business"):
-            raise GrammarError(
-                f"{q(key)} is not something `create` can prefill.{did_you_mean(key, ['name', 'business'])} "
-                "Known keys: name, business.",
-                usage,
-            )
-        if key in seen:
-            raise GrammarError(f"`{key}` given twice ({q(seen[key])} and {q(token.source)}).", usage)
-        seen[key] = token.source
-        value = clean(raw).strip()
-        if not value:
-            raise GrammarError(f"{q(token.source)} needs a value, e.g. {FILTER_KEYS[key].example}.", usage)
-        if key == "name":
+        spec, value = _CREATE_KEYS.take(key, raw, token.source, seen, usage)
+        if spec.key == "name":
             name = check_name(value, token.source, usage)
         else:
             business = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
-    if words:
-        if name is not None:
-            raise GrammarError(
-                f"Give the name once: either as words ({q(' '.join(words))}) or as {q(seen['name'])}.", usage
-            )
-        name = check_name(" ".join(words), " ".join(words), usage)
-    return CreateIntent(name=name, business=business)
+    return CreateIntent(name=name_from_words(words, seen.get("name"), usage) or name, business=business)
 
 
 # ----------------------------------------------------------------------------------------------- run
@@ -257,6 +241,21 @@ def parse_alerts(args: Sequence[Token]) -> Intent:
     return parse_subscribe(rest, usage)
 
 
+@dataclass(frozen=True)
+class _Option:
+    key: str
+    example: str
+
+
+_AFTER = _Option("after", "after:4h")
+_SUBSCRIBE_KEYS = Keys(
+    {"after": _AFTER, "threshold": _AFTER, "business": _Option("business", _BUSINESS_EXAMPLE)},
+    "an alerts option",
+    "after, business",
+    needs_value=False,  # an empty `after:` is "not a duration", an empty `business:` not a business id
+)
+
+
 def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
     channel: str | None = None
     threshold: int | None = None
@@ -271,18 +270,8 @@ def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
             seen["channel"] = token.source
             channel = found
             continue
-        canonical = {"after": "after", "threshold": "after", "business": "business"}.get(key)
-        if canonical is None:
-            raise GrammarError(
-                f"{q(key)} is not an alerts option.{did_you_mean(key, ['after', 'business', 'threshold'])} "
-                "Known keys: after, business.",
-                usage,
-            )
-        if canonical in seen:
-            raise GrammarError(f"`{canonical}` given twice ({q(seen[canonical])} and {q(token.source)}).", usage)
-        seen[canonical] = token.source
-        value = clean(raw).strip()
-        if canonical == "business":
+        spec, value = _SUBSCRIBE_KEYS.take(key, raw, token.source, seen, usage)
+        if spec.key == "business":
             business = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
             continue
         delta = duration(value, bare_minutes=True)

@@ -100,14 +100,18 @@ def _iso_date(text: str, source: str, zone: tzinfo, usage: str) -> datetime:
     year, month, day, hour, minute, second, offset = match.groups()
     if not 1900 <= int(year) <= 2999:
         raise GrammarError(f"{q(source)}: the year must be between 1900 and 2999.", usage)
-    if offset is not None and offset.upper() != "Z":
-        digits = offset[1:].replace(":", "")
-        if int(digits[:2]) > 18 or int(digits[2:4] or 0) > 59:
-            raise GrammarError(f"{q(source)}: a UTC offset runs from -18:00 to +18:00.", usage)
+    if offset is not None and _offset_out_of_range(offset):
+        raise GrammarError(f"{q(source)}: a UTC offset runs from -18:00 to +18:00.", usage)
     stamped = datetime.fromisoformat(
         f"{year}-{month:0>2}-{day:0>2}T{hour or 0:0>2}:{minute or '00'}:{second or '00'}{(offset or '').upper()}"
     ).replace(second=0)
     return stamped if stamped.tzinfo is not None else _localize(stamped, zone)
+
+
+def _offset_out_of_range(offset: str) -> bool:
+    """`+19:00` or `+01:75` (`Z` is UTC)."""
+    digits = offset[1:].replace(":", "")
+    return offset.upper() != "Z" and (int(digits[:2]) > 18 or int(digits[2:4] or 0) > 59)
 
 
 def day_bounds(value: str, source: str, now: datetime, zone: tzinfo, usage: str) -> tuple[datetime, datetime] | None:

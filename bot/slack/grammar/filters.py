@@ -15,8 +15,8 @@ from enum import Enum
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
 from bot.slack.grammar.dates import day_bounds, parse_date
 from bot.slack.grammar.intents import COMMAND, MAX_PAGE, GrammarError, ListIntent
-from bot.slack.grammar.lexer import QUOTE_LIMIT, Token, clean, did_you_mean, escape, q
-from bot.slack.grammar.values import bounded, check_name, flag, key_id, positive_id
+from bot.slack.grammar.lexer import QUOTE_LIMIT, Keys, Token, clean, did_you_mean, escape, q
+from bot.slack.grammar.values import bounded, check_name, flag, key_id, name_from_words, positive_id
 from bot.slack.views.chatrooms import MAX_LIST_ROWS
 
 
@@ -106,6 +106,7 @@ FILTER_KEYS.update({name.replace("-", "_"): spec for name, spec in list(FILTER_K
 KNOWN_FILTER_KEYS = (
     f"{', '.join(spec.key for spec in FILTERS)} (also {', '.join(a for spec in FILTERS for a in spec.aliases)})"
 )
+_KEYS = Keys(FILTER_KEYS, "a filter key", KNOWN_FILTER_KEYS)
 
 
 @dataclass(frozen=True)
@@ -249,47 +250,25 @@ def parse_list(tokens: Sequence[Token], now: datetime, zone: tzinfo, *, search: 
             if word:
                 words.append(word)
             continue
-        spec = FILTER_KEYS.get(key)
-        if spec is None:
-            raise GrammarError(
-                f"{q(key)} is not a filter key.{did_you_mean(key, list(FILTER_KEYS))} Known keys: {KNOWN_FILTER_KEYS}.",
-                usage,
-            )
-        if spec.key in seen:
-            raise GrammarError(f"`{spec.key}` given twice ({q(seen[spec.key])} and {q(token.source)}).", usage)
-        seen[spec.key] = token.source
-        value = clean(raw).strip()
-        if not value:
-            raise GrammarError(f"{q(token.source)} needs a value, e.g. {spec.example}.", usage)
+        spec, value = _KEYS.take(key, raw, token.source, seen, usage)
         for field, result in _READERS[spec.reads](spec, value, token.source, reading).items():
             if field in setters:
                 raise GrammarError(f"{q(setters[field])} and {q(token.source)} both say when; keep one of them.", usage)
             setters[field] = token.source
             values[field] = result
     if search:
-        _take_words_as_name(words, values, seen, usage)
+        if words:
+            values["name"] = name_from_words(words, seen.get("name"), usage)
         if not tokens:
             raise GrammarError("Search for what? Give some words of the name.", usage)
     return _intent(values, seen, usage)
-
-
-def _take_words_as_name(words: list[str], values: dict[str, object], seen: dict[str, str], usage: str) -> None:
-    if words and "name" in values:
-        raise GrammarError(
-            f"Give the name once: either as words ({q(' '.join(words))}) or as {q(seen['name'])}.", usage
-        )
-    if words:
-        values["name"] = check_name(" ".join(words), " ".join(words), usage)
 
 
 def _intent(values: dict[str, object], seen: dict[str, str], usage: str) -> ListIntent:
     sort_direction, order_direction = values.pop("sort_direction", None), values.pop("order_direction", None)
     if sort_direction is not None and order_direction is not None and sort_direction != order_direction:
         raise GrammarError(f"{q(seen['sort'])} and {q(seen['order'])} ask for opposite directions; keep one.", usage)
-    for spec in FILTERS:
-        start, end = (values.get(spec.day[0]), values.get(spec.day[1])) if spec.day else (None, None)
-        if isinstance(start, datetime) and isinstance(end, datetime) and start > end:
-            raise GrammarError(f"{spec.key}-after is later than {spec.key}-before, so nothing can match.", usage)
+    _check_ranges(values, usage)
     paging = {name: values.pop(name) for name in ("page", "size", "order_by") if name in values}
     return ListIntent.model_validate(
         {
@@ -298,6 +277,14 @@ def _intent(values: dict[str, object], seen: dict[str, str], usage: str) -> List
             **paging,
         }
     )
+
+
+def _check_ranges(values: dict[str, object], usage: str) -> None:
+    """A range whose start is after its end matches nothing: say so rather than list nothing."""
+    for spec in FILTERS:
+        start, end = (values.get(spec.day[0]), values.get(spec.day[1])) if spec.day else (None, None)
+        if isinstance(start, datetime) and isinstance(end, datetime) and start > end:
+            raise GrammarError(f"{spec.key}-after is later than {spec.key}-before, so nothing can match.", usage)
 
 
 def _bare_word_message(token: Token, after_name: bool) -> str:

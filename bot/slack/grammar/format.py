@@ -12,7 +12,6 @@ from bot.slack.grammar.filters import FILTERS, SORTS_BY_FIELD, FilterSpec, Reads
 from bot.slack.grammar.intents import ListIntent
 from bot.slack.grammar.lexer import QUOTE_LIMIT, QUOTES, escape
 
-_VALUE_KINDS = (Reads.ID, Reads.FLAG, Reads.TEXT)
 _DATE_KINDS = (Reads.DAY_OR_TIME, Reads.AFTER, Reads.BEFORE)
 
 
@@ -32,31 +31,43 @@ def _date_label(spec: FilterSpec) -> str:
     return {Reads.AFTER: f"{subject} since", Reads.BEFORE: f"{subject} until"}.get(spec.reads, subject)
 
 
+def _get(model: object, field: str | None) -> object:
+    """A filter's value, None when the row sets no field of `model` (created:, page:, sort: …)."""
+    return getattr(model, field, None) if field else None
+
+
 def describe_filters(intent: ListIntent) -> str:
     """A short plain-text summary for list headers (escape it for mrkdwn), e.g.
     "active · name contains “lobby” · visited until 1 Nov 2026 10:30 · sorted by name, A→Z"."""
     f = intent.filters
-    parts: list[str] = []
-    for spec in FILTERS:
-        value = getattr(f, spec.field) if spec.reads in _VALUE_KINDS and spec.field else None
-        if value is not None:
-            parts.append(_DESCRIBE[spec.reads](spec, value))
-    whole_days: set[str] = set()
-    for spec in FILTERS:
-        start, end = (getattr(f, spec.day[0]), getattr(f, spec.day[1])) if spec.day else (None, None)
-        if spec.day and isinstance(start, datetime) and is_whole_day(start, end):
-            parts.append(f"{spec.key} on {human_date(start)}")
-            whole_days.update(spec.day)
-    for spec in FILTERS:
-        value = getattr(f, spec.field) if spec.reads in _DATE_KINDS and spec.field else None
-        if isinstance(value, datetime) and spec.field not in whole_days:
-            parts.append(f"{_date_label(spec)} {human_date(value, with_time=spec.reads is Reads.BEFORE)}")
+    parts = [
+        _DESCRIBE[spec.reads](spec, _get(f, spec.field))
+        for spec in FILTERS
+        if spec.reads in _DESCRIBE and _get(f, spec.field) is not None
+    ]
+    days = [spec for spec in FILTERS if spec.day and is_whole_day(_get(f, spec.day[0]), _get(f, spec.day[1]))]
+    parts.extend(f"{spec.key} on {human_date(getattr(f, spec.day[0]))}" for spec in days if spec.day)
+    parts.extend(_dates(f, whole={field for spec in days for field in spec.day or ()}))
     if intent.order_by != "Id" or intent.direction != Direction.ASCENDING:
-        sort = SORTS_BY_FIELD.get(intent.order_by)
-        words = sort.directions if sort else ("ascending", "descending")
-        field = sort.label if sort else intent.order_by
-        parts.append(f"sorted by {field}, {words[0 if intent.direction == Direction.ASCENDING else 1]}")
+        parts.append(_sort_words(intent.order_by, intent.direction))
     return " · ".join(parts) if parts else "all chatrooms"
+
+
+def _dates(filters: object, *, whole: set[str]) -> list[str]:
+    """`visited since 2 Jun 2026`, `created until 31 Oct 2026 23:59`: the dates not part of a whole day."""
+    parts = []
+    for spec in FILTERS:
+        value = _get(filters, spec.field)
+        if spec.reads in _DATE_KINDS and isinstance(value, datetime) and spec.field not in whole:
+            parts.append(f"{_date_label(spec)} {human_date(value, with_time=spec.reads is Reads.BEFORE)}")
+    return parts
+
+
+def _sort_words(order_by: str, direction: Direction) -> str:
+    sort = SORTS_BY_FIELD.get(order_by)
+    words = sort.directions if sort else ("ascending", "descending")
+    field = sort.label if sort else order_by
+    return f"sorted by {field}, {words[0 if direction == Direction.ASCENDING else 1]}"
 
 
 def _quoted(value: str) -> str:
@@ -78,10 +89,9 @@ def to_text(intent: ListIntent, page: int) -> str:
     """Command text that parses back to `intent` on `page` (for Previous/Next buttons)."""
     parts = ["list"]
     for spec in FILTERS:
-        write = _WRITE.get(spec.reads)
-        value = getattr(intent.filters, spec.field) if write and spec.field else None
-        if write is not None and value is not None:
-            parts.append(f"{spec.key}:{write(value)}")
+        value = _get(intent.filters, spec.field)
+        if spec.reads in _WRITE and value is not None:
+            parts.append(f"{spec.key}:{_WRITE[spec.reads](value)}")
     if page != 1:
         parts.append(f"page:{page}")
     if intent.size is not None:

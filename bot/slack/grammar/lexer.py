@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from bot.slack.grammar.intents import COMMAND, GrammarError
 
@@ -145,3 +146,43 @@ def q(text: str) -> str:
 def did_you_mean(word: str, choices: Sequence[str]) -> str:
     matches = difflib.get_close_matches(word.lower()[:QUOTE_LIMIT], choices, n=1, cutoff=0.6)
     return f" Did you mean `{matches[0]}`?" if matches else ""
+
+
+class KeyRow(Protocol):
+    """A row of a table of `key:value` keys: its canonical key, and an example shown when it lacks a value."""
+
+    @property
+    def key(self) -> str: ...
+
+    @property
+    def example(self) -> str: ...
+
+
+R = TypeVar("R", bound=KeyRow)
+
+
+@dataclass(frozen=True)
+class Keys(Generic[R]):
+    """The `key:value` pairs a subcommand takes, and how a mistake in one is worded."""
+
+    rows: Mapping[str, R]  # every name that may be typed (aliases too) → its row
+    what: str  # what an unknown key is not: "a filter key"
+    known: str  # the keys to list after an unknown one
+    twice: str = "`{key}` given twice ({first} and {second})."
+    needs_value: bool = True
+
+    def take(self, key: str, raw: str, source: str, seen: dict[str, str], usage: str) -> tuple[R, str]:
+        """The row of `key` and its clean value; an unknown key, a key given twice (`seen`: row key →
+        the token that gave it) or an empty value is a GrammarError."""
+        row = self.rows.get(key) or self.rows.get(key.replace("_", "-"))
+        if row is None:
+            raise GrammarError(
+                f"{q(key)} is not {self.what}.{did_you_mean(key, list(self.rows))} Known keys: {self.known}.", usage
+            )
+        if row.key in seen:
+            raise GrammarError(self.twice.format(key=row.key, first=q(seen[row.key]), second=q(source)), usage)
+        seen[row.key] = source
+        value = clean(raw).strip()
+        if self.needs_value and not value:
+            raise GrammarError(f"{q(source)} needs a value, e.g. {row.example}.", usage)
+        return row, value

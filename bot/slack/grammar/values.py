@@ -96,6 +96,15 @@ def check_name(value: str, source: str, usage: str) -> str:
     return value
 
 
+def name_from_words(words: Sequence[str], named: str | None, usage: str) -> str | None:
+    """Bare words as the name (None without words); refused when a `name:` was typed too (`named`: its token)."""
+    if not words:
+        return None
+    if named is not None:
+        raise GrammarError(f"Give the name once: either as words ({q(' '.join(words))}) or as {q(named)}.", usage)
+    return check_name(" ".join(words), " ".join(words), usage)
+
+
 def bounded(value: str, source: str, label: str, low: int, high: int, usage: str) -> int:
     if re.fullmatch(r"[0-9]{1,9}", value) and low <= int(value) <= high:
         return int(value)
