@@ -62,7 +62,7 @@ from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import RateLimited, Unavailable
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
-from bot.services import CredentialsRejected, NotLoggedIn, UserSession
+from bot.services import CredentialsRejected, NotLoggedIn, SubscriptionGone, UserSession
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.views.alerts import (
@@ -273,11 +273,6 @@ def resolve_by_user(
     return room, redraw_digest(deps, slack, session, sub, digest)
 
 
-class SubscriptionGone(Exception):
-    def __init__(self) -> None:
-        super().__init__("That alert subscription no longer exists, so there is nothing to snooze.")
-
-
 def snooze(
     deps: Deps,
     slack: WebClient,
@@ -294,7 +289,7 @@ def snooze(
     """
     sub = _usable_sub(deps, subscription_id, team_id)
     if sub is None:
-        raise SubscriptionGone()
+        raise SubscriptionGone("snooze")
     if session is None:
         with contextlib.suppress(NotLoggedIn):
             session = deps.services.session(sub.team_id, sub.created_by)

@@ -82,6 +82,17 @@ def closest_key(typed: str, keys: Sequence[str]) -> str | None:
     return folded[match[0]] if match else None
 
 
+class SubscriptionGone(Exception):
+    """A button or command names an alert subscription that no longer exists (or is another team's)."""
+
+    def __init__(self, action: str = "act on") -> None:
+        self.action = action
+        super().__init__(
+            f"Those stale-visit alerts were removed, so there is nothing to {action} here. "
+            "`/chatrooms alerts` lists this channel's subscriptions."
+        )
+
+
 class Services:
     """Entry point: who is logged in, and a `UserSession` for a Slack user."""
 

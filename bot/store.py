@@ -150,6 +150,15 @@ class Subscription(BaseModel):
     last_error: str | None = None
     last_error_reported: bool = False
 
+    def same_filter(self, other: Subscription) -> bool:
+        """Same channel, threshold and business: the same alerts, whoever set them up."""
+        return (self.team_id, self.channel_id, self.threshold_minutes, self.business_id) == (
+            other.team_id,
+            other.channel_id,
+            other.threshold_minutes,
+            other.business_id,
+        )
+
 
 class AlertRecord(BaseModel):
     """What was alerted for one chatroom of one subscription, so the same wait is not alerted twice."""
@@ -391,6 +400,21 @@ class Store:
         with self._write("subscriptions") as d:
             self._put(d, "subscriptions", sub.id, sub.model_dump(mode="json"))
         return sub
+
+    def subscribe_once(self, sub: Subscription) -> tuple[Subscription, bool]:
+        """Save ``sub`` unless its channel already has a subscription with the same filter.
+
+        Returns (the subscription in force, whether it is the new one). The look-up and the insert run
+        in one ``BEGIN IMMEDIATE`` transaction, so two identical subscribes at the same moment (threads
+        of one process, or two processes sharing the file) make one subscription, never two.
+        """
+        with self._write("subscriptions") as d:
+            for (raw,) in self._sql(d, 'SELECT value FROM "subscriptions" ORDER BY rowid'):
+                existing = Subscription.model_validate(json.loads(raw))
+                if existing.same_filter(sub):
+                    return existing, False
+            self._put(d, "subscriptions", sub.id, sub.model_dump(mode="json"))
+        return sub, True
 
     def subscriptions(self, team_id: str | None = None) -> list[Subscription]:
         """All subscriptions, or only one team's: a team never sees another's."""

@@ -23,8 +23,9 @@ from bot.nexudus.errors import (
     Unavailable,
     ValidationFailed,
 )
-from bot.services import CredentialsRejected, MissingRole, NotLoggedIn
+from bot.services import CredentialsRejected, MissingRole, NotLoggedIn, SubscriptionGone
 from bot.slack import ids
+from bot.slack.grammar import GrammarError
 from bot.slack.metadata import BadMetadata
 from bot.slack.views.common import escape
 
@@ -95,6 +96,10 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":hourglass: {exc} Nothing was changed.")
     if isinstance(exc, Unavailable):
         return UserMessage(f":hourglass: {exc} Nothing was changed; try again in a moment.")
+    if isinstance(exc, SubscriptionGone):
+        return UserMessage(f":mag: {exc}")
+    if isinstance(exc, GrammarError):
+        return UserMessage(f":warning: {exc.message}\n{exc.usage}" if exc.usage else f":warning: {exc.message}")
     if isinstance(exc, BadMetadata):
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):

@@ -354,3 +354,47 @@ def test_manifest_declares_what_the_app_uses() -> None:
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert len(manifest["display_information"]["description"]) <= 140
+
+
+def test_identical_subscribes_at_the_same_moment_make_one_subscription(logged_in: RunningApp) -> None:
+    import threading
+
+    app = logged_in
+    barrier = threading.Barrier(4)
+
+    def subscribe_now() -> None:
+        barrier.wait(timeout=10)
+        app.slack.command("alerts subscribe after:4h")
+
+    threads = [threading.Thread(target=subscribe_now) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    answers = [text(r) for r in replies(app, 4)]
+    assert len(app.deps.store.channel_subscriptions(app.slack.team_id, app.slack.channel_id)) == 1
+    assert sum("will hear about" in a for a in answers) == 1, answers
+    assert sum("already has these alerts" in a for a in answers) == 3, answers
+    notices = [p for p in channel_posts(app) if "subscribed this channel" in p["text"]]
+    assert len(notices) == 1
+
+
+def test_unsubscribing_is_announced_in_the_channel(logged_in: RunningApp) -> None:
+    app = logged_in
+    sub_id = subscribe(app)
+    app.slack.command(f"alerts unsubscribe {sub_id}")
+    assert "Removed alerts" in text(replies(app)[0])
+    (notice,) = channel_posts(app)
+    assert notice["channel"] == app.slack.channel_id
+    assert "removed the stale-visit alerts" in notice["text"] and f"<@{app.slack.user_id}>" in notice["text"]
+
+    # A channel the app was removed from: the removal still happens and the user is still told.
+    app.fake.clear()
+    app.slack.command("alerts subscribe <#C0ELSEWHERE|gone> after:2h")
+    assert "🔔" in text(replies(app)[0])
+    (other,) = (s.id for s in app.deps.store.subscriptions())
+    app.fake.clear()
+    app.fake.fail_next("chat.postMessage", "not_in_channel")
+    app.slack.command(f"alerts unsubscribe {other}")
+    assert "Removed alerts" in text(replies(app)[0])
+    assert app.deps.store.get_subscription(other) is None

@@ -104,3 +104,58 @@ def test_two_processes_write_concurrently_without_losing_anything(tmp_path: Path
         owners = [key[:3] for (key,) in conn.execute("SELECT key FROM subscriptions ORDER BY rowid")]
     switches = sum(a != b for a, b in itertools.pairwise(owners))
     assert switches >= 2, "the two processes did not overlap"
+
+
+SUBSCRIBER = r"""
+import sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from bot.store import Store, Subscription, fernet_from_setting
+
+db, key, name, ready, go = sys.argv[1:6]
+now = datetime(2024, 5, 1, tzinfo=UTC)
+with Store(Path(db), fernet_from_setting(key)) as st:
+    Path(ready).touch()
+    while not Path(go).exists():
+        time.sleep(0.002)
+    made = 0
+    for channel in range(40):
+        sub = Subscription(team_id="T", channel_id=f"C{channel}", created_by=name, threshold_minutes=240,
+                           business_id=None, created_at=now)
+        made += st.subscribe_once(sub)[1]
+print(made)
+"""
+
+
+def test_identical_subscribes_from_several_processes_make_one_subscription(tmp_path: Path) -> None:
+    db = tmp_path / "store.sqlite"
+    key = Fernet.generate_key().decode()
+    go = tmp_path / "go"
+    names = ("web1", "web2", "worker")
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SUBSCRIBER, str(db), key, name, str(tmp_path / name), str(go)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in names
+    ]
+    try:
+        deadline = time.monotonic() + 30
+        while not all((tmp_path / name).exists() for name in names):
+            assert all(p.poll() is None for p in procs), [p.communicate() for p in procs]
+            assert time.monotonic() < deadline, "children never became ready"
+            time.sleep(0.01)
+        go.touch()
+        outputs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+    assert all(p.returncode == 0 for p in procs), outputs
+    assert sum(int(out) for out, _ in outputs) == 40  # each channel subscribed by exactly one process
+    with Store(db, fernet_from_setting(key)) as st:
+        subs = st.subscriptions("T")
+    assert sorted(s.channel_id for s in subs) == sorted(f"C{i}" for i in range(40))

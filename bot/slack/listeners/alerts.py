@@ -30,6 +30,7 @@ from bot.slack.views.alerts import (
     duration_text,
     render_subscriptions,
     subscribed_notice,
+    unsubscribed_notice,
 )
 from bot.slack.views.chatrooms import render_notice
 from bot.slack.views.common import escape
@@ -60,18 +61,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         )
         return
     threshold = intent.threshold_minutes or deps.settings.alert_default_threshold_minutes
-    for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
-        if existing.threshold_minutes == threshold and existing.business_id == intent.business:
-            ctx.reply(
-                render_notice(
-                    f"<#{channel}> already has these alerts (`{escape(existing.id)}`, by <@{existing.created_by}>)."
-                    f" `/chatrooms alerts` in <#{channel}> lists them."
-                )
-            )
-            return
-    # The scan will use this login: it must work now (NotLoggedIn / CredentialsRejected point to login).
-    probe = ctx.session().find(ChatRoomFilters(business=intent.business), size=1)
-    sub = Subscription(
+    wanted = Subscription(
         team_id=ctx.team_id,
         channel_id=channel,
         created_by=ctx.user_id,
@@ -79,7 +69,17 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         business_id=intent.business,
         created_at=ctx.now(),
     )
-    deps.store.add_subscription(sub)
+    for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
+        if existing.same_filter(wanted):
+            ctx.reply(already_subscribed(existing))
+            return
+    # The scan will use this login: it must work now (NotLoggedIn / CredentialsRejected point to login).
+    probe = ctx.session().find(ChatRoomFilters(business=intent.business), size=1)
+    # Checked again atomically: two identical subscribes at the same moment make one subscription.
+    sub, created = deps.store.subscribe_once(wanted)
+    if not created:
+        ctx.reply(already_subscribed(sub))
+        return
     try:
         ctx.client.chat_postMessage(channel=channel, **subscribed_notice(sub, interval_text(deps)))
     except SlackApiError as exc:
@@ -103,6 +103,13 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
             f"for *{duration_text(threshold)}*, checked every {interval_text(deps)} with your Nexudus login. "
             f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`.{note}"
         )
+    )
+
+
+def already_subscribed(existing: Subscription) -> dict[str, Any]:
+    return render_notice(
+        f"<#{existing.channel_id}> already has these alerts (`{escape(existing.id)}`, by <@{existing.created_by}>)."
+        f" `/chatrooms alerts` in <#{existing.channel_id}> lists them."
     )
 
 
@@ -130,6 +137,12 @@ def remove(subscription_id: str, ctx: Ctx) -> str:
             f"There are no alerts `{escape(subscription_id)}` in this workspace. "
             "`/chatrooms alerts` in a channel lists that channel's."
         )
+    # The channel was told when these alerts started; it is told when they stop, too.
+    try:
+        ctx.client.chat_postMessage(channel=sub.channel_id, **unsubscribed_notice(sub, ctx.user_id))
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        log.info("alerts %s: could not announce the removal in %s (%s)", sub.id, sub.channel_id, error)
     return f"🔕 Removed alerts `{escape(sub.id)}` from <#{sub.channel_id}>."
 
 

@@ -206,6 +206,14 @@ def subscribed_notice(sub: Subscription, interval_text: str) -> dict[str, Any]:
     )
 
 
+def unsubscribed_notice(sub: Subscription, by: str) -> dict[str, Any]:
+    return notice(
+        f"🔕 <@{by}> removed the stale-visit alerts `{escape(sub.id)}` from this channel (chatrooms of "
+        f"{business_text(sub.business_id)} with no agent visit for *{duration_text(sub.threshold_minutes)}*, "
+        f"set up by <@{sub.created_by}>). No more alerts will be posted for them."
+    )
+
+
 # ---------------------------------------------------------------------------------- subscriptions
 
 

@@ -1,0 +1,89 @@
+"""Every exception the app defines reaches a Slack user in words (bot/slack/errors.py:describe), never as
+":boom: Something went wrong". New exception classes fail this test until they are given words here."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable
+
+import pytest
+
+import bot
+from bot.nexudus import errors as nx
+from bot.nexudus.models import ChatRoom, FieldError
+from bot.services import CredentialsRejected, InvalidLogin, MissingRole, NotLoggedIn, SubscriptionGone, UnknownCommand
+from bot.slack.errors import describe
+from bot.slack.grammar import GrammarError
+from bot.slack.metadata import BadMetadata
+
+# Local tools with their own output (the sandbox answers HTTP, the console prints to a terminal).
+NOT_SLACK = ("bot.sandbox", "bot.console", "bot.__main__")
+
+ROOM = ChatRoom.model_validate({"Id": 1000001, "Name": "Front desk", "UpdatedOn": "2026-11-25T10:00:00Z"})
+
+
+def _hidden() -> Exception:
+    from bot.nexudus.models import Command
+    from bot.slack.listeners.run import HiddenCommand
+
+    return HiddenCommand(Command(key="REINDEX", name="Reindex"))
+
+
+SAMPLES: dict[str, Callable[[], BaseException]] = {
+    "NexudusError": lambda: nx.NexudusError("Nexudus refused it."),
+    "NotAuthorised": lambda: nx.NotAuthorised("ChatRoom-Edit", "edit chatroom 1000001"),
+    "NotFound": lambda: nx.NotFound(1000001),
+    "ValidationFailed": lambda: nx.ValidationFailed("bad", [FieldError(PropertyName="Name", Message="is required")]),
+    "CommandFailed": lambda: nx.CommandFailed("The command failed."),
+    "Conflict": lambda: nx.Conflict(ROOM),
+    "RateLimited": lambda: nx.RateLimited(3),
+    "Unavailable": lambda: nx.Unavailable("HTTP 503"),
+    "UnexpectedResponse": lambda: nx.UnexpectedResponse(418, "teapot"),
+    "NotLoggedIn": NotLoggedIn,
+    "MissingRole": lambda: MissingRole("ChatRoom-Delete", "delete chatrooms"),
+    "CredentialsRejected": CredentialsRejected,
+    "InvalidLogin": InvalidLogin,
+    "UnknownCommand": lambda: UnknownCommand("NOPE"),
+    "SubscriptionGone": lambda: SubscriptionGone("snooze"),
+    "BadMetadata": BadMetadata,
+    "GrammarError": lambda: GrammarError("`lsit` is not a command.", "`/chatrooms list [filters]`"),
+    "HiddenCommand": _hidden,
+}
+
+
+def app_exceptions() -> dict[str, type[BaseException]]:
+    """Every Exception subclass defined in the app's own modules (not the local sandbox or console)."""
+    found: dict[str, type[BaseException]] = {}
+    for info in pkgutil.walk_packages(bot.__path__, "bot."):
+        if info.name.startswith(NOT_SLACK):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if inspect.isclass(obj) and issubclass(obj, Exception) and obj.__module__ == info.name:
+                found[name] = obj
+    return found
+
+
+def test_every_app_exception_has_a_sample_here() -> None:
+    found = app_exceptions()
+    assert set(found) == set(SAMPLES), "give new exceptions words in describe() and a sample in SAMPLES"
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_app_exception_reaches_the_user_in_words(name: str) -> None:
+    exc = SAMPLES[name]()
+    assert type(exc).__name__ == name
+    message = describe(exc)
+    assert "Something went wrong" not in message.text, name
+    assert len(message.text) > 20
+
+
+def test_an_unknown_subscription_on_a_snooze_button_is_explained() -> None:
+    text = describe(SubscriptionGone("snooze")).text
+    assert "removed" in text and "snooze" in text and "/chatrooms alerts" in text
+
+
+def test_an_unexpected_error_still_gets_the_generic_answer() -> None:
+    assert "Something went wrong" in describe(ZeroDivisionError("x")).text
