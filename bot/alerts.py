@@ -62,11 +62,12 @@ from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import RateLimited, Unavailable
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
-from bot.services import CredentialsRejected, NotLoggedIn, SubscriptionGone, UserSession
+from bot.services import CredentialsRejected, DigestGone, NotLoggedIn, SubscriptionGone, UserSession
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.views.alerts import (
     MAX_DIGEST_ROWS,
+    MORE_PAGE,
     StaleRow,
     duration_text,
     error_notice,
@@ -193,11 +194,15 @@ def stale_row(room: ChatRoom, **extra: Any) -> StaleRow:
 
 
 def digest_rows(
-    digest: Digest, alerts: dict[int, AlertRecord], rooms: dict[int, ChatRoom], now: datetime
+    digest: Digest,
+    alerts: dict[int, AlertRecord],
+    rooms: dict[int, ChatRoom],
+    now: datetime,
+    chatroom_ids: Sequence[int] | None = None,
 ) -> list[StaleRow]:
-    """The shown rows of a posted digest in their current state."""
+    """Rows of a posted digest in their current state: the shown ones, or `chatroom_ids` of it."""
     rows: list[StaleRow] = []
-    for chatroom_id in digest.chatroom_ids[:MAX_DIGEST_ROWS]:
+    for chatroom_id in digest.chatroom_ids[:MAX_DIGEST_ROWS] if chatroom_ids is None else chatroom_ids:
         room = rooms.get(chatroom_id)
         rec = alerts.get(chatroom_id)
         if room is None:
@@ -234,6 +239,27 @@ def redraw_digest(deps: Deps, slack: WebClient, session: UserSession, sub: Subsc
             return False
         raise
     return True
+
+
+def digest_page(
+    deps: Deps, session: UserSession, *, team_id: str, subscription_id: str, message_ts: str, offset: int
+) -> tuple[Subscription, list[StaleRow], int, int]:
+    """A page of the rows a digest counted but did not show ("Show the other N"), in their current state.
+
+    Returns the subscription, the rows (at most `MORE_PAGE`), the offset they start at (never inside the
+    shown rows) and how many rows the digest holds.
+    """
+    sub = _usable_sub(deps, subscription_id, team_id)
+    if sub is None:
+        raise SubscriptionGone("list")
+    digest = deps.store.get_digest(sub.id, message_ts)
+    if digest is None:
+        raise DigestGone()
+    offset = max(MAX_DIGEST_ROWS, min(offset, len(digest.chatroom_ids)))
+    page = digest.chatroom_ids[offset : offset + MORE_PAGE]
+    rooms = {room.id: room for room in session.show(page)} if page else {}
+    alerts = {i: rec for i in page if (rec := deps.store.get_alert(sub.id, i)) is not None}
+    return sub, digest_rows(digest, alerts, rooms, deps.clock(), page), offset, len(digest.chatroom_ids)
 
 
 def _usable_sub(deps: Deps, subscription_id: str | None, team_id: str) -> Subscription | None:
@@ -429,7 +455,7 @@ class AlertWorker:
         alerts = {rec.chatroom_id: rec for rec in store.alerts_for(sub.id)}
         stats = ScanStats()
         seen: set[int] = set()
-        new: list[tuple[int, datetime | None]] = []
+        new: list[tuple[float, int, datetime | None]] = []  # (waiting since, id, visit) of each new room
         oldest: list[tuple[float, int, ChatRoom]] = []  # a max-heap (negated keys) of the oldest new rooms
         to_resolve: list[AlertRecord] = []
         try:
@@ -444,8 +470,8 @@ class AlertWorker:
                             continue  # already alerted for this wait, or snoozed
                     else:
                         to_resolve.append(rec)  # visited since, and waiting again: a new wait
-                new.append((room.id, room.last_agent_visit))
                 since, room_id = _waiting_key(room)
+                new.append((since, room.id, room.last_agent_visit))
                 heapq.heappush(oldest, (-since, -room_id, room))
                 if len(oldest) > MAX_DIGEST_ROWS:
                     heapq.heappop(oldest)
@@ -490,7 +516,7 @@ class AlertWorker:
         self,
         sub: Subscription,
         rows: list[StaleRow],
-        new: list[tuple[int, datetime | None]],
+        new: list[tuple[float, int, datetime | None]],
         cutoff: datetime,
         now: datetime,
         report: CycleReport,
@@ -500,7 +526,8 @@ class AlertWorker:
             return  # unsubscribed while we scanned
         shown = [row.chatroom_id for row in rows]
         shown_set = set(shown)
-        rest = [chatroom_id for chatroom_id, _ in new if chatroom_id not in shown_set]
+        # The rest in the digest's order (longest waiting first), for its "Show the other N" button.
+        rest = [chatroom_id for _, chatroom_id, _ in sorted(new) if chatroom_id not in shown_set]
 
         def records(ts: str) -> list[AlertRecord]:
             return [
@@ -512,7 +539,7 @@ class AlertWorker:
                     message_ts=ts,
                     alerted_at=now,
                 )
-                for chatroom_id, visit in new
+                for _, chatroom_id, visit in new
             ]
 
         # Recorded before posting (no digest ts yet), so a crash right after the post repeats nothing;
@@ -521,7 +548,7 @@ class AlertWorker:
         try:
             ts = self._post(sub.channel_id, render_digest(sub, rows, more=len(rest), cutoff=cutoff, now=now))
         except BaseException:
-            for chatroom_id, _ in new:
+            for _, chatroom_id, _ in new:
                 store.delete_alert(sub.id, chatroom_id)
             raise
         store.put_digest(

@@ -93,6 +93,16 @@ class SubscriptionGone(Exception):
         )
 
 
+class DigestGone(Exception):
+    """A digest's button names a message the app no longer keeps (its subscription was re-created)."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "I no longer keep the list behind that alert message. The next alert lists what still waits; "
+            "`/chatrooms list active:true sort:visited` shows every active chatroom, longest waiting first."
+        )
+
+
 class Services:
     """Entry point: who is logged in, and a `UserSession` for a Slack user."""
 

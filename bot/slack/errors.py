@@ -23,7 +23,7 @@ from bot.nexudus.errors import (
     Unavailable,
     ValidationFailed,
 )
-from bot.services import CredentialsRejected, MissingRole, NotLoggedIn, SubscriptionGone
+from bot.services import CredentialsRejected, DigestGone, MissingRole, NotLoggedIn, SubscriptionGone
 from bot.slack import ids
 from bot.slack.grammar import GrammarError
 from bot.slack.metadata import BadMetadata
@@ -96,7 +96,7 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":hourglass: {exc} Nothing was changed.")
     if isinstance(exc, Unavailable):
         return UserMessage(f":hourglass: {exc} Nothing was changed; try again in a moment.")
-    if isinstance(exc, SubscriptionGone):
+    if isinstance(exc, SubscriptionGone | DigestGone):
         return UserMessage(f":mag: {exc}")
     if isinstance(exc, GrammarError):
         return UserMessage(f":warning: {exc.message}\n{exc.usage}" if exc.usage else f":warning: {exc.message}")

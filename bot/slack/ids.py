@@ -65,4 +65,5 @@ ALERT_SNOOZE = "alerts.snooze"
 ALERT_SHOW = "alerts.show"
 ALERT_RUN = "alerts.run"
 ALERT_UNSUBSCRIBE = "alerts.unsubscribe"  # value: subscription id
+ALERT_MORE = "alerts.more"  # "Show the other N" of a digest: value "SUB:TS:OFFSET" (TS empty: this message)
 HOME_LOGOUT = "home.logout"

@@ -42,7 +42,13 @@ def sandbox(clock: FakeClock) -> Iterator[SandboxServer]:
         server.stop()
 
 
-def add_room(app: RunningApp, *, visited_ago: timedelta | None, name: str = "Front desk") -> int:
+def add_room(
+    app: RunningApp,
+    *,
+    visited_ago: timedelta | None,
+    name: str = "Front desk",
+    created_ago: timedelta = timedelta(days=3),
+) -> int:
     now = app.clock()
     visit = None if visited_ago is None else now - visited_ago
     return app.sandbox.db.insert(
@@ -51,8 +57,8 @@ def add_room(app: RunningApp, *, visited_ago: timedelta | None, name: str = "Fro
             name=name,
             active=True,
             last_agent_visit=visit,
-            created_on=now - timedelta(days=3),
-            updated_on=visit or now - timedelta(days=3),
+            created_on=now - created_ago,
+            updated_on=visit or now - created_ago,
             updated_by="System",
             unique_id=str(uuid.uuid4()),
             system_id='{"crm": "T-42"}',
@@ -398,3 +404,30 @@ def test_unsubscribing_is_announced_in_the_channel(logged_in: RunningApp) -> Non
     app.slack.command(f"alerts unsubscribe {other}")
     assert "Removed alerts" in text(replies(app)[0])
     assert app.deps.store.get_subscription(other) is None
+
+
+def test_the_rest_of_a_digest_lists_exactly_the_rooms_not_shown_never_visited_included(logged_in: RunningApp) -> None:
+    app = logged_in
+    visited = [add_room(app, visited_ago=timedelta(hours=6, minutes=i), name=f"Visited {i}") for i in range(24)]
+    never = []
+    for i in range(3):  # never visited, waiting since 5 h: less long than every visited room, so not shown
+        never.append(add_room(app, visited_ago=None, name=f"Never {i}", created_ago=timedelta(hours=5)))
+    subscribe(app)
+    assert worker(app).run_cycle().chatrooms_alerted == 27
+    ts = app.fake.wait_for("chat.postMessage")[0].response["ts"]
+    digest = app.fake.message(app.slack.channel_id, ts)
+    assert digest is not None
+    shown = {
+        int(b["block_id"].rsplit(".", 1)[1])
+        for b in digest["blocks"]
+        if b.get("block_id", "").startswith("alert.room.")
+    }
+    assert len(shown) == 20 and not shown & set(never)
+    more = find_action(digest["blocks"], ids.ALERT_MORE)
+    assert more is not None and "Show the other 7" in text(more)
+
+    app.slack.click(ids.ALERT_MORE, more["value"], message=digest)
+    page = text(replies(app)[0])
+    listed = {room for room in visited + never if f"`#{room}`" in page}
+    assert listed == (set(visited) | set(never)) - shown, page
+    assert "Chatrooms 21–27 of 27" in page

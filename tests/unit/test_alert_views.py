@@ -7,16 +7,15 @@ from datetime import UTC, datetime, timedelta
 
 from bot.console.driver import find_action
 from bot.slack import ids, payload_check
-from bot.slack.grammar import ListIntent, parse_command
 from bot.slack.limits import MAX_HOME_BLOCKS, MAX_MESSAGE_BLOCKS
 from bot.slack.views.alerts import (
     MAX_DIGEST_ROWS,
     HomeSection,
     StaleRow,
     duration_text,
-    list_hint,
     render_digest,
     render_home,
+    render_more,
     render_subscriptions,
 )
 from bot.store import Subscription
@@ -76,7 +75,7 @@ def test_digest_row_has_the_four_buttons_with_sub_and_id() -> None:
     assert msg["text"].startswith("1 chatroom waiting")
 
 
-def test_digest_of_hundreds_is_cut_to_fifty_blocks_with_a_list_command() -> None:
+def test_digest_of_hundreds_is_cut_to_fifty_blocks_with_a_button_for_the_rest() -> None:
     rows = [row(i) for i in range(300)]
     cutoff = NOW - timedelta(hours=4)
     msg = render_digest(sub(business_id=9001), rows, more=37, cutoff=cutoff, now=NOW)
@@ -84,11 +83,21 @@ def test_digest_of_hundreds_is_cut_to_fifty_blocks_with_a_list_command() -> None
     text = json.dumps(msg, ensure_ascii=False)
     assert f"…and {300 - MAX_DIGEST_ROWS + 37} more" in text
     assert "*337 chatrooms* have waited" in text
-    hint = list_hint(cutoff, 9001)
-    assert hint in text
-    intent = parse_command(hint.removeprefix("/chatrooms "), now=NOW, zone=UTC)
-    assert isinstance(intent, ListIntent)
-    assert intent.filters.visited_to == cutoff and intent.filters.business == 9001 and intent.filters.active
+    more = find_action(msg["blocks"], ids.ALERT_MORE)
+    assert more is not None and more["value"] == f"ab12cd34::{MAX_DIGEST_ROWS}"
+    assert "Show the other 317" in json.dumps(more)
+
+
+def test_the_rest_of_a_digest_pages_with_states_and_a_next_button() -> None:
+    rows = [row(i) for i in range(40)] + [row(41, state="resolved", by="U9"), StaleRow(42, "Never", None, NOW)]
+    msg = render_more(sub(), rows, message_ts="17.1", offset=20, total=100, now=NOW)
+    assert_valid(msg["blocks"], MAX_MESSAGE_BLOCKS)
+    text = json.dumps(msg, ensure_ascii=False)
+    assert "Chatrooms 21–62 of 100" in text and "marked visited by <@U9>" in text and "never visited" in text
+    following = find_action(msg["blocks"], ids.ALERT_MORE)
+    assert following is not None and following["value"] == "ab12cd34:17.1:62"
+    last = render_more(sub(), rows[:5], message_ts="17.1", offset=95, total=100, now=NOW)
+    assert find_action(last["blocks"], ids.ALERT_MORE) is None
 
 
 def test_resolved_snoozed_and_gone_rows() -> None:
@@ -153,6 +162,37 @@ def test_home_shows_login_state_and_caps_rows_within_100_blocks() -> None:
     anonymous = render_home(email=None, subscriptions=[], sections=[], now=NOW)
     login = find_action(anonymous["blocks"], ids.LOGIN)
     assert login is not None and find_action(anonymous["blocks"], ids.HOME_LOGOUT) is None
+
+
+def test_home_sections_say_true_things_when_rows_are_elsewhere_or_do_not_fit() -> None:
+    def context_texts(home: dict) -> list[str]:
+        return [e["text"] for b in home["blocks"] if b["type"] == "context" for e in b["elements"]]
+
+    # A second section whose only rooms were listed in the first one.
+    home = render_home(
+        email="a@b.c",
+        subscriptions=[],
+        sections=[HomeSection("4 h", "s1", [row(1), row(2)], 2), HomeSection("1 h", "s2", [], 2, above=2)],
+        now=NOW,
+    )
+    texts = context_texts(home)
+    assert not any("Nothing is waiting" in t for t in texts), texts
+    assert "All 2 chatrooms waiting here are listed in a section above." in texts
+
+    # The row budget is spent by the first sections: never "Showing the oldest 0 of 15".
+    full = [HomeSection(f"S{n}", f"s{n}", [row(n * 100 + i) for i in range(15)], 15) for n in range(3)]
+    home = render_home(email="a@b.c", subscriptions=[], sections=full, now=NOW)
+    texts = context_texts(home)
+    assert not any("oldest 0" in t for t in texts), texts
+    assert "15 chatrooms waiting. 15 more did not fit: the Home tab shows at most 30 rows in all." in texts
+
+    # Part shown, part above, part beyond the rows read.
+    mixed = HomeSection("x", "s1", [row(5)], 9, above=3)
+    text = " ".join(context_texts(render_home(email="a@b.c", subscriptions=[], sections=[mixed], now=NOW)))
+    assert "Showing the oldest 1 of 9. 3 are listed in a section above. 5 more have waited less long." in text
+
+    empty = render_home(email="a@b.c", subscriptions=[], sections=[HomeSection("x", "s1", [], 0)], now=NOW)
+    assert "Nothing is waiting. 🎉" in context_texts(empty)
 
 
 def test_home_default_section_has_no_snooze_and_marks_errors() -> None:

@@ -216,7 +216,7 @@ def test_many_stale_chatrooms_fit_one_message_and_are_all_remembered(
     text = text_of(message)
     # Oldest first: the never-visited room (waiting 9 days), then R56, R55, …
     assert text.index("Never") < text.index("R56") < text.index("R55")
-    assert f"…and {58 - MAX_DIGEST_ROWS} more" in text and "visited-before:" in text
+    assert f"…and {58 - MAX_DIGEST_ROWS} more" in text and f"Show the other {58 - MAX_DIGEST_ROWS}" in text
     assert len(deps.store.alerts_for(deps.store.subscriptions()[0].id)) == 58
     assert worker.run_cycle().chatrooms_alerted == 0
     assert ids and never

@@ -13,7 +13,15 @@ import pytest
 import bot
 from bot.nexudus import errors as nx
 from bot.nexudus.models import ChatRoom, FieldError
-from bot.services import CredentialsRejected, InvalidLogin, MissingRole, NotLoggedIn, SubscriptionGone, UnknownCommand
+from bot.services import (
+    CredentialsRejected,
+    DigestGone,
+    InvalidLogin,
+    MissingRole,
+    NotLoggedIn,
+    SubscriptionGone,
+    UnknownCommand,
+)
 from bot.slack.errors import describe
 from bot.slack.grammar import GrammarError
 from bot.slack.metadata import BadMetadata
@@ -47,6 +55,7 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "InvalidLogin": InvalidLogin,
     "UnknownCommand": lambda: UnknownCommand("NOPE"),
     "SubscriptionGone": lambda: SubscriptionGone("snooze"),
+    "DigestGone": DigestGone,
     "BadMetadata": BadMetadata,
     "GrammarError": lambda: GrammarError("`lsit` is not a command.", "`/chatrooms list [filters]`"),
     "HiddenCommand": _hidden,

@@ -11,7 +11,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import resolve_by_user, snooze
+from bot.alerts import digest_page, resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import NotLoggedIn, UserSession
 from bot.slack import ids
@@ -28,6 +28,7 @@ from bot.slack.listeners.router import Router
 from bot.slack.views.alerts import (
     business_text,
     duration_text,
+    render_more,
     render_subscriptions,
     subscribed_notice,
     unsubscribed_notice,
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 _ROW_VALUE = re.compile(r"([A-Za-z0-9_-]{1,64}|-):([0-9]{1,12})")
 _SUB_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_MORE_VALUE = re.compile(r"([A-Za-z0-9_-]{1,64}):([0-9]{1,12}\.[0-9]{1,12}|):([0-9]{1,6})")
 UNREACHABLE = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
 
 
@@ -256,6 +258,28 @@ def register(app: App, deps: Deps, router: Router) -> None:
             )
         ],
     )
+
+    def more_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        """A digest's "Show the other N" (and its Next page): privately, to the clicking user."""
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        match = _MORE_VALUE.fullmatch(str(action.get("value") or ""))
+        container = body.get("container")
+        here = container.get("message_ts") if isinstance(container, dict) else None
+        if match is None or not (match.group(2) or isinstance(here, str)):
+            guarded(ctx, lambda: ctx.reply(render_notice("That button is out of date; wait for the next alert.")))
+            return
+        sub_id, message_ts, offset = match.group(1), match.group(2) or str(here), int(match.group(3))
+
+        def work() -> None:
+            sub, rows, start, total = digest_page(
+                deps, ctx.session(), team_id=ctx.team_id, subscription_id=sub_id, message_ts=message_ts, offset=offset
+            )
+            msg = render_more(sub, rows, message_ts=message_ts, offset=start, total=total, now=ctx.now())
+            ctx.reply(msg, replace_original=bool(match.group(2)))  # Next replaces the page it is on
+
+        guarded(ctx, work)
+
+    app.action(ids.ALERT_MORE)(ack=ack_only, lazy=[more_clicked])
 
     def unsubscribe_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)

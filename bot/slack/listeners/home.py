@@ -61,8 +61,10 @@ def build_home(deps: Deps, team_id: str, user_id: str) -> dict[str, Any]:
                 sections.append(HomeSection(title, sub_id, [], 0, error=describe(exc).text))
                 continue
             rows: list[StaleRow] = []
+            above = 0
             for room in rooms:
                 if room.id in shown:
+                    above += 1
                     continue
                 shown.add(room.id)
                 rec = deps.store.get_alert(sub_id, room.id) if sub_id else None
@@ -70,7 +72,7 @@ def build_home(deps: Deps, team_id: str, user_id: str) -> dict[str, Any]:
                     rows.append(stale_row(room, state="snoozed", until=rec.snoozed_until))
                 else:
                     rows.append(stale_row(room))
-            sections.append(HomeSection(title, sub_id, rows, total))
+            sections.append(HomeSection(title, sub_id, rows, total, above=above))
     return render_home(email=email, subscriptions=subs, sections=sections, now=now, note=note)
 
 

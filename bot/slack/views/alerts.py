@@ -34,6 +34,7 @@ MAX_HOME_SUBSCRIPTIONS = 10
 MAX_HOME_SECTIONS = 5  # with 10 subscriptions and 30 rows, the Home tab stays under 100 blocks
 MAX_LISTED_SUBSCRIPTIONS = 45  # one block each under the 50-block message limit
 MAX_NAME = 150
+MORE_PAGE = 40  # rows a page of a digest's "Show the other N", one line each
 SNOOZE_LABEL = "Snooze 1 h"
 
 RowState = Literal["open", "snoozed", "resolved", "gone"]
@@ -68,6 +69,8 @@ class HomeSection:
     rows: Sequence[StaleRow]
     total: int
     error: str | None = None
+    above: int = 0
+    """Rooms of this section already listed in an earlier section (each room is listed once)."""
 
 
 # ------------------------------------------------------------------------------------------- text
@@ -89,11 +92,9 @@ def business_text(business_id: int | None) -> str:
     return f"business {business_id}" if business_id is not None else "all businesses"
 
 
-def list_hint(cutoff: datetime, business_id: int | None) -> str:
-    """The `/chatrooms list` command that shows a subscription's stale, visited chatrooms, oldest first."""
-    when = cutoff.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
-    business = f" business:{business_id}" if business_id is not None else ""
-    return f"/chatrooms list active:true visited-before:{when}{business} sort:visited size:40"
+def more_value(subscription_id: str, message_ts: str, offset: int) -> str:
+    """The value of a digest's "Show the other N" button (and of its Next page): `SUB:TS:OFFSET`."""
+    return f"{subscription_id}:{message_ts}:{int(offset)}"
 
 
 def _plural(count: int, word: str) -> str:
@@ -158,14 +159,61 @@ def render_digest(
         blocks.extend(row_blocks(row, sub.id, now))
     if more:
         blocks.append(
-            context(f"…and {more} more, oldest first: `{list_hint(cutoff, sub.business_id)}`"),
+            context(f"…and {more} more that {'has' if more == 1 else 'have'} waited less long (not repeated here)."),
         )
+        label = f"Show the other {more}"
+        blocks.append(actions(button(label, ids.ALERT_MORE, more_value(sub.id, "", len(shown))), block_id="alert.more"))
     blocks.append(
         context(f"Subscription `{escape(sub.id)}` by <@{sub.created_by}> · `/chatrooms alerts` to manage it."),
     )
     assert len(blocks) <= MAX_MESSAGE_BLOCKS
     names = escape(", ".join(r.name for r in shown[:5]))
     return {"text": clip(f"{_plural(total, 'chatroom')} waiting for an agent: {names}", 3000), "blocks": blocks}
+
+
+def render_more(
+    sub: Subscription, rows: Sequence[StaleRow], *, message_ts: str, offset: int, total: int, now: datetime
+) -> dict[str, Any]:
+    """The chatrooms a digest counted but did not show, a page at a time, each with its current state."""
+    last = offset + len(rows)
+    head = (
+        f"*Chatrooms {offset + 1}–{last} of {total}* in the alert `{escape(sub.id)}` "
+        f"({business_text(sub.business_id)}, no agent visit for *{duration_text(sub.threshold_minutes)}*)"
+    )
+    lines: list[str] = []
+    for row in rows:
+        name = escape(clip(row.name, 80))
+        if row.state == "gone":
+            lines.append(f"~{name}~ `#{row.chatroom_id}` · 🗑️ no longer in Nexudus")
+        elif row.state == "resolved":
+            who = f"marked visited by <@{row.by}>" if row.by else "no longer waiting"
+            lines.append(f"~{name}~ `#{row.chatroom_id}` · ✅ {who}")
+        else:
+            waited = (
+                f"last agent visit {relative_time(row.last_visit, now)}"
+                if row.last_visit is not None
+                else f"never visited · created {relative_time(row.created_on, now)}"
+            )
+            snoozed = f" · 💤 until {_clock_time(row.until)}" if row.state == "snoozed" and row.until else ""
+            lines.append(f"*{name}* `#{row.chatroom_id}` · {waited}{snoozed}")
+    blocks: list[Block] = [section(head, block_id="more.head")]
+    chunk: list[str] = []
+    for line in lines:
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(line)
+    if chunk:
+        blocks.append(section("\n".join(chunk)))
+    blocks.append(context("`/chatrooms show ID` opens one with its buttons."))
+    if last < total:
+        blocks.append(
+            actions(
+                button(f"Next {min(MORE_PAGE, total - last)} ▶", ids.ALERT_MORE, more_value(sub.id, message_ts, last)),
+                block_id="more.next",
+            )
+        )
+    return {"text": f"Chatrooms {offset + 1}–{last} of {total} waiting for an agent", "blocks": blocks}
 
 
 # --------------------------------------------------------------------------------- channel notices
@@ -261,6 +309,32 @@ def render_subscriptions(
 # --------------------------------------------------------------------------------------- home tab
 
 
+def home_section_summary(total: int, shown: int, above: int, no_room: int) -> str | None:
+    """What a Home section says under its rows, true in every case.
+
+    `total` rooms wait; `shown` are listed here, `above` were listed in an earlier section, and
+    `no_room` were left out because the tab's rows were used up.
+    """
+    total = max(total, shown + above + no_room)
+    if total == 0:
+        return "Nothing is waiting. 🎉"
+    if shown == total:
+        return None
+    if shown == 0 and above == total:
+        if total == 1:
+            return "The chatroom waiting here is listed in a section above."
+        return f"All {total} chatrooms waiting here are listed in a section above."
+    parts = [f"Showing the oldest {shown} of {total}." if shown else f"{_plural(total, 'chatroom')} waiting."]
+    if above:
+        parts.append(f"{above} {'is' if above == 1 else 'are'} listed in a section above.")
+    if no_room:
+        parts.append(f"{no_room} more did not fit: the Home tab shows at most {MAX_HOME_ROWS} rows in all.")
+    rest = total - shown - above - no_room
+    if rest > 0:
+        parts.append(f"{rest} more {'has' if rest == 1 else 'have'} waited less long.")
+    return " ".join(parts)
+
+
 def render_home(
     *,
     email: str | None,
@@ -307,14 +381,12 @@ def render_home(
         if part.error:
             blocks.append(context(part.error))
             continue
-        if not part.rows:
-            blocks.append(context("Nothing is waiting. 🎉"))
-            continue
         shown = list(part.rows)[: max(0, budget)]
         budget -= len(shown)
         for row in shown:
             blocks.extend(row_blocks(row, part.subscription_id, now, scope=f"home.{number}"))
-        if part.total > len(shown):
-            blocks.append(context(f"Showing the oldest {len(shown)} of {part.total}."))
+        summary = home_section_summary(part.total, len(shown), part.above, len(part.rows) - len(shown))
+        if summary:
+            blocks.append(context(summary))
     assert len(blocks) <= MAX_HOME_BLOCKS
     return {"type": "home", "blocks": blocks}
