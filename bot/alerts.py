@@ -209,9 +209,11 @@ def digest_rows(
             rows.append(StaleRow(chatroom_id, f"Chatroom {chatroom_id}", None, state="gone"))
             continue
         by = digest.resolved_ids.get(chatroom_id)
-        superseded = rec is None or rec.message_ts != digest.message_ts or rec.resolved_at is not None
-        if by is not None or superseded:
+        if by is not None or rec is None or rec.resolved_at is not None:
             rows.append(stale_row(room, state="resolved", by=by or (rec.resolved_by if rec else None) or None))
+        elif rec.message_ts != digest.message_ts:
+            # Still waiting, listed again in a newer alert (its snooze ended): it keeps its buttons here too.
+            rows.append(stale_row(room, state="reposted"))
         elif rec is not None and rec.snoozed_until is not None and rec.snoozed_until > now:
             rows.append(stale_row(room, state="snoozed", until=rec.snoozed_until))
         else:
@@ -458,6 +460,15 @@ class AlertWorker:
         new: list[tuple[float, int, datetime | None]] = []  # (waiting since, id, visit) of each new room
         oldest: list[tuple[float, int, ChatRoom]] = []  # a max-heap (negated keys) of the oldest new rooms
         to_resolve: list[AlertRecord] = []
+        # What this channel already heard about through its other subscriptions: a channel is told once
+        # about one wait, whichever of its subscriptions found it first.
+        heard: dict[int, AlertRecord] = {}
+        for other in store.channel_subscriptions(sub.team_id, sub.channel_id):
+            if other.id != sub.id:
+                for theirs in store.alerts_for(other.id):
+                    if theirs.resolved_at is None and theirs.message_ts:
+                        heard.setdefault(theirs.chatroom_id, theirs)
+        covered: list[AlertRecord] = []
         try:
             for room in scan_stale(session, cutoff, sub.business_id, stats):
                 if room.id in seen:
@@ -470,6 +481,20 @@ class AlertWorker:
                             continue  # already alerted for this wait, or snoozed
                     else:
                         to_resolve.append(rec)  # visited since, and waiting again: a new wait
+                told = heard.get(room.id)
+                if told and told.last_agent_visit == room.last_agent_visit:
+                    # Recorded as alerted in the sibling's digest, so it is not posted here later either.
+                    covered.append(
+                        AlertRecord(
+                            subscription_id=sub.id,
+                            chatroom_id=room.id,
+                            last_agent_visit=room.last_agent_visit,
+                            channel_id=sub.channel_id,
+                            message_ts=told.message_ts,
+                            alerted_at=now,
+                        )
+                    )
+                    continue
                 since, room_id = _waiting_key(room)
                 new.append((since, room.id, room.last_agent_visit))
                 heapq.heappush(oldest, (-since, -room_id, room))
@@ -482,6 +507,7 @@ class AlertWorker:
         else:
             log.warning("alerts %s: more than %d pages of stale chatrooms; resolutions wait", sub.id, MAX_SCAN_PAGES)
         self._resolve(sub, session, to_resolve, now, report)
+        store.put_alerts(covered)
         if new:
             rows = [stale_row(room) for _, _, room in sorted(oldest, key=lambda item: (-item[0], -item[1]))]
             self._post_digest(sub, rows, new, cutoff, now, report)

@@ -431,3 +431,61 @@ def test_the_rest_of_a_digest_lists_exactly_the_rooms_not_shown_never_visited_in
     listed = {room for room in visited + never if f"`#{room}`" in page}
     assert listed == (set(visited) | set(never)) - shown, page
     assert "Chatrooms 21–27 of 27" in page
+
+
+def _digest_room_ids(message: dict[str, Any]) -> set[int]:
+    return {
+        int(b["block_id"].rsplit(".", 1)[1])
+        for b in message.get("blocks") or []
+        if b.get("block_id", "").startswith("alert.room.")
+    }
+
+
+def test_overlapping_subscriptions_tell_a_channel_once_about_a_wait(logged_in: RunningApp) -> None:
+    app = logged_in
+    old = add_room(app, visited_ago=timedelta(hours=6), name="Old")
+    recent = add_room(app, visited_ago=timedelta(hours=2), name="Recent")
+    for number, command in enumerate(("alerts subscribe after:4h", "alerts subscribe after:1h business:9001")):
+        app.slack.command(command)
+        replies(app, number + 1)
+    assert len(app.deps.store.channel_subscriptions(app.slack.team_id, app.slack.channel_id)) == 2
+    app.fake.clear()
+
+    alerts = worker(app)
+    alerts.run_cycle()  # both subscriptions find Old; only the 1 h one finds Recent
+    digests = [p for p in channel_posts(app) if _digest_room_ids(p)]
+    listed = [room for d in digests for room in _digest_room_ids(d)]
+    assert sorted(listed) == sorted([old, recent]), listed  # each room once in this channel
+
+    app.clock.advance(hours=3)  # Recent is now stale for the 4 h subscription too: the channel heard already
+    alerts.run_cycle()
+    assert [p for p in channel_posts(app) if _digest_room_ids(p)] == digests
+
+    # Visiting it redraws the digest that listed it, once, and nothing fails for the other subscription.
+    app.sandbox.db.update_fields([recent], app.clock(), "agent@example.com", last_agent_visit=app.clock())
+    report = alerts.run_cycle()
+    assert (report.errors, report.digests_updated, report.digests_posted) == (0, 1, 0), report.details
+
+
+def test_a_row_listed_again_after_its_snooze_keeps_its_buttons_in_the_older_digest(logged_in: RunningApp) -> None:
+    app = logged_in
+    lobby = add_room(app, visited_ago=timedelta(hours=5), name="Lobby")
+    other = add_room(app, visited_ago=timedelta(hours=6), name="Other")
+    subscribe(app)
+    alerts = worker(app)
+    alerts.run_cycle()
+    first_ts = app.fake.wait_for("chat.postMessage")[0].response["ts"]
+    digest = app.fake.message(app.slack.channel_id, first_ts)
+    assert digest is not None
+    snooze = next(b for b in digest["blocks"] if b.get("block_id") == f"alert.act.{lobby}")["elements"][1]
+    app.slack.click(ids.ALERT_SNOOZE, snooze["value"], message=digest)
+    app.fake.wait_for("chat.update")
+    app.clock.advance(minutes=61)
+    assert alerts.run_cycle().digests_posted == 1  # the snooze ended: Lobby is listed again
+    app.sandbox.db.update_fields([other], app.clock(), "agent@example.com", last_agent_visit=app.clock())
+    alerts.run_cycle()  # Other was visited: the first digest is redrawn
+    redrawn = app.fake.message(app.slack.channel_id, first_ts)
+    assert redrawn is not None
+    lobby_text = text([b for b in redrawn["blocks"] if b.get("block_id") == f"alert.room.{lobby}"])
+    assert "No longer waiting" not in lobby_text and "Still waiting" in lobby_text
+    assert any(b.get("block_id") == f"alert.act.{lobby}" for b in redrawn["blocks"])  # its buttons are kept

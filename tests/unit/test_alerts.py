@@ -356,9 +356,10 @@ def test_rejected_login_pauses_and_is_not_retried_until_it_changes(
 def test_posts_to_one_channel_are_a_second_apart(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
 ) -> None:
-    add_room(sandbox, clock, visited_ago=timedelta(hours=5))
-    subscribe(deps, threshold=60)
-    subscribe(deps, threshold=120)
+    add_room(sandbox, clock, visited_ago=timedelta(hours=5), business=9001)
+    add_room(sandbox, clock, visited_ago=timedelta(hours=5), business=9002)
+    subscribe(deps, threshold=60, business=9001)
+    subscribe(deps, threshold=120, business=9002)
     sleeps: list[float] = []
     worker = AlertWorker(deps, slack, sleep=sleeps.append, monotonic=lambda: 100.0)
     assert worker.run_cycle().digests_posted == 2

@@ -37,7 +37,7 @@ MAX_NAME = 150
 MORE_PAGE = 40  # rows a page of a digest's "Show the other N", one line each
 SNOOZE_LABEL = "Snooze 1 h"
 
-RowState = Literal["open", "snoozed", "resolved", "gone"]
+RowState = Literal["open", "snoozed", "reposted", "resolved", "gone"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,8 @@ def row_blocks(row: StaleRow, subscription_id: str | None, now: datetime, scope:
     if row.state == "snoozed" and row.until is not None:
         who = f" by <@{row.by}>" if row.by else ""
         text += f"\n💤 Snoozed{who} until {_clock_time(row.until)}."
+    elif row.state == "reposted":
+        text += "\n↪️ Still waiting: its snooze ended, so a newer alert lists it again."
     value = row_value(subscription_id, row.chatroom_id)
     buttons = [button("Mark visited", ids.ALERT_VISITED, value, style="primary")]
     if subscription_id is not None:
