@@ -22,9 +22,16 @@ what is kept across pages is the ids seen and the oldest `MAX_DIGEST_ROWS` new r
 
 *No repeats.* Each alerted chatroom has an `AlertRecord` (the LastAgentVisit it was alerted on and the
 digest it appeared in). A room still stale with the same LastAgentVisit is not posted again; a snoozed
-one waits for its snooze to end. A room no longer stale (visited, closed, deleted) — or stale again
-after a newer visit — is resolved: its digest is redrawn (`chat.update`) to show it. Rooms beyond what a
-digest shows are counted ("…and 37 more") and recorded too, so they are not posted again either.
+one waits for its snooze to end. A room another subscription of the same channel already posted for
+this wait is recorded against that digest, not posted again. A room no longer stale (visited, closed,
+deleted) — or stale again after a newer visit — is resolved: its digest is redrawn (`chat.update`) to
+show it. Rooms beyond what a digest shows are counted ("…and 37 more", with a button listing them) and
+recorded too, so they are not posted again either.
+
+*Post, then stamp.* A digest and its rows are recorded first with a pending ts (`Store.begin_digest`),
+the post carries that intent in its message metadata, then `Store.stamp_digest` swaps in Slack's ts.
+A worker killed in between leaves the intent; the next cycle (`_reconcile`) finds the message in the
+channel's history and stamps it, or drops the intent if Slack never got the post.
 
 *Credentials.* A scan uses the login of the subscription's creator. If it is removed or rejected, the
 subscription pauses (`paused_reason`) and the channel is told once. It resumes on the first cycle after
@@ -76,7 +83,7 @@ from bot.slack.views.alerts import (
     render_digest,
     resumed_notice,
 )
-from bot.store import AlertRecord, Digest, Subscription
+from bot.store import AlertRecord, Digest, Subscription, new_pending_ts
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +95,11 @@ SNOOZE = timedelta(hours=1)
 REJECTED_RETRY = timedelta(hours=1)
 FORGET_RESOLVED_AFTER = timedelta(days=7)
 """Resolved alert records are kept a week (a digest redrawn meanwhile still knows them), then deleted."""
+DIGEST_EVENT = "chatrooms_digest"
+"""Message metadata event type of a digest; its payload names the intent, so a lost ts can be found again."""
+HISTORY_PAGES = 3
+HISTORY_PAGE_SIZE = 200
+"""An interrupted cycle's digest is looked for among the channel's 600 latest messages."""
 LOGGED_OUT = "<@{user}>'s Nexudus login was removed from this app."
 REJECTED = "Nexudus no longer accepts <@{user}>'s saved login (or the account lacks the ChatRoom-List role)."
 
@@ -193,6 +205,11 @@ def stale_row(room: ChatRoom, **extra: Any) -> StaleRow:
 # ----------------------------------------------------------------------------------------- digests
 
 
+def digest_metadata(subscription_id: str, intent: str) -> dict[str, Any]:
+    """Slack message metadata that lets `_reconcile` recognise the digest of an interrupted cycle."""
+    return {"event_type": DIGEST_EVENT, "event_payload": {"subscription": subscription_id, "intent": intent}}
+
+
 def digest_rows(
     digest: Digest,
     alerts: dict[int, AlertRecord],
@@ -294,7 +311,7 @@ def resolve_by_user(
         return room, False
     deps.store.put_alert(rec.model_copy(update={"resolved_at": now, "resolved_by": user_id}))
     digest = deps.store.get_digest(sub.id, rec.message_ts) if rec.message_ts else None
-    if digest is None or rec.resolved_at is not None:
+    if digest is None or digest.pending or rec.resolved_at is not None:
         return room, False
     digest.resolved_ids[chatroom_id] = user_id
     deps.store.put_digest(digest)
@@ -343,7 +360,7 @@ def snooze(
         )
         return until, False
     digest = deps.store.get_digest(sub.id, rec.message_ts) if rec.message_ts else None
-    if digest is None or session is None:
+    if digest is None or digest.pending or session is None:
         return until, False
     return until, redraw_digest(deps, slack, session, sub, digest)
 
@@ -363,6 +380,8 @@ class CycleReport:
     resolved: int = 0
     digests_posted: int = 0
     digests_updated: int = 0
+    digests_recovered: int = 0
+    """Digests posted by an interrupted cycle, found in Slack and stamped."""
     errors: int = 0
     nexudus_requests: int = 0
     """List and find-by-ids requests the scans made (retries not counted)."""
@@ -452,6 +471,7 @@ class AlertWorker:
     # ---------------------------------------------------------------------------------- a scan
     def _scan(self, sub: Subscription, session: UserSession, report: CycleReport) -> None:
         store = self.deps.store
+        self._reconcile(sub, report)
         now = self.deps.clock()
         cutoff = now - timedelta(minutes=sub.threshold_minutes)
         alerts = {rec.chatroom_id: rec for rec in store.alerts_for(sub.id)}
@@ -528,7 +548,7 @@ class AlertWorker:
                 by_digest.setdefault(rec.message_ts, []).append(rec.chatroom_id)
         for ts, chatroom_ids in by_digest.items():
             digest = store.get_digest(sub.id, ts)
-            if digest is None:
+            if digest is None or digest.pending:
                 continue
             for chatroom_id in chatroom_ids:
                 digest.resolved_ids.setdefault(chatroom_id, "")
@@ -555,40 +575,83 @@ class AlertWorker:
         # The rest in the digest's order (longest waiting first), for its "Show the other N" button.
         rest = [chatroom_id for _, chatroom_id, _ in sorted(new) if chatroom_id not in shown_set]
 
-        def records(ts: str) -> list[AlertRecord]:
-            return [
-                AlertRecord(
-                    subscription_id=sub.id,
-                    chatroom_id=chatroom_id,
-                    last_agent_visit=visit,
-                    channel_id=sub.channel_id,
-                    message_ts=ts,
-                    alerted_at=now,
-                )
-                for _, chatroom_id, visit in new
-            ]
-
-        # Recorded before posting (no digest ts yet), so a crash right after the post repeats nothing;
-        # a post Slack refused is un-recorded, so the next cycle tries again.
-        store.put_alerts(records(""))
-        try:
-            ts = self._post(sub.channel_id, render_digest(sub, rows, more=len(rest), cutoff=cutoff, now=now))
-        except BaseException:
-            for _, chatroom_id, _ in new:
-                store.delete_alert(sub.id, chatroom_id)
-            raise
-        store.put_digest(
-            Digest(
-                subscription_id=sub.id,
-                channel_id=sub.channel_id,
-                message_ts=ts,
-                chatroom_ids=shown + rest,
-                posted_at=now,
-            )
+        pending = Digest(
+            subscription_id=sub.id,
+            channel_id=sub.channel_id,
+            message_ts=new_pending_ts(),
+            chatroom_ids=shown + rest,
+            posted_at=now,
         )
-        store.put_alerts(records(ts))
+        records = [
+            AlertRecord(
+                subscription_id=sub.id,
+                chatroom_id=chatroom_id,
+                last_agent_visit=visit,
+                channel_id=sub.channel_id,
+                message_ts=pending.message_ts,
+                alerted_at=now,
+            )
+            for _, chatroom_id, visit in new
+        ]
+        # The intent first: the digest and its rows are recorded before the post, so a worker killed at
+        # any point repeats nothing, and the next cycle finds the posted message to stamp (`_reconcile`).
+        store.begin_digest(pending, records)
+        message = render_digest(sub, rows, more=len(rest), cutoff=cutoff, now=now)
+        try:
+            ts = self._post(sub.channel_id, {**message, "metadata": digest_metadata(sub.id, pending.message_ts)})
+        except SlackApiError:
+            store.drop_digest(sub.id, pending.message_ts)  # Slack refused it: nothing was posted, try next cycle
+            raise
+        # Other failures (a timeout…) may have posted it: the intent stays for `_reconcile` to settle.
+        store.stamp_digest(sub.id, pending.message_ts, ts)
         report.digests_posted += 1
         report.chatrooms_alerted += len(new)
+
+    def _reconcile(self, sub: Subscription, report: CycleReport) -> None:
+        """Settle digests recorded but never stamped (the worker died between posting and stamping).
+
+        The posted message is found by its metadata among the channel's recent messages and stamped, so it
+        is redrawn like any other; a digest Slack never received is dropped and its rows are posted anew.
+        If Slack's history cannot be read, the intent stays (its rows are not repeated) and is retried.
+        """
+        store = self.deps.store
+        for digest in store.digests_for(sub.id):
+            if not digest.pending:
+                continue
+            try:
+                ts = self._find_posted(digest)
+            except SlackApiError as exc:
+                log.warning(
+                    "alerts %s: cannot look for an unstamped digest in %s (%s); its rooms are not repeated",
+                    sub.id,
+                    digest.channel_id,
+                    exc.response.get("error"),
+                )
+                return
+            if ts is None:
+                dropped = store.drop_digest(sub.id, digest.message_ts)
+                log.info("alerts %s: a digest was never posted; its %d rooms will be posted again", sub.id, dropped)
+            else:
+                store.stamp_digest(sub.id, digest.message_ts, ts)
+                report.digests_recovered += 1
+                log.info("alerts %s: stamped digest %s found in Slack after an interrupted cycle", sub.id, ts)
+
+    def _find_posted(self, digest: Digest) -> str | None:
+        """The ts of the message posted for `digest` (by its metadata), None if the channel has none."""
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            page = self.slack.conversations_history(
+                channel=digest.channel_id, limit=HISTORY_PAGE_SIZE, cursor=cursor, include_all_metadata=True
+            )
+            for message in page.get("messages") or []:
+                metadata = message.get("metadata") or {}
+                payload = metadata.get("event_payload") or {}
+                if metadata.get("event_type") == DIGEST_EVENT and payload.get("intent") == digest.message_ts:
+                    return str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
+            if not page.get("has_more") or not cursor:
+                return None
+        return None
 
     # ------------------------------------------------------------------------------ bookkeeping
     def _post(self, channel: str, message: dict[str, Any]) -> str:

@@ -191,6 +191,19 @@ class Digest(BaseModel):
     resolved_ids: dict[int, str] = Field(default_factory=dict)
     """Chatroom id -> Slack user who resolved it from this digest."""
 
+    @property
+    def pending(self) -> bool:
+        """Recorded before posting, and not yet stamped with Slack's message ts (see `Store.begin_digest`)."""
+        return self.message_ts.startswith(PENDING_PREFIX)
+
+
+PENDING_PREFIX = "pending-"
+
+
+def new_pending_ts() -> str:
+    """The stand-in `message_ts` of a digest about to be posted: unique, and never a Slack ts."""
+    return f"{PENDING_PREFIX}{secrets.token_hex(8)}"
+
 
 # -------------------------------------------------------------------------------------------- store
 
@@ -513,6 +526,62 @@ class Store:
         with self._write("digests") as d:
             key = _digest_key(digest.subscription_id, digest.message_ts)
             self._put(d, "digests", key, digest.model_dump(mode="json"))
+
+    def begin_digest(self, digest: Digest, recs: list[AlertRecord]) -> None:
+        """Record a digest about to be posted (its ts pending) and its rows pointing at it, in one transaction.
+
+        A worker killed after the post but before ``stamp_digest`` leaves this intent behind, so the next
+        cycle can find the posted message and stamp it (or, if it was never posted, drop the intent).
+        """
+        if not digest.pending:
+            raise ValueError("begin_digest takes a digest whose message_ts is pending")
+        with self._write("digests") as d:
+            self._put(
+                d, "digests", _digest_key(digest.subscription_id, digest.message_ts), digest.model_dump(mode="json")
+            )
+            for rec in recs:
+                self._put(d, "alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
+
+    def stamp_digest(self, sub_id: str, pending_ts: str, message_ts: str) -> Digest | None:
+        """Give a pending digest and its rows Slack's ts, in one transaction; None if there was no such intent."""
+        with self._write("digests") as d:
+            rows = self._sql(d, 'SELECT value FROM "digests" WHERE key = ?', (_digest_key(sub_id, pending_ts),))
+            if not rows:
+                return None
+            pending = Digest.model_validate(json.loads(rows[0][0]))
+            digest = pending.model_copy(update={"message_ts": message_ts})
+            self._delete(d, "digests", _digest_key(sub_id, pending_ts))
+            self._put(d, "digests", _digest_key(sub_id, message_ts), digest.model_dump(mode="json"))
+            self._restamp(d, pending, message_ts)
+            return digest
+
+    def drop_digest(self, sub_id: str, pending_ts: str) -> int:
+        """Forget a digest that never reached Slack and its rows, so the next cycle posts them; rows dropped."""
+        with self._write("digests") as d:
+            rows = self._sql(d, 'SELECT value FROM "digests" WHERE key = ?', (_digest_key(sub_id, pending_ts),))
+            if not rows:
+                return 0
+            self._delete(d, "digests", _digest_key(sub_id, pending_ts))
+            return self._restamp(d, Digest.model_validate(json.loads(rows[0][0])), None)
+
+    def _restamp(self, d: Any, digest: Digest, new_ts: str | None) -> int:
+        """Point a digest's rows from its ts to ``new_ts`` (None: delete them); rows touched.
+
+        Only rows still pointing at this digest change: one alerted again since keeps its newer digest.
+        """
+        touched = 0
+        for chatroom_id in digest.chatroom_ids:
+            key = _alert_key(digest.subscription_id, chatroom_id)
+            rows = self._sql(d, 'SELECT value FROM "alerts" WHERE key = ?', (key,))
+            value = json.loads(rows[0][0]) if rows else None
+            if not isinstance(value, dict) or value.get("message_ts") != digest.message_ts:
+                continue
+            touched += 1
+            if new_ts is None:
+                self._delete(d, "alerts", key)
+            else:
+                self._put(d, "alerts", key, {**value, "message_ts": new_ts})
+        return touched
 
     def get_digest(self, sub_id: str, message_ts: str) -> Digest | None:
         value = self._get("digests", _digest_key(sub_id, message_ts))

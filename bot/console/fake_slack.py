@@ -190,6 +190,7 @@ class FakeSlack:
             "views.update": self._views_update,
             "views.publish": self._views_publish,
             "conversations.info": self._conversations_info,
+            "conversations.history": self._conversations_history,
             "users.info": self._users_info,
         }
 
@@ -662,6 +663,31 @@ class FakeSlack:
             if isinstance(block, dict) and not block.get("block_id"):
                 block["block_id"] = f"b{next(self._ids):05d}"
         return filled
+
+    def _conversations_history(self, args: Json) -> Json:
+        """Newest first, paged by an opaque cursor; `metadata` only with `include_all_metadata`, as Slack does."""
+        channel = _require_channel(args)
+        try:
+            limit = max(1, min(int(args.get("limit") or 100), 999))
+            start = int(args.get("cursor") or 0)
+        except (TypeError, ValueError):
+            raise SlackError("invalid_cursor") from None
+        oldest = float(args.get("oldest") or 0)
+        with_metadata = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        with self._lock:
+            found = [copy.deepcopy(m) for (c, ts), m in self._messages.items() if c == channel and float(ts) >= oldest]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        page = found[start : start + limit]
+        if not with_metadata:
+            for message in page:
+                message.pop("metadata", None)
+        more = start + limit < len(found)
+        return {
+            "ok": True,
+            "messages": page,
+            "has_more": more,
+            "response_metadata": {"next_cursor": str(start + limit) if more else ""},
+        }
 
     def _conversations_info(self, args: Json) -> Json:
         channel = _require_channel(args)

@@ -202,6 +202,87 @@ def test_a_restart_neither_repeats_nor_forgets(
         store.close()
 
 
+class Killed(BaseException):
+    """A SIGKILL at one exact line: nothing after it runs, no `except Exception` catches it."""
+
+
+def test_a_worker_killed_between_posting_and_stamping_has_its_digest_stamped_and_redrawn_later(
+    deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
+) -> None:
+    room = add_room(sandbox, clock, visited_ago=timedelta(hours=5), name="Lobby")
+    other = add_room(sandbox, clock, visited_ago=timedelta(hours=6), name="Desk")
+    sub = subscribe(deps)
+    doomed = make_worker(deps, slack)
+
+    def killed(*args: object) -> None:
+        raise Killed()
+
+    real_stamp = deps.store.stamp_digest
+    deps.store.stamp_digest = killed  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        doomed.run_cycle()  # posted, then killed before the stamp
+    deps.store.stamp_digest = real_stamp  # type: ignore[method-assign]
+    (posted,) = posts(fake_slack)
+    ts = fake_slack.calls("chat.postMessage")[0].response["ts"]
+    assert {r.message_ts for r in deps.store.alerts_for(sub.id)} != {ts}  # the rows do not know the ts yet
+
+    restarted = make_worker(deps, slack)
+    report = restarted.run_cycle()
+    assert (report.digests_recovered, report.digests_posted, report.chatrooms_alerted) == (1, 0, 0)
+    assert {r.message_ts for r in deps.store.alerts_for(sub.id)} == {ts}
+    assert len(posts(fake_slack)) == 1  # no repeat
+
+    sandbox.db.update_fields([room], clock(), "agent@example.com", last_agent_visit=clock())
+    report = restarted.run_cycle()
+    assert (report.resolved, report.digests_updated, report.digests_posted) == (1, 1, 0)
+    update = fake_slack.last("chat.update")
+    assert update is not None and update.args["ts"] == ts and "No longer waiting" in text_of(update.args)
+    assert other and posted
+
+
+def test_a_worker_killed_before_slack_got_the_digest_posts_it_once_later(
+    deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
+) -> None:
+    add_room(sandbox, clock, visited_ago=timedelta(hours=5))
+    sub = subscribe(deps)
+    doomed = make_worker(deps, slack)
+
+    def killed(channel: str, message: dict) -> str:
+        raise Killed()
+
+    doomed._post = killed  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        doomed.run_cycle()
+    assert posts(fake_slack) == [] and len(deps.store.alerts_for(sub.id)) == 1  # recorded, never posted
+
+    report = make_worker(deps, slack).run_cycle()
+    assert (report.digests_recovered, report.digests_posted, report.chatrooms_alerted) == (0, 1, 1)
+    ts = fake_slack.calls("chat.postMessage")[0].response["ts"]
+    assert {r.message_ts for r in deps.store.alerts_for(sub.id)} == {ts}
+    assert make_worker(deps, slack).run_cycle().digests_posted == 0
+
+
+def test_an_unstamped_digest_is_not_repeated_while_slack_history_cannot_be_read(
+    deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
+) -> None:
+    add_room(sandbox, clock, visited_ago=timedelta(hours=5))
+    subscribe(deps)
+    doomed = make_worker(deps, slack)
+    real_stamp = deps.store.stamp_digest
+
+    def killed(*args: object) -> None:
+        raise Killed()
+
+    deps.store.stamp_digest = killed  # type: ignore[method-assign]
+    with pytest.raises(Killed):
+        doomed.run_cycle()
+    deps.store.stamp_digest = real_stamp  # type: ignore[method-assign]
+    fake_slack.fail_next("conversations.history", "missing_scope")
+    report = make_worker(deps, slack).run_cycle()
+    assert (report.errors, report.digests_posted, report.digests_recovered) == (0, 0, 0)
+    assert make_worker(deps, slack).run_cycle().digests_recovered == 1  # found once history can be read
+
+
 def test_many_stale_chatrooms_fit_one_message_and_are_all_remembered(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
 ) -> None:
