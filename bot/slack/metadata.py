@@ -58,6 +58,8 @@ class EditContext(Metadata):
 class DeleteContext(Metadata):
     chatroom_id: int = Field(ge=1)
     name: str = Field(default="", max_length=300)
+    card_ids: list[Annotated[int, Field(ge=1, lt=10**12)]] = Field(default_factory=list, max_length=10)
+    """The chatrooms of the card message the Delete button was on (empty: not from a card)."""
 
 
 class LoginContext(Metadata):

@@ -338,3 +338,25 @@ def test_inline_edit_refusals_are_answered_in_the_ack_and_change_nothing(
         assert message in all_text(ack.json), text
     assert sandbox.db.get(1_000_002) == before
     assert app.fake.calls("response_url") == []
+
+
+def test_a_deleted_chatroom_s_card_is_redrawn_as_deleted_by_whom_without_buttons(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.command("show 1000001 1000002")
+    cards = response_messages(app)[0]
+    buttons = [
+        e for b in cards["blocks"] if b["type"] == "actions" for e in b["elements"] if e["action_id"] == ids.DELETE
+    ]
+    assert len(buttons) == 2
+    app.slack.click(ids.DELETE, buttons[1]["value"], message=cards)
+    confirm = app.next("views.update").response["view"]
+    app.slack.submit(confirm, {})
+    app.next("views.update")
+    notice, redrawn = response_messages(app, 2)
+    assert "was deleted" in all_text(notice)
+    assert redrawn["replace_original"] is True
+    text = all_text(redrawn)
+    assert f"Deleted by <@{app.slack.user_id}>" in text and "`#1000002`" in text
+    values = [e.get("value", "") for b in redrawn["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert values and all(not v.startswith("1000002") for v in values)  # no button left on the deleted card
+    assert any(v.startswith("1000001") for v in values)  # the other card keeps its buttons

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom
-from bot.nexudus.errors import Conflict, ValidationFailed
+from bot.nexudus.errors import Conflict, NexudusError, ValidationFailed
 from bot.nexudus.models import ChatRoom
 from bot.rules import id_problem
 from bot.slack import ids
@@ -34,6 +36,8 @@ from bot.slack.submissions import changed_since, field_digests, parse_chatroom_f
 from bot.slack.views.chatrooms import (
     MAX_CARDS_PER_MESSAGE,
     MAX_LIST_ROWS,
+    DeletedCard,
+    render_after_delete,
     render_cards,
     render_compact,
     render_list,
@@ -44,6 +48,8 @@ from bot.slack.views.common import escape
 from bot.slack.views.modals import chatroom_form, delete_modal, info_modal, loading_modal, room_values, shown_values
 
 log = logging.getLogger(__name__)
+
+_DELETE_VALUE = re.compile(r"([0-9]{1,12})(?::([0-9]{1,12}(?:,[0-9]{1,12}){0,9}))?")
 
 
 # ------------------------------------------------------------------------------------------ handlers
@@ -139,11 +145,17 @@ def edit_form(
     )
 
 
-def open_delete(intent: DeleteIntent, ctx: Ctx) -> None:
+def open_delete(intent: DeleteIntent, ctx: Ctx, *, card_ids: Sequence[int] = ()) -> None:
+    """The confirmation modal; `card_ids` names the card message it was opened from, to redraw it after."""
+
     def build(session: Any) -> dict[str, Any]:
         room = session.get(intent.id)
         meta = DeleteContext(
-            response_url=ctx.response_url, channel_id=ctx.channel_id, chatroom_id=room.id, name=room.display_name[:300]
+            response_url=ctx.response_url,
+            channel_id=ctx.channel_id,
+            chatroom_id=room.id,
+            name=room.display_name[:300],
+            card_ids=list(card_ids),
         ).dump()
         return delete_modal(room, meta)
 
@@ -204,7 +216,18 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
     app.action(ids.SHOW)(ack=ack_only, lazy=[button(lambda i: ShowIntent(ids=[i]))])
     app.action(ids.EDIT)(ack=ack_only, lazy=[button(lambda i: EditIntent(id=i))])
-    app.action(ids.DELETE)(ack=ack_only, lazy=[button(lambda i: DeleteIntent(id=i))])
+
+    def delete_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = ctx_of(body, client, context)
+        match = _DELETE_VALUE.fullmatch(str(action.get("value") or ""))
+        if match is None:
+            guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
+            return
+        card_ids = [int(i) for i in match.group(2).split(",")] if match.group(2) else []
+        intent = DeleteIntent(id=int(match.group(1)))
+        guarded(ctx, lambda: open_delete(intent, ctx, card_ids=card_ids if intent.id in card_ids else []))
+
+    app.action(ids.DELETE)(ack=ack_only, lazy=[delete_clicked])
 
     def row_menu(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
@@ -368,10 +391,26 @@ def register(app: App, deps: Deps, router: Router) -> None:
             label = f"*{escape(meta.name)}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
             done = f"🗑️ Chatroom {label} was deleted."
             ctx.outcome(view.get("id"), info_modal("Deleted", done), render_notice(done))
+            if meta.card_ids and meta.response_url:
+                redraw_cards(ctx, meta)
 
         guarded(ctx, work, view_id=view.get("id"))
 
     app.view(ids.DELETE_MODAL)(ack=ack_delete, lazy=[do_delete])
+
+
+def redraw_cards(ctx: Ctx, meta: DeleteContext) -> None:
+    """Redraw the card message a Delete came from: that card a tombstone (no buttons), the others current."""
+    others = [i for i in meta.card_ids if i != meta.chatroom_id]
+    try:
+        rooms = ctx.session().cards(others) if others else []
+    except NexudusError:
+        rooms = []  # the deletion is what matters: its card still turns into a tombstone
+        others = []
+    deleted = DeletedCard(meta.chatroom_id, meta.name, ctx.user_id)
+    card_ids = [i for i in meta.card_ids if i == meta.chatroom_id or i in others]
+    msg = render_after_delete(card_ids, rooms, deleted, ctx.now(), ctx.deps.zone)
+    ctx.reply(msg, replace_original=True, response_url=meta.response_url)
 
 
 def _run_intent(chatroom_id: int) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -26,6 +27,14 @@ from bot.slack.views.common import (
 
 MAX_LIST_ROWS = 40  # one block a row, leaving room for the header, count and paging under 50 blocks
 MAX_CARDS_PER_MESSAGE = 10  # a card is up to 4 blocks
+
+
+@dataclass(frozen=True)
+class DeletedCard:
+    chatroom_id: int
+    name: str
+    by: str
+    """The Slack user who deleted it."""
 
 
 def message(text: str, blocks: list[Block]) -> dict[str, Any]:
@@ -109,8 +118,38 @@ def render_list(
     return message(f"Chatrooms {count}", blocks)
 
 
-def card_blocks(room: ChatRoom, now: datetime, zone: tzinfo) -> list[Block]:
-    """One chatroom: its fields and the buttons to act on it."""
+def delete_value(chatroom_id: int, card_ids: Sequence[int] = ()) -> str:
+    """A card's Delete button: `ID`, or `ID:ID1,ID2…` naming the message's cards, so it can be redrawn after."""
+    others = [int(i) for i in card_ids][:MAX_CARDS_PER_MESSAGE]
+    return f"{int(chatroom_id)}:{','.join(map(str, others))}" if others else str(int(chatroom_id))
+
+
+def deleted_card_blocks(chatroom_id: int, name: str, by: str) -> list[Block]:
+    """What a card becomes once its chatroom is deleted: struck through, who did it, and no buttons."""
+    label = f"~{escape(clip(name, 200))}~  `#{chatroom_id}`" if name else f"~`#{chatroom_id}`~"
+    return [section(f"{label}\n🗑️ Deleted by <@{by}> just now. Its buttons are gone with it.")]
+
+
+def render_after_delete(
+    card_ids: Sequence[int], rooms: Sequence[ChatRoom], deleted: DeletedCard, now: datetime, zone: tzinfo
+) -> dict[str, Any]:
+    """A card message redrawn after one of its chatrooms was deleted: the others current, that one a tombstone."""
+    found = {room.id: room for room in rooms}
+    blocks: list[Block] = []
+    for chatroom_id in card_ids:
+        if blocks:
+            blocks.append(divider())
+        if chatroom_id == deleted.chatroom_id:
+            blocks.extend(deleted_card_blocks(deleted.chatroom_id, deleted.name, deleted.by))
+        elif chatroom_id in found:
+            blocks.extend(card_blocks(found[chatroom_id], now, zone, card_ids))
+        else:
+            blocks.append(section(f"`#{chatroom_id}` is no longer in Nexudus."))
+    return message(f"Chatroom {deleted.chatroom_id} was deleted", blocks)
+
+
+def card_blocks(room: ChatRoom, now: datetime, zone: tzinfo, card_ids: Sequence[int] = ()) -> list[Block]:
+    """One chatroom: its fields and the buttons to act on it (`card_ids`: every card of its message)."""
     visit = room.last_agent_visit
     users = room.users
     pairs = [
@@ -128,7 +167,7 @@ def card_blocks(room: ChatRoom, now: datetime, zone: tzinfo) -> list[Block]:
         actions(
             button("Edit", ids.EDIT, str(room.id)),
             button("Run command", ids.RUN, str(room.id)),
-            button("Delete", ids.DELETE, str(room.id), style="danger"),
+            button("Delete", ids.DELETE, delete_value(room.id, card_ids or [room.id]), style="danger"),
             block_id=f"card:{room.id}",
         ),
     ]
@@ -142,10 +181,11 @@ def render_cards(
     messages: list[dict[str, Any]] = []
     for start in range(0, len(rooms), MAX_CARDS_PER_MESSAGE):
         blocks: list[Block] = []
-        for room in rooms[start : start + MAX_CARDS_PER_MESSAGE]:
+        batch = rooms[start : start + MAX_CARDS_PER_MESSAGE]
+        for room in batch:
             if blocks:
                 blocks.append(divider())
-            blocks.extend(card_blocks(room, now, zone))
+            blocks.extend(card_blocks(room, now, zone, [r.id for r in batch]))
         names = ", ".join(r.display_name for r in rooms[start : start + MAX_CARDS_PER_MESSAGE])
         messages.append(message(escape(clip(names, 300)), blocks))
     if missing:
