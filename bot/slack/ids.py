@@ -58,6 +58,7 @@ RUN_COMMAND = "chatrooms.run.command"  # "Run…" in the commands list: value = 
 RUN_MODAL = "chatrooms.run.modal"
 RUN_PICK = "run.pick"  # the run modal's command select (block id == action id)
 RUN_ROOMS = "run.rooms"  # the run modal's chatroom picker (block id == action id)
+RUN_CONFIRM = "run.confirm"  # "run it with no chatroom chosen" checkbox of commands that need none
 
 # Stale-visit alerts and the Home tab (digest and Home rows: value "SUB:ID", or "-:ID" without a subscription)
 ALERT_VISITED = "alerts.visited"

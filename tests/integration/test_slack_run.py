@@ -156,7 +156,12 @@ def test_close_idle_runs_with_no_chatroom(logged_in: RunningApp) -> None:
     app = logged_in
     form = open_form(app, "run CLOSE_IDLE")
     assert find_input(form, ids.RUN_ROOMS)["optional"] is True
-    done = submit_and_wait(app, form, state_for(form, {"Idle for days": "7"}))
+    # It needs no chatroom: the form says what it may touch, and a run with none chosen is confirmed first.
+    assert "may change any of the *60* chatrooms your Nexudus login can reach, in every business" in all_text(form)
+    ack = app.slack.submit(form, state_for(form, {"Idle for days": "7"}))
+    assert ack.json["response_action"] == "errors" and "tick this" in ack.json["errors"][ids.RUN_CONFIRM]
+    assert runs(app) == 0
+    done = submit_and_wait(app, form, state_for(form, {"Idle for days": "7", "Confirm": "y"}))
     assert "Closed" in all_text(done) and "idle chatroom" in all_text(done), all_text(done)
     assert runs(app) == 1
     result = app.fake.wait_for("response_url")[0].args

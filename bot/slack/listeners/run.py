@@ -41,15 +41,17 @@ from bot.slack.grammar import CommandsIntent, RunIntent
 from bot.slack.limits import MAX_SELECT_OPTIONS
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, RunContext
-from bot.slack.submissions import state_values
+from bot.slack.submissions import entry, state_values
 from bot.slack.views.chatrooms import MAX_CARDS_PER_MESSAGE, render_cards, render_notice
 from bot.slack.views.commands import (
+    CONFIRM_VALUE,
     RUN_TITLE,
     render_commands,
     render_run_result,
     result_modal,
     run_modal,
     running_modal,
+    runs_without_chatrooms,
     too_many_text,
     visible_commands,
 )
@@ -149,7 +151,28 @@ def check_submission(meta: RunContext, state: dict[str, Any], zone: tzinfo) -> d
     problem = ids_error or rule_of(meta).entity_rule_error(len(chatroom_ids))
     if problem:
         errors[ids.RUN_ROOMS] = problem
+    elif not chatroom_ids and not confirmed(state):
+        errors[ids.RUN_CONFIRM] = (
+            "No chatroom is chosen, so Nexudus decides what this changes, in every business: tick this to "
+            "run it anyway, or choose chatrooms above."
+        )
     return errors
+
+
+def confirmed(state: dict[str, Any]) -> bool:
+    """Whether the "run it with no chatroom chosen" box is ticked."""
+    chosen = entry(state, ids.RUN_CONFIRM).get("selected_options")
+    return isinstance(chosen, list) and any(isinstance(o, dict) and o.get("value") == CONFIRM_VALUE for o in chosen)
+
+
+def reach_of(session: UserSession, command: Command | None) -> int | None:
+    """How many chatrooms the user's login reaches, for a command that may run on none chosen (best effort)."""
+    if command is None or not runs_without_chatrooms(command):
+        return None
+    try:
+        return session.find(ChatRoomFilters(), size=1).total_items
+    except NexudusError:
+        return None
 
 
 # ------------------------------------------------------------------------------------------ handlers
@@ -189,6 +212,7 @@ def open_run(intent: RunIntent, ctx: Ctx) -> None:
             private_metadata=meta.dump(),
             note=note,
             zone=ctx.deps.zone,
+            reach=reach_of(session, command),
         )
         ctx.show(view_id, view)  # closed meanwhile: the person no longer wants the form
 
@@ -261,6 +285,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
                     private_metadata=fresh.dump(),
                     note=f":warning: {escape(problem)}" if problem else None,
                     zone=deps.zone,
+                    reach=reach_of(session, command),
                 ),
             )
 

@@ -82,8 +82,12 @@ def run_modal(
     values: Sequence[str | None] | None = None,
     note: str | None = None,
     zone: tzinfo = UTC,
+    reach: int | None = None,
 ) -> View:
     """The run form: an optional command select, the chatroom picker and one input per parameter.
+
+    A command that may run with no chatroom chosen (Nexudus then picks what it changes) also gets a
+    checkbox to confirm that; `reach` is how many chatrooms the user's login can reach, when known.
 
     A command with more parameters than a modal can hold gets an explanation instead of inputs (its
     submission is refused under the command select or as a note: it has to be run in Nexudus).
@@ -120,6 +124,8 @@ def run_modal(
     else:
         blocks.append(section(command_summary(command)))
         blocks.append(forms.chatrooms_block(command, rooms))
+        if runs_without_chatrooms(command):
+            blocks.extend(confirm_blocks(command, reach))
         parameters = command.requires_parameters
         if forms.too_many_parameters(parameters):
             blocks.append(section(too_many_text(command)))
@@ -135,6 +141,36 @@ def run_modal(
         close="Cancel",
         private_metadata=private_metadata,
     )
+
+
+def runs_without_chatrooms(command: Command) -> bool:
+    """Whether Nexudus accepts the command with no chatroom: it then decides itself what it changes."""
+    return command.entity_rule_error(0) is None
+
+
+CONFIRM_VALUE = "run-without-chatrooms"
+
+
+def confirm_blocks(command: Command, reach: int | None) -> list[Block]:
+    """What a run with no chatroom chosen may touch, and the checkbox that confirms it."""
+    name = escape(clip(command.display_name, 200))
+    scope = f"any of the *{reach}* chatrooms" if reach is not None else "any chatroom"
+    warning = (
+        f":warning: With no chatroom chosen, *{name}* runs on whatever Nexudus applies it to: it may change "
+        f"{scope} your Nexudus login can reach, in every business. Choose chatrooms above to limit it."
+    )
+    option = {"text": plain("Yes, run it with no chatroom chosen"), "value": CONFIRM_VALUE}
+    return [
+        section(warning),
+        {
+            "type": "input",
+            "block_id": ids.RUN_CONFIRM,
+            "optional": True,
+            "label": plain("Confirm"),
+            "element": {"type": "checkboxes", "action_id": ids.RUN_CONFIRM, "options": [option]},
+            "hint": plain("Needed only when no chatroom is chosen."),
+        },
+    ]
 
 
 def too_many_text(command: Command) -> str:
