@@ -26,6 +26,10 @@ Clock = Callable[[], datetime]
 ClientMaker = Callable[[Credentials], NexudusClient]
 
 COMMAND_CACHE_TTL = timedelta(minutes=5)
+CREATE_ROLE, EDIT_ROLE, DELETE_ROLE = "ChatRoom-Create", "ChatRoom-Edit", "ChatRoom-Delete"
+"""Edit also covers running commands and "Mark visited" (Nexudus asks for ChatRoom-Edit on runcommand)."""
+ROLE_MEMORY = timedelta(hours=1)
+"""How long a role Nexudus refused a user is remembered (buttons needing it hidden); a new login forgets it."""
 
 
 class NotLoggedIn(Exception):
@@ -36,12 +40,22 @@ class NotLoggedIn(Exception):
 
 
 class MissingRole(NexudusError):
-    """The login works, but the account lacks the role this operation needs."""
+    """The login works, but the account lacks the role this operation needs.
 
-    def __init__(self, role: str, operation: str) -> None:
+    `remembered`: Nexudus refused it recently, so the app did not ask again (see `Services.refused_roles`).
+    """
+
+    def __init__(self, role: str, operation: str, *, remembered: bool = False) -> None:
         self.role = role
         self.operation = operation
-        super().__init__(f"Your Nexudus account lacks the *{role}* role, which is needed to {operation}.")
+        self.remembered = remembered
+        again = (
+            " (Nexudus refused it a moment ago, so I did not ask again: once it is granted, `/chatrooms login` "
+            "lets you retry at once.)"
+            if remembered
+            else ""
+        )
+        super().__init__(f"Your Nexudus account lacks the *{role}* role, which is needed to {operation}.{again}")
 
 
 class CredentialsRejected(NexudusError):
@@ -111,6 +125,7 @@ class Services:
         self.clients = clients
         self.clock = clock
         self._commands: dict[str, tuple[datetime, list[Command]]] = {}
+        self._refused: dict[tuple[str, str], dict[str, datetime]] = {}
         self._lock = threading.Lock()
 
     def login(self, team_id: str, user_id: str, email: str, password: str) -> str:
@@ -120,6 +135,8 @@ class Services:
             raise InvalidLogin()
         self.store.save_credentials(team_id, user_id, credentials, self.clock())
         self.forget_commands(credentials.email)
+        with self._lock:
+            self._refused.pop((team_id, user_id), None)  # a new login: roles are asked again
         return credentials.email
 
     def logout(self, team_id: str, user_id: str) -> bool:
@@ -132,7 +149,19 @@ class Services:
         credentials = self.store.load_credentials(team_id, user_id)
         if credentials is None:
             raise NotLoggedIn()
-        return UserSession(self, self.clients(credentials), credentials)
+        return UserSession(self, self.clients(credentials), credentials, owner=(team_id, user_id))
+
+    # Roles Nexudus refused a Slack user, so what needs them is hidden instead of failing after a form.
+    def note_refused(self, team_id: str, user_id: str, role: str) -> None:
+        with self._lock:
+            self._refused.setdefault((team_id, user_id), {})[role] = self.clock()
+
+    def refused_roles(self, team_id: str, user_id: str) -> frozenset[str]:
+        """Roles Nexudus refused this user within `ROLE_MEMORY` (and since their last login)."""
+        horizon = self.clock() - ROLE_MEMORY
+        with self._lock:
+            seen = self._refused.get((team_id, user_id), {})
+            return frozenset(role for role, when in seen.items() if when > horizon)
 
     # Command metadata rarely changes: cache it briefly per account.
     def cached_commands(self, email: str) -> list[Command] | None:
@@ -154,10 +183,24 @@ class Services:
 class UserSession:
     """Nexudus as one Slack user sees it: their credentials, their roles."""
 
-    def __init__(self, services: Services, client: NexudusClient, credentials: Credentials) -> None:
+    def __init__(
+        self,
+        services: Services,
+        client: NexudusClient,
+        credentials: Credentials,
+        *,
+        owner: tuple[str, str] | None = None,
+    ) -> None:
         self.services = services
         self.client = client
         self.email = credentials.email
+        self.owner = owner
+        """(team, user) of the Slack user acting, when there is one: roles refused to them are remembered."""
+
+    def require(self, role: str, operation: str) -> None:
+        """Refuse at once, before any form, what needs a role Nexudus refused this user a moment ago."""
+        if self.owner is not None and role in self.services.refused_roles(*self.owner):
+            raise MissingRole(role, operation, remembered=True)
 
     def _call(self, action: Callable[[NexudusClient], T]) -> T:
         """Run `action`; turn Nexudus' ambiguous 401 into MissingRole or CredentialsRejected."""
@@ -166,6 +209,8 @@ class UserSession:
         except NotAuthorised as exc:
             # The probe is itself a list call: when List is the role refused, both causes stay possible.
             if exc.role != "ChatRoom-List" and self.client.probe():
+                if self.owner is not None:
+                    self.services.note_refused(*self.owner, exc.role)
                 raise MissingRole(exc.role, exc.operation) from None
             raise CredentialsRejected(exc.role if exc.role == "ChatRoom-List" else None) from None
 

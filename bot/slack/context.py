@@ -65,6 +65,10 @@ class Ctx:
     def session(self) -> UserSession:
         return self.deps.services.session(self.team_id, self.user_id)
 
+    def refused_roles(self) -> frozenset[str]:
+        """Roles Nexudus refused this user lately: views leave out what needs them, and say why."""
+        return self.deps.services.refused_roles(self.team_id, self.user_id)
+
     def reply(self, msg: dict[str, Any], *, replace_original: bool = False, response_url: str | None = None) -> None:
         """Answer the user privately: through response_url when there is one, else in a DM from the app."""
         url = response_url or self.response_url

@@ -156,6 +156,13 @@ def test_reader_cannot_mark_visited_and_is_told_why(running_app: RunningApp) -> 
     assert stored is not None and stored.last_agent_visit is not None
     assert stored.last_agent_visit < app.clock() - timedelta(hours=5)
 
+    # From now on their Home tab offers no Mark visited or Run command, and says why.
+    app.slack.event({"type": "app_home_opened", "user": app.slack.user_id, "channel": "D0001", "tab": "home"})
+    home = app.fake.wait_for("views.publish")[0].args["view"]
+    assert find_action(home["blocks"], ids.ALERT_SHOW) is not None
+    assert find_action(home["blocks"], ids.ALERT_VISITED) is None and find_action(home["blocks"], ids.ALERT_RUN) is None
+    assert "refused your account the *ChatRoom-Edit* role" in text(home)
+
 
 def test_snooze_show_and_run_buttons(logged_in: RunningApp) -> None:
     app = logged_in

@@ -360,3 +360,46 @@ def test_a_deleted_chatroom_s_card_is_redrawn_as_deleted_by_whom_without_buttons
     values = [e.get("value", "") for b in redrawn["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert values and all(not v.startswith("1000002") for v in values)  # no button left on the deleted card
     assert any(v.startswith("1000001") for v in values)  # the other card keeps its buttons
+
+
+def test_once_nexudus_refuses_a_role_what_needs_it_is_hidden_and_said_why_until_the_next_login(
+    running_app: RunningApp,
+) -> None:
+    app = running_app
+    services = app.deps.services
+    services.login(app.slack.team_id, app.slack.user_id, *READER)
+
+    def card_buttons() -> tuple[set[str], str]:
+        app.slack.command("show 1000003")
+        card = response_messages(app)[0]
+        found = {e["action_id"] for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]}
+        return found, all_text(card)
+
+    buttons, _ = card_buttons()
+    assert {ids.EDIT, ids.RUN, ids.DELETE} <= buttons  # nothing refused yet: Nexudus has not been asked
+    app.slack.command("delete 1000003")
+    confirm = app.next("views.update").response["view"]
+    app.slack.submit(confirm, {})
+    assert "lacks the *ChatRoom-Delete* role" in all_text(app.next("views.update").args["view"])
+
+    buttons, text = card_buttons()
+    assert ids.DELETE not in buttons and ids.EDIT in buttons  # only what was refused is hidden
+    assert "Nexudus refused your account the *ChatRoom-Delete* role" in text and "/chatrooms login" in text
+
+    # Typed anyway (or an old button): answered at once, with no form to fill in first.
+    opened = len(app.fake.calls("views.open"))
+    app.slack.command("delete 1000003")
+    answer = all_text(response_messages(app)[0])
+    assert "lacks the *ChatRoom-Delete* role" in answer and "did not ask again" in answer
+    assert len(app.fake.calls("views.open")) == opened
+
+    # The list's row menus leave it out too; the memory fades after an hour, or at the next login.
+    app.slack.command("list size:3")
+    listing = all_text(response_messages(app)[0])
+    assert '"delete:' not in listing and '"edit:' in listing and "ChatRoom-Delete" in listing
+    app.clock.advance(hours=1, minutes=1)
+    assert services.refused_roles(app.slack.team_id, app.slack.user_id) == frozenset()
+    services.note_refused(app.slack.team_id, app.slack.user_id, "ChatRoom-Delete")
+    services.login(app.slack.team_id, app.slack.user_id, *READER)
+    buttons, _ = card_buttons()
+    assert ids.DELETE in buttons

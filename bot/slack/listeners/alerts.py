@@ -13,7 +13,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.alerts import digest_page, resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
-from bot.services import NotLoggedIn, UserSession
+from bot.services import EDIT_ROLE, NotLoggedIn, UserSession
 from bot.slack import ids
 from bot.slack.context import Ctx, ack_only, guarded
 from bot.slack.deps import Deps
@@ -205,10 +205,12 @@ def register(app: App, deps: Deps, router: Router) -> None:
         return clicked
 
     def mark_visited(ctx: Ctx, sub_id: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
+        session = ctx.session()
+        session.require(EDIT_ROLE, "mark chatrooms visited")
         room, redrawn = resolve_by_user(
             deps,
             ctx.client,
-            ctx.session(),
+            session,
             team_id=ctx.team_id,
             subscription_id=sub_id,
             chatroom_id=chatroom_id,

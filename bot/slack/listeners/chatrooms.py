@@ -14,6 +14,7 @@ from bot.nexudus.client import ChatRoomChanges, NewChatRoom
 from bot.nexudus.errors import Conflict, NexudusError, ValidationFailed
 from bot.nexudus.models import ChatRoom
 from bot.rules import id_problem
+from bot.services import CREATE_ROLE, DELETE_ROLE, EDIT_ROLE
 from bot.slack import ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
@@ -68,6 +69,7 @@ def list_chatrooms(intent: ListIntent, ctx: Ctx, *, replace_original: bool = Fal
         previous_value=to_text(shown, shown.page - 1) if page.has_previous_page and shown.page > 1 else None,
         next_value=to_text(shown, shown.page + 1) if page.has_next_page else None,
         now=ctx.now(),
+        refused=ctx.refused_roles(),
     )
     ctx.reply(msg, replace_original=replace_original)
 
@@ -76,7 +78,7 @@ def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
     rooms = ctx.session().cards(intent.ids)
     found = {r.id for r in rooms}
     missing = [i for i in intent.ids if i not in found]
-    messages = render_cards(rooms[:MAX_CARDS_PER_MESSAGE], missing, ctx.now(), ctx.deps.zone)
+    messages = render_cards(rooms[:MAX_CARDS_PER_MESSAGE], missing, ctx.now(), ctx.deps.zone, ctx.refused_roles())
     if len(rooms) > MAX_CARDS_PER_MESSAGE:
         messages.insert(1, render_compact(rooms[MAX_CARDS_PER_MESSAGE:], ctx.now()))
     for msg in messages:
@@ -84,7 +86,8 @@ def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
 
 
 def open_create(intent: CreateIntent, ctx: Ctx) -> None:
-    ctx.session()  # not logged in → told how, before a form they cannot submit
+    # Not logged in, or a role Nexudus just refused → told at once, before a form they cannot submit.
+    ctx.session().require(CREATE_ROLE, "create chatrooms")
     meta = CreateContext(response_url=ctx.response_url, channel_id=ctx.channel_id).dump()
     values = {ids.F_NAME: intent.name, ids.F_BUSINESS: intent.business, ids.F_ACTIVE: True}
     view = chatroom_form(
@@ -93,9 +96,14 @@ def open_create(intent: CreateIntent, ctx: Ctx) -> None:
     ctx.client.views_open(trigger_id=ctx.trigger_id, view=view)
 
 
-def open_modal_then(ctx: Ctx, title: str, what: str, build: Any) -> None:
-    """Open a loading modal at once (trigger_id lives 3 s), then replace it with what `build` returns."""
+def open_modal_then(ctx: Ctx, title: str, what: str, build: Any, *, role: tuple[str, str] | None = None) -> None:
+    """Open a loading modal at once (trigger_id lives 3 s), then replace it with what `build` returns.
+
+    `role` (role, operation): refused at once, with no modal, if Nexudus refused it to this user lately.
+    """
     session = ctx.session()
+    if role is not None:
+        session.require(*role)
     opened = ctx.client.views_open(trigger_id=ctx.trigger_id, view=loading_modal(title, what))
     view_id = opened["view"]["id"]
     # If the person closed the loading modal, they no longer want the form: `show` just returns False.
@@ -108,15 +116,18 @@ def open_edit(intent: EditIntent, ctx: Ctx) -> None:
         meta = edit_context(room, response_url=ctx.response_url, channel_id=ctx.channel_id)
         return edit_form(meta, room_values(room))
 
-    open_modal_then(ctx, "Edit chatroom", f"Loading chatroom {intent.id}", build)
+    open_modal_then(ctx, "Edit chatroom", f"Loading chatroom {intent.id}", build, role=(EDIT_ROLE, "edit chatrooms"))
 
 
 def save_edit_now(intent: EditNowIntent, ctx: Ctx) -> None:
     """`edit ID key:value …`: the form's safe edit without the form (only these fields change)."""
     changes = ChatRoomChanges(**intent.changes())
-    room = ctx.session().edit(intent.id, changes, expected_updated_on=None, expected_fingerprint=None)
+    session = ctx.session()
+    session.require(EDIT_ROLE, "edit chatrooms")
+    room = session.edit(intent.id, changes, expected_updated_on=None, expected_fingerprint=None)
     changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
-    ctx.reply(render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=ctx.deps.zone))
+    refused = ctx.refused_roles()
+    ctx.reply(render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=ctx.deps.zone, refused=refused))
 
 
 def edit_context(room: ChatRoom, *, response_url: str | None, channel_id: str | None) -> EditContext:
@@ -159,7 +170,9 @@ def open_delete(intent: DeleteIntent, ctx: Ctx, *, card_ids: Sequence[int] = ())
         ).dump()
         return delete_modal(room, meta)
 
-    open_modal_then(ctx, "Delete chatroom", f"Loading chatroom {intent.id}", build)
+    open_modal_then(
+        ctx, "Delete chatroom", f"Loading chatroom {intent.id}", build, role=(DELETE_ROLE, "delete chatrooms")
+    )
 
 
 # ------------------------------------------------------------------------------------- registration
@@ -287,7 +300,9 @@ def register(app: App, deps: Deps, router: Router) -> None:
             ctx.outcome(
                 view.get("id"),
                 info_modal("Chatroom created", created),
-                render_result("✅ Chatroom created", room=room, now=ctx.now(), zone=deps.zone),
+                render_result(
+                    "✅ Chatroom created", room=room, now=ctx.now(), zone=deps.zone, refused=ctx.refused_roles()
+                ),
             )
 
         guarded(ctx, work, view_id=view.get("id"))
@@ -359,7 +374,9 @@ def register(app: App, deps: Deps, router: Router) -> None:
             ctx.outcome(
                 view.get("id"),
                 info_modal("Saved", f"✅ *{escape(room.display_name)}* saved ({changed})."),
-                render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=deps.zone),
+                render_result(
+                    f"✅ Saved {changed}", room=room, now=ctx.now(), zone=deps.zone, refused=ctx.refused_roles()
+                ),
             )
 
         guarded(ctx, work, view_id=view.get("id"))
@@ -409,7 +426,7 @@ def redraw_cards(ctx: Ctx, meta: DeleteContext) -> None:
         others = []
     deleted = DeletedCard(meta.chatroom_id, meta.name, ctx.user_id)
     card_ids = [i for i in meta.card_ids if i == meta.chatroom_id or i in others]
-    msg = render_after_delete(card_ids, rooms, deleted, ctx.now(), ctx.deps.zone)
+    msg = render_after_delete(card_ids, rooms, deleted, ctx.now(), ctx.deps.zone, ctx.refused_roles())
     ctx.reply(msg, replace_original=True, response_url=meta.response_url)
 
 

@@ -73,7 +73,8 @@ def build_home(deps: Deps, team_id: str, user_id: str) -> dict[str, Any]:
                 else:
                     rows.append(stale_row(room))
             sections.append(HomeSection(title, sub_id, rows, total, above=above))
-    return render_home(email=email, subscriptions=subs, sections=sections, now=now, note=note)
+    refused = deps.services.refused_roles(team_id, user_id)
+    return render_home(email=email, subscriptions=subs, sections=sections, now=now, note=note, refused=refused)
 
 
 def publish_home(deps: Deps, client: WebClient, team_id: str, user_id: str) -> None:

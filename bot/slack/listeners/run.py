@@ -32,7 +32,7 @@ from bot.nexudus.errors import CommandFailed, NexudusError, ValidationFailed
 from bot.nexudus.models import Command
 from bot.nexudus.query import ChatRoomFilters
 from bot.rules import id_problem
-from bot.services import UserSession
+from bot.services import EDIT_ROLE, UserSession
 from bot.slack import forms, ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
 from bot.slack.deps import Deps
@@ -179,12 +179,13 @@ def reach_of(session: UserSession, command: Command | None) -> int | None:
 def list_commands(intent: CommandsIntent, ctx: Ctx) -> None:
     commands = ctx.session().commands()
     shown = visible_commands(commands)
-    ctx.reply(render_commands(shown, hidden=len(commands) - len(shown)))
+    ctx.reply(render_commands(shown, hidden=len(commands) - len(shown), refused=ctx.refused_roles()))
 
 
 def open_run(intent: RunIntent, ctx: Ctx) -> None:
     """Open the run modal at once (loading), then build it: for the named command, or with a select."""
     session = ctx.session()
+    session.require(EDIT_ROLE, "run commands")  # refused lately: said at once, not after the form
     opened = ctx.client.views_open(trigger_id=ctx.trigger_id, view=loading_modal(RUN_TITLE, "Loading the commands"))
     view_id = opened["view"]["id"]
 
@@ -415,7 +416,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
                     note = f"The command ran, but the refreshed cards could not be loaded: {escape(str(exc))}"
                     ctx.reply(render_notice(f"{note} See them with `/chatrooms show {where}`."))
                     return
-                for msg in render_cards(refreshed, [], ctx.now(), deps.zone):
+                for msg in render_cards(refreshed, [], ctx.now(), deps.zone, ctx.refused_roles()):
                     ctx.reply(msg)
 
         guarded(ctx, work, view_id=view_id)

@@ -22,6 +22,7 @@ from bot.slack.views.common import (
     divider,
     escape,
     header,
+    refused_note,
     relative_time,
     section,
 )
@@ -109,8 +110,17 @@ def row_value(subscription_id: str | None, chatroom_id: int) -> str:
     return f"{subscription_id or '-'}:{int(chatroom_id)}"
 
 
-def row_blocks(row: StaleRow, subscription_id: str | None, now: datetime, scope: str = "alert") -> list[Block]:
-    """A chatroom's section, and its buttons while it still waits; `scope` keeps block ids unique in a view."""
+def row_blocks(
+    row: StaleRow,
+    subscription_id: str | None,
+    now: datetime,
+    scope: str = "alert",
+    refused: frozenset[str] = frozenset(),
+) -> list[Block]:
+    """A chatroom's section, and its buttons while it still waits; `scope` keeps block ids unique in a view.
+
+    `refused` (one user's view, the Home tab): roles Nexudus refused them, whose buttons are left out.
+    """
     name = escape(clip(row.name, MAX_NAME))
     room_id = f"{scope}.room.{row.chatroom_id}"
     if row.state == "gone":
@@ -129,10 +139,13 @@ def row_blocks(row: StaleRow, subscription_id: str | None, now: datetime, scope:
     elif row.state == "reposted":
         text += "\n↪️ Still waiting: its snooze ended, so a newer alert lists it again."
     value = row_value(subscription_id, row.chatroom_id)
-    buttons = [button("Mark visited", ids.ALERT_VISITED, value, style="primary")]
+    can_edit = "ChatRoom-Edit" not in refused
+    buttons = [button("Mark visited", ids.ALERT_VISITED, value, style="primary")] if can_edit else []
     if subscription_id is not None:
         buttons.append(button(SNOOZE_LABEL, ids.ALERT_SNOOZE, value))
-    buttons += [button("Show", ids.ALERT_SHOW, value), button("Run command", ids.ALERT_RUN, value)]
+    buttons.append(button("Show", ids.ALERT_SHOW, value))
+    if can_edit:
+        buttons.append(button("Run command", ids.ALERT_RUN, value))
     return [section(text, block_id=room_id), actions(*buttons, block_id=f"{scope}.act.{row.chatroom_id}")]
 
 
@@ -344,6 +357,7 @@ def render_home(
     sections: Sequence[HomeSection],
     now: datetime,
     note: str | None = None,
+    refused: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The Home tab: login status, the user's subscriptions, and what is waiting now, with actions."""
     blocks: list[Block] = [header("Nexudus chatrooms")]
@@ -365,6 +379,8 @@ def render_home(
         )
     if note:
         blocks.append(context(note))
+    if email and (why := refused_note(refused)):
+        blocks.append(context(why))
     blocks.append(divider())
     blocks.append(section("*Your alert subscriptions*", block_id="home.subs"))
     if subscriptions:
@@ -386,7 +402,7 @@ def render_home(
         shown = list(part.rows)[: max(0, budget)]
         budget -= len(shown)
         for row in shown:
-            blocks.extend(row_blocks(row, part.subscription_id, now, scope=f"home.{number}"))
+            blocks.extend(row_blocks(row, part.subscription_id, now, scope=f"home.{number}", refused=refused))
         summary = home_section_summary(part.total, len(shown), part.above, len(part.rows) - len(shown))
         if summary:
             blocks.append(context(summary))

@@ -21,6 +21,7 @@ from bot.slack.views.common import (
     escape,
     fields_section,
     mrkdwn,
+    refused_note,
     relative_time,
     section,
 )
@@ -59,9 +60,13 @@ def business_label(room: ChatRoom, *, labelled: bool = False) -> str:
     return str(room.business) if labelled else f"Business {room.business}"
 
 
-def row_menu(room: ChatRoom) -> dict[str, Any]:
+def row_menu(room: ChatRoom, refused: frozenset[str] = frozenset()) -> dict[str, Any]:
     """An overflow menu per list row: the same actions as a card, without the card's height."""
-    options = [("Show", "show"), ("Edit", "edit"), ("Run command", "run"), ("Delete", "delete")]
+    options = [("Show", "show")]
+    if "ChatRoom-Edit" not in refused:
+        options += [("Edit", "edit"), ("Run command", "run")]
+    if "ChatRoom-Delete" not in refused:
+        options.append(("Delete", "delete"))
     return {
         "type": "overflow",
         "action_id": ids.ROW_MENU,
@@ -78,8 +83,12 @@ def render_list(
     previous_value: str | None,
     next_value: str | None,
     now: datetime,
+    refused: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
-    """A page of chatrooms: a header with the filters, one row each, a count, Previous/Next."""
+    """A page of chatrooms: a header with the filters, one row each, a count, Previous/Next.
+
+    `refused`: roles Nexudus refused this user; the row menus leave out what needs them, and say why.
+    """
     rows = page.records[:MAX_LIST_ROWS]
     title = f"*Chatrooms* · {escape(summary)}" if summary else "*Chatrooms*"
     blocks: list[Block] = [section(title)]
@@ -99,7 +108,7 @@ def render_list(
             f"{status_badge(room)} · {business_label(room)} · last agent visit "
             f"{relative_time(room.last_agent_visit, now)}"
         )
-        blocks.append(section(line, accessory=row_menu(room)))
+        blocks.append(section(line, accessory=row_menu(room, refused)))
     first = page.first_item or ((page.current_page - 1) * page.page_size + 1)
     last = first + len(rows) - 1
     count = f"{first}–{last} of {page.total_items}"
@@ -107,7 +116,8 @@ def render_list(
         count += f" · page {page.current_page} of {page.total_pages}"
     if len(page.records) > len(rows):
         count += f" · showing the first {len(rows)} of this page (Slack shows at most {MAX_LIST_ROWS} rows)"
-    blocks.append(context(count))
+    note = refused_note(refused)
+    blocks.append(context(f"{count}\n{note}" if note else count))
     buttons = []
     if previous_value:
         buttons.append(button("◀ Previous", ids.LIST_PREVIOUS, previous_value))
@@ -131,7 +141,12 @@ def deleted_card_blocks(chatroom_id: int, name: str, by: str) -> list[Block]:
 
 
 def render_after_delete(
-    card_ids: Sequence[int], rooms: Sequence[ChatRoom], deleted: DeletedCard, now: datetime, zone: tzinfo
+    card_ids: Sequence[int],
+    rooms: Sequence[ChatRoom],
+    deleted: DeletedCard,
+    now: datetime,
+    zone: tzinfo,
+    refused: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """A card message redrawn after one of its chatrooms was deleted: the others current, that one a tombstone."""
     found = {room.id: room for room in rooms}
@@ -142,14 +157,17 @@ def render_after_delete(
         if chatroom_id == deleted.chatroom_id:
             blocks.extend(deleted_card_blocks(deleted.chatroom_id, deleted.name, deleted.by))
         elif chatroom_id in found:
-            blocks.extend(card_blocks(found[chatroom_id], now, zone, card_ids))
+            blocks.extend(card_blocks(found[chatroom_id], now, zone, card_ids, refused))
         else:
             blocks.append(section(f"`#{chatroom_id}` is no longer in Nexudus."))
     return message(f"Chatroom {deleted.chatroom_id} was deleted", blocks)
 
 
-def card_blocks(room: ChatRoom, now: datetime, zone: tzinfo, card_ids: Sequence[int] = ()) -> list[Block]:
-    """One chatroom: its fields and the buttons to act on it (`card_ids`: every card of its message)."""
+def card_blocks(
+    room: ChatRoom, now: datetime, zone: tzinfo, card_ids: Sequence[int] = (), refused: frozenset[str] = frozenset()
+) -> list[Block]:
+    """One chatroom: its fields and the buttons to act on it (`card_ids`: every card of its message;
+    `refused`: roles Nexudus refused this user, whose buttons are left out)."""
     visit = room.last_agent_visit
     users = room.users
     pairs = [
@@ -161,31 +179,36 @@ def card_blocks(room: ChatRoom, now: datetime, zone: tzinfo, card_ids: Sequence[
     if room.updated_on:
         who = f" by {escape(room.updated_by)}" if room.updated_by else ""
         pairs.append(("Updated", f"{relative_time(room.updated_on, now)}{who}"))
-    blocks: list[Block] = [
-        section(f"*{escape(clip(room.display_name, 200))}*  `#{room.id}`"),
-        fields_section(pairs),
-        actions(
-            button("Edit", ids.EDIT, str(room.id)),
-            button("Run command", ids.RUN, str(room.id)),
-            button("Delete", ids.DELETE, delete_value(room.id, card_ids or [room.id]), style="danger"),
-            block_id=f"card:{room.id}",
-        ),
-    ]
+    buttons = []
+    if "ChatRoom-Edit" not in refused:
+        buttons += [button("Edit", ids.EDIT, str(room.id)), button("Run command", ids.RUN, str(room.id))]
+    if "ChatRoom-Delete" not in refused:
+        buttons.append(button("Delete", ids.DELETE, delete_value(room.id, card_ids or [room.id]), style="danger"))
+    blocks: list[Block] = [section(f"*{escape(clip(room.display_name, 200))}*  `#{room.id}`"), fields_section(pairs)]
+    if buttons:
+        blocks.append(actions(*buttons, block_id=f"card:{room.id}"))
     return blocks
 
 
 def render_cards(
-    rooms: Sequence[ChatRoom], missing: Sequence[int], now: datetime, zone: tzinfo
+    rooms: Sequence[ChatRoom],
+    missing: Sequence[int],
+    now: datetime,
+    zone: tzinfo,
+    refused: frozenset[str] = frozenset(),
 ) -> list[dict[str, Any]]:
     """One message per ten cards, so any number of ids stays within Slack's block limit."""
     messages: list[dict[str, Any]] = []
+    note = refused_note(refused)
     for start in range(0, len(rooms), MAX_CARDS_PER_MESSAGE):
         blocks: list[Block] = []
         batch = rooms[start : start + MAX_CARDS_PER_MESSAGE]
         for room in batch:
             if blocks:
                 blocks.append(divider())
-            blocks.extend(card_blocks(room, now, zone, [r.id for r in batch]))
+            blocks.extend(card_blocks(room, now, zone, [r.id for r in batch], refused))
+        if note:
+            blocks.append(context(note))
         names = ", ".join(r.display_name for r in rooms[start : start + MAX_CARDS_PER_MESSAGE])
         messages.append(message(escape(clip(names, 300)), blocks))
     if missing:
@@ -215,12 +238,23 @@ def render_compact(rooms: Sequence[ChatRoom], now: datetime) -> dict[str, Any]:
     return message(f"{len(rooms)} more chatrooms", blocks)
 
 
-def render_result(title: str, detail: str = "", room: ChatRoom | None = None, *, now: datetime, zone: tzinfo) -> dict:
+def render_result(
+    title: str,
+    detail: str = "",
+    room: ChatRoom | None = None,
+    *,
+    now: datetime,
+    zone: tzinfo,
+    refused: frozenset[str] = frozenset(),
+) -> dict:
     """The outcome of an action, with the refreshed card when there is one."""
     blocks: list[Block] = [section(f"{title}\n{detail}".strip())]
     if room is not None:
         blocks.append(divider())
-        blocks.extend(card_blocks(room, now, zone))
+        blocks.extend(card_blocks(room, now, zone, refused=refused))
+        note = refused_note(refused)
+        if note:
+            blocks.append(context(note))
     return message(title, blocks)
 
 

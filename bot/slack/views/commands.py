@@ -17,6 +17,7 @@ from bot.slack.views.common import (
     context,
     escape,
     plain,
+    refused_note,
     section,
 )
 from bot.slack.views.modals import View, info_modal, modal
@@ -51,20 +52,28 @@ def command_summary(command: Command) -> str:
     )
 
 
-def render_commands(commands: Sequence[Command], *, hidden: int = 0) -> dict[str, Any]:
-    """The `/chatrooms commands` answer: each visible command with a "Run…" button, in `Order`."""
+def render_commands(
+    commands: Sequence[Command], *, hidden: int = 0, refused: frozenset[str] = frozenset()
+) -> dict[str, Any]:
+    """The `/chatrooms commands` answer: each visible command with a "Run…" button, in `Order`
+    (without buttons, and saying why, once Nexudus refused this user the ChatRoom-Edit role runs need)."""
     if not commands:
         text = "Nexudus offers no commands for chatrooms to this account."
         return message(text, [section(text)])
     blocks: list[Block] = [section(f"*Commands you can run on chatrooms* ({len(commands)})")]
+    can_run = "ChatRoom-Edit" not in refused
     for command in commands[:MAX_LISTED_COMMANDS]:
-        blocks.append(section(command_summary(command), accessory=button("Run…", ids.RUN_COMMAND, command.key)))
-    notes = ["Run one with its button, or type `/chatrooms run KEY ID …`."]
+        run = button("Run…", ids.RUN_COMMAND, command.key) if can_run else None
+        blocks.append(section(command_summary(command), accessory=run))
+    notes = ["Run one with its button, or type `/chatrooms run KEY ID …`."] if can_run else []
+    if (why := refused_note(refused)) and not can_run:
+        notes.append(why)
     if len(commands) > MAX_LISTED_COMMANDS:
         notes.append(f"{len(commands) - MAX_LISTED_COMMANDS} more are in the list of `/chatrooms run`.")
     if hidden:
         notes.append(f"{hidden} command{'s' if hidden != 1 else ''} that Nexudus hides from its menus not shown.")
-    blocks.append(context(" ".join(notes)))
+    if notes:
+        blocks.append(context(" ".join(notes)))
     return message(f"{len(commands)} commands", blocks)
 
 

@@ -125,3 +125,23 @@ def absolute_time(when: datetime | None, zone: tzinfo) -> str:
     if when is None:
         return "—"
     return when.astimezone(zone).strftime("%d %b %Y %H:%M")
+
+
+ROLE_LABELS = {
+    "ChatRoom-Create": "Create",
+    "ChatRoom-Edit": "Edit, Run command and Mark visited",
+    "ChatRoom-Delete": "Delete",
+}
+
+
+def refused_note(refused: frozenset[str]) -> str | None:
+    """Why some buttons are missing: the roles Nexudus refused this user, and how to get them back."""
+    roles = sorted(r for r in refused if r in ROLE_LABELS)
+    if not roles:
+        return None
+    hidden = " and ".join(ROLE_LABELS[r] for r in roles)
+    names = " and ".join(f"*{r}*" for r in roles)
+    return (
+        f"🔒 {hidden} are hidden: Nexudus refused your account the {names} role{'s' if len(roles) > 1 else ''}. "
+        "Once an administrator grants it, `/chatrooms login` brings them back (or they return within an hour)."
+    )
