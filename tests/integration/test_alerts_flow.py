@@ -501,3 +501,19 @@ def test_a_row_listed_again_after_its_snooze_keeps_its_buttons_in_the_older_dige
     lobby_text = text([b for b in redrawn["blocks"] if b.get("block_id") == f"alert.room.{lobby}"])
     assert "No longer waiting" not in lobby_text and "Still waiting" in lobby_text
     assert any(b.get("block_id") == f"alert.act.{lobby}" for b in redrawn["blocks"])  # its buttons are kept
+
+
+def test_home_lists_each_room_once_and_says_where_the_others_are(logged_in: RunningApp) -> None:
+    app = logged_in
+    old = add_room(app, visited_ago=timedelta(hours=5), name="Old")
+    add_room(app, visited_ago=timedelta(hours=2), name="Recent")
+    for number, command in enumerate(("alerts subscribe after:4h", "alerts subscribe after:4h business:9001")):
+        app.slack.command(command)
+        replies(app, number + 1)
+    app.slack.event({"type": "app_home_opened", "user": app.slack.user_id, "channel": "D0001", "tab": "home"})
+    home = app.fake.wait_for("views.publish")[0].args["view"]
+    rows = [b["block_id"] for b in home["blocks"] if ".room." in b.get("block_id", "")]
+    assert rows == [f"home.0.room.{old}"]  # listed once, in the first section
+    notes = [e["text"] for b in home["blocks"] if b["type"] == "context" for e in b["elements"]]
+    assert "The chatroom waiting here is listed in a section above." in notes
+    assert not any("Nothing is waiting" in n for n in notes), notes
