@@ -615,9 +615,7 @@ class AlertWorker:
         If Slack's history cannot be read, the intent stays (its rows are not repeated) and is retried.
         """
         store = self.deps.store
-        for digest in store.digests_for(sub.id):
-            if not digest.pending:
-                continue
+        for digest in store.pending_digests(sub.id):
             try:
                 ts = self._find_posted(digest)
             except SlackApiError as exc:

@@ -587,6 +587,18 @@ class Store:
         value = self._get("digests", _digest_key(sub_id, message_ts))
         return None if value is None else Digest.model_validate(value)
 
+    def pending_digests(self, sub_id: str) -> list[Digest]:
+        """A subscription's digests recorded but not stamped: a key-range read, however many digests it has."""
+        low = _digest_key(sub_id, PENDING_PREFIX)
+        high = low[:-1] + chr(ord(low[-1]) + 1)  # just past every key starting with `low`
+        with self._lock:
+            rows = self._sql(
+                self._table("digests"),
+                'SELECT value FROM "digests" WHERE key >= ? AND key < ? ORDER BY key',
+                (low, high),
+            )
+        return [Digest.model_validate(json.loads(value)) for (value,) in rows]
+
     def digests_for(self, sub_id: str) -> list[Digest]:
         """A subscription's digests, oldest first."""
         digests = [Digest.model_validate(v) for _, v in self._range("digests", sub_id)]

@@ -443,3 +443,42 @@ def test_put_alerts_writes_every_record_at_once(tmp_path: Path) -> None:
     store.put_alerts([])
     assert sorted(r.chatroom_id for r in store.alerts_for("s1")) == list(range(1, 301))
     store.close()
+
+
+def test_a_digest_is_recorded_pending_then_stamped_or_dropped_with_its_rows(tmp_path: Path) -> None:
+    from bot.store import AlertRecord, Digest, new_pending_ts
+
+    now = datetime(2026, 11, 25, tzinfo=UTC)
+    with Store(tmp_path / "s.sqlite", Fernet(Fernet.generate_key())) as store:
+
+        def intent(sub_id: str, rooms: list[int]) -> Digest:
+            digest = Digest(
+                subscription_id=sub_id, channel_id="C1", message_ts=new_pending_ts(), chatroom_ids=rooms, posted_at=now
+            )
+            recs = [
+                AlertRecord(
+                    subscription_id=sub_id,
+                    chatroom_id=i,
+                    last_agent_visit=None,
+                    channel_id="C1",
+                    message_ts=digest.message_ts,
+                    alerted_at=now,
+                )
+                for i in rooms
+            ]
+            store.begin_digest(digest, recs)
+            return digest
+
+        kept, lost, other = intent("s1", [1, 2]), intent("s1", [3]), intent("s10", [4])
+        store.put_digest(
+            Digest(subscription_id="s1", channel_id="C1", message_ts="1.2", chatroom_ids=[9], posted_at=now)
+        )
+        assert {d.message_ts for d in store.pending_digests("s1")} == {kept.message_ts, lost.message_ts}
+        assert [d.message_ts for d in store.pending_digests("s10")] == [other.message_ts]
+
+        stamped = store.stamp_digest("s1", kept.message_ts, "17.5")
+        assert stamped is not None and not stamped.pending
+        assert store.get_digest("s1", "17.5") is not None and store.get_digest("s1", kept.message_ts) is None
+        assert {store.get_alert("s1", i).message_ts for i in (1, 2)} == {"17.5"}  # type: ignore[union-attr]
+        assert store.drop_digest("s1", lost.message_ts) == 1 and store.get_alert("s1", 3) is None
+        assert store.pending_digests("s1") == [] and store.stamp_digest("s1", lost.message_ts, "9.9") is None
