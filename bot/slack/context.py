@@ -55,7 +55,7 @@ class Ctx:
             user_id=str(user_id),
             channel_id=context.get("channel_id") or body.get("channel_id") or channel.get("id"),
             trigger_id=body.get("trigger_id"),
-            response_url=response_url if isinstance(response_url, str) else None,
+            response_url=response_url if _is_url(response_url) else None,
             view_id=view.get("id") if isinstance(view.get("id"), str) else None,
         )
 
@@ -159,3 +159,8 @@ def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None)
             ctx.fail(exc, view_id=view_id)
         except Exception:
             log.exception("could not tell the user about an error")
+
+
+def _is_url(value: object) -> bool:
+    """A response_url worth posting to (a forged or broken one falls back to a direct message)."""
+    return isinstance(value, str) and value.startswith(("https://", "http://")) and len(value) <= 2000

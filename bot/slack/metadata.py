@@ -58,8 +58,10 @@ class EditContext(Metadata):
 class DeleteContext(Metadata):
     chatroom_id: int = Field(ge=1)
     name: str = Field(default="", max_length=300)
-    card_ids: list[Annotated[int, Field(ge=1, lt=10**12)]] = Field(default_factory=list, max_length=10)
+    card_ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] = Field(default_factory=list, max_length=10)
     """The chatrooms of the card message the Delete button was on (empty: not from a card)."""
+    list_page: str | None = Field(default=None, max_length=250)
+    """The command text of the list page whose row menu it came from, to redraw that page after."""
 
 
 class LoginContext(Metadata):

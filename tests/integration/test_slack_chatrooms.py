@@ -403,3 +403,24 @@ def test_once_nexudus_refuses_a_role_what_needs_it_is_hidden_and_said_why_until_
     services.login(app.slack.team_id, app.slack.user_id, *READER)
     buttons, _ = card_buttons()
     assert ids.DELETE in buttons
+
+
+def test_deleting_from_a_list_row_redraws_that_page_without_it_and_says_who(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.command("list active:true size:3")
+    listing = response_messages(app)[0]
+    rows = [b for b in listing["blocks"] if b.get("accessory", {}).get("action_id") == ids.ROW_MENU]
+    assert len(rows) == 3
+    victim = rows[1]
+    option = next(o for o in victim["accessory"]["options"] if o["value"].startswith("delete:"))
+    room_id = int(option["value"].split(":")[1])
+    app.slack.click(ids.ROW_MENU, selected_option=option, block_id=victim["block_id"], message=listing)
+    confirm = app.next("views.update").response["view"]
+    app.slack.submit(confirm, {})
+    app.next("views.update")
+    notice, redrawn = response_messages(app, 2)
+    assert "was deleted" in all_text(notice)
+    assert redrawn["replace_original"] is True
+    text = all_text(redrawn)
+    assert f"(`#{room_id}`) was deleted by <@{app.slack.user_id}>" in text
+    assert f'"delete:{room_id}"' not in text and text.count('"delete:') == 3  # the page refilled, without it

@@ -38,6 +38,7 @@ from bot.slack.views.chatrooms import (
     MAX_CARDS_PER_MESSAGE,
     MAX_LIST_ROWS,
     DeletedCard,
+    page_of_row,
     render_after_delete,
     render_cards,
     render_compact,
@@ -54,7 +55,14 @@ _DELETE_VALUE = re.compile(r"([0-9]{1,12})(?::([0-9]{1,12}(?:,[0-9]{1,12}){0,9})
 
 
 # ------------------------------------------------------------------------------------------ handlers
-def list_chatrooms(intent: ListIntent, ctx: Ctx, *, replace_original: bool = False) -> None:
+def list_chatrooms(
+    intent: ListIntent,
+    ctx: Ctx,
+    *,
+    replace_original: bool = False,
+    response_url: str | None = None,
+    note: str | None = None,
+) -> None:
     size = min(intent.size or ctx.deps.settings.nexudus_page_size, MAX_LIST_ROWS)
     shown = intent.model_copy(update={"size": size})
     page = ctx.session().find(
@@ -70,8 +78,10 @@ def list_chatrooms(intent: ListIntent, ctx: Ctx, *, replace_original: bool = Fal
         next_value=to_text(shown, shown.page + 1) if page.has_next_page else None,
         now=ctx.now(),
         refused=ctx.refused_roles(),
+        current_value=to_text(shown, shown.page),
+        note=note,
     )
-    ctx.reply(msg, replace_original=replace_original)
+    ctx.reply(msg, replace_original=replace_original, response_url=response_url)
 
 
 def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
@@ -156,8 +166,9 @@ def edit_form(
     )
 
 
-def open_delete(intent: DeleteIntent, ctx: Ctx, *, card_ids: Sequence[int] = ()) -> None:
-    """The confirmation modal; `card_ids` names the card message it was opened from, to redraw it after."""
+def open_delete(intent: DeleteIntent, ctx: Ctx, *, card_ids: Sequence[int] = (), list_page: str | None = None) -> None:
+    """The confirmation modal; `card_ids` (a card message) or `list_page` (a list page's command text) name
+    the message it was opened from, which is redrawn after the deletion."""
 
     def build(session: Any) -> dict[str, Any]:
         room = session.get(intent.id)
@@ -167,6 +178,7 @@ def open_delete(intent: DeleteIntent, ctx: Ctx, *, card_ids: Sequence[int] = ())
             chatroom_id=room.id,
             name=room.display_name[:300],
             card_ids=list(card_ids),
+            list_page=list_page if list_page and len(list_page) <= 250 else None,
         ).dump()
         return delete_modal(room, meta)
 
@@ -233,10 +245,10 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def delete_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
         ctx = ctx_of(body, client, context)
         match = _DELETE_VALUE.fullmatch(str(action.get("value") or ""))
-        if match is None:
+        if match is None or id_problem(match.group(1)) is not None:
             guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
             return
-        card_ids = [int(i) for i in match.group(2).split(",")] if match.group(2) else []
+        card_ids = [int(i) for i in (match.group(2) or "").split(",") if i and id_problem(i) is None]
         intent = DeleteIntent(id=int(match.group(1)))
         guarded(ctx, lambda: open_delete(intent, ctx, card_ids=card_ids if intent.id in card_ids else []))
 
@@ -259,6 +271,10 @@ def register(app: App, deps: Deps, router: Router) -> None:
         intent = makers[verb](chatroom_id)
         if not router.handles(intent):
             guarded(ctx, lambda: ctx.reply(render_notice("Running commands is not available in this app.")))
+            return
+        if isinstance(intent, DeleteIntent):  # redraw the page it was on once the chatroom is deleted
+            page = page_of_row(action.get("block_id"))
+            guarded(ctx, lambda: open_delete(intent, ctx, list_page=page))
             return
         guarded(ctx, lambda: router.dispatch(intent, ctx))
 
@@ -410,6 +426,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
             ctx.outcome(view.get("id"), info_modal("Deleted", done), render_notice(done))
             if meta.card_ids and meta.response_url:
                 redraw_cards(ctx, meta)
+            elif meta.list_page and meta.response_url:
+                redraw_list(ctx, meta)
 
         guarded(ctx, work, view_id=view.get("id"))
 
@@ -428,6 +446,18 @@ def redraw_cards(ctx: Ctx, meta: DeleteContext) -> None:
     card_ids = [i for i in meta.card_ids if i == meta.chatroom_id or i in others]
     msg = render_after_delete(card_ids, rooms, deleted, ctx.now(), ctx.deps.zone, ctx.refused_roles())
     ctx.reply(msg, replace_original=True, response_url=meta.response_url)
+
+
+def redraw_list(ctx: Ctx, meta: DeleteContext) -> None:
+    """Redraw the list page a row's Delete came from: the chatroom is gone from it, and a note says who."""
+    try:
+        intent = parse_command(meta.list_page or "", now=ctx.now(), zone=ctx.deps.zone)
+    except GrammarError:
+        return
+    if isinstance(intent, ListIntent):
+        label = f"*{escape(meta.name)}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
+        note = f"🗑️ {label} was deleted by <@{ctx.user_id}> just now."
+        list_chatrooms(intent, ctx, replace_original=True, response_url=meta.response_url, note=note)
 
 
 def _run_intent(chatroom_id: int) -> Any:

@@ -76,6 +76,19 @@ def row_menu(room: ChatRoom, refused: frozenset[str] = frozenset()) -> dict[str,
     }
 
 
+def row_block_id(chatroom_id: int, page_text: str | None) -> str:
+    """A list row's block id: `row.ID`, with the page's command text after `|` when it fits (255)."""
+    plain_id = f"row.{int(chatroom_id)}"
+    with_page = f"{plain_id}|{page_text}" if page_text else plain_id
+    return with_page if len(with_page) <= 255 else plain_id
+
+
+def page_of_row(block_id: object) -> str | None:
+    """The command text of the list page a row menu was on (see `row_block_id`), if it carries it."""
+    text = str(block_id or "")
+    return text.partition("|")[2] or None if text.startswith("row.") else None
+
+
 def render_list(
     page: Page,
     *,
@@ -84,14 +97,20 @@ def render_list(
     next_value: str | None,
     now: datetime,
     refused: frozenset[str] = frozenset(),
+    current_value: str | None = None,
+    note: str | None = None,
 ) -> dict[str, Any]:
     """A page of chatrooms: a header with the filters, one row each, a count, Previous/Next.
 
     `refused`: roles Nexudus refused this user; the row menus leave out what needs them, and say why.
+    `current_value`: this page's command text, kept in each row's block id so a Delete from a row menu
+    can redraw the page afterwards. `note`: what just happened (e.g. a deletion), above the rows.
     """
     rows = page.records[:MAX_LIST_ROWS]
     title = f"*Chatrooms* · {escape(summary)}" if summary else "*Chatrooms*"
     blocks: list[Block] = [section(title)]
+    if note:
+        blocks.append(context(note))
     if not rows and page.total_items > 0:
         last_page = max(page.total_pages, 1)
         text = f"Page {page.current_page} is past the last page ({last_page}) of {page.total_items} chatrooms."
@@ -108,7 +127,7 @@ def render_list(
             f"{status_badge(room)} · {business_label(room)} · last agent visit "
             f"{relative_time(room.last_agent_visit, now)}"
         )
-        blocks.append(section(line, accessory=row_menu(room, refused)))
+        blocks.append(section(line, accessory=row_menu(room, refused), block_id=row_block_id(room.id, current_value)))
     first = page.first_item or ((page.current_page - 1) * page.page_size + 1)
     last = first + len(rows) - 1
     count = f"{first}–{last} of {page.total_items}"
