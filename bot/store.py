@@ -568,20 +568,17 @@ class Store:
         """Point a digest's rows from its ts to ``new_ts`` (None: delete them); rows touched.
 
         Only rows still pointing at this digest change: one alerted again since keeps its newer digest.
+        One statement over the subscription's key range (SQLite's JSON functions), however many rows.
         """
-        touched = 0
-        for chatroom_id in digest.chatroom_ids:
-            key = _alert_key(digest.subscription_id, chatroom_id)
-            rows = self._sql(d, 'SELECT value FROM "alerts" WHERE key = ?', (key,))
-            value = json.loads(rows[0][0]) if rows else None
-            if not isinstance(value, dict) or value.get("message_ts") != digest.message_ts:
-                continue
-            touched += 1
-            if new_ts is None:
-                self._delete(d, "alerts", key)
-            else:
-                self._put(d, "alerts", key, {**value, "message_ts": new_ts})
-        return touched
+        low, high = _prefix_bounds(digest.subscription_id)
+        where = "key >= ? AND key < ? AND json_extract(value, '$.message_ts') = ?"
+        args: tuple[str, ...]
+        if new_ts is None:
+            sql, args = f'DELETE FROM "alerts" WHERE {where} RETURNING key', (low, high, digest.message_ts)
+        else:
+            sql = f"UPDATE \"alerts\" SET value = json_set(value, '$.message_ts', ?) WHERE {where} RETURNING key"
+            args = (new_ts, low, high, digest.message_ts)
+        return len(self._sql(d, sql, args))
 
     def get_digest(self, sub_id: str, message_ts: str) -> Digest | None:
         value = self._get("digests", _digest_key(sub_id, message_ts))
