@@ -31,7 +31,7 @@ recorded too, so they are not posted again either.
 *Post, then stamp.* A digest and its rows are recorded first with a pending ts (`Store.begin_digest`),
 the post carries that intent in its message metadata, then `Store.stamp_digest` swaps in Slack's ts.
 A worker killed in between leaves the intent; the next cycle (`_reconcile`) finds the message in the
-channel's history and stamps it, or drops the intent if Slack never got the post.
+channel's history and stamps it, or drops the intent if Slack never got the post (after `DROP_GRACE`).
 
 *Credentials.* A scan uses the login of the subscription's creator. If it is removed or rejected, the
 subscription pauses (`paused_reason`) and the channel is told once. It resumes on the first cycle after
@@ -97,6 +97,8 @@ FORGET_RESOLVED_AFTER = timedelta(days=7)
 """Resolved alert records are kept a week (a digest redrawn meanwhile still knows them), then deleted."""
 DIGEST_EVENT = "chatrooms_digest"
 """Message metadata event type of a digest; its payload names the intent, so a lost ts can be found again."""
+DROP_GRACE = timedelta(minutes=2)
+"""An unstamped digest not found in Slack is dropped (and its rooms posted again) only once it is this old."""
 HISTORY_PAGES = 3
 HISTORY_PAGE_SIZE = 200
 """An interrupted cycle's digest is looked for among the channel's 600 latest messages."""
@@ -626,6 +628,8 @@ class AlertWorker:
                     exc.response.get("error"),
                 )
                 return
+            if ts is None and self.deps.clock() - digest.posted_at < DROP_GRACE:
+                continue  # maybe still being posted by another worker: decide next cycle
             if ts is None:
                 dropped = store.drop_digest(sub.id, digest.message_ts)
                 log.info("alerts %s: a digest was never posted; its %d rooms will be posted again", sub.id, dropped)
