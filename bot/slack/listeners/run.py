@@ -154,7 +154,7 @@ def check_submission(meta: RunContext, state: dict[str, Any], zone: tzinfo) -> d
     elif not chatroom_ids and not confirmed(state):
         errors[ids.RUN_CONFIRM] = (
             "No chatroom is chosen, so Nexudus decides what this changes, in every business: tick this to "
-            "run it anyway, or choose chatrooms above."
+            "run it anyway, or choose the chatrooms it should run on."
         )
     return errors
 

@@ -166,7 +166,7 @@ def confirm_blocks(command: Command, reach: int | None) -> list[Block]:
     scope = f"any of the *{reach}* chatrooms" if reach is not None else "any chatroom"
     warning = (
         f":warning: With no chatroom chosen, *{name}* runs on whatever Nexudus applies it to: it may change "
-        f"{scope} your Nexudus login can reach, in every business. Choose chatrooms above to limit it."
+        f"{scope} your Nexudus login can reach, in every business. Choose chatrooms to limit it to them."
     )
     option = {"text": plain("Yes, run it with no chatroom chosen"), "value": CONFIRM_VALUE}
     return [
