@@ -161,7 +161,7 @@ def test_reader_cannot_mark_visited_and_is_told_why(running_app: RunningApp) -> 
     home = app.fake.wait_for("views.publish")[0].args["view"]
     assert find_action(home["blocks"], ids.ALERT_SHOW) is not None
     assert find_action(home["blocks"], ids.ALERT_VISITED) is None and find_action(home["blocks"], ids.ALERT_RUN) is None
-    assert "refused your account the *ChatRoom-Edit* role" in text(home)
+    assert "What needs the *ChatRoom-Edit* role (Edit, Run command, Mark visited) is hidden" in text(home)
 
 
 def test_snooze_show_and_run_buttons(logged_in: RunningApp) -> None:

@@ -128,10 +128,10 @@ def absolute_time(when: datetime | None, zone: tzinfo) -> str:
 
 
 ROLE_LABELS = {
-    "ChatRoom-Create": "Create",
-    "ChatRoom-Edit": "Edit, Run command and Mark visited",
+    "ChatRoom-Edit": "Edit, Run command, Mark visited",
     "ChatRoom-Delete": "Delete",
 }
+"""Buttons a role covers, for the roles whose buttons views leave out once Nexudus refused them."""
 
 
 def refused_note(refused: frozenset[str]) -> str | None:
@@ -139,9 +139,8 @@ def refused_note(refused: frozenset[str]) -> str | None:
     roles = sorted(r for r in refused if r in ROLE_LABELS)
     if not roles:
         return None
-    hidden = " and ".join(ROLE_LABELS[r] for r in roles)
-    names = " and ".join(f"*{r}*" for r in roles)
+    what = " and ".join(f"the *{r}* role ({ROLE_LABELS[r]})" for r in roles)
     return (
-        f"🔒 {hidden} are hidden: Nexudus refused your account the {names} role{'s' if len(roles) > 1 else ''}. "
-        "Once an administrator grants it, `/chatrooms login` brings them back (or they return within an hour)."
+        f"🔒 What needs {what} is hidden: Nexudus refused {'them' if len(roles) > 1 else 'it'} to your account. "
+        "Once an administrator grants it, `/chatrooms login` brings it back (or it returns within an hour)."
     )
