@@ -517,3 +517,14 @@ def test_home_lists_each_room_once_and_says_where_the_others_are(logged_in: Runn
     notes = [e["text"] for b in home["blocks"] if b["type"] == "context" for e in b["elements"]]
     assert "The chatroom waiting here is listed in a section above." in notes
     assert not any("Nothing is waiting" in n for n in notes), notes
+
+
+def test_a_snooze_or_more_button_of_removed_alerts_is_answered_in_words(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.click(ids.ALERT_SNOOZE, "deadbeef:1000001")
+    snoozed = text(replies(app)[0])
+    assert "were removed, so there is nothing to snooze" in snoozed and "Something went wrong" not in snoozed
+    app.fake.clear()
+    app.slack.click(ids.ALERT_MORE, "deadbeef:1700000000.000100:20")
+    more = text(replies(app)[0])
+    assert "were removed, so there is nothing to list" in more and "Something went wrong" not in more
