@@ -390,10 +390,13 @@ class CycleReport:
     details: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
+        recovered = (
+            f", {self.digests_recovered} digests of an interrupted cycle recovered" if self.digests_recovered else ""
+        )
         return (
             f"{self.subscriptions} subscriptions scanned, {self.paused} paused, {self.chatrooms_alerted} chatrooms "
             f"alerted, {self.resolved} resolved, {self.digests_posted} digests posted, {self.digests_updated} "
-            f"updated, {self.errors} errors, {self.nexudus_requests} Nexudus requests"
+            f"updated{recovered}, {self.errors} errors, {self.nexudus_requests} Nexudus requests"
         )
 
 

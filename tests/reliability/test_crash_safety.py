@@ -113,10 +113,13 @@ def test_worker_killed_mid_cycle_then_restarted_repeats_no_alert_and_keeps_subsc
     assert len(fake.calls("chat.postMessage")) < len(CHANNELS), "the cycle finished before the kill"
 
     sandbox.config.delay = 0
+    outputs = []
     for _ in range(2):  # restart, and one more cycle after that
         done = _alerts(env, tmp_path, "--once")
         out, _ = done.communicate(timeout=120)
         assert done.returncode == 0, out
+        outputs.append(out)
+    print("after the kill:", *outputs, sep="\n")  # "… recovered" when the kill fell between post and stamp
 
     repeats = {k: n for k, n in _digest_rooms(fake).items() if n > 1}
     listed = _digest_rooms(fake)
