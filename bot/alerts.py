@@ -257,8 +257,10 @@ def redraw_digest(deps: Deps, slack: WebClient, session: UserSession, sub: Subsc
     except SlackApiError as exc:
         if exc.response.get("error") in ("message_not_found", "channel_not_found", "cant_update_message"):
             log.info("alerts %s: digest %s cannot be updated (%s)", sub.id, digest.message_ts, exc.response["error"])
+            deps.store.digest_redrawn(digest)  # nothing left to redraw
             return False
         raise
+    deps.store.digest_redrawn(digest)
     return True
 
 
@@ -311,12 +313,14 @@ def resolve_by_user(
     rec = deps.store.get_alert(sub.id, chatroom_id) if sub is not None else None
     if sub is None or rec is None:
         return room, False
+    # The digest first (flagged for a redraw), then the row: a crash or a Slack error anywhere after this
+    # leaves the flag, and the worker's next cycle redraws the digest naming this user.
+    digest = None
+    if rec.resolved_at is None and rec.message_ts:
+        digest = deps.store.mark_digest(sub.id, rec.message_ts, {chatroom_id: user_id})
     deps.store.put_alert(rec.model_copy(update={"resolved_at": now, "resolved_by": user_id}))
-    digest = deps.store.get_digest(sub.id, rec.message_ts) if rec.message_ts else None
-    if digest is None or digest.pending or rec.resolved_at is not None:
+    if digest is None:
         return room, False
-    digest.resolved_ids[chatroom_id] = user_id
-    deps.store.put_digest(digest)
     return room, redraw_digest(deps, slack, session, sub, digest)
 
 
@@ -361,9 +365,9 @@ def snooze(
             )
         )
         return until, False
-    digest = deps.store.get_digest(sub.id, rec.message_ts) if rec.message_ts else None
-    if digest is None or digest.pending or session is None:
-        return until, False
+    digest = deps.store.mark_digest(sub.id, rec.message_ts) if rec.message_ts else None
+    if digest is None or session is None:
+        return until, False  # a flagged digest is redrawn by the worker's next cycle
     return until, redraw_digest(deps, slack, session, sub, digest)
 
 
@@ -477,6 +481,7 @@ class AlertWorker:
     def _scan(self, sub: Subscription, session: UserSession, report: CycleReport) -> None:
         store = self.deps.store
         self._reconcile(sub, report)
+        self._redraw_flagged(sub, session, report)
         now = self.deps.clock()
         cutoff = now - timedelta(minutes=sub.threshold_minutes)
         alerts = {rec.chatroom_id: rec for rec in store.alerts_for(sub.id)}
@@ -543,25 +548,30 @@ class AlertWorker:
     def _resolve(
         self, sub: Subscription, session: UserSession, recs: Sequence[AlertRecord], now: datetime, report: CycleReport
     ) -> None:
-        """Record rooms that stopped waiting, and redraw the digests that show them."""
+        """Record rooms that stopped waiting, and redraw the digests that show them.
+
+        Digests are flagged before the rows are recorded, so a crash at any point leaves a flag that the
+        next cycle's `_redraw_flagged` acts on: a resolution always reaches the channel.
+        """
         store = self.deps.store
         by_digest: dict[str, list[int]] = {}
-        store.put_alerts([rec.model_copy(update={"resolved_at": now}) for rec in recs])
         for rec in recs:
             report.resolved += 1
             if rec.message_ts:
                 by_digest.setdefault(rec.message_ts, []).append(rec.chatroom_id)
-        for ts, chatroom_ids in by_digest.items():
-            digest = store.get_digest(sub.id, ts)
-            if digest is None or digest.pending:
-                continue
-            for chatroom_id in chatroom_ids:
-                digest.resolved_ids.setdefault(chatroom_id, "")
-            store.put_digest(digest)
+        marked = [
+            (digest, chatroom_ids)
+            for ts, chatroom_ids in by_digest.items()
+            if (digest := store.mark_digest(sub.id, ts, dict.fromkeys(chatroom_ids, ""))) is not None
+        ]
+        store.put_alerts([rec.model_copy(update={"resolved_at": now}) for rec in recs])
+        for digest, chatroom_ids in marked:
             if set(chatroom_ids) & set(digest.chatroom_ids[:MAX_DIGEST_ROWS]):
                 report.nexudus_requests += 1
                 if redraw_digest(self.deps, self.slack, session, sub, digest):
                     report.digests_updated += 1
+            else:
+                store.digest_redrawn(digest)  # only rows it does not show changed
 
     def _post_digest(
         self,
@@ -611,6 +621,13 @@ class AlertWorker:
         store.stamp_digest(sub.id, pending.message_ts, ts)
         report.digests_posted += 1
         report.chatrooms_alerted += len(new)
+
+    def _redraw_flagged(self, sub: Subscription, session: UserSession, report: CycleReport) -> None:
+        """Redraw digests whose last redraw was interrupted (a crash, a Slack error) after their rows changed."""
+        for digest in self.deps.store.digests_to_redraw(sub.id):
+            report.nexudus_requests += 1
+            if redraw_digest(self.deps, self.slack, session, sub, digest):
+                report.digests_updated += 1
 
     def _reconcile(self, sub: Subscription, report: CycleReport) -> None:
         """Settle digests recorded but never stamped (the worker died between posting and stamping).

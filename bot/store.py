@@ -191,6 +191,10 @@ class Digest(BaseModel):
     resolved_ids: dict[int, str] = Field(default_factory=dict)
     """Chatroom id -> Slack user who resolved it from this digest."""
 
+    redraw: str | None = None
+    """Set (a fresh token) when rows of this digest changed and its message must be redrawn; cleared once
+    it was, so a redraw interrupted by a crash or a Slack error is done by the worker's next cycle."""
+
     @property
     def pending(self) -> bool:
         """Recorded before posting, and not yet stamped with Slack's message ts (see `Store.begin_digest`)."""
@@ -579,6 +583,50 @@ class Store:
             sql = f"UPDATE \"alerts\" SET value = json_set(value, '$.message_ts', ?) WHERE {where} RETURNING key"
             args = (new_ts, low, high, digest.message_ts)
         return len(self._sql(d, sql, args))
+
+    def mark_digest(self, sub_id: str, message_ts: str, resolved: dict[int, str] | None = None) -> Digest | None:
+        """Record rows resolved from a posted digest and flag it for a redraw, in one transaction.
+
+        ``resolved`` maps chatroom ids to the Slack user who resolved them ("" for Nexudus itself, which
+        never replaces a name already there). None if there is no such posted digest.
+        """
+        key = _digest_key(sub_id, message_ts)
+        with self._write("digests") as d:
+            rows = self._sql(d, 'SELECT value FROM "digests" WHERE key = ?', (key,))
+            if not rows:
+                return None
+            digest = Digest.model_validate(json.loads(rows[0][0]))
+            if digest.pending:
+                return None
+            for chatroom_id, by in (resolved or {}).items():
+                if by or chatroom_id not in digest.resolved_ids:
+                    digest.resolved_ids[chatroom_id] = by
+            digest = digest.model_copy(update={"redraw": secrets.token_hex(6)})
+            self._put(d, "digests", key, digest.model_dump(mode="json"))
+            return digest
+
+    def digest_redrawn(self, digest: Digest) -> bool:
+        """Clear the redraw flag of ``digest`` unless it was flagged again since it was read."""
+        key = _digest_key(digest.subscription_id, digest.message_ts)
+        with self._write("digests") as d:
+            rows = self._sql(d, 'SELECT value FROM "digests" WHERE key = ?', (key,))
+            value = json.loads(rows[0][0]) if rows else None
+            if not isinstance(value, dict) or value.get("redraw") != digest.redraw or digest.redraw is None:
+                return False
+            self._put(d, "digests", key, {**value, "redraw": None})
+            return True
+
+    def digests_to_redraw(self, sub_id: str) -> list[Digest]:
+        """A subscription's digests flagged for a redraw (one range read, filtered by SQLite)."""
+        low, high = _prefix_bounds(sub_id)
+        with self._lock:
+            rows = self._sql(
+                self._table("digests"),
+                "SELECT value FROM \"digests\" WHERE key >= ? AND key < ? AND json_extract(value, '$.redraw') "
+                "IS NOT NULL ORDER BY key",
+                (low, high),
+            )
+        return [Digest.model_validate(json.loads(value)) for (value,) in rows]
 
     def get_digest(self, sub_id: str, message_ts: str) -> Digest | None:
         value = self._get("digests", _digest_key(sub_id, message_ts))

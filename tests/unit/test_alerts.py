@@ -358,6 +358,48 @@ def test_snoozed_room_waits_for_the_snooze_to_end(
     assert len(posts(fake_slack)) == 2
 
 
+def test_a_redraw_slack_refused_is_done_by_the_next_cycle(
+    deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
+) -> None:
+    room = add_room(sandbox, clock, visited_ago=timedelta(hours=5))
+    subscribe(deps)
+    worker = make_worker(deps, slack)
+    worker.run_cycle()
+    sandbox.db.update_fields([room], clock(), "agent@example.com", last_agent_visit=clock())
+    fake_slack.fail_next("chat.update", "internal_error")
+    assert worker.run_cycle().errors == 1  # the room is recorded as resolved, but the digest was not redrawn
+    report = worker.run_cycle()
+    assert (report.errors, report.digests_updated, report.resolved) == (0, 1, 0)
+    update = fake_slack.last("chat.update")
+    assert update is not None and update.error is None and "No longer waiting" in text_of(update.args)
+    assert worker.run_cycle().digests_updated == 0  # done once
+
+
+def test_a_mark_visited_interrupted_before_its_redraw_is_shown_by_the_next_cycle(
+    deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
+) -> None:
+    from bot.alerts import resolve_by_user
+
+    room = add_room(sandbox, clock, visited_ago=timedelta(hours=5))
+    sub = subscribe(deps)
+    worker = make_worker(deps, slack)
+    worker.run_cycle()
+    dying = WebClient(token="xoxb-test", base_url=fake_slack.api_url)
+
+    def killed(**kwargs: object) -> None:
+        raise Killed()
+
+    dying.chat_update = killed  # type: ignore[method-assign]
+    session = deps.services.session(TEAM, USER)
+    with pytest.raises(Killed):
+        resolve_by_user(deps, dying, session, team_id=TEAM, subscription_id=sub.id, chatroom_id=room, user_id="U0042")
+    assert fake_slack.calls("chat.update") == []
+    report = worker.run_cycle()
+    assert report.digests_updated == 1
+    update = fake_slack.last("chat.update")
+    assert update is not None and "Marked visited by <@U0042>" in text_of(update.args)
+
+
 def test_nexudus_down_is_reported_once_then_recovers(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
 ) -> None:
