@@ -32,6 +32,8 @@ recorded too, so they are not posted again either.
 the post carries that intent in its message metadata, then `Store.stamp_digest` swaps in Slack's ts.
 A worker killed in between leaves the intent; the next cycle (`_reconcile`) finds the message in the
 channel's history and stamps it, or drops the intent if Slack never got the post (after `DROP_GRACE`).
+In the same spirit, a digest whose rows change is flagged (`Store.mark_digest`) before the change is
+recorded and unflagged once redrawn; the next cycle redraws any digest still flagged (`_redraw_flagged`).
 
 *Credentials.* A scan uses the login of the subscription's creator. If it is removed or rejected, the
 subscription pauses (`paused_reason`) and the channel is told once. It resumes on the first cycle after
