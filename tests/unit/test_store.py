@@ -482,3 +482,24 @@ def test_a_digest_is_recorded_pending_then_stamped_or_dropped_with_its_rows(tmp_
         assert {store.get_alert("s1", i).message_ts for i in (1, 2)} == {"17.5"}  # type: ignore[union-attr]
         assert store.drop_digest("s1", lost.message_ts) == 1 and store.get_alert("s1", 3) is None
         assert store.pending_digests("s1") == [] and store.stamp_digest("s1", lost.message_ts, "9.9") is None
+
+
+def test_identical_subscribes_from_many_threads_make_one_subscription(store: Store) -> None:
+    barrier = threading.Barrier(8)
+    outcomes: list[tuple[str, bool]] = []
+
+    def subscribe(user: str) -> None:
+        barrier.wait(timeout=10)
+        made, created = store.subscribe_once(sub(user=user))
+        outcomes.append((made.id, created))
+
+    threads = [threading.Thread(target=subscribe, args=(f"U{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert len(outcomes) == 8 and sum(created for _, created in outcomes) == 1
+    assert len({made for made, _ in outcomes}) == 1 and len(store.subscriptions("T1")) == 1
+    # Another filter, channel or workspace is another subscription.
+    assert store.subscribe_once(sub(channel="C2"))[1] and store.subscribe_once(sub(team="T2"))[1]
+    assert store.subscribe_once(sub().model_copy(update={"business_id": None, "id": "other"}))[1]
