@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from bot.services import EDIT_ROLE
 from bot.slack import ids
 from bot.slack.limits import MAX_HOME_BLOCKS, MAX_MESSAGE_BLOCKS
 from bot.slack.views.common import (
@@ -139,7 +140,7 @@ def row_blocks(
     elif row.state == "reposted":
         text += "\n↪️ Still waiting: its snooze ended, so a newer alert lists it again."
     value = row_value(subscription_id, row.chatroom_id)
-    can_edit = "ChatRoom-Edit" not in refused
+    can_edit = EDIT_ROLE not in refused
     buttons = [button("Mark visited", ids.ALERT_VISITED, value, style="primary")] if can_edit else []
     if subscription_id is not None:
         buttons.append(button(SNOOZE_LABEL, ids.ALERT_SNOOZE, value))

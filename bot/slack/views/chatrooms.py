@@ -8,6 +8,7 @@ from datetime import datetime, tzinfo
 from typing import Any
 
 from bot.nexudus.models import ChatRoom, Page
+from bot.services import DELETE_ROLE, EDIT_ROLE
 from bot.slack import ids
 from bot.slack.limits import MAX_MESSAGE_BLOCKS
 from bot.slack.views.common import (
@@ -63,9 +64,9 @@ def business_label(room: ChatRoom, *, labelled: bool = False) -> str:
 def row_menu(room: ChatRoom, refused: frozenset[str] = frozenset()) -> dict[str, Any]:
     """An overflow menu per list row: the same actions as a card, without the card's height."""
     options = [("Show", "show")]
-    if "ChatRoom-Edit" not in refused:
+    if EDIT_ROLE not in refused:
         options += [("Edit", "edit"), ("Run command", "run")]
-    if "ChatRoom-Delete" not in refused:
+    if DELETE_ROLE not in refused:
         options.append(("Delete", "delete"))
     return {
         "type": "overflow",
@@ -199,9 +200,9 @@ def card_blocks(
         who = f" by {escape(room.updated_by)}" if room.updated_by else ""
         pairs.append(("Updated", f"{relative_time(room.updated_on, now)}{who}"))
     buttons = []
-    if "ChatRoom-Edit" not in refused:
+    if EDIT_ROLE not in refused:
         buttons += [button("Edit", ids.EDIT, str(room.id)), button("Run command", ids.RUN, str(room.id))]
-    if "ChatRoom-Delete" not in refused:
+    if DELETE_ROLE not in refused:
         buttons.append(button("Delete", ids.DELETE, delete_value(room.id, card_ids or [room.id]), style="danger"))
     blocks: list[Block] = [section(f"*{escape(clip(room.display_name, 200))}*  `#{room.id}`"), fields_section(pairs)]
     if buttons:

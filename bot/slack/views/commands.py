@@ -7,6 +7,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from bot.nexudus.models import ActionResult, Command
+from bot.services import EDIT_ROLE
 from bot.slack import forms, ids
 from bot.slack.limits import MAX_MESSAGE_BLOCKS, MAX_OPTION_TEXT, MAX_SELECT_OPTIONS
 from bot.slack.views.chatrooms import message
@@ -61,7 +62,7 @@ def render_commands(
         text = "Nexudus offers no commands for chatrooms to this account."
         return message(text, [section(text)])
     blocks: list[Block] = [section(f"*Commands you can run on chatrooms* ({len(commands)})")]
-    can_run = "ChatRoom-Edit" not in refused
+    can_run = EDIT_ROLE not in refused
     for command in commands[:MAX_LISTED_COMMANDS]:
         run = button("Run…", ids.RUN_COMMAND, command.key) if can_run else None
         blocks.append(section(command_summary(command), accessory=run))

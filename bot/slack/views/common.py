@@ -7,6 +7,7 @@ import re
 from datetime import datetime, tzinfo
 from typing import Any
 
+from bot.services import DELETE_ROLE, EDIT_ROLE
 from bot.slack.limits import (  # noqa: F401 - re-exported for views written before limits.py
     MAX_BUTTON_TEXT,
     MAX_BUTTON_VALUE,
@@ -128,8 +129,8 @@ def absolute_time(when: datetime | None, zone: tzinfo) -> str:
 
 
 ROLE_LABELS = {
-    "ChatRoom-Edit": "Edit, Run command, Mark visited",
-    "ChatRoom-Delete": "Delete",
+    EDIT_ROLE: "Edit, Run command, Mark visited",
+    DELETE_ROLE: "Delete",
 }
 """Buttons a role covers, for the roles whose buttons views leave out once Nexudus refused them."""
 
