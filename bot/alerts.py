@@ -71,7 +71,7 @@ from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import RateLimited, Unavailable
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
-from bot.services import CredentialsRejected, DigestGone, NotLoggedIn, SubscriptionGone, UserSession
+from bot.services import CredentialsRejected, DigestGone, LoginExpired, NotLoggedIn, SubscriptionGone, UserSession
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.views.alerts import (
@@ -106,6 +106,7 @@ HISTORY_PAGE_SIZE = 200
 """An interrupted cycle's digest is looked for among the channel's 600 latest messages."""
 LOGGED_OUT = "<@{user}>'s Nexudus login was removed from this app."
 REJECTED = "Nexudus no longer accepts <@{user}>'s saved login (or the account lacks the ChatRoom-List role)."
+EXPIRED = "<@{user}>'s Nexudus login expired and could not be renewed."
 
 
 # ------------------------------------------------------------------------------------------- scan
@@ -466,10 +467,24 @@ class AlertWorker:
             report.paused += 1  # the login Nexudus refused: wait for a new one, or an hour
             return
         services = self.deps.services
-        session = UserSession(services, services.clients(credentials), credentials)
         report.subscriptions += 1
         try:
+            # Refreshes the creator's tokens when they are due; a refused refresh pauses the subscription
+            # and the channel is told once, naming the creator, who is asked to log in again.
+            current = services.credentials(sub.team_id, sub.created_by)
+            session = UserSession(services, services.clients(current), current)
             self._scan(sub, session, report)
+        except NotLoggedIn:
+            report.paused += 1
+            if sub.paused_reason is None:
+                self._pause(sub, LOGGED_OUT.format(user=sub.created_by))
+            return
+        except LoginExpired:
+            self._rejected[sub.id] = (credentials, now)
+            report.paused += 1
+            if sub.paused_reason is None:
+                self._pause(sub, EXPIRED.format(user=sub.created_by))
+            return
         except CredentialsRejected:
             self._rejected[sub.id] = (credentials, now)
             report.paused += 1

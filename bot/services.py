@@ -1,19 +1,21 @@
 """Use cases shared by every Slack listener and by the alert worker.
 
 This is where "never lose data" lives (edits go through the adapter's read → merge → check → PUT),
-where a user's own credentials are picked, and where Nexudus' ambiguous 401 is resolved into either
-"your account lacks role X" or "your login no longer works".
+where a user's own credentials are picked (and their tokens refreshed before they expire), and where
+Nexudus' ambiguous 401 is resolved into either "your account lacks role X" or "your login no longer works".
 """
 
 from __future__ import annotations
 
 import difflib
+import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from bot.nexudus.client import ChatRoomChanges, NewChatRoom, NexudusClient
+from bot.nexudus.auth import NoTokenEndpoint, TokenRefused, needs_refresh
+from bot.nexudus.client import ChatRoomChanges, ClientFactory, NewChatRoom, NexudusClient
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import NexudusError, NotAuthorised
 from bot.nexudus.models import ActionResult, ChatRoom, Command, CommandParameter, Page
@@ -21,9 +23,9 @@ from bot.nexudus.query import ChatRoomFilters, Direction
 from bot.store import Store
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-ClientMaker = Callable[[Credentials], NexudusClient]
 
 COMMAND_CACHE_TTL = timedelta(minutes=5)
 CREATE_ROLE, EDIT_ROLE, DELETE_ROLE = "ChatRoom-Create", "ChatRoom-Edit", "ChatRoom-Delete"
@@ -68,13 +70,29 @@ class CredentialsRejected(NexudusError):
 
 
 class InvalidLogin(NexudusError):
-    """The e-mail and password typed into the login modal were refused."""
+    """The e-mail and password (or the 2FA code) typed into the login modal were refused.
 
-    def __init__(self) -> None:
+    `field` is the form field the message belongs under: `password`, `code`, or None for the whole form.
+    """
+
+    def __init__(self, message: str | None = None, field: str | None = None) -> None:
+        self.field = field
         super().__init__(
-            "Nexudus did not accept that e-mail and password (or the account lacks the ChatRoom-List role, "
+            message
+            or "Nexudus did not accept that e-mail and password (or the account lacks the ChatRoom-List role, "
             "which this app needs to do anything)."
         )
+
+
+class LoginExpired(CredentialsRejected):
+    """A token login could not be refreshed (unused for about two weeks, or revoked): log in again."""
+
+    def __init__(self) -> None:
+        NexudusError.__init__(
+            self,
+            "Your Nexudus login has expired (it could not be renewed). Run `/chatrooms login` to sign in again.",
+        )
+        self.possible_role = None
 
 
 class UnknownCommand(NexudusError):
@@ -120,17 +138,29 @@ class DigestGone(Exception):
 class Services:
     """Entry point: who is logged in, and a `UserSession` for a Slack user."""
 
-    def __init__(self, store: Store, clients: ClientMaker, clock: Clock) -> None:
+    def __init__(self, store: Store, clients: ClientFactory, clock: Clock) -> None:
         self.store = store
         self.clients = clients
         self.clock = clock
         self._commands: dict[str, tuple[datetime, list[Command]]] = {}
         self._refused: dict[tuple[str, str], dict[str, datetime]] = {}
         self._lock = threading.Lock()
+        self._refreshing: dict[tuple[str, str], threading.Lock] = {}
 
-    def login(self, team_id: str, user_id: str, email: str, password: str) -> str:
-        """Check the login against Nexudus, then store it (encrypted). Returns the e-mail."""
-        credentials = Credentials(email.strip(), password)
+    def login(self, team_id: str, user_id: str, email: str, password: str, code: str | None = None) -> str:
+        """Exchange the login for tokens (or keep the password in basic mode), check it can list chatrooms,
+        then store it (encrypted). Returns the e-mail. The password is not kept in bearer mode."""
+        try:
+            credentials = self.clients.login(email, password, now=self.clock(), totp=code or None)
+        except TokenRefused as exc:
+            if exc.needs_code:
+                raise InvalidLogin(str(exc), field="code") from None
+            raise InvalidLogin() from None
+        except NoTokenEndpoint:
+            raise InvalidLogin(
+                "This Nexudus server offers no token login (/api/token). Ask the app's admin to set "
+                "NEXUDUS_AUTH=auto or basic."
+            ) from None
         if not self.clients(credentials).probe():
             raise InvalidLogin()
         self.store.save_credentials(team_id, user_id, credentials, self.clock())
@@ -146,10 +176,43 @@ class Services:
         return self.store.whoami(team_id, user_id)
 
     def session(self, team_id: str, user_id: str) -> UserSession:
+        credentials = self.credentials(team_id, user_id)
+        return UserSession(self, self.clients(credentials), credentials, owner=(team_id, user_id))
+
+    def credentials(self, team_id: str, user_id: str) -> Credentials:
+        """The user's stored login, its tokens refreshed first when they expire within a day.
+
+        Raises `NotLoggedIn`, or `LoginExpired` when a refresh is refused (the caller pauses and asks
+        the person to log in again). A refresh that cannot reach Nexudus keeps the token while it lasts.
+        """
         credentials = self.store.load_credentials(team_id, user_id)
         if credentials is None:
             raise NotLoggedIn()
-        return UserSession(self, self.clients(credentials), credentials, owner=(team_id, user_id))
+        if not needs_refresh(credentials, self.clock()):
+            return credentials
+        with self._lock:
+            lock = self._refreshing.setdefault((team_id, user_id), threading.Lock())
+        with lock:  # one refresh per login at a time: a refresh token works once
+            current = self.store.load_credentials(team_id, user_id)
+            if current is None:
+                raise NotLoggedIn()
+            now = self.clock()
+            if not needs_refresh(current, now):
+                return current  # another thread refreshed it meanwhile
+            try:
+                fresh = self.clients.refresh(current, now=now)
+            except TokenRefused:
+                latest = self.store.load_credentials(team_id, user_id)
+                if latest is not None and latest != current and not needs_refresh(latest, now):
+                    return latest  # another process (the web app or the alert worker) refreshed it first
+                log.info("token refresh refused for team %s user %s: asking them to log in again", team_id, user_id)
+                raise LoginExpired() from None
+            except NexudusError:
+                if current.expires_at is not None and now < current.expires_at:
+                    return current  # Nexudus is unreachable; the token still works for a while
+                raise
+            self.store.save_credentials(team_id, user_id, fresh, now)
+            return fresh
 
     # Roles Nexudus refused a Slack user, so what needs them is hidden instead of failing after a form.
     def note_refused(self, team_id: str, user_id: str, role: str) -> None:

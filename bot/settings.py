@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -23,9 +24,15 @@ class Settings(BaseSettings):
 
     # Nexudus
     nexudus_base_url: str = REAL_NEXUDUS_URL
+    nexudus_auth: Literal["basic", "bearer", "auto"] = Field(
+        "bearer",
+        description="bearer: token logins, no password stored; basic: the password, stored encrypted; "
+        "auto: tokens where the server offers /api/token, else the password.",
+    )
     nexudus_time_zone: str = Field(
         "UTC",
-        description="The space's IANA time zone. Nexudus may send local wall-clock times with a literal 'Z'.",
+        description="Leave at UTC (REST records are UTC); set the space's zone only when `python -m bot doctor` "
+        "finds local times with a 'Z'.",
     )
     nexudus_connect_timeout: float = Field(5.0, gt=0, le=120)
     nexudus_read_timeout: float = Field(20.0, gt=0, le=300)

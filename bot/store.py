@@ -221,6 +221,38 @@ def _prefix_bounds(prefix: str) -> tuple[str, str]:
     return f"{prefix}:", f"{prefix};"
 
 
+def _credential_record(creds: Credentials) -> dict[str, Any]:
+    """What is encrypted for a login: the password (Basic), or the tokens and their expiry (Bearer)."""
+    if creds.access_token is None:
+        return {"email": creds.email, "password": creds.password}
+    return {
+        "email": creds.email,
+        "scheme": "bearer",
+        "access_token": creds.access_token,
+        "refresh_token": creds.refresh_token,
+        "expires_at": creds.expires_at.isoformat() if creds.expires_at else None,
+        "refresh_expires_at": creds.refresh_expires_at.isoformat() if creds.refresh_expires_at else None,
+    }
+
+
+def _credentials_from(plain: dict[str, Any]) -> Credentials:
+    if plain.get("scheme") != "bearer":
+        return Credentials(email=str(plain["email"]), password=str(plain["password"]))
+
+    def when(key: str) -> datetime | None:
+        raw = plain.get(key)
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+    refresh = plain.get("refresh_token")
+    return Credentials(
+        email=str(plain["email"]),
+        access_token=str(plain["access_token"]),
+        refresh_token=str(refresh) if isinstance(refresh, str) else None,
+        expires_at=when("expires_at"),
+        refresh_expires_at=when("refresh_expires_at"),
+    )
+
+
 def _cred_key(team_id: str, user_id: str) -> str:
     return f"{team_id}:{user_id}"
 
@@ -365,8 +397,11 @@ class Store:
     # ------------------------------------------------------------------------------ credentials
 
     def save_credentials(self, team_id: str, user_id: str, creds: Credentials, now: datetime) -> None:
-        """Store a login; only the email is in clear (for ``whoami``), the password is in the token."""
-        secret = json.dumps({"email": creds.email, "password": creds.password}).encode("utf-8")
+        """Store a login; only the email is in clear (for ``whoami``), the secrets are in the Fernet token.
+
+        A token login keeps its access and refresh tokens and their expiry, never a password.
+        """
+        secret = json.dumps(_credential_record(creds)).encode("utf-8")
         value = {
             "email": creds.email,
             "token": self._cipher.encrypt(secret).decode("ascii"),
@@ -383,7 +418,7 @@ class Store:
         try:
             token = value["token"]
             plain = json.loads(self._cipher.decrypt(token.encode("ascii")))
-            return Credentials(email=str(plain["email"]), password=str(plain["password"]))
+            return _credentials_from(plain)
         except (InvalidToken, KeyError, TypeError, ValueError, AttributeError, UnicodeError):
             # The reason alone: the token, the key and the plaintext are all secrets.
             log.warning(

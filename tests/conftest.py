@@ -16,7 +16,9 @@ from bot.console import fake_slack as fake_slack_module
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import Call, FakeSlack
 from bot.nexudus.client import ClientFactory
+from bot.nexudus.dialect import KNOWN
 from bot.nexudus.pacing import PacerRegistry
+from bot.sandbox.dialects import DIALECT_NAMES, LOCAL_ZONE, dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
@@ -28,6 +30,15 @@ SIGNING_SECRET = "test-signing-secret"
 ADMIN = ("admin@sandbox.local", "sandbox-admin")
 READER = ("reader@sandbox.local", "sandbox-reader")
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+EVERY_DIALECT = pytest.mark.every_dialect
+"""Put on an end-to-end module (`pytestmark`): its tests that use the sandbox run in every dialect."""
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.definition.get_closest_marker("one_dialect"):
+        return  # a test of process wiring, not of Nexudus: the default dialect is enough
+    if metafunc.definition.get_closest_marker("every_dialect") and "sandbox_dialect" in metafunc.fixturenames:
+        metafunc.parametrize("sandbox_dialect", DIALECT_NAMES)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -82,14 +93,28 @@ class FakeClock:
             return self.now
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dialects() -> Iterator[None]:
+    """Each test learns its server's dialect afresh (the memory is per process, keyed by base URL)."""
+    KNOWN.clear()
+    yield
+    KNOWN.clear()
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def sandbox(clock: FakeClock) -> Iterator[SandboxServer]:
-    server = SandboxServer(config=SandboxConfig(throttle=False), now=clock)
+def sandbox_dialect() -> str:
+    """The dialect the sandbox speaks; end-to-end modules parametrize it over every dialect."""
+    return "seed"
+
+
+@pytest.fixture
+def sandbox(clock: FakeClock, sandbox_dialect: str) -> Iterator[SandboxServer]:
+    server = SandboxServer(config=SandboxConfig(throttle=False, dialect=dialect(sandbox_dialect)), now=clock)
     server.start()
     try:
         yield server
@@ -104,9 +129,13 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def settings(sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path) -> Settings:
+def settings(sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path, sandbox_dialect: str) -> Settings:
     return Settings(
         nexudus_base_url=sandbox.url,
+        # As an operator would set them after `python -m bot doctor`: a server without /api/token needs
+        # auto (or basic); one that writes local times with a Z needs the space's zone.
+        nexudus_auth="auto" if sandbox_dialect == "no-token" else "bearer",
+        nexudus_time_zone=LOCAL_ZONE if sandbox_dialect == "local-times" else "UTC",
         slack_api_url=fake_slack.api_url,
         slack_bot_token="xoxb-test",
         slack_signing_secret=SIGNING_SECRET,

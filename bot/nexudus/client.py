@@ -1,11 +1,13 @@
 """A typed client for the Nexudus chatroom API over one `requests.Session`.
 
 Choices where the reference disagrees with itself, made for what a real client must send:
-- Header: `Authorization: Basic …` (the examples say `Authentication:`, which no HTTP server reads).
+- Header: `Authorization: Bearer …` for a token login, `Authorization: Basic …` for a password (the
+  examples say `Authentication:`, which no HTTP server reads).
 - Run command: `POST …/chatrooms/runcommand` (the example request and Nexudus' other entities use it;
   `runacommand` in the heading is a typo).
-- Sort direction: `dir=Ascending|Descending` (see `query.py`).
-- Find by ids: `ChatRoom_Id=[1,2]`, exactly as documented.
+- Sort direction and find-by-ids: every documented form, detected and checked (see `dialect.py`).
+- List answers: the paged envelope or a bare array, whichever comes.
+Entity-specific names (path, filter prefix, roles, read-only fields) come from `entity.py`.
 
 Retries use urllib3's `Retry`: reads retry on connection errors, throttling (409/429) and 5xx, honouring
 `Retry-After`; writes (create, update, delete, run command) retry only on throttling, because a
@@ -19,7 +21,8 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
@@ -28,7 +31,20 @@ from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 from urllib3.util.retry import Retry
 
+from bot.nexudus.auth import BearerAuth, NoTokenEndpoint, exchange_password, refresh_tokens
 from bot.nexudus.credentials import Credentials
+from bot.nexudus.dialect import (
+    DIR_FORMS,
+    DIR_VALUES,
+    IDS_FORMS,
+    KNOWN,
+    DialectMemory,
+    IdsForm,
+    forms_to_try,
+    ids_verdict,
+    order_verdict,
+)
+from bot.nexudus.entity import CHATROOMS, EntitySpec
 from bot.nexudus.errors import (
     CommandFailed,
     Conflict,
@@ -59,8 +75,8 @@ log = logging.getLogger(__name__)
 
 THROTTLED = frozenset({409, 429})
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
-# Read-only properties Nexudus computes; they are never part of what we write.
-READ_ONLY = frozenset({"CreatedOn", "UpdatedOn", "UpdatedBy", "UniqueId", "Business"})
+READ_ONLY = CHATROOMS.read_only
+"""Read-only properties Nexudus computes; they are never part of what we write."""
 
 
 class NexudusRetry(Retry):
@@ -124,11 +140,11 @@ class ChatRoomChanges(NexudusModel):
         return out
 
 
-def record_to_wire(record: ChatRoom, codec: TimeCodec) -> dict[str, Any]:
-    """Every property of a record as a PUT must send it, unknown extras included."""
+def record_to_wire(record: ChatRoom, codec: TimeCodec, entity: EntitySpec = CHATROOMS) -> dict[str, Any]:
+    """Every property of a record as a PUT must send it, unknown extras (`CustomFields`…) included."""
     body: dict[str, Any] = {}
     for key, value in record.model_dump(by_alias=True).items():
-        if key in READ_ONLY:
+        if key in entity.read_only:
             continue
         body[key] = codec.to_wire(value) if isinstance(value, datetime) else value
     if body.get("BusinessId") is None and record.business is not None:
@@ -154,17 +170,28 @@ class NexudusClient:
         max_retry_after: float = 30.0,
         pacer: Pacer | None = None,
         session: requests.Session | None = None,
+        dialects: DialectMemory = KNOWN,
+        entity: EntitySpec = CHATROOMS,
     ) -> None:
-        self.url = base_url.rstrip("/") + "/support/chatrooms"
+        self.base_url = base_url.rstrip("/")
+        self.entity = entity
+        self.url = self.base_url + entity.path
         self.credentials = credentials
         self.codec = codec
         self.timeout = timeout
         self.pacer = pacer
+        self.dialects = dialects
+        self.last_headers: Mapping[str, str] = {}
+        """Headers of the latest answer (the doctor reads `Date` and rate-limit headers from them)."""
+        self._written: dict[int, tuple[float, datetime]] = {}
         self.session = session or requests.Session()
-        # Encoded here: requests encodes str credentials as Latin-1 and, for any other character, raises a
-        # UnicodeEncodeError whose repr carries the password. Latin-1 when it fits (what requests sends), else
-        # UTF-8 (RFC 7617).
-        self.session.auth = HTTPBasicAuth(_auth_bytes(credentials.email), _auth_bytes(credentials.password))
+        if credentials.access_token is not None:
+            self.session.auth = BearerAuth(credentials.access_token)
+        else:
+            # Encoded here: requests encodes str credentials as Latin-1 and, for any other character, raises
+            # a UnicodeEncodeError whose repr carries the password. Latin-1 when it fits (what requests
+            # sends), else UTF-8 (RFC 7617).
+            self.session.auth = HTTPBasicAuth(_auth_bytes(credentials.email), _auth_bytes(credentials.password))
         self.session.headers.update({"Accept": "application/json", "User-Agent": "chatrooms-bot/0.1"})
         retry = NexudusRetry(
             total=retries,
@@ -193,12 +220,34 @@ class NexudusClient:
         order_by: str = "Id",
         direction: Direction = Direction.ASCENDING,
     ) -> Page:
-        """One page of chatrooms matching `filters` (role ChatRoom-List)."""
+        """One page of chatrooms matching `filters` (role ChatRoom-List), checked to be in the order asked.
+
+        The `dir` form the server understands is learnt: the remembered one is sent first and the page
+        checked; a page in the wrong order (or a 400 naming `dir`) tries the next documented form.
+        Only a descending page proves a form (servers that ignore `dir` sort ascending).
+        """
         params = paging_params(page, size, order_by, direction)
         if filters is not None:
             params.update(filters.to_params(self.codec))
-        data = self._call("GET", "", role="ChatRoom-List", operation="list chatrooms", params=params)
-        return self._parse(Page, data)
+        direction = Direction(direction)
+        known = self.dialects.get(self.base_url).dir
+        for form in forms_to_try(known, DIR_FORMS):
+            params["dir"] = DIR_VALUES[form][direction]
+            try:
+                data = self._call("GET", "", role=self.entity.role("List"), operation="list chatrooms", params=params)
+            except ValidationFailed as exc:
+                if _names_parameter(exc, "dir"):
+                    continue
+                raise
+            result = self._page(data, page, size)
+            verdict = order_verdict(result.records, order_by, direction)
+            if verdict is False:
+                log.info("nexudus %s: dir=%s was not understood; trying another form", self.base_url, params["dir"])
+                continue
+            if verdict and direction == Direction.DESCENDING and form != known:
+                self.dialects.learn(self.base_url, dir=form)
+            return result
+        raise UnexpectedResponse(200, f"the server ignores every documented sort direction (ordering by {order_by})")
 
     def iter_pages(
         self,
@@ -221,33 +270,102 @@ class NexudusClient:
             yield from page.records
 
     def find_by_ids(self, ids: Iterable[int]) -> list[ChatRoom]:
-        """The chatrooms with these ids, in the order asked; missing ones are left out."""
+        """The chatrooms with these ids, in the order asked; missing ones are left out, none is dropped.
+
+        Every answer is checked to hold only the ids asked for (a server that ignores the form we send
+        answers an unfiltered page); otherwise the next documented form is tried, and one read per id last.
+        """
         wanted = list(dict.fromkeys(int(i) for i in ids))
         if not wanted:
             return []
         found: dict[int, ChatRoom] = {}
         for start in range(0, len(wanted), 1000):
-            chunk = wanted[start : start + 1000]
-            params = {"ChatRoom_Id": ids_param(chunk), "page": "1", "size": str(len(chunk))}
-            data = self._call("GET", "", role="ChatRoom-List", operation="find chatrooms", params=params)
-            for record in self._parse(Page, data).records:
+            for record in self._find_chunk(wanted[start : start + 1000]):
                 found[record.id] = record
         return [found[i] for i in wanted if i in found]
+
+    def _find_chunk(self, chunk: list[int]) -> list[ChatRoom]:
+        known = self.dialects.get(self.base_url).ids
+        for form in forms_to_try(known, IDS_FORMS):
+            if form == "per-id":
+                if known != "per-id":
+                    log.warning("nexudus %s: no batch form of find-by-ids works; reading one by one", self.base_url)
+                    self.dialects.learn(self.base_url, ids="per-id")
+                return self._read_each(chunk)
+            try:
+                records, total = self._ids_request(form, chunk)
+            except (ValidationFailed, NotFound):
+                continue  # the server refused this form's parameter
+            if ids_verdict([r.id for r in records], chunk, total):
+                if form != known:
+                    self.dialects.learn(self.base_url, ids=form)
+                return records
+            log.info("nexudus %s: find-by-ids as %s was ignored; trying another form", self.base_url, form)
+        return []  # pragma: no cover - "per-id" always answers
+
+    def _ids_request(self, form: IdsForm, chunk: list[int]) -> tuple[list[ChatRoom], int | None]:
+        if form == "envelope":
+            params = {self.entity.filter("Id"): ids_param(chunk), "page": "1", "size": str(len(chunk))}
+            role = self.entity.role("List")
+        else:
+            params = {"id": ids_param(chunk)}
+            role = self.entity.role("Read")
+        data = self._call("GET", "", role=role, operation="find chatrooms", params=params)
+        if isinstance(data, list):
+            return [self._parse(ChatRoom, item) for item in data], None
+        page = self._parse(Page, data)
+        return page.records, page.total_items
+
+    def _read_each(self, chunk: list[int]) -> list[ChatRoom]:
+        records = []
+        for chatroom_id in chunk:
+            try:
+                records.append(self.get(chatroom_id))
+            except NotFound:
+                continue
+        return records
 
     def get(self, chatroom_id: int) -> ChatRoom:
         """One chatroom with its `Users` (role ChatRoom-Read)."""
         data = self._call(
             "GET",
             f"/{int(chatroom_id)}",
-            role="ChatRoom-Read",
+            role=self.entity.role("Read"),
             operation="read a chatroom",
             target=chatroom_id,
         )
-        return self._parse(ChatRoom, data)
+        record = self._parse(ChatRoom, data)
+        self._check_clock(record)
+        return record
+
+    def _check_clock(self, record: ChatRoom) -> None:
+        """After our own write, compare the record's stamp with the server's `Date`: local times show here.
+
+        Costs no request (the services re-read after every write). Learns the offset per base URL and
+        warns once when it disagrees with `NEXUDUS_TIME_ZONE`.
+        """
+        written = self._written.pop(record.id, None)
+        if written is None or record.updated_on is None:
+            return
+        at, server_date = written
+        if time.monotonic() - at > 60:
+            return
+        # The wall clock the server wrote, as if it were UTC, against the server's own Date header.
+        wall = observed_offset(record.updated_on.replace(tzinfo=UTC), server_date)
+        mismatch = observed_offset(record.updated_on, server_date)
+        before = self.dialects.get(self.base_url).time_offset_minutes
+        self.dialects.learn(self.base_url, time_offset_minutes=wall)
+        if mismatch != 0 and before is None:
+            log.warning(
+                "nexudus %s stamps records %+d min from its Date header with NEXUDUS_TIME_ZONE as set: the "
+                "server sends local times with a Z; run `python -m bot doctor` and set NEXUDUS_TIME_ZONE",
+                self.base_url,
+                mismatch,
+            )
 
     def commands(self) -> list[Command]:
         """The commands that can run on chatrooms, in their `Order`."""
-        data = self._call("GET", "/commands", role="ChatRoom-List", operation="list commands")
+        data = self._call("GET", "/commands", role=self.entity.role("List"), operation="list commands")
         if not isinstance(data, list):
             raise UnexpectedResponse(200, "the command list is not a list")
         commands = [self._parse(Command, item) for item in data]
@@ -266,17 +384,21 @@ class NexudusClient:
         """Create a chatroom and return its new Id (role ChatRoom-Create)."""
         body = chatroom.model_dump(by_alias=True, exclude_none=True)
         body = {k: self.codec.to_wire(v) if isinstance(v, datetime) else v for k, v in body.items()}
-        result = self._action("POST", "", body, role="ChatRoom-Create", operation="create a chatroom")
+        result = self._action("POST", "", body, role=self.entity.role("Create"), operation="create a chatroom")
         if result.record_id is None:
             raise UnexpectedResponse(200, "no Id for the new chatroom")
+        self._remember_write(result.record_id)
         return result.record_id
 
     def replace(self, body: Mapping[str, Any]) -> ActionResult:
         """A raw full-replace PUT. Every property missing from `body` is cleared: prefer `edit`."""
         chatroom_id = body.get("Id")
-        return self._action(
-            "PUT", "", dict(body), role="ChatRoom-Edit", operation="edit a chatroom", target=chatroom_id
+        result = self._action(
+            "PUT", "", dict(body), role=self.entity.role("Edit"), operation="edit a chatroom", target=chatroom_id
         )
+        if isinstance(chatroom_id, int):
+            self._remember_write(chatroom_id)
+        return result
 
     def edit(
         self,
@@ -297,7 +419,7 @@ class NexudusClient:
             raise Conflict(current)
         if expected_fingerprint is not None and current.fingerprint() != expected_fingerprint:
             raise Conflict(current)
-        body = record_to_wire(current, self.codec)
+        body = record_to_wire(current, self.codec, self.entity)
         body.update(changes.wire(self.codec))
         body["Id"] = current.id
         self.replace(body)
@@ -310,7 +432,7 @@ class NexudusClient:
             "DELETE",
             f"/{int(chatroom_id)}",
             None,
-            role="ChatRoom-Delete",
+            role=self.entity.role("Delete"),
             operation="delete a chatroom",
             target=chatroom_id,
         )
@@ -324,9 +446,40 @@ class NexudusClient:
             "Ids": [int(i) for i in ids],
             "Parameters": [{"Name": p.name, "Type": p.type, "Value": str(v)} for p, v in parameters],
         }
-        return self._action("POST", "/runcommand", body, role="ChatRoom-Edit", operation=f"run {key}", command=True)
+        return self._action(
+            "POST", "/runcommand", body, role=self.entity.role("Edit"), operation=f"run {key}", command=True
+        )
 
     # ------------------------------------------------------------ plumbing
+    def _remember_write(self, chatroom_id: int) -> None:
+        server_date = _date_header(self.last_headers)
+        if server_date is not None:
+            if len(self._written) > 64:
+                self._written.clear()
+            self._written[chatroom_id] = (time.monotonic(), server_date)
+
+    def _page(self, data: Any, page: int, size: int) -> Page:
+        """The documented envelope, or a bare array of records (some servers answer one)."""
+        if isinstance(data, list):
+            records = [self._parse(ChatRoom, item) for item in data]
+            if self.dialects.get(self.base_url).list_shape != "array":
+                self.dialects.learn(self.base_url, list_shape="array")
+            first = (page - 1) * size
+            return Page(
+                records=records,
+                current_page=page,
+                page_size=size,
+                has_next_page=len(records) >= size,
+                has_previous_page=page > 1,
+                first_item=first + 1 if records else 0,
+                last_item=first + len(records),
+                total_items=first + len(records) + (1 if len(records) >= size else 0),
+                total_pages=page + (1 if len(records) >= size else 0),
+            )
+        if self.dialects.get(self.base_url).list_shape is None:
+            self.dialects.learn(self.base_url, list_shape="envelope")
+        return self._parse(Page, data)
+
     def _action(
         self,
         method: str,
@@ -380,6 +533,7 @@ class NexudusClient:
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
+        self.last_headers = response.headers
         return self._interpret(response, role=role, operation=operation, target=target, write=write)
 
     def _interpret(
@@ -426,6 +580,27 @@ def _auth_bytes(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+def _names_parameter(error: ValidationFailed, name: str) -> bool:
+    fields = {key.lower() for key in error.by_field()}
+    return name.lower() in fields or name.lower() in str(error).lower().split(":")[0]
+
+
+def _date_header(headers: Mapping[str, str]) -> datetime | None:
+    raw = headers.get("Date")
+    if not raw:
+        return None
+    try:
+        return parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+
+
+def observed_offset(stamp: datetime, server_date: datetime) -> int:
+    """Minutes between a record stamped just now and the server's `Date`, rounded to 15 (zones' grain)."""
+    minutes = (stamp - server_date).total_seconds() / 60
+    return int(round(minutes / 15) * 15)
+
+
 def _retry_after(response: requests.Response) -> float | None:
     raw = response.headers.get("Retry-After")
     try:
@@ -448,8 +623,13 @@ class ClientFactory:
         max_retry_after: float = 30.0,
         pacers: PacerRegistry | None = None,
         max_clients: int = 256,
+        auth: str = "bearer",
+        dialects: DialectMemory = KNOWN,
     ) -> None:
         self.base_url = base_url
+        self.auth = auth
+        self.dialects = dialects
+        self._token_session = requests.Session()
         self.codec = codec
         self.timeout = timeout
         self.retries = retries
@@ -470,7 +650,32 @@ class ClientFactory:
             backoff=settings.nexudus_backoff,
             max_retry_after=settings.nexudus_max_retry_after,
             pacers=pacers or PacerRegistry(enabled=settings.nexudus_pacing),
+            auth=settings.nexudus_auth,
         )
+
+    def login(self, email: str, password: str, *, now: datetime, totp: str | None = None) -> Credentials:
+        """The credentials to keep for a login: tokens (`bearer`, and `auto` where offered) or the password.
+
+        Raises `TokenRefused` for a refused login or 2FA code, `NoTokenEndpoint` in bearer mode on a
+        server without `/token`. The password is dropped as soon as tokens are in hand.
+        """
+        email = email.strip()
+        if self.auth in ("bearer", "auto"):
+            try:
+                return exchange_password(
+                    self._token_session, self.base_url, email, password, now=now, totp=totp, timeout=self.timeout
+                )
+            except NoTokenEndpoint:
+                if self.auth == "bearer":
+                    raise
+                log.info("nexudus %s offers no /token: using HTTP Basic (NEXUDUS_AUTH=auto)", self.base_url)
+        return Credentials(email, password)
+
+    def refresh(self, credentials: Credentials, *, now: datetime) -> Credentials:
+        """New tokens for a token login (`TokenRefused` when the refresh token no longer works)."""
+        fresh = refresh_tokens(self._token_session, self.base_url, credentials, now=now, timeout=self.timeout)
+        self.forget(credentials)
+        return fresh
 
     def __call__(self, credentials: Credentials) -> NexudusClient:
         with self._lock:
@@ -487,6 +692,7 @@ class ClientFactory:
                 backoff=self.backoff,
                 max_retry_after=self.max_retry_after,
                 pacer=self.pacers.for_account(credentials.email),
+                dialects=self.dialects,
             )
             self._clients[credentials] = client
             while len(self._clients) > self.max_clients:

@@ -10,6 +10,8 @@ Demo accounts (HTTP Basic):
 - ``admin@sandbox.local`` / ``sandbox-admin``: ChatRoom-List, -Read, -Create, -Edit, -Delete.
 - ``reader@sandbox.local`` / ``sandbox-reader``: ChatRoom-List and ChatRoom-Read only.
 - ``owner@sandbox.local`` / ``sandbox-owner``: an administrator, so every role.
+- ``2fa@sandbox.local`` / ``sandbox-2fa``: the admin's roles, with two-factor authentication: only a token
+  login with a TOTP code works (secret ``JBSWY3DPEHPK3PXP``, see `bot.sandbox.dialects.totp`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ class DemoUser:
     password: str
     roles: frozenset[str]
     administrator: bool = False
+    totp_secret: str | None = None
+    """Set for an account with two-factor authentication: HTTP Basic is refused, a token login needs a code."""
 
     def has_role(self, role: str) -> bool:
         return self.administrator or role in self.roles
@@ -49,8 +53,9 @@ class DemoUser:
 ADMIN = DemoUser("admin@sandbox.local", "sandbox-admin", ALL_ROLES)
 READER = DemoUser("reader@sandbox.local", "sandbox-reader", frozenset({ROLE_LIST, ROLE_READ}))
 OWNER = DemoUser("owner@sandbox.local", "sandbox-owner", frozenset(), administrator=True)
+TWO_FACTOR = DemoUser("2fa@sandbox.local", "sandbox-2fa", ALL_ROLES, totp_secret="JBSWY3DPEHPK3PXP")
 
-DEMO_USERS: dict[str, DemoUser] = {u.email: u for u in (ADMIN, READER, OWNER)}
+DEMO_USERS: dict[str, DemoUser] = {u.email: u for u in (ADMIN, READER, OWNER, TWO_FACTOR)}
 
 BUSINESSES: tuple[tuple[int, str], ...] = (
     (9001, "Harbour Works"),

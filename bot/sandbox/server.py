@@ -31,13 +31,17 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType, TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from bot.sandbox.commands import COMMANDS, CommandRefused, run_command
 from bot.sandbox.db import ORDER_COLUMNS, ChatRoomRow, NewChatRoom, SandboxDB, SearchQuery
+from bot.sandbox.dialects import DIALECT_NAMES, SEED, SandboxDialect, TokenStore, totp_ok
+from bot.sandbox.dialects import dialect as make_dialect
 from bot.sandbox.seed import (
     DEFAULT_RNG_SEED,
     DEMO_USERS,
@@ -53,6 +57,7 @@ from bot.sandbox.seed import (
 log = logging.getLogger("bot.sandbox")
 
 BASE_PATH = "/api/support/chatrooms"
+TOKEN_PATH = "/api/token"
 WIRE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_PAGE_SIZE = 1000
 MAX_BODY = 1 << 20
@@ -82,6 +87,8 @@ class SandboxConfig:
     clock: Callable[[], float] = time.monotonic
     now: Callable[[], datetime] = _utcnow
     log_requests: bool = False
+    dialect: SandboxDialect = SEED
+    """Which documented variant of the API to speak (see `bot/sandbox/dialects.py`)."""
 
 
 # -- request plumbing ------------------------------------------------------------------------------
@@ -134,53 +141,77 @@ def validation_failure(errors: list[dict[str, Any]]) -> Response:
     return failure(message, errors)
 
 
-def wire(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(UTC).strftime(WIRE_FORMAT)
+def _zone(dialect: SandboxDialect | None) -> Any:
+    return ZoneInfo(dialect.local_zone) if dialect is not None and dialect.local_zone else UTC
 
 
-def parse_datetime(text: str) -> datetime:
-    """`YYYY-MM-DDTHH:mm`, with optional seconds, fraction, `Z` or offset; naive means UTC."""
+def wire(value: datetime | None, dialect: SandboxDialect | None = None) -> str | None:
+    """`…Z`: UTC, or (dialect `local-times`) the space's wall clock with a `Z` all the same."""
+    return None if value is None else value.astimezone(_zone(dialect)).strftime(WIRE_FORMAT)
+
+
+def parse_datetime(text: str, dialect: SandboxDialect | None = None) -> datetime:
+    """`YYYY-MM-DDTHH:mm`, with optional seconds, fraction, `Z` or offset; naive (or `Z`) means the
+    server's zone: UTC, or the space's with `local-times`."""
     text = text.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1]
     if "T" not in text and " " not in text:
         raise ValueError("not a date-time")
     parsed = datetime.fromisoformat(text)
-    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-    return parsed.replace(microsecond=0)
+    parsed = parsed.replace(tzinfo=_zone(dialect)) if parsed.tzinfo is None else parsed
+    return parsed.astimezone(UTC).replace(microsecond=0)
 
 
-def list_record(row: ChatRoomRow) -> dict[str, Any]:
+def _extras(record: dict[str, Any], row: ChatRoomRow, dialect: SandboxDialect | None) -> dict[str, Any]:
+    if dialect is None or not dialect.extra_fields:
+        return record
+    record.update(
+        {
+            "IsNew": False,
+            "ToStringText": row.name or "",
+            "LocalizationDetails": None,
+            "CustomFields": {"Data": [{"Name": "Floor", "Value": str(row.id % 7)}]},
+            "AddedUsers": None,
+            "RemovedUsers": None,
+        }
+    )
+    return record
+
+
+def list_record(row: ChatRoomRow, dialect: SandboxDialect | None = None) -> dict[str, Any]:
     """A search record: `Business` (the id), no `Users`."""
-    return {
+    record = {
         "Id": row.id,
         "Business": row.business_id,
         "Name": row.name,
         "Active": row.active,
-        "LastAgentVisit": wire(row.last_agent_visit),
-        "CreatedOn": wire(row.created_on),
-        "UpdatedOn": wire(row.updated_on),
+        "LastAgentVisit": wire(row.last_agent_visit, dialect),
+        "CreatedOn": wire(row.created_on, dialect),
+        "UpdatedOn": wire(row.updated_on, dialect),
         "UpdatedBy": row.updated_by,
         "UniqueId": row.unique_id,
         "SystemId": row.system_id,
     }
+    return _extras(record, row, dialect)
 
 
-def single_record(row: ChatRoomRow) -> dict[str, Any]:
-    """The GET-by-id record: `BusinessId` and `Users`."""
-    return {
+def single_record(row: ChatRoomRow, dialect: SandboxDialect | None = None) -> dict[str, Any]:
+    """The GET-by-id record (and each record of `id=[…]`): `BusinessId` and `Users`."""
+    record = {
         "Id": row.id,
         "Active": row.active,
         "BusinessId": row.business_id,
-        "LastAgentVisit": wire(row.last_agent_visit),
+        "LastAgentVisit": wire(row.last_agent_visit, dialect),
         "Name": row.name,
-        "CreatedOn": wire(row.created_on),
-        "UpdatedOn": wire(row.updated_on),
+        "CreatedOn": wire(row.created_on, dialect),
+        "UpdatedOn": wire(row.updated_on, dialect),
         "UpdatedBy": row.updated_by,
         "UniqueId": row.unique_id,
         "SystemId": row.system_id,
         "Users": list(row.users),
     }
+    return _extras(record, row, dialect)
 
 
 # -- counters, throttling, faults -----------------------------------------------------------------
@@ -267,11 +298,15 @@ class Throttle:
             return None
 
 
-def throttled(retry_after: int) -> Response:
+def throttled(retry_after: int, dialect: SandboxDialect = SEED) -> Response:
+    """409 (or 429) with `Retry-After`, with a JSON message or (dialect `throttle-empty`) no body at all."""
+    headers = {"Retry-After": str(retry_after)}
+    if dialect.throttle_body == "empty":
+        return Response(dialect.throttle_status, b"", "text/plain; charset=utf-8", headers)
     return json_response(
-        409,
+        dialect.throttle_status,
         {"Message": f"Too many requests for this account. Retry after {retry_after} s."},
-        {"Retry-After": str(retry_after)},
+        headers,
     )
 
 
@@ -317,6 +352,7 @@ class SandboxApp:
         self.stats = RequestStats()
         self.throttle = Throttle()
         self.faults = Faults()
+        self.tokens = TokenStore()
 
     # The entry point ------------------------------------------------------------------------------
 
@@ -324,9 +360,18 @@ class SandboxApp:
         split = urlsplit(request.target)
         path = split.path.rstrip("/").lower() or "/"
         query = {k.lower(): v for k, v in parse_qs(split.query, keep_blank_values=True).items()}
+        spoken = self.config.dialect
+        if path == TOKEN_PATH and spoken.tokens:
+            self.stats.record(request.method, "token")
+            return self.token(request)
         resolved = self.resolve(request.method, path)
-        if isinstance(resolved, Route) and resolved.kind == "search" and "chatroom_id" in query:
-            resolved = replace(resolved, kind="ids")
+        if isinstance(resolved, Route) and resolved.kind == "search":
+            if spoken.ids == "array":
+                query.pop("chatroom_id", None)  # not this dialect's form: ignored, as unknown parameters are
+                if any(v.strip().startswith("[") for v in query.get("id", [])):
+                    resolved = Route("ids", ROLE_READ, False, SandboxApp.ids_array)
+            elif "chatroom_id" in query:
+                resolved = replace(resolved, kind="ids")
         self.stats.record(request.method, resolved.kind if isinstance(resolved, Route) else "other")
 
         config = self.config
@@ -338,7 +383,7 @@ class SandboxApp:
         if fault == "500":
             return failure("An unexpected error occurred. Please try again later.", http_status=500)
         if fault == "409":
-            return throttled(1)
+            return throttled(1, spoken)
         if fault == "timeout":
             time.sleep(config.fault_timeout)
 
@@ -346,11 +391,11 @@ class SandboxApp:
             return resolved
         user = self.authenticate(request.headers.get("Authorization"))
         if user is None or not user.has_role(resolved.role):
-            return json_response(401, DENIED, {"WWW-Authenticate": 'Basic realm="Nexudus sandbox"'})
+            return json_response(401, DENIED, {"WWW-Authenticate": 'Bearer realm="Nexudus sandbox"'})
         if config.throttle:
             retry_after = self.throttle.check(user.email, resolved.is_write, config)
             if retry_after is not None:
-                return throttled(retry_after)
+                return throttled(retry_after, spoken)
         return resolved.handler(self, request, query, user, resolved.record_id)
 
     def resolve(self, method: str, path: str) -> Route | Response:
@@ -381,8 +426,14 @@ class SandboxApp:
         return route
 
     def authenticate(self, header: str | None) -> DemoUser | None:
-        """The account of a Basic `Authorization` header, or None (never logged)."""
-        if not header or header[:6].lower() != "basic ":
+        """The account of a Bearer or Basic `Authorization` header, or None (never logged).
+
+        Basic is refused for an account with two-factor authentication, and by the `bearer-only` dialect.
+        """
+        if header and header[:7].lower() == "bearer ":
+            email = self.tokens.user_of(header[7:].strip(), self.now())
+            return self.users.get(email) if email else None
+        if not header or header[:6].lower() != "basic " or not self.config.dialect.basic:
             return None
         try:
             raw = base64.b64decode(header[6:].strip(), validate=True)
@@ -398,7 +449,44 @@ class SandboxApp:
             return None
         if not hmac.compare_digest(password.encode("utf-8"), user.password.encode("utf-8")):
             return None
-        return user
+        return None if user.totp_secret else user
+
+    def token(self, request: Request) -> Response:
+        """`POST /api/token`: password (+ `totp`) and refresh grants, form-encoded as OAuth2 wants."""
+        if request.method != "POST":
+            return text_response(405, "Method not allowed", {"Allow": "POST"})
+        content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        if content_type != "application/x-www-form-urlencoded":
+            return json_response(400, {"error": "unsupported_grant_type"})
+        try:
+            form = {k: v[-1] for k, v in parse_qs(request.body.decode("utf-8"), keep_blank_values=True).items()}
+        except UnicodeDecodeError:
+            return json_response(400, {"error": "invalid_request"})
+        now = self.now()
+        refused = {"error": "invalid_grant", "error_description": "The user name or password is incorrect."}
+        grant = form.get("grant_type")
+        if grant == "password":
+            user = self.users.get(form.get("username", "").strip().lower())
+            password = form.get("password", "")
+            if user is None or not hmac.compare_digest(password.encode("utf-8"), user.password.encode("utf-8")):
+                return json_response(400, refused)
+            if user.totp_secret:
+                code = form.get("totp", "")
+                if not code:
+                    return json_response(
+                        400, {"error": "invalid_grant", "error_description": "A two-factor (TOTP) code is required."}
+                    )
+                if not totp_ok(user.totp_secret, code, self.config.now()):
+                    return json_response(
+                        400, {"error": "invalid_grant", "error_description": "The two-factor (TOTP) code is wrong."}
+                    )
+            return json_response(200, self.tokens.issue(user.email, now))
+        if grant == "refresh_token":
+            email = self.tokens.redeem_refresh(form.get("refresh_token", ""), now)
+            if email is None or email not in self.users:
+                return json_response(400, {"error": "invalid_grant", "error_description": "Invalid refresh token."})
+            return json_response(200, self.tokens.issue(email, now))
+        return json_response(400, {"error": "unsupported_grant_type"})
 
     def now(self) -> datetime:
         """The wall clock at second resolution, as Nexudus stamps records."""
@@ -407,7 +495,7 @@ class SandboxApp:
     # Reads ---------------------------------------------------------------------------------------
 
     def search(self, request: Request, query: dict[str, list[str]], user: DemoUser, _: int | None) -> Response:
-        parsed = parse_search(query)
+        parsed = parse_search(query, self.config.dialect)
         if isinstance(parsed, Response):
             return parsed
         search, order_field = parsed
@@ -416,7 +504,7 @@ class SandboxApp:
         return json_response(
             200,
             {
-                "Records": [list_record(r) for r in rows],
+                "Records": [list_record(r, self.config.dialect) for r in rows],
                 "CurrentPageSize": search.size,
                 "CurrentPage": search.page,
                 "CurrentOrderField": order_field,
@@ -434,7 +522,15 @@ class SandboxApp:
 
     def get(self, request: Request, query: dict[str, list[str]], user: DemoUser, record_id: int | None) -> Response:
         row = self.db.get(record_id or 0)
-        return json_response(200, single_record(row)) if row else not_found()
+        return json_response(200, single_record(row, self.config.dialect)) if row else not_found()
+
+    def ids_array(self, request: Request, query: dict[str, list[str]], user: DemoUser, _: int | None) -> Response:
+        """`GET …/chatrooms?id=[1,2]` (dialect `ids-array`): a bare array of full records, in id order."""
+        ids = _ids_filter(query.get("id", []))
+        if ids is None:
+            return validation_failure([field_error("id", "must be a list of ids like [1,2,3]", query.get("id"))])
+        rows = [row for row in (self.db.get(i) for i in sorted(ids)) if row is not None]
+        return json_response(200, [single_record(row, self.config.dialect) for row in rows])
 
     def commands(self, request: Request, query: dict[str, list[str]], user: DemoUser, _: int | None) -> Response:
         return json_response(200, [c.to_json() for c in COMMANDS])
@@ -545,7 +641,7 @@ class SandboxApp:
                 "OpenInWindow": False,
                 "RedirectURL": None,
                 "UpdatedBy": user.email,
-                "UpdatedOn": wire(now),
+                "UpdatedOn": wire(now, self.config.dialect),
             },
         )
 
@@ -589,7 +685,7 @@ class SandboxApp:
             try:
                 if not isinstance(raw, str):
                     raise ValueError
-                values["last_agent_visit"] = parse_datetime(raw)
+                values["last_agent_visit"] = parse_datetime(raw, self.config.dialect)
             except ValueError:
                 errors.append(field_error("LastAgentVisit", "must be a date-time", raw))
 
@@ -676,9 +772,20 @@ def _ids_filter(values: list[str]) -> tuple[int, ...] | None:
     return tuple(dict.fromkeys(ids))
 
 
-def parse_direction(value: str) -> bool | None:
-    """True for descending, False for ascending, None when unreadable."""
+def parse_direction(value: str, spoken: str = "any") -> bool | None:
+    """True for descending, False for ascending, None when unreadable.
+
+    A strict dialect (`name`, `signed`, `binary`) reads only its own form and *ignores* any other value
+    (ascending), as a server does with a value it does not know — the case that makes a client wrong.
+    """
     text = value.strip().lower()
+    strict = {
+        "name": {"ascending": False, "descending": True},
+        "signed": {"1": False, "-1": True},
+        "binary": {"0": False, "1": True},
+    }
+    if spoken in strict:
+        return strict[spoken].get(text, False)
     if text in ("ascending", "asc", "0"):
         return False
     if text in ("descending", "desc", "1", "-1"):
@@ -702,7 +809,7 @@ _RANGES = {
 }
 
 
-def parse_search(query: dict[str, list[str]]) -> tuple[SearchQuery, str] | Response:
+def parse_search(query: dict[str, list[str]], spoken: SandboxDialect = SEED) -> tuple[SearchQuery, str] | Response:
     """A `SearchQuery` and the canonical order field from lower-cased query parameters, or a 400."""
     errors: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {}
@@ -731,7 +838,7 @@ def parse_search(query: dict[str, list[str]]) -> tuple[SearchQuery, str] | Respo
     raw = value("chatroom_lastagentvisit")
     if raw is not None:
         try:
-            kwargs["visit_minute"] = parse_datetime(raw)
+            kwargs["visit_minute"] = parse_datetime(raw, spoken)
         except ValueError:
             bad("chatroom_lastagentvisit", "must be a date-time like 2024-05-01T14:30", raw)
     if "chatroom_id" in query:
@@ -744,7 +851,7 @@ def parse_search(query: dict[str, list[str]]) -> tuple[SearchQuery, str] | Respo
             if raw is None:
                 continue
             try:
-                kwargs[key] = parse_datetime(raw)
+                kwargs[key] = parse_datetime(raw, spoken)
             except ValueError:
                 errors.append(field_error(prefix.title() + label, "must be a date-time like 2024-05-01T14:30", raw))
 
@@ -769,7 +876,7 @@ def parse_search(query: dict[str, list[str]]) -> tuple[SearchQuery, str] | Respo
     direction_raw = value("dir") or value("sort")
     descending: bool | None = False
     if direction_raw is not None:
-        descending = parse_direction(direction_raw)
+        descending = parse_direction(direction_raw, spoken.dir)
         if descending is None:
             errors.append(field_error("dir", "must be Ascending or Descending", direction_raw))
 
@@ -888,6 +995,10 @@ class _Handler(BaseHTTPRequestHandler):
     def version_string(self) -> str:
         return self.server_version
 
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The `Date` header from the sandbox's clock (tests move it), as a server stamps its records."""
+        return format_datetime(self.server.app.config.now().astimezone(UTC), usegmt=True)
+
     def log_message(self, format: str, *args: Any) -> None:
         """Silenced: requests are logged by `_serve` (no headers, so no credentials)."""
 
@@ -992,6 +1103,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that fail (0..1)")
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault injection")
     parser.add_argument("--reset", action="store_true", help="drop the data and seed again")
+    parser.add_argument(
+        "--dialect",
+        action="append",
+        choices=DIALECT_NAMES,
+        default=[],
+        help="speak one documented variant of the API (repeatable; see bot/sandbox/dialects.py)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
     return parser
 
@@ -1010,6 +1128,7 @@ def main(argv: list[str] | None = None) -> int:
         fault_rate=args.fault_rate,
         fault_seed=args.fault_seed,
         log_requests=not args.quiet,
+        dialect=make_dialect(*args.dialect),
     )
     db_path = ":memory:" if args.memory else args.db
     started = time.perf_counter()
@@ -1035,10 +1154,11 @@ def main(argv: list[str] | None = None) -> int:
             f"started in {elapsed:.0f} ms)",
             f"  NEXUDUS_BASE_URL={server.url}",
             f"  throttling {'on' if config.throttle else 'off'}, delay {config.delay:g} s, "
-            f"fault rate {config.fault_rate:g}",
-            "Demo users (HTTP Basic):",
+            f"fault rate {config.fault_rate:g}, dialect {' + '.join(args.dialect) or 'seed'}",
+            "Demo users (HTTP Basic, or Bearer tokens from POST /api/token):",
             *(
                 f"  {u.email} / {u.password}  ({'Administrator' if u.administrator else ', '.join(sorted(u.roles))})"
+                + (f"  2FA, TOTP secret {u.totp_secret}" if u.totp_secret else "")
                 for u in DEMO_USERS.values()
             ),
             "Try:",

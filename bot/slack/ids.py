@@ -30,6 +30,7 @@ F_USERS = "users"
 F_SYSTEM_ID = "system_id"
 F_EMAIL = "email"
 F_PASSWORD = "password"
+F_CODE = "totp"
 
 # Nexudus' Errors[].PropertyName → the form block that shows it
 PROPERTY_TO_BLOCK = {

@@ -160,6 +160,17 @@ def parse_login(state: StateValues) -> tuple[str, str, dict[str, str]]:
     return email, password, errors
 
 
+def parse_login_code(state: StateValues) -> tuple[str | None, dict[str, str]]:
+    """The optional 2FA code: 6 to 8 digits (spaces allowed, as apps show `123 456`)."""
+    raw = text_value(state, ids.F_CODE)
+    if raw is None:
+        return None, {}
+    code = raw.replace(" ", "")
+    if not re.fullmatch(r"[0-9]{6,8}", code):
+        return None, {ids.F_CODE: "Enter the 6-digit code your authenticator app shows now, or leave it empty."}
+    return code, {}
+
+
 def state_values(view: Any) -> StateValues:
     """`view.state.values`, or {} when a payload is malformed."""
     if not isinstance(view, dict):

@@ -19,22 +19,26 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ADMIN, READER, FakeClock, RunningApp
+from conftest import ADMIN, EVERY_DIALECT, READER, FakeClock, RunningApp
 from slack_sdk import WebClient
 
 from bot.alerts import AlertWorker
 from bot.console.driver import SlackDriver, find_action
 from bot.sandbox.db import NewChatRoom
+from bot.sandbox.dialects import dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.slack import ids
+
+pytestmark = [pytest.mark.integration, EVERY_DIALECT]
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def sandbox(clock: FakeClock) -> Iterator[SandboxServer]:
+def sandbox(clock: FakeClock, sandbox_dialect: str) -> Iterator[SandboxServer]:
     """An empty sandbox: each test decides which chatrooms wait."""
-    server = SandboxServer(config=SandboxConfig(throttle=False), now=clock, chatrooms=0)
+    config = SandboxConfig(throttle=False, dialect=dialect(sandbox_dialect))
+    server = SandboxServer(config=config, now=clock, chatrooms=0)
     server.start()
     try:
         yield server
@@ -293,6 +297,7 @@ def test_login_refreshes_the_home_tab(running_app: RunningApp) -> None:
 # ------------------------------------------------------------------------------------ deploy files
 
 
+@pytest.mark.one_dialect
 def test_procfile_web_line_serves_the_app_with_gunicorn(
     sandbox: SandboxServer, fake_slack: Any, tmp_path: Path
 ) -> None:

@@ -13,13 +13,12 @@ import pytest
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from helpers.nexudus_contract import CASES, ContractCase, Target, run
+from helpers.nexudus_contract import CASES, MISSING_ID, ContractCase, run, sandbox_target
 
 from bot.nexudus import (
     ChatRoomChanges,
     ChatRoomFilters,
     CommandFailed,
-    CommandParameter,
     Conflict,
     Credentials,
     Direction,
@@ -30,7 +29,6 @@ from bot.nexudus import (
     ValidationFailed,
 )
 from bot.nexudus.pacing import PacerRegistry
-from bot.sandbox.db import SearchQuery
 from bot.sandbox.server import SandboxConfig, SandboxServer
 
 pytestmark = pytest.mark.integration
@@ -39,7 +37,6 @@ ADMIN = Credentials("admin@sandbox.local", "sandbox-admin")
 READER = Credentials("reader@sandbox.local", "sandbox-reader")
 WRONG = Credentials("admin@sandbox.local", "not-the-password")
 ACCOUNTS = {"admin": ADMIN, "reader": READER, "wrong": WRONG}
-MISSING_ID = 987_654_321
 
 
 def start_sandbox(**config: object) -> SandboxServer:
@@ -77,22 +74,6 @@ def make_client(sandbox: SandboxServer) -> Iterator[ClientMaker]:
 @pytest.fixture
 def admin(make_client: ClientMaker) -> NexudusClient:
     return make_client(ADMIN)
-
-
-def sandbox_target(server: SandboxServer) -> Target:
-    rows, _ = server.db.search(SearchQuery(size=1000))
-    named = [r for r in rows if r.name]
-    return Target(
-        existing_id=named[0].id,
-        missing_id=MISSING_ID,
-        disposable_id=named[1].id,
-        business_id=server.db.businesses()[0][0],
-        command_key="SEND_TRANSCRIPT",
-        command_parameters=(
-            (CommandParameter(name="Email", type="EmailAddress"), "ops@example.com"),
-            (CommandParameter(name="Include archived", type="Boolean"), "true"),
-        ),
-    )
 
 
 # ----------------------------------------------------------------------------- contract cases

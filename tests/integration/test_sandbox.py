@@ -573,7 +573,7 @@ def test_roles_per_route(api: Api, method: str, path: str, body: Any, reader_ok:
 def test_demo_users_are_documented() -> None:
     import bot.sandbox.seed as seed_module
 
-    assert set(DEMO_USERS) == {ADMIN[0], READER[0], OWNER[0]}
+    assert set(DEMO_USERS) == {ADMIN[0], READER[0], OWNER[0], "2fa@sandbox.local"}
     for user in DEMO_USERS.values():
         assert user.email in (seed_module.__doc__ or "") and user.password in (seed_module.__doc__ or "")
 

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from conftest import ADMIN, READER, RunningApp
+import pytest
+from conftest import ADMIN, EVERY_DIALECT, READER, RunningApp
 
 from bot.console.driver import find_action
 from bot.slack import ids
+
+pytestmark = [pytest.mark.integration, EVERY_DIALECT]
 
 
 def response_messages(app: RunningApp, count: int = 1) -> list[dict[str, Any]]:

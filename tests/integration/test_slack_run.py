@@ -7,12 +7,15 @@ import time
 from typing import Any
 from urllib.parse import quote
 
-from conftest import READER, RunningApp
+import pytest
+from conftest import EVERY_DIALECT, READER, RunningApp
 
 from bot.console.driver import find_action
 from bot.console.render import field_state, initial_state, render_modal
 from bot.slack import ids
 from bot.slack.limits import MAX_OPTION_TEXT
+
+pytestmark = [pytest.mark.integration, EVERY_DIALECT]
 
 
 def all_text(value: Any) -> str:

@@ -220,7 +220,9 @@ def test_web_process_and_worker_writing_at_once_lose_no_login_or_subscription(
     assert sum("will hear about" in r for r in replies) == len(users), replies[:2]
     with _store(env) as store:
         for i, user in enumerate(users):
-            assert store.load_credentials(driver.team_id, user) == ADMIN, user
+            saved = store.load_credentials(driver.team_id, user)
+            assert saved is not None and saved.email == ADMIN.email and saved.bearer, user
+            assert saved.password == "", "a token login keeps no password"
             mine = store.subscriptions_by_user(driver.team_id, user)
             assert [(s.channel_id, s.threshold_minutes) for s in mine] == [(f"C{i:08d}", i + 5)], (user, mine)
         assert len(store.subscriptions(driver.team_id)) == len(users)

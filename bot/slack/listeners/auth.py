@@ -15,7 +15,7 @@ from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, LoginIntent, LogoutIntent, WhoamiIntent, help_text
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, LoginContext
-from bot.slack.submissions import parse_login, state_values
+from bot.slack.submissions import parse_login, parse_login_code, state_values
 from bot.slack.views.chatrooms import render_help, render_notice
 from bot.slack.views.common import escape
 from bot.slack.views.modals import info_modal, loading_modal, login_modal
@@ -24,7 +24,18 @@ from bot.slack.views.modals import info_modal, loading_modal, login_modal
 def open_login(_: LoginIntent, ctx: Ctx) -> None:
     meta = LoginContext(response_url=ctx.response_url, channel_id=ctx.channel_id).dump()
     email = ctx.deps.services.whoami(ctx.team_id, ctx.user_id) or ""
-    ctx.client.views_open(trigger_id=ctx.trigger_id, view=login_modal(meta, email=email))
+    ctx.client.views_open(trigger_id=ctx.trigger_id, view=login_modal(meta, email=email, tokens=_tokens(ctx.deps)))
+
+
+def _tokens(deps: Deps) -> bool:
+    return deps.settings.nexudus_auth != "basic"
+
+
+def _login_form(view: dict[str, Any]) -> tuple[str, str, str | None, dict[str, str]]:
+    state = state_values(view)
+    email, password, errors = parse_login(state)
+    code, code_errors = parse_login_code(state)
+    return email, password, code, {**errors, **code_errors}
 
 
 def logout(_: LogoutIntent, ctx: Ctx) -> None:
@@ -66,7 +77,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         except BadMetadata as exc:
             ack(response_action="update", view=info_modal("Log in", f":warning: {exc}"))
             return
-        _, _, errors = parse_login(state_values(view))
+        _, _, _, errors = _login_form(view)
         if errors:
             ack(response_action="errors", errors=errors)
             return
@@ -74,7 +85,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
     def do_login(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)
-        email, password, errors = parse_login(state_values(view))
+        email, password, code, errors = _login_form(view)
         try:
             meta = LoginContext.load(view.get("private_metadata"))
         except BadMetadata:
@@ -86,11 +97,11 @@ def register(app: App, deps: Deps, router: Router) -> None:
 
         def work() -> None:
             try:
-                saved = deps.services.login(ctx.team_id, ctx.user_id, email, password)
+                saved = deps.services.login(ctx.team_id, ctx.user_id, email, password, code)
             except InvalidLogin as exc:
                 ctx.show_or_tell(
                     view.get("id"),
-                    login_modal(meta.dump(), email=email, error=str(exc)),
+                    login_modal(meta.dump(), email=email, error=str(exc), tokens=_tokens(deps)),
                     render_notice(f"{describe(exc).text} You are not logged in.", login_button=True),
                 )
                 return

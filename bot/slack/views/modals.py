@@ -69,12 +69,17 @@ def info_modal(title: str, text: str, detail: str | None = None) -> View:
     return modal(title, blocks)
 
 
-def login_modal(private_metadata: str, email: str = "", error: str | None = None) -> View:
+def login_modal(private_metadata: str, email: str = "", error: str | None = None, *, tokens: bool = True) -> View:
+    """The login form. With `tokens` (NEXUDUS_AUTH bearer/auto) the password is traded for tokens, not kept."""
+    kept = (
+        "The password is sent to Nexudus once, for a login token; the app keeps only the token, encrypted."
+        if tokens
+        else "The password is checked with Nexudus, then stored encrypted."
+    )
     blocks: list[Block] = [
         section(
             "Connect your Nexudus account. Every action you take from Slack uses *your* login and "
-            "your Nexudus roles. The password is checked with Nexudus, then stored encrypted; "
-            "it is never posted anywhere."
+            f"your Nexudus roles. {kept} It is never posted anywhere."
         ),
         {
             "type": "input",
@@ -95,6 +100,22 @@ def login_modal(private_metadata: str, email: str = "", error: str | None = None
             "element": {"type": "plain_text_input", "action_id": ids.F_PASSWORD, "max_length": 256},
         },
     ]
+    if tokens:
+        blocks.append(
+            {
+                "type": "input",
+                "block_id": ids.F_CODE,
+                "optional": True,
+                "label": plain("2FA code"),
+                "hint": plain("Only if your Nexudus account uses two-factor authentication: the current code."),
+                "element": {
+                    "type": "plain_text_input",
+                    "action_id": ids.F_CODE,
+                    "max_length": 10,
+                    "placeholder": plain("123456"),
+                },
+            }
+        )
     if error:
         blocks.insert(1, section(f":warning: {escape(error)}"))
     return modal(
