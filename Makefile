@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench sandbox run alerts clean
+.PHONY: demo test lint unit bench sandbox run alerts doctor clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -36,6 +36,10 @@ run: $(STAMP)
 
 alerts: $(STAMP)
 	$(BIN)/python -m bot alerts
+
+# make doctor EMAIL=you@yourspace.com [ARGS="--write --totp 123456"]  (password: prompt or NEXUDUS_PASSWORD)
+doctor: $(STAMP)
+	$(BIN)/python -m bot doctor --email "$(EMAIL)" $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

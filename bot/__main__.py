@@ -12,6 +12,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.runner:main", "run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP on --port)"),
     "alerts": ("bot.alerts:main", "run the stale-visit alert worker (--once for a single cycle)"),
     "sandbox": ("bot.sandbox.server:main", "run the local Nexudus sandbox on 127.0.0.1"),
+    "doctor": ("bot.doctor:main", "check a live Nexudus login (and the Slack token) works: one line per check"),
 }
 
 

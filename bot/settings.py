@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_NEXUDUS_URL = "https://spaces.nexudus.com/api"
@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     nexudus_max_retry_after: float = Field(30.0, ge=0, le=600)
     nexudus_page_size: int = Field(10, ge=1, le=1000, description="rows per list page (Slack shows at most 40)")
     nexudus_pacing: bool = True
+    nexudus_password: SecretStr | None = Field(
+        None, description="Only for `python -m bot doctor` (instead of its prompt); the app never reads it."
+    )
 
     # Slack
     slack_bot_token: str | None = None

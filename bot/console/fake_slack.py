@@ -157,6 +157,8 @@ class FakeSlack:
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.scopes: tuple[str, ...] = ("commands", "chat:write")
+        """The bot token's scopes, answered in `x-oauth-scopes` (the manifest's)."""
         self._host = host
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -351,6 +353,7 @@ class FakeSlack:
             handler = self._handlers.get(method)
             answer = handler(args) if handler else {"ok": True}
             error = None
+            extra["x-oauth-scopes"] = ",".join(self.scopes)  # as Slack sends on every call with a token
         except SlackError as exc:
             status = exc.status
             error = exc.error
