@@ -1,10 +1,8 @@
 """Typed search filters, turned into the documented query string.
 
-The seed documents the direction parameter as `dir` ('ascending' or 'descending', default
-`SortDirection.Ascending`) but its example sends `?sort=ascending`, and responses echo
-`CurrentSortDirection: 1`. A real client must send the parameter the reference names, so we send
-`dir=Ascending` / `dir=Descending` (the enum's member names), never `sort=` nor numbers whose
-meaning the docs contradict.
+The direction parameter is `dir`; which values a server reads (`Ascending/Descending`, `1/-1`, `0/1`)
+the documents contradict, so `paging_params` starts with the enum's names and the client replaces
+them with the form the server was seen to understand (`dialect.py`).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.nexudus.entity import CHATROOMS
 from bot.nexudus.timecodec import TimeCodec
 
 MAX_PAGE_SIZE = 1000
@@ -47,31 +46,31 @@ class ChatRoomFilters(BaseModel):
     visited_to: datetime | None = None
 
     def to_params(self, codec: TimeCodec) -> dict[str, str]:
-        """The query-string parameters, named as the reference names them."""
+        """The query-string parameters, named as the reference names them (`ChatRoom_Active`, …)."""
+        f = CHATROOMS.filter
         params: dict[str, str] = {}
         if self.id is not None:
             params["Id"] = str(self.id)
         if self.active is not None:
-            params["ChatRoom_Active"] = "true" if self.active else "false"
+            params[f("Active")] = "true" if self.active else "false"
         if self.business is not None:
-            params["ChatRoom_Business"] = str(self.business)
+            params[f("Business")] = str(self.business)
         if self.last_agent_visit is not None:
-            params["ChatRoom_LastAgentVisit"] = codec.to_filter(self.last_agent_visit)
+            params[f("LastAgentVisit")] = codec.to_filter(self.last_agent_visit)
         if self.name is not None:
-            params["ChatRoom_Name"] = self.name
+            params[f("Name")] = self.name
         if self.users is not None:
-            params["ChatRoom_Users"] = str(self.users)
+            params[f("Users")] = str(self.users)
         ranges = (
-            ("From_ChatRoom_CreatedOn", self.created_from),
-            ("To_ChatRoom_CreatedOn", self.created_to),
-            ("From_ChatRoom_UpdatedOn", self.updated_from),
-            ("To_ChatRoom_UpdatedOn", self.updated_to),
-            ("From_ChatRoom_LastAgentVisit", self.visited_from),
-            ("To_ChatRoom_LastAgentVisit", self.visited_to),
+            ("CreatedOn", self.created_from, self.created_to),
+            ("UpdatedOn", self.updated_from, self.updated_to),
+            ("LastAgentVisit", self.visited_from, self.visited_to),
         )
-        for name, value in ranges:
-            if value is not None:
-                params[name] = codec.to_filter(value)
+        for prop, low, high in ranges:
+            if low is not None:
+                params["From_" + f(prop)] = codec.to_filter(low)
+            if high is not None:
+                params["To_" + f(prop)] = codec.to_filter(high)
         return params
 
 
@@ -85,5 +84,5 @@ def paging_params(page: int, size: int, order_by: str, direction: Direction) -> 
 
 
 def ids_param(ids: Iterable[int]) -> str:
-    """`ChatRoom_Id=[1,2,3]`, the form the reference documents for find-by-ids."""
+    """`[1,2,3]`, the value of both documented find-by-ids forms (`ChatRoom_Id=` and `id=`)."""
     return "[" + ",".join(str(int(i)) for i in ids) + "]"

@@ -58,6 +58,8 @@ def test_no_secret_anywhere_after_a_full_session_at_debug(
     assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) is None
     login(password)
     assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) == email
+    first_tokens = app.deps.store.load_credentials(app.slack.team_id, app.slack.user_id)
+    assert first_tokens is not None and first_tokens.access_token and first_tokens.refresh_token
     calls = [*app.fake.calls()]
 
     def step(text: str, waiting: str = "response_url") -> None:
@@ -123,8 +125,13 @@ def test_no_secret_anywhere_after_a_full_session_at_debug(
     assert any("Renamed at DEBUG" in t for t in call_texts)
 
     found: list[str] = []
-    for pw, label in ((password, "right"), (wrong, "wrong")):
-        for what, secret in _secrets(email, pw).items():
+    tokens = {
+        "access token": first_tokens.access_token,
+        "refresh token": first_tokens.refresh_token,
+        "Bearer header": f"Bearer {first_tokens.access_token}",
+    }
+    for pw, label in ((password, "right"), (wrong, "wrong"), ("", "token")):
+        for what, secret in (_secrets(email, pw) if pw else tokens).items():
             for path in store_files:
                 if secret.encode() in path.read_bytes():
                     found.append(f"{label} {what} in {path.name}")
