@@ -280,6 +280,12 @@ class Doctor:
             self.add("fail", "Dialect: sort direction", str(exc), "report this server; lists may come in any order")
         shape = self.memory.get(self.base_url).list_shape or "unknown"
         self.add("ok", "Dialect: list answers", "paged envelope" if shape == "envelope" else f"{shape}")
+        self.add(
+            "info",
+            "Dialect: throttling",
+            "not provoked on a live account; the app waits Retry-After on a 409 or a 429, with or without a body",
+            needed=False,
+        )
 
     def write_roles(self, client: NexudusClient, ids: list[int]) -> None:
         business = None

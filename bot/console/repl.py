@@ -35,6 +35,7 @@ from pathlib import Path
 from types import FrameType
 
 from bot.console.session import DEFAULT_DATA_DIR, Console, ConsoleConfig, LineSource, ScriptLines, TerminalLines
+from bot.sandbox.dialects import DIALECT_NAMES
 from bot.settings import SettingsError
 
 
@@ -48,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--reset", action="store_true", help="start from fresh demo data (and a fresh login store)")
     parser.add_argument("--no-throttle", action="store_true", help="switch the sandbox's rate limits off")
+    parser.add_argument(
+        "--dialect",
+        action="append",
+        choices=DIALECT_NAMES,
+        default=[],
+        help="the sandbox speaks this documented variant of the API (repeatable; see `sandbox --help`)",
+    )
     parser.add_argument("--script", type=Path, help="read commands from FILE instead of the keyboard")
     parser.add_argument("--log", action="store_true", help="show the app's logs on stderr (toggle with :log)")
     parser.add_argument("--no-color", action="store_true", help="plain output even on a terminal")
@@ -70,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         data_dir=args.data_dir,
         reset=args.reset,
         throttle=not args.no_throttle,
+        dialects=tuple(args.dialect),
         color=color,
         logs=args.log,
         timeout=max(1.0, args.timeout),

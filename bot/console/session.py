@@ -47,6 +47,7 @@ from bot.console.render import (
     render_modal,
 )
 from bot.logs import RedactingFilter
+from bot.sandbox.dialects import dialect
 from bot.sandbox.seed import ADMIN
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
@@ -162,6 +163,8 @@ class ConsoleConfig:
     data_dir: Path = DEFAULT_DATA_DIR
     reset: bool = False
     throttle: bool = True
+    dialects: tuple[str, ...] = ()
+    """Sandbox dialects (`--dialect`); the app is set up as the doctor would advise for them."""
     color: bool = False
     logs: bool = False
     quiet: float = 0.3  # seconds without a new Slack call before an answer counts as complete
@@ -281,8 +284,12 @@ class Console:
             if cfg.reset:
                 for stale in data.glob(f"{STORE_FILE}*"):
                     stale.unlink()
+            spoken = dialect(*cfg.dialects)
             self.sandbox = SandboxServer(
-                db_path=str(data / SANDBOX_FILE), port=0, config=SandboxConfig(throttle=cfg.throttle), reset=cfg.reset
+                db_path=str(data / SANDBOX_FILE),
+                port=0,
+                config=SandboxConfig(throttle=cfg.throttle, dialect=spoken),
+                reset=cfg.reset,
             ).start()
             self.fake = FakeSlack().start()
             self.fake.channels[cfg.channel_id] = {"name": cfg.channel_name}
@@ -299,6 +306,8 @@ class Console:
                 slack_app_token=None,
                 store_path=data / STORE_FILE,
                 store_key=None,
+                nexudus_auth="bearer" if spoken.tokens else "auto",
+                nexudus_time_zone=spoken.local_zone or "UTC",
                 _env_file=None,
             )
             self.deps = build_deps(settings, local=True)
@@ -395,7 +404,7 @@ class Console:
             [
                 "Nexudus chatrooms: the local console (it stands in for Slack; nothing leaves this machine)",
                 f"  Nexudus sandbox  {sandbox.url}  ({sandbox.db.count()} chatrooms, "
-                f"throttling {'on' if cfg.throttle else 'off'})",
+                f"throttling {'on' if cfg.throttle else 'off'}, dialect {' + '.join(cfg.dialects) or 'seed'})",
                 f"  Slack app        {self._need(self.driver).app_url}  (signed requests, fake Slack Web API)",
                 f"  Data             {data / SANDBOX_FILE} (chatrooms), {data / STORE_FILE} (logins, alerts);"
                 " --reset starts fresh",

@@ -447,3 +447,13 @@ def test_the_console_applies_the_apps_one_name_limit(console: Console) -> None:
     assert "at most 200" in out
     row = db(console).db.get(1_000_002)
     assert row is not None and row.name != "x" * 201
+
+
+@pytest.mark.parametrize("names", [("reference", "local-times"), ("no-token",)])
+def test_the_console_speaks_a_chosen_dialect_and_the_app_copes(tmp_path: Path, names: tuple[str, ...]) -> None:
+    config = ConsoleConfig(data_dir=tmp_path, reset=True, throttle=False, quiet=0.05, dialects=names)
+    with Console(config, io.StringIO()) as c:
+        assert f"dialect {' + '.join(names)}" in c.banner()
+        text = run(c, "/chatrooms list size:3 sort:-id\n/chatrooms show 1000002 1000001")
+        assert text.index("#1000060") < text.index("#1000059") < text.index("#1000058"), "descending, detected"
+        assert text.index("#1000002") < text.index("#1000001"), "both found by id, in the order asked"
