@@ -92,7 +92,11 @@ def test_two_factor_login_through_the_modal(running_app: RunningApp) -> None:
     app = running_app
     form = login_form(app)
     assert ids.F_CODE in text(form) and "2FA code" in text(form)
-    assert "two-factor" in submit_login(app, form, *TWO_FACTOR)
+    refused = json.loads(submit_login(app, form, *TWO_FACTOR))
+    blocks = refused["blocks"]
+    code_at = next(i for i, b in enumerate(blocks) if b.get("block_id") == ids.F_CODE)
+    assert "two-factor" in text(blocks[code_at + 1]) and blocks[code_at + 1]["type"] == "context", "under the field"
+    assert "two-factor" not in text(blocks[:code_at])
     assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) is None
     assert "6-digit code" in submit_login(app, form, *TWO_FACTOR, code="12ab")
     assert "two-factor" in submit_login(app, form, *TWO_FACTOR, code="000000")

@@ -99,9 +99,16 @@ def register(app: App, deps: Deps, router: Router) -> None:
             try:
                 saved = deps.services.login(ctx.team_id, ctx.user_id, email, password, code)
             except InvalidLogin as exc:
+                on_code = exc.field == "code" and _tokens(deps)
                 ctx.show_or_tell(
                     view.get("id"),
-                    login_modal(meta.dump(), email=email, error=str(exc), tokens=_tokens(deps)),
+                    login_modal(
+                        meta.dump(),
+                        email=email,
+                        error=None if on_code else str(exc),
+                        code_error=str(exc) if on_code else None,
+                        tokens=_tokens(deps),
+                    ),
                     render_notice(f"{describe(exc).text} You are not logged in.", login_button=True),
                 )
                 return

@@ -69,8 +69,18 @@ def info_modal(title: str, text: str, detail: str | None = None) -> View:
     return modal(title, blocks)
 
 
-def login_modal(private_metadata: str, email: str = "", error: str | None = None, *, tokens: bool = True) -> View:
-    """The login form. With `tokens` (NEXUDUS_AUTH bearer/auto) the password is traded for tokens, not kept."""
+def login_modal(
+    private_metadata: str,
+    email: str = "",
+    error: str | None = None,
+    *,
+    tokens: bool = True,
+    code_error: str | None = None,
+) -> View:
+    """The login form. With `tokens` (NEXUDUS_AUTH bearer/auto) the password is traded for tokens, not kept.
+
+    `error` shows above the fields; `code_error` under the 2FA code (Nexudus refused or wanted a code).
+    """
     kept = (
         "The password is sent to Nexudus once, for a login token; the app keeps only the token, encrypted."
         if tokens
@@ -116,6 +126,8 @@ def login_modal(private_metadata: str, email: str = "", error: str | None = None
                 },
             }
         )
+        if code_error:
+            blocks.append(context(f":warning: {escape(code_error)}"))
     if error:
         blocks.insert(1, section(f":warning: {escape(error)}"))
     return modal(
