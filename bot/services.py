@@ -175,6 +175,11 @@ class Services:
     def whoami(self, team_id: str, user_id: str) -> str | None:
         return self.store.whoami(team_id, user_id)
 
+    def login_scheme(self, team_id: str, user_id: str) -> str | None:
+        """`Bearer` (tokens) or `Basic` (the password) for the saved login; None without a readable one."""
+        saved = self.store.load_credentials(team_id, user_id)
+        return saved.scheme if saved is not None else None
+
     def session(self, team_id: str, user_id: str) -> UserSession:
         credentials = self.credentials(team_id, user_id)
         return UserSession(self, self.clients(credentials), credentials, owner=(team_id, user_id))

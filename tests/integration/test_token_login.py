@@ -105,6 +105,7 @@ def test_two_factor_login_through_the_modal(running_app: RunningApp) -> None:
     saved = app.deps.store.load_credentials(app.slack.team_id, app.slack.user_id)
     assert saved is not None and saved.bearer and saved.password == ""
     assert "of 60" in answer(app, "list size:3")
+    assert "login token (no password kept" in answer(app, "whoami")
 
 
 def test_tokens_are_refreshed_before_they_expire(logged_in: RunningApp) -> None:
@@ -159,3 +160,4 @@ def test_auto_falls_back_to_basic_only_where_no_token_endpoint_exists(running_ap
     assert "Logged in" in submit_login(app, login_form(app), *ADMIN)
     saved = app.deps.store.load_credentials(app.slack.team_id, app.slack.user_id)
     assert saved is not None and not saved.bearer and saved.password == ADMIN[1]
+    assert "with your password (stored encrypted)" in answer(app, "whoami")

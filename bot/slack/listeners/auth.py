@@ -48,7 +48,11 @@ def logout(_: LogoutIntent, ctx: Ctx) -> None:
 def whoami(_: WhoamiIntent, ctx: Ctx) -> None:
     email = ctx.deps.services.whoami(ctx.team_id, ctx.user_id)
     if email:
-        ctx.reply(render_notice(f"You act in Nexudus as *{escape(email)}*. `/chatrooms logout` to disconnect."))
+        how = {
+            "Bearer": " with a Nexudus login token (no password kept; it renews itself while you use the app)",
+            "Basic": " with your password (stored encrypted)",
+        }.get(ctx.deps.services.login_scheme(ctx.team_id, ctx.user_id) or "", "")
+        ctx.reply(render_notice(f"You act in Nexudus as *{escape(email)}*{how}. `/chatrooms logout` to disconnect."))
     else:
         ctx.reply(render_notice("You are not logged in to Nexudus.", login_button=True))
 
