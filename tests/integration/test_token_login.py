@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet, InvalidToken
 from slack_sdk import WebClient
 
 from bot.alerts import AlertWorker
+from bot.nexudus import ChatRoomFilters
 from bot.sandbox.dialects import TOTP_SECRET, totp
 from bot.slack import ids
 
@@ -161,3 +162,30 @@ def test_auto_falls_back_to_basic_only_where_no_token_endpoint_exists(running_ap
     saved = app.deps.store.load_credentials(app.slack.team_id, app.slack.user_id)
     assert saved is not None and not saved.bearer and saved.password == ADMIN[1]
     assert "with your password (stored encrypted)" in answer(app, "whoami")
+
+
+def test_concurrent_requests_refresh_once(logged_in: RunningApp) -> None:
+    """A refresh token works once: eight threads needing a refresh at the same moment make one refresh."""
+    import threading
+
+    app = logged_in
+    services, team, user = app.deps.services, app.slack.team_id, app.slack.user_id
+    app.clock.advance(days=6, hours=12)
+    before = app.sandbox.stats.count("POST", "token")
+    results: list[object] = []
+    start = threading.Barrier(8)
+
+    def use() -> None:
+        start.wait(timeout=10)
+        try:
+            results.append(services.session(team, user).find(ChatRoomFilters(), size=1).total_items)
+        except Exception as exc:  # collected: the assertion below names it
+            results.append(exc)
+
+    threads = [threading.Thread(target=use) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert results == [60] * 8
+    assert app.sandbox.stats.count("POST", "token") - before == 1
