@@ -34,6 +34,11 @@ class Settings(BaseSettings):
         description="Leave at UTC (REST records are UTC); set the space's zone only when `python -m bot doctor` "
         "finds local times with a 'Z'.",
     )
+    space_time_zone: str | None = Field(
+        None,
+        description="The zone people read and type times in (cards, `visited-before:10:30`); defaults to "
+        "NEXUDUS_TIME_ZONE. Independent of how Nexudus stamps records.",
+    )
     nexudus_connect_timeout: float = Field(5.0, gt=0, le=120)
     nexudus_read_timeout: float = Field(20.0, gt=0, le=300)
     nexudus_retries: int = Field(3, ge=0, le=10)
@@ -63,9 +68,11 @@ class Settings(BaseSettings):
     port: int = Field(3000, ge=1, le=65535)
     log_level: str = "INFO"
 
-    @field_validator("nexudus_time_zone")
+    @field_validator("nexudus_time_zone", "space_time_zone")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -89,7 +96,13 @@ class Settings(BaseSettings):
 
     @property
     def zone(self) -> ZoneInfo:
+        """How Nexudus stamps records: UTC, or the space's zone when it sends local times with a `Z`."""
         return ZoneInfo(self.nexudus_time_zone)
+
+    @property
+    def display_zone(self) -> ZoneInfo:
+        """The zone people read and type times in."""
+        return ZoneInfo(self.space_time_zone or self.nexudus_time_zone)
 
 
 def load_settings(**overrides: object) -> Settings:

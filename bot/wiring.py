@@ -45,4 +45,5 @@ def build_deps(
     store = store or open_store(settings, local=local)
     clients = clients or ClientFactory.from_settings(settings)
     services = Services(store, clients, clock)
-    return Deps(settings=settings, store=store, services=services, clock=clock, zone=settings.zone)
+    # The adapter's codec reads Nexudus' stamps in `settings.zone`; people read and type in `display_zone`.
+    return Deps(settings=settings, store=store, services=services, clock=clock, zone=settings.display_zone)

@@ -69,3 +69,23 @@ def test_a_bad_store_key_is_named_not_echoed(tmp_path) -> None:  # type: ignore[
     with pytest.raises(SettingsError) as info:
         open_store(settings, local=False)
     assert "STORE_KEY" in str(info.value) and "not-a-key-secret" not in str(info.value)
+
+
+def test_people_read_times_in_the_space_zone_while_nexudus_stamps_stay_utc(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bot.wiring import build_deps
+
+    for name in ("NEXUDUS_TIME_ZONE", "SPACE_TIME_ZONE"):
+        monkeypatch.delenv(name, raising=False)
+    assert str(load_settings(_env_file=None).display_zone) == "UTC", "defaults to NEXUDUS_TIME_ZONE"
+    settings = load_settings(
+        _env_file=None, space_time_zone="Europe/Madrid", store_path=tmp_path / "s.sqlite", nexudus_pacing=False
+    )
+    deps = build_deps(settings, local=True)
+    try:
+        assert str(deps.zone) == "Europe/Madrid"  # cards and typed dates
+        assert str(deps.services.clients.codec.zone) == "UTC"  # how records are read and written
+    finally:
+        deps.store.close()
+    monkeypatch.setenv("SPACE_TIME_ZONE", "Atlantis/Nowhere")
+    with pytest.raises(SettingsError, match="SPACE_TIME_ZONE"):
+        load_settings(_env_file=None)
