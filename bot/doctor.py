@@ -331,7 +331,12 @@ class Doctor:
         if observed == configured:
             self.add("ok", "Record times", f"{reading}; NEXUDUS_TIME_ZONE={zone.key} matches")
         elif observed == 0:
-            self.add("fail", "Record times", reading, "unset NEXUDUS_TIME_ZONE (leave it at UTC)")
+            self.add(
+                "fail",
+                "Record times",
+                f"{reading}, but NEXUDUS_TIME_ZONE={zone.key} would shift them",
+                "unset NEXUDUS_TIME_ZONE (UTC); set SPACE_TIME_ZONE for the times people read and type",
+            )
         else:
             self.add(
                 "fail",

@@ -161,3 +161,11 @@ def test_python_m_bot_doctor_runs_as_a_process(seed: SandboxServer) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "✓ Auth: NEXUDUS_AUTH=bearer works" in done.stdout
     assert ADMIN[1] not in done.stdout + done.stderr
+
+
+def test_a_zone_set_on_a_utc_server_is_caught(seed: SandboxServer) -> None:
+    code, output = doctor(seed, "--write", nexudus_time_zone="Europe/Madrid")
+    times = line(output, "Record times")
+    assert code == 1 and times.startswith("✗") and "unset NEXUDUS_TIME_ZONE" in times and "SPACE_TIME_ZONE" in times
+    code, output = doctor(seed, "--write", space_time_zone="Europe/Madrid")
+    assert code == 0 and line(output, "Record times").startswith("✓")
