@@ -63,10 +63,12 @@ class MissingRole(NexudusError):
 class CredentialsRejected(NexudusError):
     """Nexudus no longer accepts the stored login (password changed, account disabled)."""
 
-    def __init__(self, possible_role: str | None = None) -> None:
+    def __init__(self, possible_role: str | None = None, message: str | None = None) -> None:
         self.possible_role = possible_role
         also = f" (or your account lacks the *{possible_role}* role)" if possible_role else ""
-        super().__init__(f"Nexudus no longer accepts your saved login{also}. Run `/chatrooms login` to sign in again.")
+        super().__init__(
+            message or f"Nexudus no longer accepts your saved login{also}. Run `/chatrooms login` to sign in again."
+        )
 
 
 class InvalidLogin(NexudusError):
@@ -88,11 +90,9 @@ class LoginExpired(CredentialsRejected):
     """A token login could not be refreshed (unused for about two weeks, or revoked): log in again."""
 
     def __init__(self) -> None:
-        NexudusError.__init__(
-            self,
-            "Your Nexudus login has expired (it could not be renewed). Run `/chatrooms login` to sign in again.",
+        super().__init__(
+            message="Your Nexudus login has expired (it could not be renewed). Run `/chatrooms login` to sign in again."
         )
-        self.possible_role = None
 
 
 class UnknownCommand(NexudusError):
