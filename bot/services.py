@@ -146,6 +146,8 @@ class Services:
         self._refused: dict[tuple[str, str], dict[str, datetime]] = {}
         self._lock = threading.Lock()
         self._refreshing: dict[tuple[str, str], threading.Lock] = {}
+        self._kept_password: set[tuple[str, str]] = set()
+        """Logins whose saved password could not be traded for tokens: not tried again in this process."""
 
     def login(self, team_id: str, user_id: str, email: str, password: str, code: str | None = None) -> str:
         """Exchange the login for tokens (or keep the password in basic mode), check it can list chatrooms,
@@ -175,6 +177,23 @@ class Services:
     def whoami(self, team_id: str, user_id: str) -> str | None:
         return self.store.whoami(team_id, user_id)
 
+    def _trade_password(self, team_id: str, user_id: str, credentials: Credentials) -> Credentials:
+        """A password saved before token logins (or in basic mode) is traded for tokens on first use, and
+        the store then holds no password. Where that cannot work (no /api/token, 2FA), it is kept as it was."""
+        try:
+            traded = self.clients.login(credentials.email, credentials.password, now=self.clock())
+        except NexudusError:
+            traded = credentials
+        if not traded.bearer:
+            with self._lock:
+                self._kept_password.add((team_id, user_id))
+            return credentials
+        if self.store.load_credentials(team_id, user_id) != credentials:
+            return self.credentials(team_id, user_id)  # logged in again (or out) meanwhile: that wins
+        self.store.save_credentials(team_id, user_id, traded, self.clock())
+        log.info("team %s user %s: saved password traded for tokens", team_id, user_id)
+        return traded
+
     def login_scheme(self, team_id: str, user_id: str) -> str | None:
         """`Bearer` (tokens) or `Basic` (the password) for the saved login; None without a readable one."""
         saved = self.store.load_credentials(team_id, user_id)
@@ -193,6 +212,8 @@ class Services:
         credentials = self.store.load_credentials(team_id, user_id)
         if credentials is None:
             raise NotLoggedIn()
+        if not credentials.bearer and self.clients.auth != "basic" and (team_id, user_id) not in self._kept_password:
+            return self._trade_password(team_id, user_id, credentials)
         if not needs_refresh(credentials, self.clock()):
             return credentials
         with self._lock:

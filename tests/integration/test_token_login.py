@@ -189,3 +189,35 @@ def test_concurrent_requests_refresh_once(logged_in: RunningApp) -> None:
         thread.join(timeout=30)
     assert results == [60] * 8
     assert app.sandbox.stats.count("POST", "token") - before == 1
+
+
+def test_a_password_saved_before_token_logins_is_traded_for_tokens_on_first_use(running_app: RunningApp) -> None:
+    from bot.nexudus.credentials import Credentials
+
+    app = running_app
+    store, team, user = app.deps.store, app.slack.team_id, app.slack.user_id
+    store.save_credentials(team, user, Credentials(*ADMIN), app.clock())  # as an older version saved it
+    assert "of 60" in answer(app, "list size:3")
+    saved = store.load_credentials(team, user)
+    assert saved is not None and saved.bearer and saved.password == ""
+    assert app.sandbox.stats.count("POST", "token") == 1
+    assert "of 60" in answer(app, "list size:3")
+    assert app.sandbox.stats.count("POST", "token") == 1, "traded once"
+    store.close()
+    raw, plain = decrypted_store(app)
+    assert plain and not any(ADMIN[1] in p for p in plain) and ADMIN[1].encode() not in raw
+
+
+def test_a_saved_password_is_kept_where_tokens_cannot_work(running_app: RunningApp) -> None:
+    from bot.nexudus.credentials import Credentials
+
+    app = running_app
+    app.sandbox.config.dialect = app.sandbox.config.dialect.__class__(tokens=False)
+    app.deps.services.clients.auth = "auto"
+    store, team, user = app.deps.store, app.slack.team_id, app.slack.user_id
+    store.save_credentials(team, user, Credentials(*ADMIN), app.clock())
+    for _ in range(2):
+        assert "of 60" in answer(app, "list size:3")
+    saved = store.load_credentials(team, user)
+    assert saved == Credentials(*ADMIN)
+    assert app.sandbox.stats.count("POST", "other") == 1, "the trade is tried once per process, not per request"
