@@ -79,6 +79,8 @@ class SandboxConfig:
     min_interval: float = 0.1
     per_minute: int = 120
     writes_per_minute: int = 60
+    per_hour: int = 5000
+    writes_per_day: int = 5000
     delay: float = 0.0
     fault_rate: float = 0.0
     fault_kinds: tuple[str, ...] = FAULT_KINDS
@@ -258,7 +260,8 @@ class RequestStats:
 
 
 class Throttle:
-    """Nexudus' per-account limits: a minimum interval, requests per minute, writes per minute.
+    """Nexudus' per-account limits: a minimum interval, requests per minute and per hour, writes per minute
+    and per day (`SandboxConfig`; 100 ms, 120, 5000, 60, 5000 as documented).
 
     Refused requests are not counted, so a client that waits `Retry-After` gets through.
     """
@@ -266,35 +269,44 @@ class Throttle:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._last: dict[str, float] = {}
-        self._recent: dict[str, deque[float]] = {}
-        self._writes: dict[str, deque[float]] = {}
+        self._windows: dict[tuple[str, str], deque[float]] = {}
 
     def reset(self) -> None:
         with self._lock:
             self._last.clear()
-            self._recent.clear()
-            self._writes.clear()
+            self._windows.clear()
+
+    @staticmethod
+    def limits(config: SandboxConfig) -> tuple[tuple[str, float, int, bool], ...]:
+        """(name, window seconds, most requests in it, writes only): per minute, hour and day."""
+        return (
+            ("minute", 60.0, config.per_minute, False),
+            ("minute-writes", 60.0, config.writes_per_minute, True),
+            ("hour", 3600.0, config.per_hour, False),
+            ("day-writes", 86400.0, config.writes_per_day, True),
+        )
 
     def check(self, account: str, is_write: bool, config: SandboxConfig) -> int | None:
         """None to let the request through (and count it), else the Retry-After seconds."""
         now = config.clock()
         with self._lock:
-            recent = self._recent.setdefault(account, deque())
-            writes = self._writes.setdefault(account, deque())
-            for window in (recent, writes):
-                while window and window[0] <= now - 60.0:
+            applying = []
+            for name, span, limit, writes_only in self.limits(config):
+                if writes_only and not is_write:
+                    continue
+                window = self._windows.setdefault((account, name), deque())
+                while window and window[0] <= now - span:
                     window.popleft()
+                applying.append((window, span, limit))
             last = self._last.get(account)
             if last is not None and now - last < config.min_interval:
                 return 1
-            if len(recent) >= config.per_minute:
-                return max(1, math.ceil(recent[0] + 60.0 - now))
-            if is_write and len(writes) >= config.writes_per_minute:
-                return max(1, math.ceil(writes[0] + 60.0 - now))
+            for window, span, limit in applying:
+                if len(window) >= limit:
+                    return max(1, math.ceil(window[0] + span - now))
             self._last[account] = now
-            recent.append(now)
-            if is_write:
-                writes.append(now)
+            for window, _, _ in applying:
+                window.append(now)
             return None
 
 
@@ -1100,6 +1112,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--chatrooms", type=int, default=60, help="chatrooms to seed into an empty database")
     parser.add_argument("--no-throttle", action="store_true", help="turn Nexudus' rate limits off")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds to wait before every answer")
+    parser.add_argument("--per-hour", type=int, default=5000, help="requests an account may make an hour")
+    parser.add_argument("--writes-per-day", type=int, default=5000, help="writes an account may make a day")
     parser.add_argument("--fault-rate", type=float, default=0.0, help="share of requests that fail (0..1)")
     parser.add_argument("--fault-seed", type=int, default=0, help="seed of the fault injection")
     parser.add_argument("--reset", action="store_true", help="drop the data and seed again")
@@ -1129,6 +1143,8 @@ def main(argv: list[str] | None = None) -> int:
         fault_seed=args.fault_seed,
         log_requests=not args.quiet,
         dialect=make_dialect(*args.dialect),
+        per_hour=max(1, args.per_hour),
+        writes_per_day=max(1, args.writes_per_day),
     )
     db_path = ":memory:" if args.memory else args.db
     started = time.perf_counter()

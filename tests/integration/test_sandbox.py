@@ -620,6 +620,25 @@ def test_throttling_writes_per_minute(api: Api, clock: FakeClock) -> None:
     assert api.call("DELETE", f"/{FIRST_CHATROOM_ID}").status_code == 200
 
 
+def test_throttling_per_hour_and_writes_per_day(api: Api, clock: FakeClock) -> None:
+    config = api.server.config
+    config.throttle, config.per_hour, config.writes_per_day = True, 5, 2
+    for _ in range(2):
+        body = {"Key": "RENAME", "Ids": [FIRST_CHATROOM_ID], "Parameters": [{"Value": "n"}]}
+        assert api.call("POST", "/runcommand", json=body).status_code == 200
+        clock.advance(61.0)  # past the minute windows
+    refused = api.call("PUT", json={"Id": FIRST_CHATROOM_ID, "BusinessId": 9001, "Name": "x"})
+    assert refused.status_code == 409 and int(refused.headers["Retry-After"]) == 86400 - 2 * 61
+    for _ in range(3):
+        assert api.call("GET").status_code == 200  # reads still pass, up to the hour's 5
+        clock.advance(61.0)
+    refused = api.call("GET")
+    assert refused.status_code == 409 and int(refused.headers["Retry-After"]) == 3600 - 5 * 61
+    clock.advance(3600.0)
+    assert api.call("GET").status_code == 200
+    assert api.call("DELETE", f"/{FIRST_CHATROOM_ID}").status_code == 409, "the day's writes are still used"
+
+
 # -- commands -------------------------------------------------------------------------------------
 
 
