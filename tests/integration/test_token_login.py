@@ -221,3 +221,22 @@ def test_a_saved_password_is_kept_where_tokens_cannot_work(running_app: RunningA
     saved = store.load_credentials(team, user)
     assert saved == Credentials(*ADMIN)
     assert app.sandbox.stats.count("POST", "other") == 1, "the trade is tried once per process, not per request"
+
+
+def test_the_alert_worker_refreshes_its_creator_tokens(logged_in: RunningApp) -> None:
+    app = logged_in
+    store, team, user = app.deps.store, app.slack.team_id, app.slack.user_id
+    app.slack.command("alerts subscribe after:1h")
+    app.fake.wait_for("chat.postMessage")
+    first = store.load_credentials(team, user)
+    worker = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    app.clock.advance(days=6, hours=12)  # nobody used the app this week: only the worker acts for them
+    report = worker.run_cycle()
+    assert (report.errors, report.paused, report.digests_posted) == (0, 0, 1), report.summary()
+    fresh = store.load_credentials(team, user)
+    assert first is not None and fresh is not None and fresh.access_token != first.access_token
+    app.clock.advance(days=6, hours=12)  # and again: the refreshed refresh token works too
+    worker.run_cycle()
+    again = store.load_credentials(team, user)
+    assert again is not None and again.access_token not in (first.access_token, fresh.access_token)
+    assert app.sandbox.stats.count("POST", "token") == 3
