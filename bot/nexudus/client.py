@@ -75,8 +75,6 @@ log = logging.getLogger(__name__)
 
 THROTTLED = frozenset({409, 429})
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
-READ_ONLY = CHATROOMS.read_only
-"""Read-only properties Nexudus computes; they are never part of what we write."""
 
 
 class NexudusRetry(Retry):
