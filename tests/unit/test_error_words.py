@@ -12,11 +12,13 @@ import pytest
 
 import bot
 from bot.nexudus import errors as nx
+from bot.nexudus.auth import NoTokenEndpoint, TokenRefused
 from bot.nexudus.models import ChatRoom, FieldError
 from bot.services import (
     CredentialsRejected,
     DigestGone,
     InvalidLogin,
+    LoginExpired,
     MissingRole,
     NotLoggedIn,
     SubscriptionGone,
@@ -59,6 +61,9 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "BadMetadata": BadMetadata,
     "GrammarError": lambda: GrammarError("`lsit` is not a command.", "`/chatrooms list [filters]`"),
     "HiddenCommand": _hidden,
+    "TokenRefused": lambda: TokenRefused("invalid_grant", "A two-factor (TOTP) code is required.", needs_code=True),
+    "NoTokenEndpoint": NoTokenEndpoint,
+    "LoginExpired": LoginExpired,
 }
 
 
