@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from collections.abc import Callable, Iterable
@@ -18,6 +19,11 @@ from bot.slack.app import build_app
 from bot.wiring import build_deps
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+MAX_BODY_BYTES = 1 << 20
+"""Slack's payloads are a few KiB (a modal's whole state included); anything over 1 MiB is refused unread."""
+
+log = logging.getLogger("bot.web")
 
 
 def create_wsgi_app() -> WSGIApp:
@@ -38,6 +44,11 @@ def wsgi_for(bolt: App) -> WSGIApp:
         if path != "/slack/events":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
+        refusal = _bound_body(environ)
+        if refusal is not None:
+            status, text = refusal
+            start_response(status, [("Content-Type", "text/plain")])
+            return [text.encode()]
         if not str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0")).isdigit():
             # slack_sdk's verifier raises ValueError on a non-numeric timestamp (Bolt would answer 500): refuse it.
             start_response("401 Unauthorized", [("Content-Type", "text/plain")])
@@ -47,11 +58,40 @@ def wsgi_for(bolt: App) -> WSGIApp:
         except Exception:
             # Bolt parses the body before checking the signature and raises on some shapes (a non-JSON or
             # non-object `payload`, `"view": null`): answer 400, not wsgiref's 500 with a traceback.
-            logging.getLogger("bot.web").warning("refused an unreadable request to /slack/events")
+            log.warning("refused an unreadable request to /slack/events")
             start_response("400 Bad Request", [("Content-Type", "text/plain")], sys.exc_info())
             return [b"bad request"]
 
     return wsgi
+
+
+def _bound_body(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """Refuse a body over MAX_BODY_BYTES before reading it; None when the request may go on.
+
+    With a Content-Length the size is known up front. A chunked body has none: a server that decodes
+    chunks (gunicorn sets ``wsgi.input_terminated``) lets us read at most one byte past the limit, and the
+    body read is handed on as if it had had a length; one that does not (wsgiref) cannot be read safely.
+    """
+    raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    if raw_length and not chunked:
+        if not raw_length.isdigit():
+            return "400 Bad Request", "invalid Content-Length"
+        if int(raw_length) > MAX_BODY_BYTES:
+            log.warning("refused a %s-byte request body (limit %s bytes), unread", raw_length, MAX_BODY_BYTES)
+            return "413 Content Too Large", "request body too large"
+        return None
+    if not chunked:
+        return None
+    if not environ.get("wsgi.input_terminated"):
+        return "411 Length Required", "a Content-Length is required"
+    body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        log.warning("refused a chunked request body over the limit of %s bytes", MAX_BODY_BYTES)
+        return "413 Content Too Large", "request body too large"
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return None
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

@@ -9,6 +9,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.logs import quiet_unverified_bodies
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
@@ -43,6 +44,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )
+    quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
     router = Router()
     for feature in FEATURES:
         feature.register(app, deps, router)
