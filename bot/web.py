@@ -14,7 +14,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.logs import configure_logging
-from bot.settings import load_settings
+from bot.settings import SettingsError, load_settings
 from bot.slack.app import build_app
 from bot.wiring import build_deps
 
@@ -27,9 +27,13 @@ log = logging.getLogger("bot.web")
 
 
 def create_wsgi_app() -> WSGIApp:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    return wsgi_for(build_app(build_deps(settings)))
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        return wsgi_for(build_app(build_deps(settings)))
+    except SettingsError as exc:
+        log.critical("%s", exc)  # gunicorn shows the log, not the text of a worker's exit
+        raise
 
 
 def wsgi_for(bolt: App) -> WSGIApp:
