@@ -137,20 +137,22 @@ def upload(port: int, megabytes: int) -> str:
 def hostile_shapes(fake: FakeSlack) -> list[tuple[str, Any]]:
     user = {"id": "U0001", "team_id": "T0001"}
     base = {"type": "block_actions", "user": user, "team": {"id": "T0001"}, "api_app_id": "A0001", "token": "t"}
+    help_click = [{"action_id": "chatrooms.help", "block_id": "b"}]
+    submit = {**base, "type": "view_submission"}
     return [
         ("actions is an object", {**base, "actions": {"action_id": "chatrooms.show"}}),
         ("an action is a string", {**base, "actions": ["chatrooms.show"]}),
         ("action_id is a number", {**base, "actions": [{"action_id": 7, "block_id": "b"}]}),
-        ("view is null", {**base, "type": "view_submission", "view": None}),
-        ("view is a list", {**base, "type": "view_submission", "view": [1]}),
-        ("state.values is a list", {**base, "type": "view_submission", "view": {"callback_id": "x", "state": {"values": []}}}),
-        ("private_metadata is an object", {**base, "type": "view_submission", "view": {"callback_id": "chatrooms.edit.modal", "private_metadata": {"a": 1}}}),
-        ("user is a string", {**base, "user": "U0001", "actions": [{"action_id": "chatrooms.help", "block_id": "b"}]}),
-        ("team is a list", {**base, "team": ["T0001"], "actions": [{"action_id": "chatrooms.help", "block_id": "b"}]}),
+        ("view is null", {**submit, "view": None}),
+        ("view is a list", {**submit, "view": [1]}),
+        ("state.values is a list", {**submit, "view": {"callback_id": "x", "state": {"values": []}}}),
+        ("private_metadata is an object", {**submit, "view": {"callback_id": "x", "private_metadata": {"a": 1}}}),
+        ("user is a string", {**base, "user": "U0001", "actions": help_click}),
+        ("team is a list", {**base, "team": ["T0001"], "actions": help_click}),
         ("event is a list", {"type": "event_callback", "team_id": "T0001", "api_app_id": "A0001", "event": [1]}),
         ("payload is a list", [base]),
-        ("container is a string", {**base, "container": "x", "actions": [{"action_id": "chatrooms.help", "block_id": "b"}]}),
-    ]  # fmt: skip
+        ("container is a string", {**base, "container": "x", "actions": help_click}),
+    ]
 
 
 def store_startup(fake: FakeSlack, tmp: Path, case: str) -> tuple[str, str]:
