@@ -135,3 +135,21 @@ def test_a_damaged_saved_login_is_not_reported_to_the_channel_as_removed(logged_
     told = [c.args["text"] for c in app.fake.calls("chat.postMessage")]
     assert told and "can no longer be read" in told[0] and "removed" not in told[0], told
     assert store.get_subscription(sub.id).paused_reason  # type: ignore[union-attr]
+
+
+@pytest.mark.integration
+def test_a_store_damaged_under_the_running_app_is_named_not_a_generic_error(logged_in: RunningApp) -> None:
+    app = logged_in
+    store, path = app.deps.store, app.deps.settings.store_path
+    for i in range(200):
+        store.save_credentials(app.slack.team_id, f"UFILL{i:03d}", Credentials(*ADMIN), app.clock())
+    data = bytearray(path.read_bytes())
+    data[24:28] = (int.from_bytes(data[24:28], "big") + 7).to_bytes(4, "big")  # other readers drop their cache
+    data[4096:] = b"\xa5" * (len(data) - 4096)
+    with open(path, "r+b") as f:
+        f.write(bytes(data))
+    app.fake.clear()
+    assert app.slack.command("list").status == 200
+    reply = all_text(app.fake.wait_for("response_url")[-1].args)
+    assert "store is damaged" in reply and "Something went wrong" not in reply, reply
+    assert str(path) not in reply  # the file and what to do with it are for the administrator's log
