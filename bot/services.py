@@ -33,10 +33,16 @@ ROLE_MEMORY = timedelta(hours=1)
 
 
 class NotLoggedIn(Exception):
-    """The Slack user has no stored Nexudus login."""
+    """The Slack user has no stored Nexudus login (or one that can no longer be read: say which)."""
 
-    def __init__(self) -> None:
-        super().__init__("You are not logged in to Nexudus yet. Run `/chatrooms login` to connect your account.")
+    def __init__(self, unreadable: bool = False) -> None:
+        if unreadable:
+            super().__init__(
+                "Your saved Nexudus login can no longer be read by this app (it was damaged). "
+                "Run `/chatrooms login` to connect your account again."
+            )
+        else:
+            super().__init__("You are not logged in to Nexudus yet. Run `/chatrooms login` to connect your account.")
 
 
 class MissingRole(NexudusError):
@@ -148,7 +154,7 @@ class Services:
     def session(self, team_id: str, user_id: str) -> UserSession:
         credentials = self.store.load_credentials(team_id, user_id)
         if credentials is None:
-            raise NotLoggedIn()
+            raise NotLoggedIn(unreadable=self.store.has_credentials(team_id, user_id))
         return UserSession(self, self.clients(credentials), credentials, owner=(team_id, user_id))
 
     # Roles Nexudus refused a Slack user, so what needs them is hidden instead of failing after a form.

@@ -153,3 +153,17 @@ def test_a_store_damaged_under_the_running_app_is_named_not_a_generic_error(logg
     reply = all_text(app.fake.wait_for("response_url")[-1].args)
     assert "store is damaged" in reply and "Something went wrong" not in reply, reply
     assert str(path) not in reply  # the file and what to do with it are for the administrator's log
+
+
+@pytest.mark.integration
+def test_a_damaged_saved_login_is_not_called_not_logged_in(logged_in: RunningApp) -> None:
+    app = logged_in
+    with sqlite3.connect(app.deps.settings.store_path) as conn:
+        (value,) = conn.execute("SELECT value FROM credentials").fetchone()
+        record = json.loads(value)
+        record["token"] = record["token"][:-8] + "AAAAAAA="
+        conn.execute("UPDATE credentials SET value = ?", (json.dumps(record),))
+    app.fake.clear()
+    assert app.slack.command("list").status == 200
+    reply = all_text(app.fake.wait_for("response_url")[-1].args)
+    assert "can no longer be read" in reply and "not logged in" not in reply, reply
