@@ -155,27 +155,34 @@ class SoundWSGIServer(WSGIServer):
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
-            for key, _ in self._selector.select(timeout=0.5):
-                if key.fileobj is self._wake_r:
-                    with contextlib.suppress(OSError):
-                        self._wake_r.recv(4096)
-                    continue
-                conn = key.fileobj
-                assert isinstance(conn, socket.socket)
-                self._read(conn)
-            now = time.monotonic()
-            while True:
-                try:
-                    conn, address = self._arrivals.get_nowait()
-                except queue.Empty:
-                    break
-                if len(self._waiting) >= self.max_waiting:
-                    self._drop(next(iter(self._waiting)))  # the oldest waiting connection makes room
-                conn.setblocking(False)
-                self._waiting[conn] = _Pending(address, now + self.request_timeout)
-                self._selector.register(conn, selectors.EVENT_READ)
-            for conn in [c for c, p in self._waiting.items() if p.deadline <= now]:
-                self._drop(conn)
+            try:
+                self._watch_once()
+            except Exception:  # the watcher must outlive any one connection's surprise
+                log.exception("HTTP connection watcher: unexpected error (continuing)")
+
+    def _watch_once(self) -> None:
+        """One round: read what arrived, take in new connections, close those past their deadline."""
+        for key, _ in self._selector.select(timeout=0.5):
+            if key.fileobj is self._wake_r:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+                continue
+            conn = key.fileobj
+            assert isinstance(conn, socket.socket)
+            self._read(conn)
+        now = time.monotonic()
+        while True:
+            try:
+                conn, address = self._arrivals.get_nowait()
+            except queue.Empty:
+                break
+            if len(self._waiting) >= self.max_waiting:
+                self._drop(next(iter(self._waiting)))  # the oldest waiting connection makes room
+            conn.setblocking(False)
+            self._waiting[conn] = _Pending(address, now + self.request_timeout)
+            self._selector.register(conn, selectors.EVENT_READ)
+        for conn in [c for c, p in self._waiting.items() if p.deadline <= now]:
+            self._drop(conn)
 
     def _read(self, conn: socket.socket) -> None:
         pending = self._waiting[conn]

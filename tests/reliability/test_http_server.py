@@ -171,3 +171,41 @@ def test_sigterm_finishes_acknowledged_work_then_exits(
             app.wait(timeout=10)
         if app.stdout:
             app.stdout.close()
+
+
+@pytest.mark.integration
+def test_a_request_arriving_in_pieces_is_answered_and_a_flood_of_silent_ones_evicts_the_oldest(
+    deps: Deps, fake_slack: FakeSlack
+) -> None:
+    server = serve(build_app(deps), port=0, request_timeout=5.0, max_waiting=8)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    silent: list[socket.socket] = []
+    try:
+        port = server.server_port
+        body = _whoami(fake_slack, "UPIECES")
+        headers = signing.signed_headers(body, SIGNING_SECRET)
+        head = "POST /slack/events HTTP/1.1\r\nHost: x\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        head += f"Content-Length: {len(body)}\r\n\r\n"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            for piece in (head[:20], head[20:], body[:10], body[10:]):
+                sock.sendall(piece.encode())
+                time.sleep(0.2)
+            assert sock.recv(100).startswith(b"HTTP/1.0 200"), "a request sent in pieces was not answered"
+        silent = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(20)]
+        time.sleep(0.5)
+        assert _post(port, _whoami(fake_slack, "UAFTER"), timeout=5) == "200"
+        evicted = 0
+        for s in silent[:10]:  # the oldest were closed to make room
+            s.settimeout(0.5)
+            try:
+                evicted += s.recv(10) == b""
+            except OSError:
+                evicted += 1
+        assert evicted == 10
+    finally:
+        for s in silent:
+            s.close()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
