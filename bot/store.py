@@ -80,7 +80,7 @@ _ENCRYPTED_FIELDS = ("token",)
 FILE_MODE = 0o600
 
 
-# ------------------------------------------------------------------------------------------- errors
+# ----------------------------------------------------------------------------- the file and errors
 
 
 def _tokens(value: Any) -> list[str]:
@@ -341,7 +341,9 @@ class Store:
             self._check_key()
         except sqlite3.DatabaseError as exc:
             self.close()
-            raise StoreDamaged(self.path, str(exc)) from None
+            if _is_corruption(exc):
+                raise StoreDamaged(self.path, str(exc)) from None
+            raise StoreError(f"cannot open the store file {self.path}: {exc}.") from None
         except BaseException:
             self.close()
             raise
