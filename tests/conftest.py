@@ -17,6 +17,7 @@ from bot.console.driver import SlackDriver
 from bot.console.fake_slack import Call, FakeSlack
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.pacing import PacerRegistry
+from bot.runner import drain
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
@@ -150,7 +151,8 @@ class RunningApp:
 @pytest.fixture
 def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
     """The real Bolt app served over HTTP on loopback, driven by signed requests."""
-    server = serve(build_app(deps), port=0)
+    bolt = build_app(deps)
+    server = serve(bolt, port=0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/slack/events"
@@ -160,6 +162,8 @@ def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        # Lazy work still running would meet a stopped fake Slack and log errors into the next test.
+        drain(bolt.listener_runner.listener_executor, timeout=30)
 
 
 @pytest.fixture
