@@ -34,6 +34,11 @@ def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Sett
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
 
+    def started_anyway(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the app started serving with this store")
+
+    monkeypatch.setattr("bot.web.serve", started_anyway)
+
 
 def _seed(settings: Settings) -> None:
     with Store(settings.store_path, fernet_from_setting(settings.store_key or "")) as store:
