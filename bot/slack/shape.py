@@ -12,15 +12,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 from slack_bolt import BoltRequest, BoltResponse
 from slack_bolt.middleware import Middleware
 
 log = logging.getLogger(__name__)
 
 __all__ = ["ShapeCheck", "shape_problem"]
+
+
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s\"'\[\]{}]+$")]
+"""Where Slack wants replies: always an http(s) URL (the app posts to it, so junk must not get that far)."""
+
+
+class _ResponseUrl(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    response_url: Url | None = None
 
 
 class _Shape(BaseModel):
@@ -114,7 +124,7 @@ class _Envelope(_Shape):
     command: str | None = None
     text: str | None = None
     trigger_id: str | None = None
-    response_url: str | None = None
+    response_url: Url | None = None
     callback_id: str | None = None
     action_id: str | None = None
     block_id: str | None = None
@@ -131,7 +141,7 @@ class _Envelope(_Shape):
     container: _Container | None = None
     message: _Message | None = None
     previous_message: _Message | None = None
-    response_urls: list[dict[str, Any]] | None = None
+    response_urls: list[_ResponseUrl] | None = None
     event: _Event | None = None
     authorizations: list[_Authorization] | None = None
 

@@ -86,6 +86,9 @@ IMPOSSIBLE: dict[str, Any] = {
     "authorizations an object": {"authorizations": {"team_id": "T"}},
     "container a string": {"container": "x"},
     "type a number": {"type": 3},
+    "response_url not a URL": {"type": "block_actions", "response_url": "[]"},
+    "response_url a quoted URL": {"response_url": '"https://hooks.slack.com/x"'},
+    "response_urls holding junk": {"type": "view_submission", "response_urls": [{"response_url": {"0": []}}]},
 }  # fmt: skip
 
 
