@@ -5,11 +5,18 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 from urllib.parse import quote, urlparse
 
 import pytest
 from conftest import RunningApp
+from cryptography.fernet import Fernet
 from reliability_helpers import capture_logs, text_input
 
 from bot.console import signing
@@ -113,3 +120,54 @@ def test_a_login_failing_its_signature_leaves_no_part_of_the_password_in_any_log
     pieces = ["Pw-", "quoted", "slash", "Zq9", quote(json.dumps(PASSWORD))[3:12]]
     leaks = [t for t in texts for piece in pieces if piece in t]
     assert not leaks, leaks[:3]  # ...but nothing of the body
+
+
+@pytest.mark.integration
+def test_gunicorn_decodes_chunks_and_a_chunked_body_over_the_limit_is_413(tmp_path: Path) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "s",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "STORE_PATH": str(tmp_path / "store.sqlite"),
+        "STORE_KEY": Fernet.generate_key().decode(),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "bot.web:app", "--workers", "1", "--bind", f"127.0.0.1:{port}"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}/slack/events"
+    head = "POST /slack/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n"
+
+    def chunked(total: int) -> bytes:
+        chunk = b"z" * 65536
+        out = b"".join(b"10000\r\n" + chunk + b"\r\n" for _ in range(total // 65536))
+        return out + b"0\r\n\r\n"
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "gunicorn did not start"
+                time.sleep(0.2)
+        big = _raw_request(url, head, chunked(MAX_BODY_BYTES + 65536))
+        assert big.split(b"\r\n", 1)[0].split(b" ")[1] == b"413", big[:200]
+        small = _raw_request(url, head, chunked(65536))
+        assert small.split(b"\r\n", 1)[0].split(b" ")[1] == b"401", small[:200]  # read, then refused unsigned
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=5)
