@@ -337,8 +337,8 @@ def test_procfile_web_line_and_gunicorn_serve_the_app(
             try:
                 if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok":
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or gunicorn's worker is still loading the app
             assert server.poll() is None, server.stderr.read().decode() if server.stderr else f"{how} exited"
             assert time.monotonic() < deadline, f"{how} did not start"
             time.sleep(0.2)
