@@ -429,7 +429,8 @@ class AlertWorker:
 
     # -------------------------------------------------------------------------------- the loop
     def run_forever(self, stop: threading.Event, interval: float) -> None:
-        """A cycle every `interval` seconds until `stop` is set; a failed cycle never ends the loop."""
+        """A cycle every `interval` seconds until `stop` is set; a failed cycle never ends the loop, except
+        a store this process cannot read (a wrong or rotated key, a damaged file): that raises `StoreError`."""
         self.interval = interval
         while not stop.is_set():
             started = self._monotonic()
