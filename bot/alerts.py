@@ -85,7 +85,7 @@ from bot.slack.views.alerts import (
     render_digest,
     resumed_notice,
 )
-from bot.store import AlertRecord, Digest, Subscription, new_pending_ts
+from bot.store import AlertRecord, Digest, StoreError, Subscription, new_pending_ts
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ HISTORY_PAGES = 3
 HISTORY_PAGE_SIZE = 200
 """An interrupted cycle's digest is looked for among the channel's 600 latest messages."""
 LOGGED_OUT = "<@{user}>'s Nexudus login was removed from this app."
+UNREADABLE = "<@{user}>'s saved Nexudus login can no longer be read by this app; they need to log in again."
 REJECTED = "Nexudus no longer accepts <@{user}>'s saved login (or the account lacks the ChatRoom-List role)."
 EXPIRED = "<@{user}>'s Nexudus login expired and could not be renewed."
 
@@ -429,13 +430,16 @@ class AlertWorker:
 
     # -------------------------------------------------------------------------------- the loop
     def run_forever(self, stop: threading.Event, interval: float) -> None:
-        """A cycle every `interval` seconds until `stop` is set; a failed cycle never ends the loop."""
+        """A cycle every `interval` seconds until `stop` is set; a failed cycle never ends the loop, except
+        a store this process cannot read (a wrong or rotated key, a damaged file): that raises `StoreError`."""
         self.interval = interval
         while not stop.is_set():
             started = self._monotonic()
             try:
                 report = self.run_cycle()
                 log.info("alert cycle: %s", report.summary())
+            except StoreError:
+                raise  # a wrong key or a damaged store: no cycle can work; stop and say so (see main)
             except Exception:
                 log.exception("alert cycle failed")
             stop.wait(max(0.0, interval - (self._monotonic() - started)))
@@ -447,6 +451,8 @@ class AlertWorker:
             for sub in self.deps.store.subscriptions():
                 try:
                     self._run_subscription(sub, report)
+                except StoreError:
+                    raise  # the store, not this subscription: telling its channel would be untrue
                 except Exception as exc:
                     report.errors += 1
                     self._failed(sub, exc, report)
@@ -458,7 +464,9 @@ class AlertWorker:
         if credentials is None:
             report.paused += 1
             if sub.paused_reason is None:
-                self._pause(sub, LOGGED_OUT.format(user=sub.created_by))
+                # Saved but unreadable (damaged) is not "removed": say which it is.
+                unreadable = store.has_credentials(sub.team_id, sub.created_by)
+                self._pause(sub, (UNREADABLE if unreadable else LOGGED_OUT).format(user=sub.created_by))
             return
         refused = self._rejected.get(sub.id)
         now = self.deps.clock()
@@ -834,5 +842,8 @@ def main(argv: list[str] | None = None) -> int:
         log.info("alert worker: a cycle every %.0f s", interval)
         worker.run_forever(stop, interval)
         return 0
+    except StoreError as exc:  # a store that cannot be read: stop with what to do, rather than mislead channels
+        print(f"alert worker stopped: {exc}")
+        return 2
     finally:
         deps.store.close()

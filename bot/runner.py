@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
+import threading
+from concurrent.futures import Executor
+from types import FrameType
 
 from bot.logs import configure_logging
 from bot.settings import SettingsError, load_settings
@@ -11,6 +15,9 @@ from bot.slack.app import build_app
 from bot.wiring import build_deps
 
 log = logging.getLogger(__name__)
+
+DRAIN_SECONDS = 25.0
+"""On SIGTERM, how long acknowledged work may take to finish (platforms such as Heroku kill after 30 s)."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,13 +47,30 @@ def main(argv: list[str] | None = None) -> int:
     from bot.web import serve
 
     port = args.port or settings.port
-    server = serve(build_app(deps), host="0.0.0.0", port=port)
-    log.info(
-        "HTTP mode on port %s: Slack sends requests to /slack/events (use gunicorn bot.web:app in production)", port
-    )
+    app = build_app(deps)
+    server = serve(app, host="0.0.0.0", port=port)
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # serve_forever() runs on this thread: shutdown() must come from another one.
+        threading.Thread(target=server.shutdown, name="http-stop", daemon=True).start()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    log.info("HTTP mode on port %s: Slack sends requests to /slack/events", port)
     try:
         server.serve_forever()
     finally:
         server.server_close()
+        drain(app.listener_runner.listener_executor)
         deps.store.close()
+    log.info("HTTP mode stopped")
     return 0
+
+
+def drain(executor: Executor, timeout: float = DRAIN_SECONDS) -> None:
+    """Let work already acknowledged to Slack finish (its users are waiting for the answer), up to a limit."""
+    done = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, name="drain", daemon=True)
+    done.start()
+    done.join(timeout)
+    if done.is_alive():
+        log.warning("stopping with work still running after %.0f s: some users may get no answer", timeout)

@@ -35,10 +35,16 @@ ROLE_MEMORY = timedelta(hours=1)
 
 
 class NotLoggedIn(Exception):
-    """The Slack user has no stored Nexudus login."""
+    """The Slack user has no stored Nexudus login (or one that can no longer be read: say which)."""
 
-    def __init__(self) -> None:
-        super().__init__("You are not logged in to Nexudus yet. Run `/chatrooms login` to connect your account.")
+    def __init__(self, unreadable: bool = False) -> None:
+        if unreadable:
+            super().__init__(
+                "Your saved Nexudus login can no longer be read by this app (it was damaged). "
+                "Run `/chatrooms login` to connect your account again."
+            )
+        else:
+            super().__init__("You are not logged in to Nexudus yet. Run `/chatrooms login` to connect your account.")
 
 
 class MissingRole(NexudusError):
@@ -211,7 +217,7 @@ class Services:
         """
         credentials = self.store.load_credentials(team_id, user_id)
         if credentials is None:
-            raise NotLoggedIn()
+            raise NotLoggedIn(unreadable=self.store.has_credentials(team_id, user_id))
         if not credentials.bearer and self.clients.auth != "basic" and (team_id, user_id) not in self._kept_password:
             return self._trade_password(team_id, user_id, credentials)
         if not needs_refresh(credentials, self.clock()):

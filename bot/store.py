@@ -13,6 +13,14 @@ The web process and the alert worker open the same file at once, so:
   whichever caller talks to its thread next, and it must be the caller who issued it.
 
 Passwords only ever exist inside a Fernet token; nothing here logs or reprs a password or a token.
+
+Opening the store checks three things before anything is served, and refuses with a message that says what
+is wrong and what to do (``StoreError``): the file is a sound SQLite database (never overwritten if not);
+the file is private (created 0600, tightened to 0600 if it was not); and ``STORE_KEY`` is the key the data
+was written with — a *key check* (a known text encrypted with the key) is kept in the ``meta`` table, so a
+valid but wrong key is caught at start instead of making every saved login look absent. With a key list
+(rotation), everything encrypted is re-encrypted with the first key at start, so the old key can then be
+dropped; a process still running with only the old key says so instead of treating logins as missing.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
@@ -41,7 +50,10 @@ __all__ = [
     "Cipher",
     "Digest",
     "Store",
+    "StoreDamaged",
+    "StoreError",
     "StoreKey",
+    "StoreKeyMismatch",
     "Subscription",
     "fernet_from_setting",
     "local_key_file",
@@ -58,7 +70,86 @@ BAD_KEY_MESSAGE = "STORE_KEY is not a valid Fernet key (32 url-safe base64-encod
 BUSY_TIMEOUT_MS = 30_000
 """How long a write waits for the other process's transaction before giving up."""
 
-_TABLES = ("credentials", "subscriptions", "alerts", "digests")
+_TABLES = ("credentials", "subscriptions", "alerts", "digests", "meta")
+
+KEY_CHECK = "key_check"
+_KEY_CHECK_TEXT = b"chatrooms-bot store key check v1"
+_ENCRYPTED_FIELDS = ("token",)
+"""The fields of a credentials record that hold Fernet tokens (re-encrypted when keys rotate)."""
+
+FILE_MODE = 0o600
+
+
+# ----------------------------------------------------------------------------- the file and errors
+
+
+def _tokens(value: Any) -> list[str]:
+    """The Fernet tokens in one credentials record."""
+    if not isinstance(value, dict):
+        return []
+    return [value[field] for field in _ENCRYPTED_FIELDS if isinstance(value.get(field), str)]
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def _private_file(path: Path) -> None:
+    """Create the store file (and a new directory) private to this user; tighten an existing file to 0600."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except OSError as exc:
+        raise StoreError(f"cannot open the store file {path}: {exc.strerror}. Check STORE_PATH.") from None
+    try:
+        mode = stat.S_IMODE(os.fstat(fd).st_mode)
+        if mode & 0o077:
+            try:
+                os.fchmod(fd, FILE_MODE)
+                log.warning("the store file %s was readable by others (mode %o); it is now 0600", path, mode)
+            except OSError:
+                log.warning("the store file %s is readable by others (mode %o) and cannot be made 0600", path, mode)
+    finally:
+        os.close(fd)
+
+
+def _check_integrity(path: Path) -> None:
+    """Refuse a file that is not a sound SQLite database, before anything reads or writes it."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open the store file {path}: {exc}. Check STORE_PATH.") from None
+    try:
+        result = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and not _is_corruption(exc):
+            raise StoreError(f"cannot read the store file {path}: {exc}.") from None
+        raise StoreDamaged(path, str(exc)) from None
+    finally:
+        conn.close()
+    if result != ["ok"]:
+        raise StoreDamaged(path, "; ".join(str(r) for r in result[:3]))
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is. The text says what is wrong and what to do; it never holds a secret."""
+
+
+class StoreDamaged(StoreError):
+    """The store file is not a sound SQLite database. Nothing was written to it."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"The store file {path} is damaged (SQLite says: {detail}). The app has not changed it.\n"
+            f"Restore it from a backup; or keep it aside (`mv {path} {path}.damaged`) and start again with an "
+            "empty store: everyone then logs in again with `/chatrooms login` and channels subscribe again."
+        )
+
+
+class StoreKeyMismatch(StoreError):
+    """``STORE_KEY`` does not decrypt the store's data (the wrong key, or the store was re-keyed since)."""
 
 
 # --------------------------------------------------------------------------------------------- keys
@@ -270,14 +361,21 @@ class Store:
 
     def __init__(self, path: Path | str, cipher: Cipher) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._cipher = cipher
         self._lock = threading.RLock()
         self._closed = False
         self._dicts: dict[str, Any] = {}
+        _private_file(self.path)
+        _check_integrity(self.path)
         try:
             for table in _TABLES:
                 self._dicts[table] = self._open(table)
+            self._check_key()
+        except sqlite3.DatabaseError as exc:
+            self.close()
+            if _is_corruption(exc):
+                raise StoreDamaged(self.path, str(exc)) from None
+            raise StoreError(f"cannot open the store file {self.path}: {exc}.") from None
         except BaseException:
             self.close()
             raise
@@ -341,7 +439,12 @@ class Store:
         Waiting (rather than sqlitedict's fire-and-forget ``execute``) means a failure surfaces
         here, before the commit, so a half-done transaction is rolled back instead of committed.
         """
-        return list(d.conn.select(sql, args))
+        try:
+            return list(d.conn.select(sql, args))
+        except sqlite3.DatabaseError as exc:
+            if _is_corruption(exc):
+                raise StoreDamaged(Path(d.filename), str(exc)) from None
+            raise
 
     def _table(self, table: str) -> Any:
         if self._closed:
@@ -394,6 +497,83 @@ class Store:
     def _delete(d: Any, table: str, key: str) -> bool:
         return bool(Store._sql(d, f'DELETE FROM "{table}" WHERE key = ? RETURNING key', (key,)))
 
+    # --------------------------------------------------------------------------------- the key
+
+    def _check_key(self) -> None:
+        """Refuse a STORE_KEY that is not the one the data was written with; rotate to the first key.
+
+        One transaction on one connection (the file's write lock held throughout), so processes starting
+        together agree: the first writes the check, the others read it.
+        """
+        with self._write("meta") as d:
+            rows = self._sql(d, 'SELECT value FROM "meta" WHERE key = ?', (KEY_CHECK,))
+            check = json.loads(rows[0][0]) if rows else None
+            credentials = [(key, json.loads(raw)) for key, raw in self._sql(d, 'SELECT key, value FROM "credentials"')]
+            if isinstance(check, dict) and isinstance(check.get("token"), str):
+                if not self._decrypts(check["token"]):
+                    raise self._mismatch()
+            else:
+                # A store from before key checks: the key is right if any saved login decrypts (or there is none).
+                tokens = [token for _, value in credentials for token in _tokens(value)]
+                if tokens and not any(self._decrypts(token) for token in tokens):
+                    raise self._mismatch()
+            if check is None or isinstance(self._cipher, MultiFernet):
+                self._put(d, "meta", KEY_CHECK, {"token": self._cipher.encrypt(_KEY_CHECK_TEXT).decode("ascii")})
+            if isinstance(self._cipher, MultiFernet):
+                self._rotate(d, credentials)
+
+    def _rotate(self, d: Any, credentials: list[tuple[str, Any]]) -> None:
+        """Re-encrypt every credential token under the first key of STORE_KEY (inside the caller's transaction)."""
+        cipher = self._cipher
+        assert isinstance(cipher, MultiFernet)
+        rotated = 0
+        for key, value in credentials:
+            if not isinstance(value, dict):
+                continue
+            for field in _ENCRYPTED_FIELDS:
+                token = value.get(field)
+                if not isinstance(token, str):
+                    continue
+                try:
+                    value[field] = cipher.rotate(token.encode("ascii")).decode("ascii")
+                except (InvalidToken, ValueError, TypeError, UnicodeError):
+                    continue  # unreadable under every key: left as it is (load_credentials says so)
+                rotated += 1
+            self._put(d, "credentials", key, value)
+        if rotated:
+            log.info("re-encrypted %s saved login(s) with the first key of STORE_KEY", rotated)
+
+    def _decrypts(self, token: str) -> bool:
+        try:
+            self._cipher.decrypt(token.encode("ascii"))
+        except (InvalidToken, ValueError, TypeError, UnicodeError):
+            return False
+        return True
+
+    def _key_still_matches(self) -> bool:
+        rows = self._get("meta", KEY_CHECK)
+        return isinstance(rows, dict) and isinstance(rows.get("token"), str) and self._decrypts(rows["token"])
+
+    def _mismatch(self) -> StoreKeyMismatch:
+        return StoreKeyMismatch(
+            f"STORE_KEY does not decrypt the store {self.path}: it is not the key (or key list) the saved logins "
+            "were encrypted with. Set STORE_KEY to that key — during a rotation, the new key first and the old "
+            "one after it, comma-separated. Nothing in the store was changed. (Only if the key is lost: move the "
+            "file aside and start again; everyone then logs in again.)"
+        )
+
+    def _rekeyed(self) -> StoreKeyMismatch:
+        log.error(
+            "this process's STORE_KEY no longer decrypts the store %s: another process re-encrypted it with a "
+            "newer key. Restart this process with the current STORE_KEY.",
+            self.path,
+        )
+        return StoreKeyMismatch(
+            "This app process cannot read saved Nexudus logins: the store was re-encrypted with a newer key "
+            "(STORE_KEY) than the one this process has. Nothing was changed. An administrator must restart it "
+            "with the current STORE_KEY."
+        )
+
     # ------------------------------------------------------------------------------ credentials
 
     def save_credentials(self, team_id: str, user_id: str, creds: Credentials, now: datetime) -> None:
@@ -411,7 +591,11 @@ class Store:
             self._put(d, "credentials", _cred_key(team_id, user_id), value)
 
     def load_credentials(self, team_id: str, user_id: str) -> Credentials | None:
-        """The user's login, or None if absent or unreadable (wrong key, tampered): never raises."""
+        """The user's login, or None if absent or unreadable (tampered).
+
+        Raises ``StoreKeyMismatch`` when this process's key no longer reads the store (another process
+        rotated it to a newer key): a login that exists must not look absent.
+        """
         value = self._get("credentials", _cred_key(team_id, user_id))
         if value is None:
             return None
@@ -420,6 +604,8 @@ class Store:
             plain = json.loads(self._cipher.decrypt(token.encode("ascii")))
             return _credentials_from(plain)
         except (InvalidToken, KeyError, TypeError, ValueError, AttributeError, UnicodeError):
+            if not self._key_still_matches():
+                raise self._rekeyed() from None
             # The reason alone: the token, the key and the plaintext are all secrets.
             log.warning(
                 "stored credentials for team %s user %s cannot be decrypted (wrong STORE_KEY or "

@@ -1,29 +1,48 @@
-"""WSGI entry for HTTP mode: `gunicorn bot.web:app` (Slack sends events to /slack/events)."""
+"""HTTP mode: the WSGI app (Slack sends events to /slack/events) and the server `python -m bot run` uses.
+
+`gunicorn bot.web:app` also works, behind a reverse proxy that buffers requests (see the README).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
+import queue
+import selectors
+import socket
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, cast
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 
 from bot.logs import configure_logging
-from bot.settings import load_settings
+from bot.settings import SettingsError, load_settings
 from bot.slack.app import build_app
 from bot.wiring import build_deps
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
+MAX_BODY_BYTES = 1 << 20
+"""Slack's payloads are a few KiB (a modal's whole state included); anything over 1 MiB is refused unread."""
+
+log = logging.getLogger("bot.web")
+
 
 def create_wsgi_app() -> WSGIApp:
-    settings = load_settings()
-    configure_logging(settings.log_level)
-    return wsgi_for(build_app(build_deps(settings)))
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        return wsgi_for(build_app(build_deps(settings)))
+    except SettingsError as exc:
+        log.critical("%s", exc)  # gunicorn shows the log, not the text of a worker's exit
+        raise
 
 
 def wsgi_for(bolt: App) -> WSGIApp:
@@ -38,6 +57,11 @@ def wsgi_for(bolt: App) -> WSGIApp:
         if path != "/slack/events":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
+        refusal = _bound_body(environ)
+        if refusal is not None:
+            status, text = refusal
+            start_response(status, [("Content-Type", "text/plain")])
+            return [text.encode()]
         if not str(environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "0")).isdigit():
             # slack_sdk's verifier raises ValueError on a non-numeric timestamp (Bolt would answer 500): refuse it.
             start_response("401 Unauthorized", [("Content-Type", "text/plain")])
@@ -47,28 +71,226 @@ def wsgi_for(bolt: App) -> WSGIApp:
         except Exception:
             # Bolt parses the body before checking the signature and raises on some shapes (a non-JSON or
             # non-object `payload`, `"view": null`): answer 400, not wsgiref's 500 with a traceback.
-            logging.getLogger("bot.web").warning("refused an unreadable request to /slack/events")
+            log.warning("refused an unreadable request to /slack/events")
             start_response("400 Bad Request", [("Content-Type", "text/plain")], sys.exc_info())
             return [b"bad request"]
 
     return wsgi
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
+def _bound_body(environ: dict[str, Any]) -> tuple[str, str] | None:
+    """Refuse a body over MAX_BODY_BYTES before reading it; None when the request may go on.
+
+    With a Content-Length the size is known up front. A chunked body has none: a server that decodes
+    chunks (gunicorn sets ``wsgi.input_terminated``) lets us read at most one byte past the limit, and the
+    body read is handed on as if it had had a length; one that does not (wsgiref) cannot be read safely.
+    """
+    raw_length = str(environ.get("CONTENT_LENGTH") or "").strip()
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    if raw_length and not chunked:
+        if not raw_length.isdigit():
+            return "400 Bad Request", "invalid Content-Length"
+        if int(raw_length) > MAX_BODY_BYTES:
+            log.warning("refused a %s-byte request body (limit %s bytes), unread", raw_length, MAX_BODY_BYTES)
+            return "413 Content Too Large", "request body too large"
+        return None
+    if not chunked:
+        return None
+    if not environ.get("wsgi.input_terminated"):
+        return "411 Length Required", "a Content-Length is required"
+    body = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        log.warning("refused a chunked request body over the limit of %s bytes", MAX_BODY_BYTES)
+        return "413 Content Too Large", "request body too large"
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return None
+
+
+MAX_HEADER_BYTES = 64 * 1024
+
+
+class SoundWSGIServer(WSGIServer):
+    """A WSGI server that survives bursts and idle, slow or half-sent clients (`python -m bot run`, the console).
+
+    * a listen backlog of ``BACKLOG`` (the standard library's 5 resets a burst of Slack requests);
+    * one watcher thread reads every connection without blocking until its whole request has arrived —
+      headers, then ``Content-Length`` bytes (a body over ``MAX_BODY_BYTES`` is not waited for: the app
+      answers 413) — and closes it if that takes longer than ``request_timeout`` seconds, so a silent or
+      half-sent connection costs a buffer, never a thread (at most ``max_waiting`` wait; the oldest go);
+    * only then does a bounded pool of ``workers`` threads run the app on the buffered request, and each
+      answer is written with ``write_timeout``.
+    """
+
+    request_queue_size = BACKLOG = 1024
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[WSGIRequestHandler],
+        *,
+        workers: int = 32,
+        request_timeout: float = 10.0,
+        write_timeout: float = 10.0,
+        max_waiting: int = 512,
+    ) -> None:
+        super().__init__(address, handler)
+        self.request_timeout, self.write_timeout, self.max_waiting = request_timeout, write_timeout, max_waiting
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="http")
+        self._arrivals: queue.SimpleQueue[tuple[socket.socket, Any]] = queue.SimpleQueue()
+        self._waiting: dict[socket.socket, _Pending] = {}
+        self._selector = selectors.DefaultSelector()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._selector.register(self._wake_r, selectors.EVENT_READ)
+        self._stopping = threading.Event()
+        self._watcher = threading.Thread(target=self._watch, name="http-watch", daemon=True)
+        self._watcher.start()
+
+    # socketserver calls this for each accepted connection, on the serve_forever thread.
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._arrivals.put((request, client_address))
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+
+    def _watch(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._watch_once()
+            except Exception:  # the watcher must outlive any one connection's surprise
+                log.exception("HTTP connection watcher: unexpected error (continuing)")
+
+    def _watch_once(self) -> None:
+        """One round: read what arrived, take in new connections, close those past their deadline."""
+        for key, _ in self._selector.select(timeout=0.5):
+            if key.fileobj is self._wake_r:
+                with contextlib.suppress(OSError):
+                    self._wake_r.recv(4096)
+                continue
+            conn = key.fileobj
+            assert isinstance(conn, socket.socket)
+            self._read(conn)
+        now = time.monotonic()
+        while True:
+            try:
+                conn, address = self._arrivals.get_nowait()
+            except queue.Empty:
+                break
+            if len(self._waiting) >= self.max_waiting:
+                self._drop(next(iter(self._waiting)))  # the oldest waiting connection makes room
+            conn.setblocking(False)
+            self._waiting[conn] = _Pending(address, now + self.request_timeout)
+            self._selector.register(conn, selectors.EVENT_READ)
+        for conn in [c for c, p in self._waiting.items() if p.deadline <= now]:
+            self._drop(conn)
+
+    def _read(self, conn: socket.socket) -> None:
+        pending = self._waiting[conn]
+        try:
+            data = conn.recv(256 * 1024)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._drop(conn)  # the client went away before finishing its request
+            return
+        pending.data += data
+        if pending.complete():
+            self._selector.unregister(conn)
+            del self._waiting[conn]
+            self._pool.submit(self._handle, conn, pending)
+
+    def _drop(self, conn: socket.socket) -> None:
+        with contextlib.suppress(KeyError, ValueError):
+            self._selector.unregister(conn)
+        self._waiting.pop(conn, None)
+        self.shutdown_request(conn)
+
+    def _handle(self, conn: socket.socket, pending: _Pending) -> None:
+        try:
+            conn.setblocking(True)
+            conn.settimeout(self.write_timeout)
+            self.finish_request(cast(Any, _Buffered(conn, bytes(pending.data))), pending.address)
+        except Exception:
+            self.handle_error(conn, pending.address)
+        finally:
+            self.shutdown_request(conn)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that timed out or went away: not worth a traceback on stderr.
+        log.debug("connection from %s ended: %s", client_address, type(sys.exc_info()[1]).__name__)
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request.sock if isinstance(request, _Buffered) else request)
+
+    def server_close(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._wake_w.send(b"\0")
+        self._watcher.join(timeout=5)
+        super().server_close()
+        for conn in list(self._waiting):
+            self._drop(conn)
+        self._selector.close()
+        self._wake_r.close()
+        self._wake_w.close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
+class _Pending:
+    """A connection whose request is still arriving."""
+
+    __slots__ = ("address", "data", "deadline")
+
+    def __init__(self, address: Any, deadline: float) -> None:
+        self.address, self.deadline, self.data = address, deadline, bytearray()
+
+    def complete(self) -> bool:
+        """Headers and the whole body are in (or enough to answer: too large, malformed, no length)."""
+        end = self.data.find(b"\r\n\r\n")
+        if end < 0:
+            return len(self.data) > MAX_HEADER_BYTES
+        length = 0
+        for line in bytes(self.data[:end]).split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                if not value.strip().isdigit():
+                    return True  # the app answers 400
+                length = int(value.strip())
+        return length > MAX_BODY_BYTES or len(self.data) - (end + 4) >= length
+
+
+class _Buffered:
+    """What a request handler reads (the buffered request) and writes to (the socket)."""
+
+    def __init__(self, sock: socket.socket, data: bytes) -> None:
+        self.sock, self.data = sock, data
 
 
 class _QuietHandler(WSGIRequestHandler):
+    def setup(self) -> None:
+        request = self.request
+        if isinstance(request, _Buffered):  # from SoundWSGIServer: the whole request is already here
+            self.connection = request.sock
+            self.rfile = io.BytesIO(request.data)
+            self.wfile = self.connection.makefile("wb", buffering=0)
+        else:
+            super().setup()
+
     def log_message(self, format: str, *args: Any) -> None:
-        logging.getLogger("bot.web").debug("%s " + format, self.address_string(), *args)
+        log.debug("%s " + format, self.address_string(), *args)
 
 
-def serve(bolt: App, host: str = "127.0.0.1", port: int = 0) -> WSGIServer:
-    """A threaded HTTP server for the app (tests, the console, `python -m bot run` without gunicorn).
+def serve(bolt: App, host: str = "127.0.0.1", port: int = 0, **options: Any) -> SoundWSGIServer:
+    """The app on a `SoundWSGIServer` (tests, the console, `python -m bot run` in HTTP mode).
 
     Call `serve_forever()` on it (or run it in a thread) and `shutdown()` + `server_close()` to stop.
+    ``options`` go to the server (``workers``, ``request_timeout``, ``write_timeout``, ``max_waiting``).
     """
-    return make_server(host, port, wsgi_for(bolt), server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+    server = SoundWSGIServer((host, port), _QuietHandler, **options)
+    server.set_app(wsgi_for(bolt))
+    return server
 
 
 def __getattr__(name: str) -> Any:

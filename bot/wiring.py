@@ -10,13 +10,16 @@ from bot.nexudus.client import ClientFactory
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.slack.deps import Deps, utc_now
-from bot.store import Store, fernet_from_setting, local_key_file
+from bot.store import Store, StoreError, fernet_from_setting, local_key_file
 
 LOCAL_KEY_FILE = Path("var/local-store.key")
 
 
 def open_store(settings: Settings, *, local: bool) -> Store:
-    """The credentials store, encrypted. Outside local mode, no STORE_KEY means no start."""
+    """The credentials store, encrypted. Outside local mode, no STORE_KEY means no start.
+
+    A wrong STORE_KEY or a damaged store file stops the start with a message saying what to do.
+    """
     key = settings.store_key
     if not key:
         if not local:
@@ -30,8 +33,10 @@ def open_store(settings: Settings, *, local: bool) -> Store:
         cipher = fernet_from_setting(key)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    settings.store_path.parent.mkdir(parents=True, exist_ok=True)
-    return Store(settings.store_path, cipher)
+    try:
+        return Store(settings.store_path, cipher)
+    except StoreError as exc:  # a wrong key, a damaged or unreadable file: what is wrong and what to do
+        raise SettingsError(str(exc)) from None
 
 
 def build_deps(

@@ -18,6 +18,7 @@ from bot.console.fake_slack import Call, FakeSlack
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.dialect import KNOWN
 from bot.nexudus.pacing import PacerRegistry
+from bot.runner import drain
 from bot.sandbox.dialects import DIALECT_NAMES, LOCAL_ZONE, dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
@@ -179,7 +180,8 @@ class RunningApp:
 @pytest.fixture
 def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
     """The real Bolt app served over HTTP on loopback, driven by signed requests."""
-    server = serve(build_app(deps), port=0)
+    bolt = build_app(deps)
+    server = serve(bolt, port=0)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/slack/events"
@@ -189,6 +191,8 @@ def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+        # Lazy work still running would meet a stopped fake Slack and log errors into the next test.
+        drain(bolt.listener_runner.listener_executor, timeout=30)
 
 
 @pytest.fixture

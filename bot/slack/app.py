@@ -9,10 +9,12 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.logs import quiet_unverified_bodies
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
+from bot.slack.shape import ShapeCheck
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,11 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users.
         listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="lazy"),
         raise_error_for_unhandled_request=False,
+        # Right after the signature check, before Bolt's own code indexes into the body: Slack's shapes only.
+        before_authorize=ShapeCheck(),
         logger=logging.getLogger("bot.bolt"),
     )
+    quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
     router = Router()
     for feature in FEATURES:
         feature.register(app, deps, router)

@@ -28,6 +28,7 @@ from bot.slack import ids
 from bot.slack.grammar import GrammarError
 from bot.slack.metadata import BadMetadata
 from bot.slack.views.common import escape
+from bot.store import StoreDamaged, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,14 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):
         return UserMessage(f":warning: {exc}")
+    if isinstance(exc, StoreDamaged):
+        log.error("%s", exc)  # the administrator's text: which file, and what to do
+        return UserMessage(
+            ":warning: The app's own store is damaged, so it cannot read or save anything right now. "
+            "Nothing was changed. An administrator has been told what to do (it is in the app's log)."
+        )
+    if isinstance(exc, StoreError):
+        return UserMessage(f":lock: {exc}")
     if isinstance(exc, SlackApiError):
         error = str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
         words = _SLACK_WORDS.get(error)

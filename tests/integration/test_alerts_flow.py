@@ -298,10 +298,12 @@ def test_login_refreshes_the_home_tab(running_app: RunningApp) -> None:
 
 
 @pytest.mark.one_dialect
-def test_procfile_web_line_serves_the_app_with_gunicorn(
-    sandbox: SandboxServer, fake_slack: Any, tmp_path: Path
+@pytest.mark.parametrize("how", ["procfile", "gunicorn"])
+def test_procfile_web_line_and_gunicorn_serve_the_app(
+    sandbox: SandboxServer, fake_slack: Any, tmp_path: Path, how: str
 ) -> None:
-    """`gunicorn bot.web:app` resolves `app` through the module's __getattr__ and answers Slack."""
+    """The Procfile's `web` line (`python -m bot run`) answers Slack; so does `gunicorn bot.web:app`, which
+    resolves `app` through the module's __getattr__ (for deployments behind a buffering proxy)."""
     from conftest import SIGNING_SECRET
     from cryptography.fernet import Fernet
 
@@ -325,8 +327,9 @@ def test_procfile_web_line_serves_the_app_with_gunicorn(
         "STORE_KEY": Fernet.generate_key().decode(),
         "NEXUDUS_PACING": "false",
     }
+    command = procfile["web"] if how == "procfile" else "gunicorn bot.web:app --workers 1 --threads 8 --bind :$PORT"
     server = subprocess.Popen(
-        ["sh", "-c", f"exec {procfile['web']}"],
+        ["sh", "-c", f"exec {command}"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -339,10 +342,10 @@ def test_procfile_web_line_serves_the_app_with_gunicorn(
             try:
                 if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).text == "ok":
                     break
-            except requests.ConnectionError:
-                pass
-            assert server.poll() is None, server.stderr.read().decode() if server.stderr else "gunicorn exited"
-            assert time.monotonic() < deadline, "gunicorn did not start"
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # not listening yet, or gunicorn's worker is still loading the app
+            assert server.poll() is None, server.stderr.read().decode() if server.stderr else f"{how} exited"
+            assert time.monotonic() < deadline, f"{how} did not start"
             time.sleep(0.2)
         driver = SlackDriver(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, fake_slack)
         ack = driver.command("alerts")

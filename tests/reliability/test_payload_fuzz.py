@@ -98,7 +98,7 @@ def _payload(draw: st.DrawFn, app: RunningApp, views: list[dict[str, Any]]) -> d
     if draw(st.booleans()):
         payload["response_url"] = draw(st.sampled_from([app.fake.response_url("fuzz"), "", "not a url"]))
     if kind == "block_actions" or draw(st.booleans()):
-        # Containers keep Slack's shape (Bolt's own matchers assume it; see test_bolt_shape_limits); contents vary.
+        # Containers keep Slack's shape here (test_shape_fuzz.py varies the shapes); contents vary.
         shape = draw(st.sampled_from(["none", "empty", "list"]))
         if shape == "empty":
             payload["actions"] = []

@@ -7,6 +7,7 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -27,6 +28,7 @@ from bot.services import (
 from bot.slack.errors import describe
 from bot.slack.grammar import GrammarError
 from bot.slack.metadata import BadMetadata
+from bot.store import StoreDamaged, StoreError, StoreKeyMismatch
 
 # Local tools with their own output (the sandbox answers HTTP, the console prints to a terminal).
 NOT_SLACK = ("bot.sandbox", "bot.console", "bot.__main__")
@@ -64,6 +66,11 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "TokenRefused": lambda: TokenRefused("invalid_grant", "A two-factor (TOTP) code is required.", needs_code=True),
     "NoTokenEndpoint": NoTokenEndpoint,
     "LoginExpired": LoginExpired,
+    "StoreError": lambda: StoreError("cannot open the store file var/store.sqlite: Permission denied."),
+    "StoreDamaged": lambda: StoreDamaged(Path("var/store.sqlite"), "database disk image is malformed"),
+    "StoreKeyMismatch": lambda: StoreKeyMismatch(
+        "This app process cannot read saved Nexudus logins: the store was re-encrypted with a newer key."
+    ),
 }
 
 

@@ -21,7 +21,10 @@ from bot.store import (
     AlertRecord,
     Digest,
     Store,
+    StoreDamaged,
+    StoreError,
     StoreKey,
+    StoreKeyMismatch,
     Subscription,
     fernet_from_setting,
     local_key_file,
@@ -148,19 +151,44 @@ def test_password_absent_from_repr_str_and_logs(db: Path, key: str, caplog: pyte
         assert secret not in text
 
 
-def test_wrong_key_is_absent_and_warns_without_secrets(db: Path, key: str, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_wrong_key_is_refused_at_open_naming_the_variable_never_the_key(
+    db: Path, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
     with Store(db, fernet_from_setting(key)) as st:
         st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    before = db.read_bytes()
     other = Fernet.generate_key().decode()
     caplog.set_level(logging.DEBUG)
-    with Store(db, fernet_from_setting(other)) as st:
-        assert st.load_credentials("T1", "U1") is None
-        assert st.whoami("T1", "U1") == "ops@example.com"  # the clear email survives a key change
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING and r.name == "bot.store"]
-    assert len(warnings) == 1
-    text = "\n".join(r.getMessage() for r in caplog.records)
+    with pytest.raises(StoreKeyMismatch) as info:
+        Store(db, fernet_from_setting(other))
+    text = str(info.value)
+    assert "STORE_KEY" in text and "does not decrypt" in text
+    assert db.read_bytes() == before, "a refused key must change nothing"
+    logged = "\n".join(r.getMessage() for r in caplog.records)
     for secret in (PASSWORD, key, other):
-        assert secret not in text
+        assert secret not in text and secret not in logged
+    with Store(db, fernet_from_setting(key)) as st:  # the right key still opens it
+        assert st.load_credentials("T1", "U1") == Credentials("ops@example.com", PASSWORD)
+
+
+def test_a_wrong_key_is_refused_even_before_any_login_was_saved(db: Path, key: str) -> None:
+    with Store(db, fernet_from_setting(key)) as st:
+        st.add_subscription(sub())
+    with pytest.raises(StoreKeyMismatch):
+        Store(db, fernet_from_setting(Fernet.generate_key().decode()))
+
+
+def test_a_store_from_before_key_checks_gets_one_and_a_wrong_key_is_still_caught(db: Path, key: str) -> None:
+    with Store(db, fernet_from_setting(key)) as st:
+        st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM meta")  # as an older version left it
+    with pytest.raises(StoreKeyMismatch):
+        Store(db, fernet_from_setting(Fernet.generate_key().decode()))
+    with Store(db, fernet_from_setting(key)) as st:
+        assert st.load_credentials("T1", "U1") == Credentials("ops@example.com", PASSWORD)
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM meta").fetchone() == (1,)
 
 
 def test_tampered_token_is_absent(db: Path, key: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -184,18 +212,27 @@ def test_key_rotation_with_multifernet(db: Path) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     with Store(db, fernet_from_setting(old)) as st:
         st.save_credentials("T1", "U1", Credentials("a@example.com", "pw-old"), NOW)
-    rotated = fernet_from_setting(f"{new}, {old}")
-    assert isinstance(rotated, MultiFernet)
-    with Store(db, rotated) as st:
-        assert st.load_credentials("T1", "U1") == Credentials("a@example.com", "pw-old")
-        st.save_credentials("T1", "U2", Credentials("b@example.com", "pw-new"), NOW)
-    # The new key alone reads what was written after rotation (the first key encrypts) ...
-    with Store(db, fernet_from_setting(new)) as st:
-        assert st.load_credentials("T1", "U2") == Credentials("b@example.com", "pw-new")
-        assert st.load_credentials("T1", "U1") is None
-    # ... and the old key alone cannot.
-    with Store(db, fernet_from_setting(old)) as st:
-        assert st.load_credentials("T1", "U2") is None
+    still_old = Store(db, fernet_from_setting(old))  # a process started before the rotation, still running
+    try:
+        rotated = fernet_from_setting(f"{new}, {old}")
+        assert isinstance(rotated, MultiFernet)
+        with Store(db, rotated) as st:  # opening with the key list re-encrypts everything with the new key
+            assert st.load_credentials("T1", "U1") == Credentials("a@example.com", "pw-old")
+            st.save_credentials("T1", "U2", Credentials("b@example.com", "pw-new"), NOW)
+        # Every process with the new key list reads both, and so does the new key alone: the old can be dropped.
+        for setting in (f"{new},{old}", new):
+            with Store(db, fernet_from_setting(setting)) as st:
+                assert st.load_credentials("T1", "U1") == Credentials("a@example.com", "pw-old")
+                assert st.load_credentials("T1", "U2") == Credentials("b@example.com", "pw-new")
+        # The process with only the old key says so, instead of treating the logins as absent ...
+        with pytest.raises(StoreKeyMismatch, match="re-encrypted with a newer key"):
+            still_old.load_credentials("T1", "U1")
+        assert still_old.whoami("T1", "U1") == "a@example.com"
+    finally:
+        still_old.close()
+    # ... and, restarted with only the old key, it refuses to start.
+    with pytest.raises(StoreKeyMismatch, match="STORE_KEY"):
+        Store(db, fernet_from_setting(old))
 
 
 @pytest.mark.parametrize(
@@ -503,3 +540,76 @@ def test_identical_subscribes_from_many_threads_make_one_subscription(store: Sto
     # Another filter, channel or workspace is another subscription.
     assert store.subscribe_once(sub(channel="C2"))[1] and store.subscribe_once(sub(team="T2"))[1]
     assert store.subscribe_once(sub().model_copy(update={"business_id": None, "id": "other"}))[1]
+
+
+# ----------------------------------------------------------------------------------- the file itself
+
+
+def test_the_store_file_is_created_private(db: Path, key: str) -> None:
+    old_umask = os.umask(0o022)
+    try:
+        with Store(db, fernet_from_setting(key)) as st:
+            st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
+    finally:
+        os.umask(old_umask)
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(db.parent.stat().st_mode) == 0o700
+
+
+def test_an_existing_readable_store_file_is_made_private(db: Path, key: str) -> None:
+    db.parent.mkdir(parents=True)
+    with Store(db, fernet_from_setting(key)):
+        pass
+    db.chmod(0o644)
+    with Store(db, fernet_from_setting(key)):
+        pass
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+
+
+def _damage(db: Path, key: str) -> bytes:
+    with Store(db, fernet_from_setting(key)) as st:
+        for i in range(200):
+            st.save_credentials("T1", f"U{i}", Credentials(f"u{i}@example.com", PASSWORD * 20), NOW)
+    data = bytearray(db.read_bytes())
+    data[8192:20000] = b"A" * (20000 - 8192)  # pages in the middle overwritten, the header intact
+    db.write_bytes(bytes(data))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "pages"])
+def test_a_damaged_store_is_refused_clearly_and_left_untouched(db: Path, key: str, damage: str) -> None:
+    if damage == "garbage":
+        db.parent.mkdir(parents=True)
+        db.write_bytes(b"this is not a database " * 200)
+        before = db.read_bytes()
+    else:
+        before = _damage(db, key)
+    with pytest.raises(StoreDamaged) as info:
+        Store(db, fernet_from_setting(key))
+    text = str(info.value)
+    assert str(db) in text and "damaged" in text and "backup" in text and ".damaged" in text
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in db.parent.iterdir()) == [db.name], "no journal or new file was left beside it"
+
+
+def test_damage_found_after_start_is_a_store_error_not_a_raw_sqlite_one(db: Path, key: str) -> None:
+    with Store(db, fernet_from_setting(key)) as st:
+        for i in range(200):
+            st.save_credentials("T1", f"U{i}", Credentials(f"u{i}@example.com", PASSWORD * 20), NOW)
+    st = Store(db, fernet_from_setting(key))
+    try:
+        data = bytearray(db.read_bytes())
+        data[8192:20000] = b"A" * (20000 - 8192)
+        with open(db, "r+b") as f:  # damaged under the running process
+            f.write(bytes(data))
+        with pytest.raises(StoreDamaged, match="damaged"):
+            for i in range(200):
+                st.load_credentials("T1", f"U{i}")
+    finally:
+        st.close()
+
+
+def test_an_unopenable_store_path_says_which_and_why(tmp_path: Path, key: str) -> None:
+    (tmp_path / "dir.sqlite").mkdir()
+    with pytest.raises(StoreError, match="Check STORE_PATH"):
+        Store(tmp_path / "dir.sqlite", fernet_from_setting(key))
