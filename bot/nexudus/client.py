@@ -268,7 +268,8 @@ class NexudusClient:
         body = {k: self.codec.to_wire(v) if isinstance(v, datetime) else v for k, v in body.items()}
         result = self._action("POST", "", body, role="ChatRoom-Create", operation="create a chatroom")
         if result.record_id is None:
-            raise UnexpectedResponse(200, "no Id for the new chatroom")
+            # Nexudus said it succeeded: the chatroom most likely exists, so a retry could make a second one.
+            raise UnexpectedResponse(200, "no Id for the new chatroom", maybe_applied=True)
         return result.record_id
 
     def replace(self, body: Mapping[str, Any]) -> ActionResult:
@@ -339,7 +340,13 @@ class NexudusClient:
         command: bool = False,
     ) -> ActionResult:
         data = self._call(method, path, role=role, operation=operation, json=body, target=target)
-        result = self._parse(ActionResult, data if isinstance(data, dict) else {})
+        try:
+            result = self._parse(ActionResult, data if isinstance(data, dict) else {})
+        except UnexpectedResponse as exc:
+            # A 2xx answer to a write we cannot read: the write most likely ran.
+            raise UnexpectedResponse(
+                exc.status, "the answer to a change could not be read", maybe_applied=True
+            ) from None
         if not result.was_successful:
             if command:
                 raise CommandFailed(result.message or f"{operation} did not succeed.", result)
@@ -399,7 +406,7 @@ class NexudusClient:
         except ValueError:
             if status == 400:
                 raise ValidationFailed(f"Nexudus refused the request: {response.text[:200]}") from None
-            raise UnexpectedResponse(status, "not JSON") from None
+            raise UnexpectedResponse(status, "not JSON", maybe_applied=write and 200 <= status < 300) from None
         if status == 400:
             if isinstance(data, dict):
                 errors = [FieldError.model_validate(e) for e in data.get("Errors") or [] if isinstance(e, dict)]

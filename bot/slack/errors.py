@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
@@ -19,11 +20,19 @@ from bot.nexudus.errors import (
     Conflict,
     NexudusError,
     NotFound,
+    QuotaExhausted,
     RateLimited,
     Unavailable,
     ValidationFailed,
 )
-from bot.services import CredentialsRejected, DigestGone, MissingRole, NotLoggedIn, SubscriptionGone
+from bot.services import (
+    ChatroomBusy,
+    CredentialsRejected,
+    DigestGone,
+    MissingRole,
+    NotLoggedIn,
+    SubscriptionGone,
+)
 from bot.slack import ids
 from bot.slack.grammar import GrammarError
 from bot.slack.metadata import BadMetadata
@@ -31,6 +40,11 @@ from bot.slack.views.common import escape
 from bot.store import StoreDamaged, StoreError
 
 log = logging.getLogger(__name__)
+
+
+def _slack_time(when: datetime) -> str:
+    """A time Slack shows in each reader's own zone, with a UTC fallback."""
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
 
 
 @dataclass(frozen=True)
@@ -88,10 +102,21 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":twisted_rightwards_arrows: {exc}")
     if isinstance(exc, NotFound):
         return UserMessage(f":mag: {exc} It may have been deleted.")
-    if isinstance(exc, Unavailable) and exc.maybe_applied:
+    if isinstance(exc, NexudusError) and exc.maybe_applied:
         return UserMessage(
             f":hourglass: {exc} Your change may or may not have been applied: check the chatroom "
             "(`/chatrooms show ID`) before trying again."
+        )
+    if isinstance(exc, QuotaExhausted):
+        kind = "writes (changes)" if exc.writes else "requests"
+        when = _slack_time(exc.resets_at)
+        return UserMessage(
+            f":hourglass: Your Nexudus account has used all {exc.limit:,} {kind} Nexudus allows per {exc.period}. "
+            f"Nothing was sent or changed. It can be used again at {when}."
+        )
+    if isinstance(exc, ChatroomBusy):
+        return UserMessage(
+            f":lock: {exc} Nothing was changed; reopen it in a moment to see their change, then try again."
         )
     if isinstance(exc, RateLimited):
         return UserMessage(f":hourglass: {exc} Nothing was changed.")
