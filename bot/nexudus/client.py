@@ -48,7 +48,7 @@ from bot.nexudus.models import (
     NexudusModel,
     Page,
 )
-from bot.nexudus.pacing import Pacer, PacerRegistry
+from bot.nexudus.pacing import AccountPacer, PacerRegistry
 from bot.nexudus.query import ChatRoomFilters, Direction, ids_param, paging_params
 from bot.nexudus.timecodec import UTC_CODEC, TimeCodec
 from bot.settings import Settings
@@ -58,6 +58,7 @@ __all__ = ["ChatRoomChanges", "ClientFactory", "Credentials", "NewChatRoom", "Ne
 log = logging.getLogger(__name__)
 
 THROTTLED = frozenset({409, 429})
+PACING_FILE = "pacing.sqlite"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 # Read-only properties Nexudus computes; they are never part of what we write.
 READ_ONLY = frozenset({"CreatedOn", "UpdatedOn", "UpdatedBy", "UniqueId", "Business"})
@@ -68,7 +69,7 @@ class NexudusRetry(Retry):
 
     RETRY_AFTER_STATUS_CODES = frozenset({409, 413, 429, 503})
     max_retry_after: float = 30.0
-    pacer: Pacer | None = None
+    pacer: AccountPacer | None = None
 
     def new(self, **kw: Any) -> NexudusRetry:
         fresh = super().new(**kw)
@@ -152,7 +153,7 @@ class NexudusClient:
         retries: int = 3,
         backoff: float = 0.3,
         max_retry_after: float = 30.0,
-        pacer: Pacer | None = None,
+        pacer: AccountPacer | None = None,
         session: requests.Session | None = None,
     ) -> None:
         self.url = base_url.rstrip("/") + "/support/chatrooms"
@@ -476,7 +477,9 @@ class ClientFactory:
             retries=settings.nexudus_retries,
             backoff=settings.nexudus_backoff,
             max_retry_after=settings.nexudus_max_retry_after,
-            pacers=pacers or PacerRegistry(enabled=settings.nexudus_pacing),
+            # Beside the store, so the web process and the alert worker of a machine pace each account together.
+            pacers=pacers
+            or PacerRegistry(enabled=settings.nexudus_pacing, path=settings.store_path.parent / PACING_FILE),
         )
 
     def __call__(self, credentials: Credentials) -> NexudusClient:
