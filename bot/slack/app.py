@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -12,14 +11,20 @@ from slack_sdk import WebClient
 from bot.logs import quiet_unverified_bodies
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
+from bot.slack.lanes import FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
 from bot.slack.shape import ShapeCheck
+from bot.slack.views.chatrooms import render_notice
 
 log = logging.getLogger(__name__)
 
 # Each feature module registers its slash subcommands (on the router), buttons and modals.
 LAZY_WORKERS = 32
+# Fairness (bot/slack/lanes.py): one user's jobs take at most LANE_WORKERS threads, and a slash command is
+# refused with a clear answer while that user already has LANE_BOUND requests pending.
+LANE_WORKERS = 2
+LANE_BOUND = 10
 
 FEATURES: list[Any] = [auth, chatrooms, run, alerts, home]
 
@@ -32,6 +37,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     secret = settings.slack_signing_secret
     if not socket_mode and not secret:
         raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode: it is how the app knows a request is Slack's.")
+    executor = FairExecutor(max_workers=LAZY_WORKERS, per_lane=LANE_WORKERS, thread_name_prefix="lazy")
     app = App(
         client=client,
         signing_secret=secret or "socket-mode",
@@ -40,14 +46,16 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         # Acks run inline on the request thread; only lazy work goes to Bolt's 5-thread executor. With False,
         # acks queue behind slow lazy work in that same executor and miss Slack's 3 s (bench/ack_latency.py).
         process_before_response=True,
-        # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users.
-        listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="lazy"),
+        # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users,
+        # and a plain pool lets one user's burst take every thread. Lanes per user, served in turn.
+        listener_executor=executor,
         raise_error_for_unhandled_request=False,
         # Right after the signature check, before Bolt's own code indexes into the body: Slack's shapes only.
         before_authorize=ShapeCheck(),
         logger=logging.getLogger("bot.bolt"),
     )
     quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
+    app.use(lane_middleware(executor, LANE_BOUND, lambda exc: render_notice(describe(exc).text)))
     router = Router()
     for feature in FEATURES:
         feature.register(app, deps, router)

@@ -35,6 +35,7 @@ from bot.services import (
 )
 from bot.slack import ids
 from bot.slack.grammar import GrammarError
+from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata
 from bot.slack.views.common import escape
 from bot.store import StoreDamaged, StoreError
@@ -126,6 +127,11 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":mag: {exc}")
     if isinstance(exc, GrammarError):
         return UserMessage(f":warning: {exc.message}\n{exc.usage}" if exc.usage else f":warning: {exc.message}")
+    if isinstance(exc, TooManyPending):
+        return UserMessage(
+            f":hourglass: You already have {exc.pending} requests waiting for Nexudus, so this one was not "
+            "started. Run it again once they have answered."
+        )
     if isinstance(exc, BadMetadata):
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):

@@ -20,8 +20,9 @@ from bot.slack.grammar import (
     help_text,
     parse_command,
 )
+from bot.slack.lanes import QUEUED_AHEAD
 from bot.slack.listeners.router import Router
-from bot.slack.views.chatrooms import render_help, render_notice
+from bot.slack.views.chatrooms import queued_note, render_help, render_notice
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def parse(text: Any) -> Any:
         return parse_command(text if isinstance(text, str) else "", now=deps.clock(), zone=deps.zone)
 
-    def ack_command(ack: Ack, command: dict[str, Any]) -> None:
+    def ack_command(ack: Ack, command: dict[str, Any], context: Any) -> None:
         try:
             intent = parse(command.get("text"))
         except GrammarError as exc:
@@ -54,7 +55,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
             return
         placeholder = PLACEHOLDERS.get(type(intent))
         if placeholder:
-            ack(response_type="ephemeral", text=placeholder)
+            ack(response_type="ephemeral", text=placeholder + queued_note(context.get(QUEUED_AHEAD) or 0))
         else:
             ack()
 

@@ -281,6 +281,13 @@ def render_result(
     return message(title, blocks)
 
 
+def queued_note(ahead: int) -> str:
+    """Added to a "looking up…" placeholder when the user's own earlier requests run first."""
+    if ahead <= 0:
+        return ""
+    return f" ({ahead} of your earlier request{'s' if ahead > 1 else ''} ahead of this one)"
+
+
 def saved_note(saved: Saved) -> str | None:
     """What the user must know about a write Nexudus accepted, beyond "done"."""
     if not saved.confirmed:
