@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -146,18 +147,19 @@ from pathlib import Path
 from bot.nexudus.pacing import Limits, PacerRegistry
 limits = Limits(min_interval=0.02, margin=0.0)
 path = Path(sys.argv[1]) if sys.argv[1] != "-" else None
-pacer = PacerRegistry(limits, sleep=lambda s: None, path=path).for_account("ops@example.com")
+now = [0.0]  # the clock the pacer reads, set just before each booking, so slot = now + wait exactly
+pacer = PacerRegistry(limits, clock=lambda: now[0], sleep=lambda s: None, path=path).for_account("ops@example.com")
 time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
 slots = []
 for _ in range(40):
-    now = time.time()
-    slots.append(now + pacer.reserve(False))
+    now[0] = time.time()
+    slots.append(now[0] + pacer.reserve(False))
 print(json.dumps(slots))
 """
 
 
 def _book_from_processes(path: str) -> list[float]:
-    start_at = __import__("time").time() + 1.0
+    start_at = time.time() + 1.0
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
@@ -188,10 +190,11 @@ def test_threads_and_files_together_keep_the_interval(tmp_path: Path) -> None:
     lock = threading.Lock()
 
     def worker(n: int) -> None:
-        pacer = SharedPacer(files[n % 2], "ops@example.com", limits, sleep=lambda s: None)
+        now = [0.0]
+        pacer = SharedPacer(files[n % 2], "ops@example.com", limits, clock=lambda: now[0], sleep=lambda s: None)
         for _ in range(30):
-            now = pacer._clock()
-            slot = now + pacer.reserve(False)
+            now[0] = time.time()
+            slot = now[0] + pacer.reserve(False)
             with lock:
                 slots.append(slot)
 
