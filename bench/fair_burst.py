@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
             target = f"b-{kind}-{n}"
             sent, _ = send("UB", kind, target)
             b_sent.append((target, sent))
+            if kind == "whoami":  # the bursting user's own command that needs no Nexudus call
+                own = f"own-whoami-{n}"
+                own_sent, _ = send("UA", "whoami", own)
+                b_sent.append((own, own_sent))
             time.sleep(0.5)
         for t in senders:
             t.join()
@@ -139,12 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     def times(kind: str) -> list[float]:
         out = []
         for target, sent in b_sent:
-            if f"-{kind}-" in target:
+            if target.startswith(f"b-{kind}-"):
                 at = answers.get(target)
                 out.append(at - sent if at is not None else float("inf"))
         return out
 
     who, lst = times("whoami"), times("list")
+    own = [answers[t] - sent if t in answers else float("inf") for t, sent in b_sent if t.startswith("own-")]
     a_answered = [answers[f"a{i}"] - acks[i][0] for i in range(args.burst) if f"a{i}" in answers]
     silent = args.burst - len(refused) - len(a_answered)
     header("Fair burst: one user's 200 list commands vs another user's answers")
@@ -156,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[list[Any]] = [
         ["B `whoami` p50 / p95 / max", fmt(who)],
         ["B `list` p50 / p95 / max", fmt(lst)],
+        ["A's own `whoami` during its burst p50 / p95 / max", fmt(own)],
         ["A: answered with the list", len(a_answered)],
         ['A: refused at once with "N requests waiting"', len(refused)],
         ["A: silent (no answer within the run)", silent],

@@ -11,20 +11,15 @@ from slack_sdk import WebClient
 from bot.logs import quiet_unverified_bodies
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
-from bot.slack.lanes import FairExecutor, lane_middleware
+from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
 from bot.slack.shape import ShapeCheck
-from bot.slack.views.chatrooms import render_notice
 
 log = logging.getLogger(__name__)
 
 # Each feature module registers its slash subcommands (on the router), buttons and modals.
 LAZY_WORKERS = 32
-# Fairness (bot/slack/lanes.py): one user's jobs take at most LANE_WORKERS threads, and a slash command is
-# refused with a clear answer while that user already has LANE_BOUND requests pending.
-LANE_WORKERS = 2
-LANE_BOUND = 10
 
 FEATURES: list[Any] = [auth, chatrooms, run, alerts, home]
 
@@ -55,7 +50,8 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         logger=logging.getLogger("bot.bolt"),
     )
     quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
-    app.use(lane_middleware(executor, LANE_BOUND, lambda exc: render_notice(describe(exc).text)))
+    # Fairness (bot/slack/lanes.py): whose lane each request's lazy work joins.
+    app.use(lane_middleware(executor))
     router = Router()
     for feature in FEATURES:
         feature.register(app, deps, router)

@@ -2,11 +2,16 @@
 
 Bolt runs every lazy listener on its `listener_executor`. With a plain thread pool, one user's 200 `list`
 commands (each waiting on their account's pacer) filled every thread, and another user's `whoami` waited
-70 s behind them. `FairExecutor` gives each Slack user a lane: at most `per_lane` of a user's jobs run at
-once, and free threads take the next job from the lanes in turn (round robin), so other users' work — and
-above all work that needs no Nexudus call — starts at once. `lane_middleware` tells the executor whose
-request it is (Bolt runs middleware, ack and the lazy submit on the same thread), tells a user how many of
-their requests are ahead, and refuses a slash command beyond `bound` pending ones with a clear answer.
+70 s behind them. `FairExecutor` gives each lane a FIFO: at most `per_lane` of a lane's jobs run at once,
+and free threads take the next job from the lanes in turn (round robin), so other users' work starts at once.
+
+Each Slack user has two lanes: their *lookups* (slash commands answered by a Nexudus query: list, show,
+commands — what a burst is made of) and their *prompt* work (buttons, form submissions, modal openers whose
+`trigger_id` lives 3 s, and commands that need no Nexudus call such as `whoami`), so a user's own queue of
+lookups never delays their own clicks either. `lane_middleware` tells the executor whose request it is
+(Bolt runs middleware, ack and the lazy submit on one thread); the slash command's ack picks the lane with
+`choose_lane`, shows how many of the user's requests are ahead, and beyond `LANE_BOUND` pending refuses
+with a clear answer (never silence).
 """
 
 from __future__ import annotations
@@ -14,16 +19,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt import Ack, BoltResponse
-
 log = logging.getLogger(__name__)
 
-QUEUED_AHEAD = "queued_ahead"  # the context key: how many of this user's requests are ahead of this one
+LANE_WORKERS = 2  # threads one lane may hold at once
+LANE_BOUND = 10  # pending jobs in a lane beyond which a slash command is refused
+# Bolt context keys (plain values: Bolt deep-copies the context for lazy listeners).
+LANE = "lane"  # the lane this request's lazy work joins
+PENDING = "lane_pending"  # {lane: jobs queued or running} for the user's two lanes, when the request came
+REFUSED = "lane_refused"  # the ack refused the command: its lazy listener must do nothing
+PROMPT = "/prompt"
 
 
 class TooManyPending(Exception):
@@ -60,11 +69,13 @@ class FairExecutor(Executor):
         self._local = threading.local()
 
     # -- whose work: set on the request thread before Bolt submits its lazy listeners ----------------
-    def enter(self, lane: str) -> None:
-        self._local.lane = lane
+    def enter(self, context: MutableMapping[str, Any]) -> None:
+        """The request context this thread now serves; its `LANE` (which the ack may change) is read at submit."""
+        self._local.context = context
 
     def current_lane(self) -> str:
-        return str(getattr(self._local, "lane", ""))
+        context = getattr(self._local, "context", None)
+        return str(context.get(LANE) or "") if context is not None else ""
 
     def pending(self, lane: str) -> int:
         """Jobs of this lane queued or running."""
@@ -140,27 +151,39 @@ class FairExecutor(Executor):
 
 
 def lane_of(context: Any, body: dict[str, Any]) -> str:
-    """A Slack user's lane: team and user (requests without a user share one lane)."""
+    """A Slack user's lookup lane: team and user (requests without a user share one lane)."""
     user = context.get("user_id") or body.get("user_id") or ""
     team = context.get("team_id") or body.get("team_id") or ""
     return f"{team}:{user}" if user else ""
 
 
-def lane_middleware(
-    executor: FairExecutor, bound: int, refuse: Callable[[TooManyPending], dict[str, Any]]
-) -> Callable[..., BoltResponse | None]:
-    """Bolt global middleware: route this request's lazy work to its user's lane; refuse a slash command
-    when the user already has `bound` requests pending (`refuse` words the ephemeral answer)."""
+def lane_middleware(executor: FairExecutor) -> Callable[..., None]:
+    """Bolt global middleware: a slash command starts in its user's lookup lane (its ack may move it with
+    `choose_lane`); everything else goes to the user's prompt lane."""
 
-    def fair_lanes(body: dict[str, Any], context: Any, ack: Ack, next: Callable[[], None]) -> BoltResponse | None:
-        lane = lane_of(context, body)
-        executor.enter(lane)
-        pending = executor.pending(lane) if lane else 0
-        if pending >= bound and body.get("command"):
-            log.info("lane %s: %d pending, a slash command was refused", lane, pending)
-            return ack(response_type="ephemeral", **refuse(TooManyPending(pending)))
-        context[QUEUED_AHEAD] = pending
+    def fair_lanes(body: dict[str, Any], context: Any, next: Callable[[], None]) -> None:
+        lookups = lane_of(context, body)
+        prompt = lookups + PROMPT if lookups else ""
+        context[PENDING] = {lookups: executor.pending(lookups), prompt: executor.pending(prompt)}
+        context[LANE] = lookups if body.get("command") else prompt
+        executor.enter(context)
         next()
-        return None
 
     return fair_lanes
+
+
+def choose_lane(context: MutableMapping[str, Any], *, lookup: bool) -> int:
+    """Put this slash command in its user's lookup lane or prompt lane; returns how many jobs are ahead."""
+    lane = str(context.get(LANE) or "")
+    if not lane:
+        return 0
+    base = lane.removesuffix(PROMPT)
+    chosen = base if lookup else base + PROMPT
+    context[LANE] = chosen
+    return int((context.get(PENDING) or {}).get(chosen, 0))
+
+
+def refuse(context: MutableMapping[str, Any], pending: int) -> TooManyPending:
+    """Mark this request refused (its lazy listener checks `REFUSED`) and return the error to word."""
+    context[REFUSED] = True
+    return TooManyPending(pending)

@@ -22,6 +22,7 @@ from bot.console import signing
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import Call, FakeSlack
 from bot.sandbox.server import SandboxServer
+from bot.slack import lanes
 from bot.slack.deps import Deps
 from bot.web import serve
 
@@ -70,17 +71,25 @@ def test_another_users_whoami_is_not_starved_by_a_burst(small_pool_app: RunningA
     acks = [_command(a, "list", f"a{i}") for i in range(BURST)]
     _command(b, "whoami", "b-whoami")
     whoami = _wait_answer(app.fake, "b-whoami", timeout=30)
+    # The bursting user's own command that needs no Nexudus call is neither refused nor queued behind the lists.
+    own = _command(a, "whoami", "a-whoami")
+    assert "requests waiting" not in json.dumps(own)
+    own_answer = _wait_answer(app.fake, "a-whoami", timeout=30)
     app.sandbox.config.delay = 0.0
     wait_quiet(app.fake, limit=60)
 
-    a_answers = sorted(c.at for c in app.fake.calls("response_url") if (c.target or "").startswith("a"))
+    a_answers = sorted(
+        c.at for c in app.fake.calls("response_url") if (c.target or "").startswith("a") and c.target != "a-whoami"
+    )
     ahead = sum(1 for at in a_answers if at < whoami.at)
     assert ahead <= 2, f"B's whoami waited for {ahead} of A's lists"
+    own_ahead = sum(1 for at in a_answers if at < own_answer.at)
+    assert own_ahead <= 4, f"A's own whoami waited for {own_ahead} of A's lists"
     assert "You act in Nexudus as" in json.dumps(whoami.args)
 
     accepted = [x for x in acks if "Looking up chatrooms" in json.dumps(x)]
     refused = [x for x in acks if "requests waiting for Nexudus" in json.dumps(x)]
-    assert len(accepted) == slack_app.LANE_BOUND and len(refused) == BURST - slack_app.LANE_BOUND
+    assert len(accepted) == lanes.LANE_BOUND and len(refused) == BURST - lanes.LANE_BOUND
     assert "3 of your earlier requests ahead" in json.dumps(acks[3])
     assert len(a_answers) == len(accepted), "every accepted command got its answer"
 

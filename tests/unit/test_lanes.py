@@ -8,11 +8,11 @@ from concurrent.futures import Future, wait
 import pytest
 
 from bot.slack.errors import describe
-from bot.slack.lanes import FairExecutor, TooManyPending
+from bot.slack.lanes import LANE, PENDING, PROMPT, REFUSED, FairExecutor, TooManyPending, choose_lane, refuse
 
 
 def _submit(executor: FairExecutor, lane: str, fn, *args):  # type: ignore[no-untyped-def]
-    executor.enter(lane)
+    executor.enter({LANE: lane})
     return executor.submit(fn, *args)
 
 
@@ -84,3 +84,25 @@ def test_threads_are_bounded() -> None:
 def test_the_refusal_is_worded_with_the_count() -> None:
     text = describe(TooManyPending(10)).text
     assert "10 requests waiting" in text and "not started" in text
+
+
+def test_a_command_chooses_the_lookup_or_the_prompt_lane() -> None:
+    context: dict = {LANE: "T:U", PENDING: {"T:U": 7, "T:U" + PROMPT: 1}}
+    assert choose_lane(context, lookup=False) == 1 and context[LANE] == "T:U" + PROMPT
+    assert choose_lane(context, lookup=True) == 7 and context[LANE] == "T:U"
+    error = refuse(context, 7)
+    assert context[REFUSED] is True and error.pending == 7
+
+
+def test_the_lane_is_read_when_work_is_submitted_so_the_ack_can_change_it() -> None:
+    executor = FairExecutor(max_workers=1)
+    context = {LANE: "T:U"}
+    try:
+        executor.enter(context)
+        context[LANE] = "T:U" + PROMPT  # what choose_lane does in the ack, before Bolt submits lazy work
+        release = __import__("threading").Event()
+        executor.submit(release.wait, 5)
+        assert executor.pending("T:U" + PROMPT) == 1 and executor.pending("T:U") == 0
+        release.set()
+    finally:
+        executor.shutdown()
