@@ -43,6 +43,9 @@ from bot.store import StoreDamaged, StoreError
 log = logging.getLogger(__name__)
 
 
+LONG_THROTTLE = 90.0  # seconds: a Retry-After longer than the per-minute window means an hourly/daily limit
+
+
 def _slack_time(when: datetime) -> str:
     """A time Slack shows in each reader's own zone, with a UTC fallback."""
     return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
@@ -118,6 +121,14 @@ def _words(exc: BaseException) -> UserMessage:
     if isinstance(exc, ChatroomBusy):
         return UserMessage(
             f":lock: {exc} Nothing was changed; reopen it in a moment to see their change, then try again."
+        )
+    if isinstance(exc, RateLimited) and exc.retry_after and exc.retry_after > LONG_THROTTLE:
+        # Not the per-minute throttle: the account has likely used Nexudus' hourly or daily allowance
+        # (another app may share it, so our own pacer could not see it coming).
+        minutes = max(1, round(exc.retry_after / 60))
+        return UserMessage(
+            ":hourglass: Nexudus refuses more requests from this account for now — it has likely used its "
+            f"hourly or daily allowance. Nothing was changed; it can be used again in about {minutes} min."
         )
     if isinstance(exc, RateLimited):
         return UserMessage(f":hourglass: {exc} Nothing was changed.")

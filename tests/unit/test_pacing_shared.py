@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.nexudus.errors import QuotaExhausted
+from bot.nexudus.errors import QuotaExhausted, RateLimited
 from bot.nexudus.pacing import Limits, Pacer, PacerRegistry, SharedPacer, SlotFile
 from bot.slack.errors import describe
 
@@ -105,6 +105,13 @@ def test_describe_names_the_limit_and_the_reset_time() -> None:
     assert "Nothing was sent or changed" in text
     hourly = describe(QuotaExhausted("hour", 5000, resets, writes=False)).text
     assert "5,000 requests" in hourly and "per hour" in hourly
+
+
+def test_a_long_throttle_from_nexudus_is_worded_as_a_used_allowance() -> None:
+    """Another app sharing the account can use its hour: Nexudus then answers with a long Retry-After."""
+    text = describe(RateLimited(1800)).text
+    assert "hourly or daily allowance" in text and "about 30 min" in text
+    assert "allowance" not in describe(RateLimited(1)).text
 
 
 # ------------------------------------------------------------------------------ shared between processes
