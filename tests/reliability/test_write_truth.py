@@ -146,3 +146,14 @@ def test_a_2xx_write_answer_that_cannot_be_read_may_have_been_applied() -> None:
     exc = UnexpectedResponse(200, "no Id for the new chatroom", maybe_applied=True)
     text = describe(exc).text
     assert "may or may not have been applied" in text and "Nothing was changed" not in text
+
+
+def test_inline_edit_then_outage_is_reported_saved(logged_in: RunningApp, outage: FailAfterWrite) -> None:
+    app = logged_in
+    app.slack.command('edit 1000008 name:"Inline during an outage"')
+    reply = app.next("response_url").args
+    assert outage.failed >= 1
+    assert "✅ Saved name" in _text(reply) and "do not submit it again" in _text(reply), _text(reply)
+    assert "Nothing was changed" not in _text(reply)
+    outage.heal()
+    assert app.sandbox.app.db.get(1_000_008).name == "Inline during an outage"

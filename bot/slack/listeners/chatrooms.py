@@ -135,10 +135,19 @@ def save_edit_now(intent: EditNowIntent, ctx: Ctx) -> None:
     changes = ChatRoomChanges(**intent.changes())
     session = ctx.session()
     session.require(EDIT_ROLE, "edit chatrooms")
-    room = session.edit(intent.id, changes, expected_updated_on=None, expected_fingerprint=None)
+    saved = session.edit(intent.id, changes, expected_updated_on=None, expected_fingerprint=None)
     changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
     refused = ctx.refused_roles()
-    ctx.reply(render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=ctx.deps.zone, refused=refused))
+    ctx.reply(
+        render_result(
+            f"✅ Saved {changed}",
+            saved_note(saved) or "",
+            room=saved.room,
+            now=ctx.now(),
+            zone=ctx.deps.zone,
+            refused=refused,
+        )
+    )
 
 
 def edit_context(room: ChatRoom, *, response_url: str | None, channel_id: str | None) -> EditContext:
