@@ -157,3 +157,20 @@ def test_inline_edit_then_outage_is_reported_saved(logged_in: RunningApp, outage
     assert "Nothing was changed" not in _text(reply)
     outage.heal()
     assert app.sandbox.app.db.get(1_000_008).name == "Inline during an outage"
+
+
+def test_a_create_whose_modal_was_closed_is_still_reported(logged_in: RunningApp) -> None:
+    """Every outcome reaches the user even if they closed the modal: Slack answers views.update not_found."""
+    app = logged_in
+    app.slack.command("create business:9001")
+    form = app.next("views.open").response["view"]
+    values = prefilled_state(form)
+    values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Made, modal closed"}}
+    for _ in range(3):
+        app.fake.fail_next("views.update", "not_found")  # closed: every update of it fails
+    app.slack.submit(form, values)
+    wait_quiet(app.fake)
+    told = _text([c.args for c in app.fake.calls("response_url")])
+    assert "Chatroom created" in told and "Made, modal closed" in told, told
+    assert "Something went wrong" not in told
+    assert _count_named(app.sandbox, "Made, modal closed") == 1
