@@ -23,6 +23,7 @@ from bot.sandbox.db import SearchQuery
 from bot.sandbox.server import Request, Response, SandboxServer, failure
 from bot.slack import ids
 from bot.slack.errors import describe
+from bot.slack.views.chatrooms import saved_note
 
 
 class FailAfterWrite:
@@ -140,6 +141,8 @@ def test_a_confirmed_write_that_reads_back_otherwise_names_the_fields(
     )
     assert saved.confirmed and saved.differs == ("name",)
     assert saved.room.name == "Their name"
+    note = saved_note(saved) or ""
+    assert "now shows other values for: name" in note and "Someone changed it" in note
 
 
 def test_a_2xx_write_answer_that_cannot_be_read_may_have_been_applied() -> None:
