@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 LONG_THROTTLE = 90.0  # seconds: a Retry-After longer than the per-minute window means an hourly/daily limit
 
 
+_RESET_AT = "RESET_AT_PLACEHOLDER"  # replaced by a Slack date token once the words are escaped
+
+
 def _slack_time(when: datetime) -> str:
     """A time Slack shows in each reader's own zone, with a UTC fallback."""
     return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
@@ -75,8 +78,11 @@ _SLACK_WORDS = {
 def describe(exc: BaseException) -> UserMessage:
     """Translate any exception into a clear sentence (and field errors where Nexudus named fields)."""
     message = _words(exc)
+    text = _escape_data(message.text)
+    if isinstance(exc, QuotaExhausted):  # Slack's date token is markup, inserted after escaping the data
+        text = text.replace(_RESET_AT, _slack_time(exc.resets_at))
     return UserMessage(
-        _escape_data(message.text),
+        text,
         message.login_button,
         message.field_errors,
         message.reference,
@@ -113,10 +119,9 @@ def _words(exc: BaseException) -> UserMessage:
         )
     if isinstance(exc, QuotaExhausted):
         kind = "writes (changes)" if exc.writes else "requests"
-        when = _slack_time(exc.resets_at)
         return UserMessage(
             f":hourglass: Your Nexudus account has used all {exc.limit:,} {kind} Nexudus allows per {exc.period}. "
-            f"Nothing was sent or changed. It can be used again at {when}."
+            f"Nothing was sent or changed. It can be used again at {_RESET_AT}."
         )
     if isinstance(exc, ChatroomBusy):
         return UserMessage(
