@@ -65,6 +65,7 @@ class FairExecutor(Executor):
         self._running: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        self._queued = 0
         self._shutdown = False
         self._local = threading.local()
 
@@ -90,7 +91,10 @@ class FairExecutor(Executor):
             if self._shutdown:
                 raise RuntimeError("cannot schedule new work after shutdown")
             self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future))
-            if self._idle == 0 and len(self._threads) < self.max_workers:
+            self._queued += 1
+            # A thread notified but not yet awake still counts as idle, and its job as queued: more queued
+            # jobs than idle threads means some job has no thread to take it.
+            if self._queued > self._idle and len(self._threads) < self.max_workers:
                 thread = threading.Thread(target=self._work, name=f"{self._prefix}-{len(self._threads)}", daemon=True)
                 self._threads.append(thread)
                 thread.start()
@@ -102,6 +106,7 @@ class FairExecutor(Executor):
         for lane, jobs in self._lanes.items():
             if self._running.get(lane, 0) < self.per_lane:
                 job = jobs.popleft()
+                self._queued -= 1
                 if jobs:
                     self._lanes.move_to_end(lane)  # its turn is over: the other lanes go first
                 else:
@@ -143,6 +148,7 @@ class FairExecutor(Executor):
                     for job in jobs:
                         job.future.cancel()
                 self._lanes.clear()
+                self._queued = 0
             self._cond.notify_all()
             threads = list(self._threads)
         if wait:

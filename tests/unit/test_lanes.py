@@ -106,3 +106,17 @@ def test_the_lane_is_read_when_work_is_submitted_so_the_ack_can_change_it() -> N
         release.set()
     finally:
         executor.shutdown()
+
+
+def test_jobs_submitted_together_each_find_a_thread() -> None:
+    """Two jobs submitted before an idle thread wakes: the second must not wait for the first to finish."""
+    executor = FairExecutor(max_workers=4, per_lane=4)
+    try:
+        _submit(executor, "warm", lambda: None).result(timeout=5)  # one thread, now idle
+        both = threading.Barrier(2, timeout=5)
+        first = _submit(executor, "a", both.wait)
+        second = _submit(executor, "b", both.wait)  # deadlocks (BrokenBarrierError) if it waited for `first`
+        first.result(timeout=10)
+        second.result(timeout=10)
+    finally:
+        executor.shutdown()
