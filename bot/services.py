@@ -7,10 +7,11 @@ where a user's own credentials are picked, and where Nexudus' ambiguous 401 is r
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
@@ -294,20 +295,17 @@ class UserSession:
         The read → check → PUT → read-back runs under the chatroom's lock, so two of our writers (threads or
         processes) never interleave there; the read-back then tells whether the record holds what was written.
         """
-        try:
-            with self.services.locks.hold(f"chatroom:{int(chatroom_id)}", timeout=lock_timeout):
-                written = self._call(
-                    lambda c: c.edit(
-                        chatroom_id,
-                        changes,
-                        expected_updated_on=expected_updated_on,
-                        expected_fingerprint=expected_fingerprint,
-                    )
+        with self._holding([chatroom_id], timeout=lock_timeout):
+            written = self._call(
+                lambda c: c.edit(
+                    chatroom_id,
+                    changes,
+                    expected_updated_on=expected_updated_on,
+                    expected_fingerprint=expected_fingerprint,
                 )
-                wanted = {name: getattr(changes, name) for name in changes.model_fields_set}
-                return self._read_back(chatroom_id, written, wanted)
-        except LockTimeout:
-            raise ChatroomBusy(chatroom_id) from None
+            )
+            wanted = {name: getattr(changes, name) for name in changes.model_fields_set}
+            return self._read_back(chatroom_id, written, wanted)
 
     def _read_back(self, chatroom_id: int, sent: ChatRoom, wanted: dict[str, Any]) -> Saved:
         """After a write Nexudus accepted: read the record (best effort) and compare what was written."""
@@ -330,7 +328,20 @@ class UserSession:
         ).room
 
     def delete(self, chatroom_id: int) -> ActionResult:
-        return self._call(lambda c: c.delete(chatroom_id))
+        with self._holding([chatroom_id]):
+            return self._call(lambda c: c.delete(chatroom_id))
+
+    @contextlib.contextmanager
+    def _holding(self, chatroom_ids: Iterable[int], timeout: float = 30.0) -> Iterator[None]:
+        """Hold these chatrooms' locks (in id order, so two holders never deadlock), so a write lands
+        before or after an edit's read → check → PUT of the same chatroom, never inside it."""
+        with contextlib.ExitStack() as stack:
+            for chatroom_id in sorted({int(i) for i in chatroom_ids}):
+                try:
+                    stack.enter_context(self.services.locks.hold(f"chatroom:{chatroom_id}", timeout=timeout))
+                except LockTimeout:
+                    raise ChatroomBusy(chatroom_id) from None
+            yield
 
     def commands(self, *, refresh: bool = False) -> list[Command]:
         cached = None if refresh else self.services.cached_commands(self.email)
@@ -349,7 +360,9 @@ class UserSession:
         raise UnknownCommand(key, closest_key(key, [c.key for c in self.commands() if c.visible]))
 
     def run(self, command: Command, ids: Iterable[int], values: Sequence[tuple[CommandParameter, str]]) -> ActionResult:
-        return self._call(lambda c: c.run_command(command.key, list(ids), values))
+        chatroom_ids = list(ids)
+        with self._holding(chatroom_ids):  # a command may change the chatrooms an edit is merging
+            return self._call(lambda c: c.run_command(command.key, chatroom_ids, values))
 
 
 def _same(written: Any, read: Any, codec: TimeCodec) -> bool:

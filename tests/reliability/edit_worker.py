@@ -1,5 +1,5 @@
 """A separate process that edits one chatroom through the services, as the web process or the alert worker
-would (used by test_concurrent_edits.py). Args: base_url lock_file chatroom_id field value start_at [nolock]."""
+would (used by test_concurrent_edits.py). Args: base_url lock_file chatroom_id field value start_at|stdin [nolock]."""
 
 from __future__ import annotations
 
@@ -27,7 +27,11 @@ def main(argv: list[str]) -> int:
     session = UserSession(services, client, ADMIN)
     seen = session.get(int(chatroom_id))
     parsed: Any = value == "true" if field == "active" else value
-    time.sleep(max(0.0, float(start_at) - time.time()))
+    if start_at == "stdin":  # both read the same version, then save when the parent says go
+        print("ready", flush=True)
+        sys.stdin.readline()
+    else:
+        time.sleep(max(0.0, float(start_at) - time.time()))
     try:
         saved = session.edit(
             int(chatroom_id),

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -160,10 +161,11 @@ def test_two_threads_saving_one_chatroom_one_saves_one_is_told_the_conflict(
 
 
 def _run_workers(url: str, lock_file: Path, *extra: str) -> list[dict[str, Any]]:
-    start_at = time.time() + 1.5  # both processes have read the record and wait for the same instant
+    """Two processes read the chatroom, say ready, and save together when both are."""
     procs = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), url, str(lock_file), str(ROOM), field, value, f"{start_at}", *extra],
+            [sys.executable, str(WORKER), url, str(lock_file), str(ROOM), field, value, "stdin", *extra],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -171,12 +173,24 @@ def _run_workers(url: str, lock_file: Path, *extra: str) -> list[dict[str, Any]]
         )
         for field, value in (("name", "Renamed by the web process"), ("active", "false"))
     ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 def test_two_processes_saving_one_chatroom_never_both_see_saved(slow_sandbox: SandboxServer, tmp_path: Path) -> None:
@@ -216,3 +230,33 @@ def test_waiting_too_long_for_a_chatroom_is_told_truthfully(slow_sandbox: Sandbo
 
 def first_name_unchanged(session: UserSession) -> bool:
     return session.get(ROOM).name != "x"
+
+
+@pytest.mark.parametrize("write", ["run", "delete"])
+def test_a_command_or_delete_waits_for_an_edit_in_progress(write: str, sandbox: SandboxServer, tmp_path: Path) -> None:
+    """A command (which may change the fields an edit merges) or a delete lands before or after an edit's
+    read → check → PUT of the same chatroom, never inside it."""
+    locks = FileLocks(tmp_path / "c.lock")
+    services = Services(store=None, clients=None, clock=lambda: datetime.now(UTC), locks=locks)  # type: ignore[arg-type]
+    session = _session(sandbox.url, services)
+    room = 1_000_050
+    editing = threading.Event()
+    released_at: list[float] = []
+
+    def edit_in_progress() -> None:
+        with locks.hold(f"chatroom:{room}"):
+            editing.set()
+            time.sleep(0.5)
+            released_at.append(time.monotonic())
+
+    editor = threading.Thread(target=edit_in_progress)
+    editor.start()
+    assert editing.wait(5)
+    if write == "run":
+        command = next(c for c in session.commands() if c.key == "MARK_VISITED")
+        session.run(command, [room, 1_000_051], [])
+    else:
+        session.delete(room)
+    done_at = time.monotonic()
+    editor.join(timeout=10)
+    assert released_at and done_at >= released_at[0], "the write went in while the edit held the chatroom"
