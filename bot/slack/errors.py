@@ -15,6 +15,7 @@ from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
+from bot.locks import LockTimeout
 from bot.nexudus.errors import (
     CommandFailed,
     Conflict,
@@ -122,6 +123,10 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(
             f":hourglass: Your Nexudus account has used all {exc.limit:,} {kind} Nexudus allows per {exc.period}. "
             f"Nothing was sent or changed. It can be used again at {_RESET_AT}."
+        )
+    if isinstance(exc, LockTimeout):  # the services turn it into ChatroomBusy; worded in case one slips through
+        return UserMessage(
+            ":lock: Someone else is changing this right now. Nothing was changed; try again in a moment."
         )
     if isinstance(exc, ChatroomBusy):
         return UserMessage(
