@@ -38,7 +38,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         signing_secret=secret or "socket-mode",
         request_verification_enabled=not socket_mode,
         token_verification_enabled=False,
-        # Acks run inline on the request thread; only lazy work goes to Bolt's 5-thread executor. With False,
+        # Acks run inline on the request thread; only lazy work goes to the listener executor. With False,
         # acks queue behind slow lazy work in that same executor and miss Slack's 3 s (bench/ack_latency.py).
         process_before_response=True,
         # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users,
