@@ -68,7 +68,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.nexudus.credentials import Credentials
-from bot.nexudus.errors import RateLimited, Unavailable
+from bot.nexudus.errors import NexudusError, RateLimited, Unavailable
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
 from bot.services import CredentialsRejected, DigestGone, LoginExpired, NotLoggedIn, SubscriptionGone, UserSession
@@ -325,7 +325,13 @@ def resolve_by_user(
     deps.store.put_alert(rec.model_copy(update={"resolved_at": now, "resolved_by": user_id}))
     if digest is None:
         return room, False
-    return room, redraw_digest(deps, slack, session, sub, digest)
+    try:
+        return room, redraw_digest(deps, slack, session, sub, digest)
+    except NexudusError as exc:
+        # The visit is saved: a failed redraw must not be told as a failed save (the caller confirms
+        # privately), and the digest stays flagged, so the next cycle redraws it.
+        log.warning("alerts %s: digest redraw after a visit failed: %s", sub.id, type(exc).__name__)
+        return room, False
 
 
 def snooze(

@@ -7,23 +7,28 @@ Nexudus' ambiguous 401 is resolved into either "your account lacks role X" or "y
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from bot.locks import Locks, LockTimeout, ThreadLocks
 from bot.nexudus.auth import NoTokenEndpoint, TokenRefused, needs_refresh
 from bot.nexudus.client import ChatRoomChanges, ClientFactory, NewChatRoom, NexudusClient
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import NexudusError, NotAuthorised
 from bot.nexudus.models import ActionResult, ChatRoom, Command, CommandParameter, Page
 from bot.nexudus.query import ChatRoomFilters, Direction
+from bot.nexudus.timecodec import TimeCodec
 from bot.store import Store
 
-T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 Clock = Callable[[], datetime]
 
@@ -101,6 +106,28 @@ class LoginExpired(CredentialsRejected):
         )
 
 
+class ChatroomBusy(NexudusError):
+    """Another edit of the same chatroom (from any of our processes) held it for too long; nothing was sent."""
+
+    def __init__(self, chatroom_id: int) -> None:
+        self.chatroom_id = chatroom_id
+        super().__init__(f"Chatroom {chatroom_id} is being saved by someone else right now.")
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A write Nexudus accepted — reported as done whatever happens after it.
+
+    `room` is the record read back after the write or, when that best-effort read failed, the record as
+    sent (`confirmed` False). `differs` names the fields the read-back shows with other values than were
+    written: someone else changed them in between, or Nexudus adjusted them.
+    """
+
+    room: ChatRoom
+    confirmed: bool = True
+    differs: tuple[str, ...] = ()
+
+
 class UnknownCommand(NexudusError):
     def __init__(self, key: str, suggestion: str | None = None) -> None:
         self.key = key
@@ -144,10 +171,12 @@ class DigestGone(Exception):
 class Services:
     """Entry point: who is logged in, and a `UserSession` for a Slack user."""
 
-    def __init__(self, store: Store, clients: ClientFactory, clock: Clock) -> None:
+    def __init__(self, store: Store, clients: ClientFactory, clock: Clock, locks: Locks | None = None) -> None:
         self.store = store
         self.clients = clients
         self.clock = clock
+        # Serialises each chatroom's read → check → PUT; FileLocks (wiring) spans the processes of a machine.
+        self.locks: Locks = locks or ThreadLocks()
         self._commands: dict[str, tuple[datetime, list[Command]]] = {}
         self._refused: dict[tuple[str, str], dict[str, datetime]] = {}
         self._lock = threading.Lock()
@@ -333,9 +362,11 @@ class UserSession:
     def get(self, chatroom_id: int) -> ChatRoom:
         return self._call(lambda c: c.get(chatroom_id))
 
-    def create(self, draft: NewChatRoom) -> ChatRoom:
+    def create(self, draft: NewChatRoom) -> Saved:
+        """Create; the read-back is best effort: once Nexudus accepted the POST, it is reported as created."""
         new_id = self._call(lambda c: c.create(draft))
-        return self._call(lambda c: c.get(new_id))
+        sent = ChatRoom.model_validate({"Id": new_id, **draft.model_dump(exclude_none=True)})
+        return self._read_back(new_id, sent, draft.model_dump(exclude_none=True))
 
     def edit(
         self,
@@ -344,17 +375,35 @@ class UserSession:
         *,
         expected_updated_on: datetime | None,
         expected_fingerprint: str | None,
-    ) -> ChatRoom:
-        """The safe edit: only `changes` differ, everything else is kept, a newer change is never overwritten."""
-        self._call(
-            lambda c: c.edit(
-                chatroom_id,
-                changes,
-                expected_updated_on=expected_updated_on,
-                expected_fingerprint=expected_fingerprint,
+        lock_timeout: float = 30.0,
+    ) -> Saved:
+        """The safe edit: only `changes` differ, everything else is kept, a newer change is never overwritten.
+
+        The read → check → PUT → read-back runs under the chatroom's lock, so two of our writers (threads or
+        processes) never interleave there; the read-back then tells whether the record holds what was written.
+        """
+        with self._holding([chatroom_id], timeout=lock_timeout):
+            written = self._call(
+                lambda c: c.edit(
+                    chatroom_id,
+                    changes,
+                    expected_updated_on=expected_updated_on,
+                    expected_fingerprint=expected_fingerprint,
+                )
             )
-        )
-        return self._call(lambda c: c.get(chatroom_id))
+            wanted = {name: getattr(changes, name) for name in changes.model_fields_set}
+            return self._read_back(chatroom_id, written, wanted)
+
+    def _read_back(self, chatroom_id: int, sent: ChatRoom, wanted: dict[str, Any]) -> Saved:
+        """After a write Nexudus accepted: read the record (best effort) and compare what was written."""
+        try:
+            room = self.client.get(chatroom_id)
+        except NexudusError as exc:
+            log.warning("chatroom %s was written, but reading it back failed: %s", chatroom_id, type(exc).__name__)
+            return Saved(sent, confirmed=False)
+        codec = self.client.codec
+        differs = tuple(sorted(k for k, v in wanted.items() if not _same(v, getattr(room, k, None), codec)))
+        return Saved(room, confirmed=True, differs=differs)
 
     def mark_visited(self, chatroom_id: int, when: datetime) -> ChatRoom:
         """Set LastAgentVisit through the safe edit (no other field touched)."""
@@ -363,10 +412,23 @@ class UserSession:
             ChatRoomChanges(last_agent_visit=when),
             expected_updated_on=None,
             expected_fingerprint=None,
-        )
+        ).room
 
     def delete(self, chatroom_id: int) -> ActionResult:
-        return self._call(lambda c: c.delete(chatroom_id))
+        with self._holding([chatroom_id]):
+            return self._call(lambda c: c.delete(chatroom_id))
+
+    @contextlib.contextmanager
+    def _holding(self, chatroom_ids: Iterable[int], timeout: float = 30.0) -> Iterator[None]:
+        """Hold these chatrooms' locks (in id order, so two holders never deadlock), so a write lands
+        before or after an edit's read → check → PUT of the same chatroom, never inside it."""
+        with contextlib.ExitStack() as stack:
+            for chatroom_id in sorted({int(i) for i in chatroom_ids}):
+                try:
+                    stack.enter_context(self.services.locks.hold(f"chatroom:{chatroom_id}", timeout=timeout))
+                except LockTimeout:
+                    raise ChatroomBusy(chatroom_id) from None
+            yield
 
     def commands(self, *, refresh: bool = False) -> list[Command]:
         cached = None if refresh else self.services.cached_commands(self.email)
@@ -385,4 +447,17 @@ class UserSession:
         raise UnknownCommand(key, closest_key(key, [c.key for c in self.commands() if c.visible]))
 
     def run(self, command: Command, ids: Iterable[int], values: Sequence[tuple[CommandParameter, str]]) -> ActionResult:
-        return self._call(lambda c: c.run_command(command.key, list(ids), values))
+        chatroom_ids = list(ids)
+        with self._holding(chatroom_ids):  # a command may change the chatrooms an edit is merging
+            return self._call(lambda c: c.run_command(command.key, chatroom_ids, values))
+
+
+def _same(written: Any, read: Any, codec: TimeCodec) -> bool:
+    """Whether a field read back holds what was written (times at the wire's resolution, members as a set)."""
+    if isinstance(written, datetime) or isinstance(read, datetime):
+        left = codec.to_wire(written) if isinstance(written, datetime) else written
+        right = codec.to_wire(read) if isinstance(read, datetime) else read
+        return bool(left == right)
+    if isinstance(written, list) or isinstance(read, list):
+        return sorted(written or []) == sorted(read or [])
+    return bool(written == read)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from bot.locks import FileLocks
 from bot.nexudus.client import ClientFactory
 from bot.services import Services
 from bot.settings import Settings, SettingsError
@@ -13,6 +14,7 @@ from bot.slack.deps import Deps, utc_now
 from bot.store import Store, StoreError, fernet_from_setting, local_key_file
 
 LOCAL_KEY_FILE = Path("var/local-store.key")
+CHATROOM_LOCK_FILE = "chatrooms.lock"
 
 
 def open_store(settings: Settings, *, local: bool) -> Store:
@@ -49,6 +51,9 @@ def build_deps(
 ) -> Deps:
     store = store or open_store(settings, local=local)
     clients = clients or ClientFactory.from_settings(settings)
-    services = Services(store, clients, clock)
+    # Beside the store: every process of this machine that edits chatrooms (web, Socket Mode, alert worker)
+    # uses the same data directory, so they serialise each chatroom's read → check → PUT together.
+    locks = FileLocks(settings.store_path.parent / CHATROOM_LOCK_FILE)
     # The adapter's codec reads Nexudus' stamps in `settings.zone`; people read and type in `display_zone`.
+    services = Services(store, clients, clock, locks)
     return Deps(settings=settings, store=store, services=services, clock=clock, zone=settings.display_zone)

@@ -64,7 +64,7 @@ from bot.nexudus.models import (
     NexudusModel,
     Page,
 )
-from bot.nexudus.pacing import Pacer, PacerRegistry
+from bot.nexudus.pacing import AccountPacer, PacerRegistry
 from bot.nexudus.query import ChatRoomFilters, Direction, ids_param, paging_params
 from bot.nexudus.timecodec import UTC_CODEC, TimeCodec
 from bot.settings import Settings
@@ -74,6 +74,7 @@ __all__ = ["ChatRoomChanges", "ClientFactory", "Credentials", "NewChatRoom", "Ne
 log = logging.getLogger(__name__)
 
 THROTTLED = frozenset({409, 429})
+PACING_FILE = "pacing.sqlite"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
 
 
@@ -82,7 +83,7 @@ class NexudusRetry(Retry):
 
     RETRY_AFTER_STATUS_CODES = frozenset({409, 413, 429, 503})
     max_retry_after: float = 30.0
-    pacer: Pacer | None = None
+    pacer: AccountPacer | None = None
 
     def new(self, **kw: Any) -> NexudusRetry:
         fresh = super().new(**kw)
@@ -166,7 +167,7 @@ class NexudusClient:
         retries: int = 3,
         backoff: float = 0.3,
         max_retry_after: float = 30.0,
-        pacer: Pacer | None = None,
+        pacer: AccountPacer | None = None,
         session: requests.Session | None = None,
         dialects: DialectMemory = KNOWN,
         entity: EntitySpec = CHATROOMS,
@@ -384,7 +385,8 @@ class NexudusClient:
         body = {k: self.codec.to_wire(v) if isinstance(v, datetime) else v for k, v in body.items()}
         result = self._action("POST", "", body, role=self.entity.role("Create"), operation="create a chatroom")
         if result.record_id is None:
-            raise UnexpectedResponse(200, "no Id for the new chatroom")
+            # Nexudus said it succeeded: the chatroom most likely exists, so a retry could make a second one.
+            raise UnexpectedResponse(200, "no Id for the new chatroom", maybe_applied=True)
         self._remember_write(result.record_id)
         return result.record_id
 
@@ -490,7 +492,13 @@ class NexudusClient:
         command: bool = False,
     ) -> ActionResult:
         data = self._call(method, path, role=role, operation=operation, json=body, target=target)
-        result = self._parse(ActionResult, data if isinstance(data, dict) else {})
+        try:
+            result = self._parse(ActionResult, data if isinstance(data, dict) else {})
+        except UnexpectedResponse as exc:
+            # A 2xx answer to a write we cannot read: the write most likely ran.
+            raise UnexpectedResponse(
+                exc.status, "the answer to a change could not be read", maybe_applied=True
+            ) from None
         if not result.was_successful:
             if command:
                 raise CommandFailed(result.message or f"{operation} did not succeed.", result)
@@ -551,7 +559,7 @@ class NexudusClient:
         except ValueError:
             if status == 400:
                 raise ValidationFailed(f"Nexudus refused the request: {response.text[:200]}") from None
-            raise UnexpectedResponse(status, "not JSON") from None
+            raise UnexpectedResponse(status, "not JSON", maybe_applied=write and 200 <= status < 300) from None
         if status == 400:
             if isinstance(data, dict):
                 errors = [FieldError.model_validate(e) for e in data.get("Errors") or [] if isinstance(e, dict)]
@@ -647,7 +655,9 @@ class ClientFactory:
             retries=settings.nexudus_retries,
             backoff=settings.nexudus_backoff,
             max_retry_after=settings.nexudus_max_retry_after,
-            pacers=pacers or PacerRegistry(enabled=settings.nexudus_pacing),
+            # Beside the store, so the web process and the alert worker of a machine pace each account together.
+            pacers=pacers
+            or PacerRegistry(enabled=settings.nexudus_pacing, path=settings.store_path.parent / PACING_FILE),
             auth=settings.nexudus_auth,
         )
 

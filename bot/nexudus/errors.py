@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from bot.nexudus.models import ActionResult, ChatRoom, FieldError
 
 
 class NexudusError(Exception):
-    """Base of every adapter error; `str(error)` is a sentence fit for a user."""
+    """Base of every adapter error; `str(error)` is a sentence fit for a user.
+
+    `maybe_applied` is True for a write that may have reached Nexudus although no usable answer came back:
+    nobody should be told that nothing was changed, nor to simply try again (a retry may do it twice).
+    """
+
+    maybe_applied: bool = False
 
 
 class NotAuthorised(NexudusError):
@@ -95,8 +102,29 @@ class Unavailable(NexudusError):
 
 
 class UnexpectedResponse(NexudusError):
-    """An answer the documented API does not give (wrong shape or status)."""
+    """An answer the documented API does not give (wrong shape or status).
 
-    def __init__(self, status: int, detail: str = "") -> None:
+    `maybe_applied` is set when a write was answered 2xx but the answer could not be read: it likely ran.
+    """
+
+    def __init__(self, status: int, detail: str = "", *, maybe_applied: bool = False) -> None:
         self.status = status
+        self.maybe_applied = maybe_applied
         super().__init__(f"Nexudus gave an unexpected answer (HTTP {status}){': ' + detail if detail else ''}.")
+
+
+class QuotaExhausted(NexudusError):
+    """The account has used Nexudus' hourly request or daily write allowance; refused before sending.
+
+    `resets_at` (aware, UTC) is when the pacer lets the next request (or write) of that kind go out.
+    """
+
+    def __init__(self, period: Literal["hour", "day"], limit: int, resets_at: datetime, *, writes: bool) -> None:
+        self.period = period
+        self.limit = limit
+        self.resets_at = resets_at
+        self.writes = writes
+        kind = "writes" if writes else "requests"
+        super().__init__(
+            f"This Nexudus account has used its {limit} {kind} per {period} (until {resets_at:%H:%M} UTC)."
+        )

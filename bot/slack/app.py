@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -12,6 +11,7 @@ from slack_sdk import WebClient
 from bot.logs import quiet_unverified_bodies
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
+from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
 from bot.slack.shape import ShapeCheck
@@ -32,22 +32,26 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     secret = settings.slack_signing_secret
     if not socket_mode and not secret:
         raise ValueError("SLACK_SIGNING_SECRET is required in HTTP mode: it is how the app knows a request is Slack's.")
+    executor = FairExecutor(max_workers=LAZY_WORKERS, per_lane=LANE_WORKERS, thread_name_prefix="lazy")
     app = App(
         client=client,
         signing_secret=secret or "socket-mode",
         request_verification_enabled=not socket_mode,
         token_verification_enabled=False,
-        # Acks run inline on the request thread; only lazy work goes to Bolt's 5-thread executor. With False,
+        # Acks run inline on the request thread; only lazy work goes to the listener executor. With False,
         # acks queue behind slow lazy work in that same executor and miss Slack's 3 s (bench/ack_latency.py).
         process_before_response=True,
-        # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users.
-        listener_executor=ThreadPoolExecutor(max_workers=LAZY_WORKERS, thread_name_prefix="lazy"),
+        # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users,
+        # and a plain pool lets one user's burst take every thread. Lanes per user, served in turn.
+        listener_executor=executor,
         raise_error_for_unhandled_request=False,
         # Right after the signature check, before Bolt's own code indexes into the body: Slack's shapes only.
         before_authorize=ShapeCheck(),
         logger=logging.getLogger("bot.bolt"),
     )
     quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
+    # Fairness (bot/slack/lanes.py): whose lane each request's lazy work joins.
+    app.use(lane_middleware(executor))
     router = Router()
     for feature in FEATURES:
         feature.register(app, deps, router)

@@ -11,26 +11,48 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
+from bot.locks import LockTimeout
 from bot.nexudus.errors import (
     CommandFailed,
     Conflict,
     NexudusError,
     NotFound,
+    QuotaExhausted,
     RateLimited,
     Unavailable,
     ValidationFailed,
 )
-from bot.services import CredentialsRejected, DigestGone, MissingRole, NotLoggedIn, SubscriptionGone
+from bot.services import (
+    ChatroomBusy,
+    CredentialsRejected,
+    DigestGone,
+    MissingRole,
+    NotLoggedIn,
+    SubscriptionGone,
+)
 from bot.slack import ids
 from bot.slack.grammar import GrammarError
+from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata
 from bot.slack.views.common import escape
 from bot.store import StoreDamaged, StoreError
 
 log = logging.getLogger(__name__)
+
+
+LONG_THROTTLE = 90.0  # seconds: a Retry-After longer than the per-minute window means an hourly/daily limit
+
+
+_RESET_AT = "RESET_AT_PLACEHOLDER"  # replaced by a Slack date token once the words are escaped
+
+
+def _slack_time(when: datetime) -> str:
+    """A time Slack shows in each reader's own zone, with a UTC fallback."""
+    return f"<!date^{int(when.timestamp())}^{{date_short_pretty}} {{time}}|{when:%Y-%m-%d %H:%M} UTC>"
 
 
 @dataclass(frozen=True)
@@ -57,8 +79,11 @@ _SLACK_WORDS = {
 def describe(exc: BaseException) -> UserMessage:
     """Translate any exception into a clear sentence (and field errors where Nexudus named fields)."""
     message = _words(exc)
+    text = _escape_data(message.text)
+    if isinstance(exc, QuotaExhausted):  # Slack's date token is markup, inserted after escaping the data
+        text = text.replace(_RESET_AT, _slack_time(exc.resets_at))
     return UserMessage(
-        _escape_data(message.text),
+        text,
         message.login_button,
         message.field_errors,
         message.reference,
@@ -88,10 +113,32 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":twisted_rightwards_arrows: {exc}")
     if isinstance(exc, NotFound):
         return UserMessage(f":mag: {exc} It may have been deleted.")
-    if isinstance(exc, Unavailable) and exc.maybe_applied:
+    if isinstance(exc, NexudusError) and exc.maybe_applied:
         return UserMessage(
             f":hourglass: {exc} Your change may or may not have been applied: check the chatroom "
             "(`/chatrooms show ID`) before trying again."
+        )
+    if isinstance(exc, QuotaExhausted):
+        kind = "writes (changes)" if exc.writes else "requests"
+        return UserMessage(
+            f":hourglass: Your Nexudus account has used all {exc.limit:,} {kind} Nexudus allows per {exc.period}. "
+            f"Nothing was sent or changed. It can be used again at {_RESET_AT}."
+        )
+    if isinstance(exc, LockTimeout):  # the services turn it into ChatroomBusy; worded in case one slips through
+        return UserMessage(
+            ":lock: Someone else is changing this right now. Nothing was changed; try again in a moment."
+        )
+    if isinstance(exc, ChatroomBusy):
+        return UserMessage(
+            f":lock: {exc} Nothing was changed; reopen it in a moment to see their change, then try again."
+        )
+    if isinstance(exc, RateLimited) and exc.retry_after and exc.retry_after > LONG_THROTTLE:
+        # Not the per-minute throttle: the account has likely used Nexudus' hourly or daily allowance
+        # (another app may share it, so our own pacer could not see it coming).
+        minutes = max(1, round(exc.retry_after / 60))
+        return UserMessage(
+            ":hourglass: Nexudus refuses more requests from this account for now — it has likely used its "
+            f"hourly or daily allowance. Nothing was changed; it can be used again in about {minutes} min."
         )
     if isinstance(exc, RateLimited):
         return UserMessage(f":hourglass: {exc} Nothing was changed.")
@@ -101,6 +148,11 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":mag: {exc}")
     if isinstance(exc, GrammarError):
         return UserMessage(f":warning: {exc.message}\n{exc.usage}" if exc.usage else f":warning: {exc.message}")
+    if isinstance(exc, TooManyPending):
+        return UserMessage(
+            f":hourglass: You already have {exc.pending} requests waiting for Nexudus, so this one was not "
+            "started. Run it again once they have answered."
+        )
     if isinstance(exc, BadMetadata):
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):

@@ -7,15 +7,18 @@ import importlib
 import inspect
 import pkgutil
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 import bot
+from bot.locks import LockTimeout
 from bot.nexudus import errors as nx
 from bot.nexudus.auth import NoTokenEndpoint, TokenRefused
 from bot.nexudus.models import ChatRoom, FieldError
 from bot.services import (
+    ChatroomBusy,
     CredentialsRejected,
     DigestGone,
     InvalidLogin,
@@ -27,6 +30,7 @@ from bot.services import (
 )
 from bot.slack.errors import describe
 from bot.slack.grammar import GrammarError
+from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata
 from bot.store import StoreDamaged, StoreError, StoreKeyMismatch
 
@@ -71,6 +75,10 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "StoreKeyMismatch": lambda: StoreKeyMismatch(
         "This app process cannot read saved Nexudus logins: the store was re-encrypted with a newer key."
     ),
+    "QuotaExhausted": lambda: nx.QuotaExhausted("day", 5000, datetime(2026, 12, 2, 9, 0, tzinfo=UTC), writes=True),
+    "ChatroomBusy": lambda: ChatroomBusy(1000001),
+    "LockTimeout": lambda: LockTimeout("chatroom:1000001", 30.0),
+    "TooManyPending": lambda: TooManyPending(10),
 }
 
 

@@ -45,6 +45,7 @@ from bot.slack.views.chatrooms import (
     render_list,
     render_notice,
     render_result,
+    saved_note,
 )
 from bot.slack.views.common import escape
 from bot.slack.views.modals import chatroom_form, delete_modal, info_modal, loading_modal, room_values, shown_values
@@ -134,10 +135,19 @@ def save_edit_now(intent: EditNowIntent, ctx: Ctx) -> None:
     changes = ChatRoomChanges(**intent.changes())
     session = ctx.session()
     session.require(EDIT_ROLE, "edit chatrooms")
-    room = session.edit(intent.id, changes, expected_updated_on=None, expected_fingerprint=None)
+    saved = session.edit(intent.id, changes, expected_updated_on=None, expected_fingerprint=None)
     changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
     refused = ctx.refused_roles()
-    ctx.reply(render_result(f"✅ Saved {changed}", room=room, now=ctx.now(), zone=ctx.deps.zone, refused=refused))
+    ctx.reply(
+        render_result(
+            f"✅ Saved {changed}",
+            saved_note(saved) or "",
+            room=saved.room,
+            now=ctx.now(),
+            zone=ctx.deps.zone,
+            refused=refused,
+        )
+    )
 
 
 def edit_context(room: ChatRoom, *, response_url: str | None, channel_id: str | None) -> EditContext:
@@ -299,7 +309,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
             ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
             draft = NewChatRoom(**{k: v for k, v in values.items()})
             try:
-                room = ctx.session().create(draft)
+                saved = ctx.session().create(draft)
             except ValidationFailed as exc:
                 again = chatroom_form(
                     callback_id=ids.CREATE_MODAL,
@@ -312,12 +322,18 @@ def register(app: App, deps: Deps, router: Router) -> None:
                 told = f"{describe(exc).text}\nNo chatroom was created: run `/chatrooms create` to try again."
                 ctx.show_or_tell(view.get("id"), again, render_notice(told))
                 return
+            room, note = saved.room, saved_note(saved)
             created = f"✅ *{escape(room.display_name)}* (`#{room.id}`)"
             ctx.outcome(
                 view.get("id"),
-                info_modal("Chatroom created", created),
+                info_modal("Chatroom created", created, note),
                 render_result(
-                    "✅ Chatroom created", room=room, now=ctx.now(), zone=deps.zone, refused=ctx.refused_roles()
+                    "✅ Chatroom created",
+                    note or "",
+                    room=room,
+                    now=ctx.now(),
+                    zone=deps.zone,
+                    refused=ctx.refused_roles(),
                 ),
             )
 
@@ -360,7 +376,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
             try:
                 # The adapter re-reads the record, refuses if it is not the version the form was filled from,
                 # and sends every property back with only these fields changed.
-                room = ctx.session().edit(
+                saved = ctx.session().edit(
                     meta.chatroom_id,
                     changes,
                     expected_updated_on=meta.updated_on,
@@ -387,11 +403,17 @@ def register(app: App, deps: Deps, router: Router) -> None:
                 ctx.show_or_tell(view.get("id"), edit_form(meta, values, errors=errors), render_notice(told))
                 return
             changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
+            room, extra = saved.room, saved_note(saved)
             ctx.outcome(
                 view.get("id"),
-                info_modal("Saved", f"✅ *{escape(room.display_name)}* saved ({changed})."),
+                info_modal("Saved", f"✅ *{escape(room.display_name)}* saved ({changed}).", extra),
                 render_result(
-                    f"✅ Saved {changed}", room=room, now=ctx.now(), zone=deps.zone, refused=ctx.refused_roles()
+                    f"✅ Saved {changed}",
+                    extra or "",
+                    room=room,
+                    now=ctx.now(),
+                    zone=deps.zone,
+                    refused=ctx.refused_roles(),
                 ),
             )
 

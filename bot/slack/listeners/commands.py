@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.slack.context import Ctx, guarded
 from bot.slack.deps import Deps
+from bot.slack.errors import describe
 from bot.slack.grammar import (
     CommandsIntent,
     EditNowIntent,
@@ -20,8 +21,9 @@ from bot.slack.grammar import (
     help_text,
     parse_command,
 )
+from bot.slack.lanes import LANE_BOUND, REFUSED, choose_lane, refuse
 from bot.slack.listeners.router import Router
-from bot.slack.views.chatrooms import render_help, render_notice
+from bot.slack.views.chatrooms import queued_note, render_help, render_notice
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def parse(text: Any) -> Any:
         return parse_command(text if isinstance(text, str) else "", now=deps.clock(), zone=deps.zone)
 
-    def ack_command(ack: Ack, command: dict[str, Any]) -> None:
+    def ack_command(ack: Ack, command: dict[str, Any], context: Any) -> None:
         try:
             intent = parse(command.get("text"))
         except GrammarError as exc:
@@ -52,13 +54,21 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if not router.handles(intent):
             ack(response_type="ephemeral", text="That part of /chatrooms is not available in this app.")
             return
+        # Lookups (a placeholder, then a Nexudus query) queue in the user's lookup lane; the rest (modal
+        # openers, whose trigger_id lives 3 s, and commands needing no Nexudus call) in their prompt lane.
         placeholder = PLACEHOLDERS.get(type(intent))
+        ahead = choose_lane(context, lookup=placeholder is not None)
+        if ahead >= LANE_BOUND:
+            ack(response_type="ephemeral", **render_notice(describe(refuse(context, ahead)).text))
+            return
         if placeholder:
-            ack(response_type="ephemeral", text=placeholder)
+            ack(response_type="ephemeral", text=placeholder + queued_note(ahead))
         else:
             ack()
 
     def run_command(body: dict[str, Any], client: WebClient, context: Any, command: dict[str, Any]) -> None:
+        if context.get(REFUSED):
+            return  # answered in the ack: too many pending
         try:
             intent = parse(command.get("text"))
         except GrammarError:

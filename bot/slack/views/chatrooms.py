@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.nexudus.models import ChatRoom, Page
 from bot.services import DELETE_ROLE, EDIT_ROLE
@@ -26,6 +26,9 @@ from bot.slack.views.common import (
     relative_time,
     section,
 )
+
+if TYPE_CHECKING:
+    from bot.services import Saved
 
 MAX_LIST_ROWS = 40  # one block a row, leaving room for the header, count and paging under 50 blocks
 MAX_CARDS_PER_MESSAGE = 10  # a card is up to 4 blocks
@@ -276,6 +279,29 @@ def render_result(
         if note:
             blocks.append(context(note))
     return message(title, blocks)
+
+
+def queued_note(ahead: int) -> str:
+    """Added to a "looking up…" placeholder when the user's own earlier requests run first."""
+    if ahead <= 0:
+        return ""
+    return f" ({ahead} of your earlier request{'s' if ahead > 1 else ''} ahead of this one)"
+
+
+def saved_note(saved: Saved) -> str | None:
+    """What the user must know about a write Nexudus accepted, beyond "done"."""
+    if not saved.confirmed:
+        return (
+            ":information_source: Nexudus accepted it, but reading it back failed just now, so it is shown as "
+            f"you sent it. Check it later with `/chatrooms show {saved.room.id}`; do not submit it again."
+        )
+    if saved.differs:
+        fields = ", ".join(f.replace("_", " ") for f in saved.differs)
+        return (
+            f":warning: Nexudus accepted it, but the chatroom now shows other values for: {fields}. Someone "
+            "changed it at the same moment, or Nexudus adjusted it: check the card and edit again if needed."
+        )
+    return None
 
 
 def render_notice(text: str, *, login_button: bool = False, help_button: bool = False) -> dict[str, Any]:

@@ -1,0 +1,195 @@
+"""Fair lazy work: one user's burst never starves everyone else.
+
+Bolt runs every lazy listener on its `listener_executor`. With a plain thread pool, one user's 200 `list`
+commands (each waiting on their account's pacer) filled every thread, and another user's `whoami` waited
+70 s behind them. `FairExecutor` gives each lane a FIFO: at most `per_lane` of a lane's jobs run at once,
+and free threads take the next job from the lanes in turn (round robin), so other users' work starts at once.
+
+Each Slack user has two lanes: their *lookups* (slash commands answered by a Nexudus query: list, show,
+commands — what a burst is made of) and their *prompt* work (buttons, form submissions, modal openers whose
+`trigger_id` lives 3 s, and commands that need no Nexudus call such as `whoami`), so a user's own queue of
+lookups never delays their own clicks either. `lane_middleware` tells the executor whose request it is
+(Bolt runs middleware, ack and the lazy submit on one thread); the slash command's ack picks the lane with
+`choose_lane`, shows how many of the user's requests are ahead, and beyond `LANE_BOUND` pending refuses
+with a clear answer (never silence).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict, deque
+from collections.abc import Callable, MutableMapping
+from concurrent.futures import Executor, Future
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+LANE_WORKERS = 2  # threads one lane may hold at once
+LANE_BOUND = 10  # pending jobs in a lane beyond which a slash command is refused
+# Bolt context keys (plain values: Bolt deep-copies the context for lazy listeners).
+LANE = "lane"  # the lane this request's lazy work joins
+PENDING = "lane_pending"  # {lane: jobs queued or running} for the user's two lanes, when the request came
+REFUSED = "lane_refused"  # the ack refused the command: its lazy listener must do nothing
+PROMPT = "/prompt"
+
+
+class TooManyPending(Exception):
+    """The user already has `pending` requests waiting or running; this one was not started."""
+
+    def __init__(self, pending: int) -> None:
+        self.pending = pending
+        super().__init__(f"{pending} requests already pending")
+
+
+@dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    future: Future[Any]
+
+
+class FairExecutor(Executor):
+    """A thread pool whose queue is one FIFO per lane, served round robin, with `per_lane` running at most."""
+
+    def __init__(self, max_workers: int = 32, per_lane: int = 2, thread_name_prefix: str = "lazy") -> None:
+        if max_workers < 1 or per_lane < 1:
+            raise ValueError("max_workers and per_lane must be at least 1")
+        self.max_workers = max_workers
+        self.per_lane = per_lane
+        self._prefix = thread_name_prefix
+        self._cond = threading.Condition()
+        self._lanes: OrderedDict[str, deque[_Job]] = OrderedDict()  # lanes with queued jobs, in turn order
+        self._running: dict[str, int] = {}
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._queued = 0
+        self._shutdown = False
+        self._local = threading.local()
+
+    # -- whose work: set on the request thread before Bolt submits its lazy listeners ----------------
+    def enter(self, context: MutableMapping[str, Any]) -> None:
+        """The request context this thread now serves; its `LANE` (which the ack may change) is read at submit."""
+        self._local.context = context
+
+    def current_lane(self) -> str:
+        context = getattr(self._local, "context", None)
+        return str(context.get(LANE) or "") if context is not None else ""
+
+    def pending(self, lane: str) -> int:
+        """Jobs of this lane queued or running."""
+        with self._cond:
+            return len(self._lanes.get(lane, ())) + self._running.get(lane, 0)
+
+    # -- Executor --------------------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        lane = self.current_lane()
+        with self._cond:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new work after shutdown")
+            self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future))
+            self._queued += 1
+            # A thread notified but not yet awake still counts as idle, and its job as queued: more queued
+            # jobs than idle threads means some job has no thread to take it.
+            if self._queued > self._idle and len(self._threads) < self.max_workers:
+                thread = threading.Thread(target=self._work, name=f"{self._prefix}-{len(self._threads)}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
+            self._cond.notify()
+        return future
+
+    def _next(self) -> tuple[str, _Job] | None:
+        """The first job, in turn order, of a lane below its running limit (called holding the lock)."""
+        for lane, jobs in self._lanes.items():
+            if self._running.get(lane, 0) < self.per_lane:
+                job = jobs.popleft()
+                self._queued -= 1
+                if jobs:
+                    self._lanes.move_to_end(lane)  # its turn is over: the other lanes go first
+                else:
+                    del self._lanes[lane]
+                self._running[lane] = self._running.get(lane, 0) + 1
+                return lane, job
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                picked = self._next()
+                while picked is None:
+                    if self._shutdown and not self._lanes:
+                        return
+                    self._idle += 1
+                    self._cond.wait()
+                    self._idle -= 1
+                    picked = self._next()
+            lane, job = picked
+            try:
+                if job.future.set_running_or_notify_cancel():
+                    try:
+                        job.future.set_result(job.fn(*job.args, **job.kwargs))
+                    except BaseException as exc:  # the future carries it; Bolt's wrapper already logs
+                        job.future.set_exception(exc)
+            finally:
+                with self._cond:
+                    self._running[lane] -= 1
+                    if not self._running[lane]:
+                        del self._running[lane]
+                    self._cond.notify_all()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._cond:
+            self._shutdown = True
+            if cancel_futures:
+                for jobs in self._lanes.values():
+                    for job in jobs:
+                        job.future.cancel()
+                self._lanes.clear()
+                self._queued = 0
+            self._cond.notify_all()
+            threads = list(self._threads)
+        if wait:
+            for thread in threads:
+                thread.join()
+
+
+def lane_of(context: Any, body: dict[str, Any]) -> str:
+    """A Slack user's lookup lane: team and user (requests without a user share one lane)."""
+    user = context.get("user_id") or body.get("user_id") or ""
+    team = context.get("team_id") or body.get("team_id") or ""
+    return f"{team}:{user}" if user else ""
+
+
+def lane_middleware(executor: FairExecutor) -> Callable[..., None]:
+    """Bolt global middleware: a slash command starts in its user's lookup lane (its ack may move it with
+    `choose_lane`); everything else goes to the user's prompt lane."""
+
+    def fair_lanes(body: dict[str, Any], context: Any, next: Callable[[], None]) -> None:
+        lookups = lane_of(context, body)
+        prompt = lookups + PROMPT if lookups else ""
+        context[PENDING] = {lookups: executor.pending(lookups), prompt: executor.pending(prompt)}
+        context[LANE] = lookups if body.get("command") else prompt
+        executor.enter(context)
+        next()
+
+    return fair_lanes
+
+
+def choose_lane(context: MutableMapping[str, Any], *, lookup: bool) -> int:
+    """Put this slash command in its user's lookup lane or prompt lane; returns how many jobs are ahead."""
+    lane = str(context.get(LANE) or "")
+    if not lane:
+        return 0
+    base = lane.removesuffix(PROMPT)
+    chosen = base if lookup else base + PROMPT
+    context[LANE] = chosen
+    return int((context.get(PENDING) or {}).get(chosen, 0))
+
+
+def refuse(context: MutableMapping[str, Any], pending: int) -> TooManyPending:
+    """Mark this request refused (its lazy listener checks `REFUSED`) and return the error to word."""
+    context[REFUSED] = True
+    return TooManyPending(pending)

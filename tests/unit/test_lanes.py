@@ -1,0 +1,122 @@
+"""FairExecutor: lanes per user, served in turn, at most `per_lane` running per lane (issue 12.12)."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, wait
+
+import pytest
+
+from bot.slack.errors import describe
+from bot.slack.lanes import LANE, PENDING, PROMPT, REFUSED, FairExecutor, TooManyPending, choose_lane, refuse
+
+
+def _submit(executor: FairExecutor, lane: str, fn, *args):  # type: ignore[no-untyped-def]
+    executor.enter({LANE: lane})
+    return executor.submit(fn, *args)
+
+
+def test_another_lane_runs_while_one_lane_is_stuck() -> None:
+    executor = FairExecutor(max_workers=4, per_lane=2)
+    release = threading.Event()
+    try:
+        stuck = [_submit(executor, "T:burst", release.wait, 10) for _ in range(50)]
+        other: Future[str] = _submit(executor, "T:other", lambda: "answered")
+        assert other.result(timeout=5) == "answered", "the other user's work waited behind the burst"
+        assert executor.pending("T:burst") == 50
+        assert sum(f.running() for f in stuck) == 2, "a lane never takes more than per_lane threads"
+    finally:
+        release.set()
+        executor.shutdown(wait=True)
+    assert all(f.done() for f in stuck)
+
+
+def test_lanes_are_served_in_turn_and_each_in_order() -> None:
+    executor = FairExecutor(max_workers=1, per_lane=1)
+    gate = threading.Event()
+    order: list[str] = []
+    try:
+        first = _submit(executor, "gate", gate.wait, 10)  # holds the only thread while the queue fills
+        futures = [_submit(executor, "a", order.append, f"a{i}") for i in range(3)]
+        futures += [_submit(executor, "b", order.append, f"b{i}") for i in range(3)]
+        gate.set()
+        wait([first, *futures], timeout=10)
+    finally:
+        executor.shutdown()
+    assert order == ["a0", "b0", "a1", "b1", "a2", "b2"]
+
+
+def test_a_failing_job_fails_its_future_and_frees_the_lane() -> None:
+    executor = FairExecutor(max_workers=2, per_lane=1)
+    try:
+
+        def boom() -> None:
+            raise ValueError("no")
+
+        failed = _submit(executor, "a", boom)
+        with pytest.raises(ValueError):
+            failed.result(timeout=5)
+        assert _submit(executor, "a", lambda: 1).result(timeout=5) == 1
+        assert executor.pending("a") == 0
+    finally:
+        executor.shutdown()
+
+
+def test_no_new_work_after_shutdown() -> None:
+    executor = FairExecutor(max_workers=1)
+    executor.shutdown()
+    with pytest.raises(RuntimeError):
+        executor.submit(lambda: None)
+
+
+def test_threads_are_bounded() -> None:
+    executor = FairExecutor(max_workers=3, per_lane=3)
+    release = threading.Event()
+    try:
+        for i in range(20):
+            _submit(executor, f"lane{i}", release.wait, 10)
+        assert len(executor._threads) == 3
+    finally:
+        release.set()
+        executor.shutdown()
+
+
+def test_the_refusal_is_worded_with_the_count() -> None:
+    text = describe(TooManyPending(10)).text
+    assert "10 requests waiting" in text and "not started" in text
+
+
+def test_a_command_chooses_the_lookup_or_the_prompt_lane() -> None:
+    context: dict = {LANE: "T:U", PENDING: {"T:U": 7, "T:U" + PROMPT: 1}}
+    assert choose_lane(context, lookup=False) == 1 and context[LANE] == "T:U" + PROMPT
+    assert choose_lane(context, lookup=True) == 7 and context[LANE] == "T:U"
+    error = refuse(context, 7)
+    assert context[REFUSED] is True and error.pending == 7
+
+
+def test_the_lane_is_read_when_work_is_submitted_so_the_ack_can_change_it() -> None:
+    executor = FairExecutor(max_workers=1)
+    context = {LANE: "T:U"}
+    try:
+        executor.enter(context)
+        context[LANE] = "T:U" + PROMPT  # what choose_lane does in the ack, before Bolt submits lazy work
+        release = __import__("threading").Event()
+        executor.submit(release.wait, 5)
+        assert executor.pending("T:U" + PROMPT) == 1 and executor.pending("T:U") == 0
+        release.set()
+    finally:
+        executor.shutdown()
+
+
+def test_jobs_submitted_together_each_find_a_thread() -> None:
+    """Two jobs submitted before an idle thread wakes: the second must not wait for the first to finish."""
+    executor = FairExecutor(max_workers=4, per_lane=4)
+    try:
+        _submit(executor, "warm", lambda: None).result(timeout=5)  # one thread, now idle
+        both = threading.Barrier(2, timeout=5)
+        first = _submit(executor, "a", both.wait)
+        second = _submit(executor, "b", both.wait)  # deadlocks (BrokenBarrierError) if it waited for `first`
+        first.result(timeout=10)
+        second.result(timeout=10)
+    finally:
+        executor.shutdown()
