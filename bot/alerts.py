@@ -67,6 +67,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from bot import metrics
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import NexudusError, RateLimited, Unavailable
 from bot.nexudus.models import ChatRoom
@@ -453,15 +454,21 @@ class AlertWorker:
     def run_cycle(self) -> CycleReport:
         """One pass over every subscription of every team; one failing never stops the others."""
         report = CycleReport()
-        with self._lock:
-            for sub in self.deps.store.subscriptions():
-                try:
-                    self._run_subscription(sub, report)
-                except StoreError:
-                    raise  # the store, not this subscription: telling its channel would be untrue
-                except Exception as exc:
-                    report.errors += 1
-                    self._failed(sub, exc, report)
+        try:
+            with self._lock:
+                for sub in self.deps.store.subscriptions():
+                    try:
+                        self._run_subscription(sub, report)
+                    except StoreError:
+                        raise  # the store, not this subscription: telling its channel would be untrue
+                    except Exception as exc:
+                        report.errors += 1
+                        self._failed(sub, exc, report)
+        except Exception as exc:
+            metrics.ALERT_CYCLES.labels("failed").inc()
+            metrics.count_failure(exc)
+            raise
+        metrics.ALERT_CYCLES.labels("with_errors" if report.errors else "ok").inc()
         return report
 
     def _run_subscription(self, sub: Subscription, report: CycleReport) -> None:
@@ -651,6 +658,7 @@ class AlertWorker:
         # Other failures (a timeout…) may have posted it: the intent stays for `_reconcile` to settle.
         store.stamp_digest(sub.id, pending.message_ts, ts)
         report.digests_posted += 1
+        metrics.ALERT_DIGESTS.inc()
         report.chatrooms_alerted += len(new)
 
     def _redraw_flagged(self, sub: Subscription, session: UserSession, report: CycleReport) -> None:
@@ -757,6 +765,7 @@ class AlertWorker:
     def _failed(self, sub: Subscription, exc: Exception, report: CycleReport) -> None:
         """Log every failure; tell the channel about the first of a run of failures only."""
         detail = failure_text(exc, sub)
+        metrics.count_failure(exc)
         log.warning("alerts %s: cycle failed: %s", sub.id, detail)
         report.details.append(f"{sub.id}: {detail}")
         try:
@@ -821,7 +830,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         if not settings.slack_bot_token:
             raise SettingsError(
                 "SLACK_BOT_TOKEN is not set, so there is no Slack workspace to post alerts to.\n"

@@ -4,24 +4,34 @@ The edit of a chatroom reads it, checks it is the version the user saw and PUTs 
 has no conditional PUT, so two of our own writers interleaving there would lose one change: the web process
 and the alert worker both edit, so an in-process lock is not enough. `FileLocks` holds one POSIX byte-range
 lock per key on a single file (no file per chatroom), plus a thread lock per key, because POSIX record
-locks belong to a process and would let two of its threads in at once. A distributed deployment implements
-`Locks` with Redis (`SET key token NX PX …`) behind the same interface.
+locks belong to a process and would let two of its threads in at once. `RedisLocks` is the same interface for
+every process on every host (`REDIS_URL`): redis-py's `Lock` (`SET key token NX PX`, released only by its
+holder's token) with a lease renewed while the block runs, so a holder that dies frees the lock within one lease
+while a slow but alive holder keeps it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import redis
 
 DEFAULT_TIMEOUT = 30.0
 POLL = 0.01
+LEASE = 15.0  # a Redis lock outlives a dead holder by at most this; a live one renews it every LEASE / 3
+REDIS_PREFIX = "chatrooms:lock:"
+
+log = logging.getLogger(__name__)
 
 
 class LockTimeout(Exception):
@@ -135,3 +145,48 @@ class FileLocks:
                     fcntl.lockf(file.fd, fcntl.LOCK_UN, 1, offset, os.SEEK_SET)
         except LockTimeout:
             raise LockTimeout(key, time.monotonic() - start) from None
+
+
+class RedisLocks:
+    """Locks for every process on every host sharing one Redis (`REDIS_URL`)."""
+
+    def __init__(self, client: redis.Redis, *, lease: float = LEASE, poll: float = POLL, prefix: str = REDIS_PREFIX):
+        self.redis = client
+        self.lease = lease
+        self.poll = poll
+        self.prefix = prefix
+
+    @contextlib.contextmanager
+    def hold(self, key: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
+        from redis.exceptions import LockError
+
+        start = time.monotonic()
+        # thread_local=False: the renewing thread must see the token; each hold has its own Lock object.
+        lock = self.redis.lock(
+            self.prefix + key, timeout=self.lease, sleep=self.poll, blocking_timeout=timeout, thread_local=False
+        )
+        if not lock.acquire():
+            raise LockTimeout(key, time.monotonic() - start)
+        stop = threading.Event()
+
+        def renew() -> None:
+            while not stop.wait(self.lease / 3):
+                try:
+                    lock.reacquire()
+                except LockError:
+                    log.warning("the lock on %s expired while held: another host may now hold it", key)
+                    return
+                except Exception:
+                    log.warning("could not renew the lock on %s (Redis unreachable?)", key)
+
+        renewer = threading.Thread(target=renew, name=f"lock-renew-{key}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            renewer.join(timeout=5)
+            try:
+                lock.release()
+            except LockError:
+                log.warning("the lock on %s had expired before it was released", key)

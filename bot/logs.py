@@ -5,6 +5,9 @@ JSON, an ``Authorization`` header, a Slack token — and redacts by structure: a
 secret-named key's whole value replaced, whatever characters the value holds. Where a secret-named key is
 seen but the text around it cannot be parsed (a truncated or doubly-escaped body), everything from that key
 to the end of the message is cut: a log line may lose detail, never keep a password.
+
+Lines are plain text, or one JSON object a line with `LOG_FORMAT=json` (for log collectors). Either way the
+message *and* any traceback are scrubbed: an exception's text can quote a header or a form state too.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, unquote_plus
 
@@ -152,9 +156,38 @@ def quiet_unverified_bodies() -> None:
         logger.addFilter(_NoUnverifiedBodies())
 
 
-def configure_logging(level: str = "INFO") -> None:
+class ScrubbingFormatter(logging.Formatter):
+    """The plain text format, with tracebacks scrubbed as well as messages."""
+
+    def formatException(self, ei: Any) -> str:
+        return scrub(super().formatException(ei))
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time (UTC, ISO 8601), level, logger, message, process, thread, exception."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": scrub(record.getMessage()),
+            "process": record.process,
+            "thread": record.threadName,
+        }
+        if record.exc_info:
+            entry["exception"] = scrub(self.formatException(record.exc_info))
+        if record.stack_info:
+            entry["stack"] = scrub(self.formatStack(record.stack_info))
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(ScrubbingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -26,7 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
+        configure_logging(settings.log_level, settings.log_format)
         if not settings.slack_bot_token:
             raise SettingsError(
                 "SLACK_BOT_TOKEN is not set, so there is no Slack workspace to connect to.\n"

@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     store_path: Path = Path("var/store.sqlite")
     store_key: str | None = Field(None, description="A Fernet key (urlsafe base64, 32 bytes).")
 
+    # Distributed mode: unset, everything shared lives in this machine's data directory (STORE_PATH)
+    redis_url: str | None = Field(
+        None, description="Redis for pacing, chatroom locks and once-only keys shared by every process and host."
+    )
+    database_url: str | None = Field(None, description="SQLAlchemy URL of the PostgreSQL database.")
+    web_concurrency: int | None = Field(None, ge=1, le=64, description="gunicorn web workers (more than 1 needs Redis)")
+
     # Alerts
     alert_interval_seconds: int = Field(300, ge=10, le=86400)
     alert_default_threshold_minutes: int = Field(240, ge=1, le=60 * 24 * 30)
@@ -67,6 +74,9 @@ class Settings(BaseSettings):
     # HTTP mode
     port: int = Field(3000, ge=1, le=65535)
     log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    # prometheus_client's multiprocess mode (gunicorn workers): bot/gunicorn_conf.py sets it when unset.
+    prometheus_multiproc_dir: Path | None = None
 
     @field_validator("nexudus_time_zone", "space_time_zone")
     @classmethod
@@ -85,6 +95,34 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            return None
+        if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+            raise ValueError("must be a PostgreSQL URL (postgresql://user:password@host:5432/database)")
+        if value is not None:
+            # SQLAlchemy's name for PostgreSQL through psycopg 3 (Heroku-style postgres:// included).
+            for plain in ("postgresql://", "postgres://"):
+                if value.startswith(plain):
+                    value = "postgresql+psycopg://" + value[len(plain) :]
+        return value
+
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _format(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
 
     @field_validator("log_level")
     @classmethod
@@ -115,3 +153,30 @@ def load_settings(**overrides: object) -> Settings:
             name = "_".join(str(part) for part in err["loc"]).upper()
             lines.append(f"  {name}: {err['msg']}")
         raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
+
+
+# ------------------------------------------------------------------------------------- web workers
+DISTRIBUTED_WORKERS = 4
+THREADS = 8
+
+ONE_WORKER_WITHOUT_REDIS = (
+    "{workers} web workers were asked for (gunicorn --workers or WEB_CONCURRENCY), but REDIS_URL is not set. "
+    "Without Redis each worker process keeps its own once-only keys for modal submissions and Slack's retried "
+    "deliveries, so a double-clicked Save or a retried event could run twice (once in each worker). Run one "
+    "worker (it serves {threads} requests at once), or set REDIS_URL so every worker shares pacing, chatroom "
+    "locks and once-only keys (README: 'Running at scale')."
+)
+
+
+def default_workers(settings: Settings) -> int:
+    """WEB_CONCURRENCY when set; else 1 without Redis, DISTRIBUTED_WORKERS with it."""
+    if settings.web_concurrency:
+        return settings.web_concurrency
+    return DISTRIBUTED_WORKERS if settings.redis_url else 1
+
+
+def worker_refusal(workers: int, settings: Settings) -> str | None:
+    """Why `workers` web processes may not run with these settings, or None."""
+    if workers > 1 and not settings.redis_url:
+        return ONE_WORKER_WITHOUT_REDIS.format(workers=workers, threads=THREADS)
+    return None

@@ -1,6 +1,8 @@
-"""HTTP mode: the WSGI app (Slack sends events to /slack/events) and the server `python -m bot run` uses.
+"""HTTP mode: the WSGI app (Slack sends events to /slack/events; `/healthz` for the load balancer, `/metrics` for
+Prometheus) and the server `python -m bot run` uses.
 
-`gunicorn bot.web:app` also works, behind a reverse proxy that buffers requests (see the README).
+`gunicorn -c python:bot.gunicorn_conf bot.web:app` (the Procfile) also works, behind a reverse proxy that buffers
+requests (see the README).
 """
 
 from __future__ import annotations
@@ -16,14 +18,18 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, cast
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 
+from bot import metrics
+from bot.health import Check, run_checks
 from bot.logs import configure_logging
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, load_settings, worker_refusal
 from bot.slack.app import build_app
 from bot.wiring import build_deps
 
@@ -38,22 +44,59 @@ log = logging.getLogger("bot.web")
 def create_wsgi_app() -> WSGIApp:
     try:
         settings = load_settings()
-        configure_logging(settings.log_level)
-        return wsgi_for(build_app(build_deps(settings)))
+        configure_logging(settings.log_level, settings.log_format)
+        # gunicorn without bot/gunicorn_conf.py (whose hook says the same before any worker starts).
+        problem = worker_refusal(settings.web_concurrency or 1, settings)
+        if problem:
+            raise SettingsError(problem)
+        deps = build_deps(settings)
+        return wsgi_for(
+            build_app(deps),
+            checks=deps.checks,
+            secrets=tuple(s for s in (settings.redis_url, settings.database_url) if s),
+            metrics_dir=settings.prometheus_multiproc_dir,
+        )
     except SettingsError as exc:
         log.critical("%s", exc)  # gunicorn shows the log, not the text of a worker's exit
         raise
 
 
-def wsgi_for(bolt: App) -> WSGIApp:
-    """Slack's requests on /slack/events, a health check on /healthz, 404 elsewhere."""
-    handler = SlackRequestHandler(bolt)
+class _MeasuredHandler(SlackRequestHandler):
+    """Bolt's WSGI handler, timing each request from its arrival to its ack, by kind (bot/metrics.py)."""
+
+    def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
+        started = time.perf_counter()
+        bolt_request = BoltRequest(body=request.get_body(), query=request.query_string, headers=request.get_headers())
+        response = self.app.dispatch(bolt_request)
+        if response.status < 400:
+            kind = metrics.ack_kind(bolt_request.body)
+            metrics.ACKS.labels(kind).inc()
+            metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
+        return response
+
+
+def wsgi_for(
+    bolt: App,
+    *,
+    checks: dict[str, Check] | None = None,
+    secrets: tuple[str, ...] = (),
+    metrics_dir: Path | None = None,
+) -> WSGIApp:
+    """Slack's requests on /slack/events, the health check on /healthz (Redis and the database when configured:
+    503 naming what failed), Prometheus metrics on /metrics, 404 elsewhere."""
+    handler = _MeasuredHandler(bolt)
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"ok"]
+            code, report = run_checks(checks or {}, secrets)
+            reason = "200 OK" if code == 200 else "503 Service Unavailable"
+            start_response(reason, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")])
+            return [report.encode("utf-8")]
+        if path == "/metrics":
+            body, content_type = metrics.exposition(metrics_dir)
+            start_response("200 OK", [("Content-Type", content_type)])
+            return [body]
         if path != "/slack/events":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]
@@ -282,14 +325,23 @@ class _QuietHandler(WSGIRequestHandler):
         log.debug("%s " + format, self.address_string(), *args)
 
 
-def serve(bolt: App, host: str = "127.0.0.1", port: int = 0, **options: Any) -> SoundWSGIServer:
+def serve(
+    bolt: App,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    checks: dict[str, Check] | None = None,
+    secrets: tuple[str, ...] = (),
+    **options: Any,
+) -> SoundWSGIServer:
     """The app on a `SoundWSGIServer` (tests, the console, `python -m bot run` in HTTP mode).
 
     Call `serve_forever()` on it (or run it in a thread) and `shutdown()` + `server_close()` to stop.
-    ``options`` go to the server (``workers``, ``request_timeout``, ``write_timeout``, ``max_waiting``).
+    ``checks`` and ``secrets`` are /healthz's (see `wsgi_for`); ``options`` go to the server (``workers``,
+    ``request_timeout``, ``write_timeout``, ``max_waiting``).
     """
     server = SoundWSGIServer((host, port), _QuietHandler, **options)
-    server.set_app(wsgi_for(bolt))
+    server.set_app(wsgi_for(bolt, checks=checks, secrets=secrets))
     return server
 
 

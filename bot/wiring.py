@@ -5,13 +5,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from bot.locks import FileLocks
+from bot.health import Check, database_check, redis_check
+from bot.locks import FileLocks, Locks, RedisLocks
 from bot.nexudus.client import ClientFactory
+from bot.nexudus.pacing import PacerRegistry
+from bot.once import MemoryOnce, OnceKeys, RedisOnce
 from bot.services import Services
 from bot.settings import Settings, SettingsError
 from bot.slack.deps import Deps, utc_now
 from bot.store import Store, StoreError, fernet_from_setting, local_key_file
+
+if TYPE_CHECKING:
+    import redis
 
 LOCAL_KEY_FILE = Path("var/local-store.key")
 CHATROOM_LOCK_FILE = "chatrooms.lock"
@@ -41,6 +48,19 @@ def open_store(settings: Settings, *, local: bool) -> Store:
         raise SettingsError(str(exc)) from None
 
 
+def connect_redis(settings: Settings) -> redis.Redis | None:
+    """The Redis client shared by pacing, locks and once-only keys (`REDIS_URL`), or None without one.
+
+    Connecting is lazy: an unreachable Redis shows on /healthz and in the requests that need it."""
+    if not settings.redis_url:
+        return None
+    import redis
+
+    return redis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30, retry_on_timeout=True
+    )
+
+
 def build_deps(
     settings: Settings,
     *,
@@ -48,12 +68,34 @@ def build_deps(
     clock: Callable[[], datetime] = utc_now,
     store: Store | None = None,
     clients: ClientFactory | None = None,
+    redis_client: redis.Redis | None = None,
 ) -> Deps:
     store = store or open_store(settings, local=local)
-    clients = clients or ClientFactory.from_settings(settings)
-    # Beside the store: every process of this machine that edits chatrooms (web, Socket Mode, alert worker)
-    # uses the same data directory, so they serialise each chatroom's read → check → PUT together.
-    locks = FileLocks(settings.store_path.parent / CHATROOM_LOCK_FILE)
+    shared = redis_client if redis_client is not None else connect_redis(settings)
+    locks: Locks
+    once: OnceKeys
+    checks: dict[str, Check] = {}
+    if shared is not None:
+        # Every process on every host: pacing of each Nexudus account, chatroom locks, once-only keys.
+        pacers = PacerRegistry(enabled=settings.nexudus_pacing, redis=shared)
+        clients = clients or ClientFactory.from_settings(settings, pacers)
+        locks, once = RedisLocks(shared), RedisOnce(shared)
+        checks["redis"] = redis_check(shared)
+    else:
+        clients = clients or ClientFactory.from_settings(settings)
+        # Beside the store: every process of this machine that edits chatrooms (web, Socket Mode, alert worker)
+        # uses the same data directory, so they serialise each chatroom's read → check → PUT together.
+        locks, once = FileLocks(settings.store_path.parent / CHATROOM_LOCK_FILE), MemoryOnce()
+    if settings.database_url:
+        checks["database"] = database_check(settings.database_url)
     # The adapter's codec reads Nexudus' stamps in `settings.zone`; people read and type in `display_zone`.
     services = Services(store, clients, clock, locks)
-    return Deps(settings=settings, store=store, services=services, clock=clock, zone=settings.display_zone)
+    return Deps(
+        settings=settings,
+        store=store,
+        services=services,
+        clock=clock,
+        zone=settings.display_zone,
+        once=once,
+        checks=checks,
+    )

@@ -14,6 +14,7 @@ from typing import Any
 import requests
 from requests.auth import AuthBase
 
+from bot import metrics
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import NexudusError, Unavailable, UnexpectedResponse
 
@@ -73,9 +74,12 @@ def _post(session: requests.Session, base_url: str, form: dict[str, str], timeou
     try:
         response = session.post(token_url(base_url), data=form, timeout=timeout, headers={"Accept": "application/json"})
     except requests.exceptions.ConnectTimeout:
+        metrics.NEXUDUS_REQUESTS.labels("connection").inc()
         raise Unavailable("could not connect") from None
     except requests.RequestException as exc:
+        metrics.NEXUDUS_REQUESTS.labels("timeout" if isinstance(exc, requests.Timeout) else "error").inc()
         raise Unavailable(type(exc).__name__) from None
+    metrics.NEXUDUS_REQUESTS.labels(metrics.nexudus_status(response.status_code)).inc()
     if response.status_code in (404, 405):
         raise NoTokenEndpoint()
     if response.status_code >= 500:

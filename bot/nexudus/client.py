@@ -31,6 +31,7 @@ from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 from urllib3.util.retry import Retry
 
+from bot import metrics
 from bot.nexudus.auth import BearerAuth, NoTokenEndpoint, exchange_password, refresh_tokens
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.dialect import (
@@ -93,6 +94,8 @@ class NexudusRetry(Retry):
 
     def sleep(self, response: Any = None) -> None:
         # A throttled retry is booked with the account's pacer, so its other requests queue behind it.
+        if response is not None and getattr(response, "status", None) in THROTTLED:
+            metrics.NEXUDUS_THROTTLED.inc()
         if response is not None and self.pacer is not None and getattr(response, "status", None) in THROTTLED:
             wait = self.get_retry_after(response)
             method = str(self.history[-1].method or "GET").upper() if self.history else "GET"
@@ -523,15 +526,21 @@ class NexudusClient:
         try:
             response = self.session.request(method, self.url + path, params=params, json=json, timeout=self.timeout)
         except requests.exceptions.ConnectTimeout:
+            metrics.NEXUDUS_REQUESTS.labels("connection").inc()
             raise Unavailable("could not connect") from None  # never sent
         except requests.Timeout:
+            metrics.NEXUDUS_REQUESTS.labels("timeout").inc()
             raise Unavailable(f"no answer within {self.timeout[1]:.0f} s", maybe_applied=write) from None
         except requests.exceptions.RetryError:
+            metrics.NEXUDUS_REQUESTS.labels("error").inc()
             raise Unavailable("it kept failing after retries", maybe_applied=write) from None
         except requests.ConnectionError:
+            metrics.NEXUDUS_REQUESTS.labels("connection").inc()
             raise Unavailable("the connection failed", maybe_applied=write) from None
         except requests.RequestException as exc:
+            metrics.NEXUDUS_REQUESTS.labels("error").inc()
             raise Unavailable(type(exc).__name__, maybe_applied=write) from None
+        metrics.NEXUDUS_REQUESTS.labels(metrics.nexudus_status(response.status_code)).inc()
         log.debug(
             "nexudus %s %s -> %s in %.0f ms",
             method,

@@ -10,8 +10,8 @@ behind it.
 Two implementations of the same `AccountPacer` interface:
 - `Pacer`: in memory, for one process;
 - `SharedPacer`: the slots in a small SQLite file (one `BEGIN IMMEDIATE` transaction per slot), so the web
-  process and the alert worker of one machine pace the same account together. A distributed deployment
-  would implement `AccountPacer` with Redis (a sorted set per account and a Lua script per slot).
+  process and the alert worker of one machine pace the same account together;
+- `RedisPacer` (bot/nexudus/redis_pacing.py): the slots in Redis, for every process on every host (`REDIS_URL`).
 
 Times are wall-clock seconds (`time.time`, passed in): shared between processes and turned into the reset
 time a user is told.
@@ -29,9 +29,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from bot import metrics
 from bot.nexudus.errors import QuotaExhausted
+
+if TYPE_CHECKING:
+    import redis
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,13 @@ class _Paced:
     def reserve(self, write: bool) -> float:
         raise NotImplementedError
 
+    def throttled(self, wait: float, write: bool) -> None:
+        raise NotImplementedError
+
     def acquire(self, write: bool) -> None:
         wait = self.reserve(write)
         if wait > 0:
+            metrics.THROTTLE_WAITS.observe(wait)
             self.waited += wait
             self._sleep(wait)
 
@@ -288,8 +296,9 @@ class SharedPacer(_Paced):
 class PacerRegistry:
     """One pacer per account (by e-mail), shared by every client acting as it.
 
-    With `path`, the pacers keep their slots in that SQLite file, shared with the other processes of the
-    machine that use the same file (the web process and the alert worker); without, in memory.
+    With `redis`, the pacers keep their slots in Redis, shared with every process of every host using it;
+    else with `path`, in that SQLite file, shared with the other processes of the machine that use the same
+    file (the web process and the alert worker); without either, in memory.
     """
 
     def __init__(
@@ -299,24 +308,30 @@ class PacerRegistry:
         sleep: Callable[[float], None] = time.sleep,
         enabled: bool = True,
         path: Path | None = None,
+        redis: redis.Redis | None = None,
     ) -> None:
         self.limits = limits
+        self._redis = redis
         self.enabled = enabled
         self._clock = clock
         self._sleep = sleep
         self._lock = threading.Lock()
-        self._pacers: dict[str, Pacer | SharedPacer] = {}
+        self._pacers: dict[str, _Paced] = {}
         self._path = path
         self._slots: SlotFile | None = None
 
-    def for_account(self, email: str) -> Pacer | SharedPacer | None:
+    def for_account(self, email: str) -> _Paced | None:
         if not self.enabled:
             return None
         key = email.strip().lower()
         with self._lock:
             pacer = self._pacers.get(key)
             if pacer is None:
-                if self._path is not None:
+                if self._redis is not None:
+                    from bot.nexudus.redis_pacing import RedisPacer
+
+                    pacer = RedisPacer(self._redis, key, self.limits, sleep=self._sleep)
+                elif self._path is not None:
                     if self._slots is None:
                         self._slots = SlotFile(self._path)
                     pacer = SharedPacer(self._slots, key, self.limits, self._clock, self._sleep)

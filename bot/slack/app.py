@@ -9,6 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.logs import quiet_unverified_bodies
+from bot.slack.deliveries import once_per_delivery
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
@@ -50,6 +51,8 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         logger=logging.getLogger("bot.bolt"),
     )
     quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
+    # A retried delivery of an event already handled (in any process, with Redis) is acked, not run again.
+    app.use(once_per_delivery(deps.once))
     # Fairness (bot/slack/lanes.py): whose lane each request's lazy work joins.
     app.use(lane_middleware(executor))
     router = Router()

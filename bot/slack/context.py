@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +13,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot import metrics
+from bot.once import MemoryOnce
 from bot.services import UserSession
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
@@ -117,6 +117,7 @@ class Ctx:
 
     def fail(self, exc: BaseException, *, view_id: str | None = None) -> None:
         """Show an error: in the open modal when there is one (and still open), else as a private message."""
+        metrics.count_failure(exc)
         message = describe(exc)
         if view_id and self.show(view_id, info_modal("Something's wrong", message.text)):
             return
@@ -132,22 +133,9 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-class Once:
-    """Remembers recent keys so a double click or a Slack retry runs a submission only once."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._capacity = capacity
-        self._lock = threading.Lock()
-
-    def first(self, key: str) -> bool:
-        with self._lock:
-            if key in self._seen:
-                return False
-            self._seen[key] = None
-            while len(self._seen) > self._capacity:
-                self._seen.popitem(last=False)
-            return True
+# A double click or a Slack retry runs a submission once: the guard in `Deps.once` (bot/once.py) is shared by
+# every process when Redis is configured; `Once` is the in-process one, kept for callers building their own.
+Once = MemoryOnce
 
 
 def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
+from bot.once import MemoryOnce, OnceKeys
 from bot.services import Services
 from bot.settings import Settings
 from bot.store import Store
@@ -22,5 +23,9 @@ class Deps:
     services: Services
     clock: Callable[[], datetime] = utc_now
     zone: tzinfo = field(default=UTC)
+    # Once-only keys for submissions and Slack's retried deliveries: this process's, or Redis' (REDIS_URL).
+    once: OnceKeys = field(default_factory=MemoryOnce)
+    # What /healthz checks (bot/health.py): Redis and the database when they are configured.
+    checks: dict[str, Callable[[], object]] = field(default_factory=dict)
     # Where a fresh alert scan comes from (set by the alerts feature); None until it is wired.
     extras: dict[str, object] = field(default_factory=dict)

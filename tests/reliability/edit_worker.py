@@ -1,5 +1,6 @@
 """A separate process that edits one chatroom through the services, as the web process or the alert worker
-would (used by test_concurrent_edits.py). Args: base_url lock_file chatroom_id field value start_at|stdin [nolock]."""
+would (used by test_concurrent_edits.py). Args: base_url lock_file chatroom_id field value start_at|stdin [nolock].
+A lock_file that is a redis:// URL means the hosts' shared Redis locks (test_redis_locks.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.locks import FileLocks, ThreadLocks
+import redis
+
+from bot.locks import FileLocks, Locks, RedisLocks, ThreadLocks
 from bot.nexudus.client import ChatRoomChanges, NexudusClient
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import Conflict
@@ -21,7 +24,9 @@ ADMIN = Credentials("admin@sandbox.local", "sandbox-admin")
 
 def main(argv: list[str]) -> int:
     base_url, lock_file, chatroom_id, field, value, start_at = argv[:6]
-    locks = ThreadLocks() if "nolock" in argv[6:] else FileLocks(Path(lock_file))
+    locks: Locks = ThreadLocks() if "nolock" in argv[6:] else FileLocks(Path(lock_file))
+    if lock_file.startswith("redis://") and "nolock" not in argv[6:]:
+        locks = RedisLocks(redis.Redis.from_url(lock_file))
     client = NexudusClient(base_url, ADMIN, retries=0, pacer=None)
     services = Services(store=None, clients=lambda c: client, clock=lambda: datetime.now(UTC), locks=locks)  # type: ignore[arg-type]
     session = UserSession(services, client, ADMIN)

@@ -13,9 +13,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import redis
 
 from bot.nexudus.errors import QuotaExhausted, RateLimited
 from bot.nexudus.pacing import Limits, Pacer, PacerRegistry, SharedPacer, SlotFile
+from bot.nexudus.redis_pacing import RedisPacer
 from bot.slack.errors import describe
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,11 +41,15 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["memory", "shared"])
+@pytest.fixture(params=["memory", "shared", pytest.param("redis", marks=pytest.mark.redis)])
 def make(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock):  # type: ignore[no-untyped-def]
-    def build(limits: Limits) -> Pacer | SharedPacer:
+    def build(limits: Limits) -> Pacer | SharedPacer | RedisPacer:
         if request.param == "memory":
             return Pacer(limits, clock=clock, sleep=clock.sleep)
+        if request.param == "redis":  # the same rules, decided in Redis transactions (a fake clock here)
+            client = redis.Redis.from_url(request.getfixturevalue("redis_url"))
+            request.addfinalizer(client.close)
+            return RedisPacer(client, "ops@example.com", limits, clock=clock, sleep=clock.sleep)
         return SharedPacer(SlotFile(tmp_path / "pacing.sqlite"), "ops@example.com", limits, clock, clock.sleep)
 
     return build

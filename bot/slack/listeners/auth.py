@@ -9,7 +9,7 @@ from slack_sdk import WebClient
 
 from bot.services import InvalidLogin
 from bot.slack import ids
-from bot.slack.context import Ctx, Once, ack_only, guarded
+from bot.slack.context import Ctx, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, LoginIntent, LogoutIntent, WhoamiIntent, help_text
@@ -61,7 +61,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     router.on(LoginIntent, open_login)
     router.on(LogoutIntent, logout)
     router.on(WhoamiIntent, whoami)
-    once = Once()
+    once = deps.once
 
     def login_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)

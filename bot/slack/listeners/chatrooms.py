@@ -16,7 +16,7 @@ from bot.nexudus.models import ChatRoom
 from bot.rules import id_problem
 from bot.services import CREATE_ROLE, DELETE_ROLE, EDIT_ROLE
 from bot.slack import ids
-from bot.slack.context import Ctx, Once, ack_only, guarded
+from bot.slack.context import Ctx, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import (
@@ -205,7 +205,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     router.on(EditIntent, open_edit)
     router.on(EditNowIntent, save_edit_now)
     router.on(DeleteIntent, open_delete)
-    once = Once()
+    once = deps.once
 
     def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
         return Ctx.from_bolt(deps, body, client, context)

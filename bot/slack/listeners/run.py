@@ -10,7 +10,7 @@ Nexudus. This keeps Slack from exposing anything Nexudus itself does not offer t
 Flow of a run: the modal opens as a loading view at once, then becomes the form. The submission's ack
 checks everything it can without Nexudus (values convert, entity rule) from the form's metadata and
 answers `errors`, or switches to a "Running…" view without a submit button. The lazy part re-checks
-against the (cached) command, runs it once (`Once` per view id and hash; never retried), shows the
+against the (cached) command, runs it once (`deps.once` per view id and hash; never retried), shows the
 outcome in the modal and posts the result with refreshed cards. A Nexudus refusal comes back in the
 form with the user's values kept.
 """
@@ -34,7 +34,7 @@ from bot.nexudus.query import ChatRoomFilters
 from bot.rules import id_problem
 from bot.services import EDIT_ROLE, UserSession
 from bot.slack import forms, ids
-from bot.slack.context import Ctx, Once, ack_only, guarded
+from bot.slack.context import Ctx, ack_only, guarded
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import CommandsIntent, RunIntent
@@ -228,7 +228,7 @@ searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="room-search")
 def register(app: App, deps: Deps, router: Router) -> None:
     router.on(CommandsIntent, list_commands)
     router.on(RunIntent, open_run)
-    once = Once()
+    once = deps.once
 
     def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
         return Ctx.from_bolt(deps, body, client, context)
