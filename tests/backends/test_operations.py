@@ -1,0 +1,315 @@
+"""Operations (issue 14.5): /healthz checks Redis and the database when configured, /metrics in Prometheus'
+format (also summed over gunicorn workers), JSON logs that stay redacted, and the one-worker rule without Redis."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from conftest import SIGNING_SECRET, RunningApp
+from cryptography.fernet import Fernet
+from helpers.servers import free_port
+from prometheus_client import REGISTRY
+from slack_sdk import WebClient
+
+from bot import metrics
+from bot.alerts import AlertWorker
+from bot.console import signing
+from bot.console.fake_slack import FakeSlack
+from bot.logs import configure_logging
+from bot.nexudus.client import NexudusClient
+from bot.nexudus.credentials import Credentials
+from bot.nexudus.errors import NotFound
+from bot.nexudus.pacing import Limits, Pacer
+from bot.sandbox.server import SandboxServer
+from bot.settings import Settings, load_settings, worker_refusal
+from bot.slack.context import Ctx
+from bot.web import wsgi_for
+from bot.wiring import build_deps
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _get(app: Any, path: str) -> tuple[str, str]:
+    """Call a WSGI app once; (status line, body)."""
+    seen: dict[str, str] = {}
+
+    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+        seen["status"] = status
+
+    body = b"".join(app({"PATH_INFO": path, "REQUEST_METHOD": "GET"}, start_response))
+    return seen["status"], body.decode()
+
+
+def _healthz(settings: Settings) -> tuple[str, str]:
+    deps = build_deps(settings)
+    try:
+        secrets = tuple(s for s in (settings.redis_url, settings.database_url) if s)
+        return _get(wsgi_for(_bolt(deps), checks=deps.checks, secrets=secrets), "/healthz")
+    finally:
+        deps.store.close()
+
+
+def _bolt(deps: Any) -> Any:
+    from bot.slack.app import build_app
+
+    return build_app(deps)
+
+
+# ------------------------------------------------------------------------------------------- /healthz
+def test_healthz_without_redis_or_database_is_as_before(settings: Settings) -> None:
+    assert _healthz(settings) == ("200 OK", "ok")
+
+
+@pytest.mark.redis
+def test_healthz_checks_redis(settings: Settings, redis_url: str) -> None:
+    status, body = _healthz(settings.model_copy(update={"redis_url": redis_url}))
+    assert status == "200 OK" and body.startswith("ok\nredis: ok")
+
+
+def test_healthz_names_an_unreachable_redis_with_503_and_no_password(settings: Settings) -> None:
+    url = f"redis://:pa55word-not-shown@127.0.0.1:{free_port()}/0"
+    status, body = _healthz(settings.model_copy(update={"redis_url": url}))
+    assert status == "503 Service Unavailable"
+    assert body.startswith("unavailable\nredis: FAILED: ConnectionError"), body
+    assert "pa55word" not in body
+
+
+@pytest.mark.postgres
+def test_healthz_checks_the_database(settings: Settings, database_url: str) -> None:
+    status, body = _healthz(settings.model_copy(update={"database_url": database_url}))
+    assert status == "200 OK" and "database: ok" in body
+
+
+@pytest.mark.redis
+def test_healthz_names_the_database_that_fails_and_keeps_redis_ok(settings: Settings, redis_url: str) -> None:
+    url = f"postgresql+psycopg://bot:pa55word-not-shown@127.0.0.1:{free_port()}/chatrooms"
+    status, body = _healthz(settings.model_copy(update={"redis_url": redis_url, "database_url": url}))
+    assert status == "503 Service Unavailable"
+    assert "redis: ok" in body and "database: FAILED: OperationalError" in body, body
+    assert "pa55word" not in body
+
+
+# -------------------------------------------------------------------------------------------- /metrics
+def _value(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_metrics_count_acks_by_kind_with_their_latency(running_app: RunningApp) -> None:
+    before = _value("chatrooms_slack_acks_total", kind="command")
+    observed = _value("chatrooms_slack_ack_seconds_count", kind="command")
+    assert running_app.slack.command("help").status == 200
+    assert _value("chatrooms_slack_acks_total", kind="command") == before + 1
+    assert _value("chatrooms_slack_ack_seconds_count", kind="command") == observed + 1
+    text = requests.get(running_app.url.replace("/slack/events", "/metrics"), timeout=5).text
+    assert re.search(r'^chatrooms_slack_acks_total\{kind="command"\} \d', text, re.M)
+    assert 'chatrooms_slack_ack_seconds_bucket{kind="command",le="3.0"}' in text
+
+
+def test_a_forged_request_is_not_counted_as_an_ack(running_app: RunningApp) -> None:
+    before = _value("chatrooms_slack_acks_total", kind="command")
+    body = signing.slash_command_body("/chatrooms", "help", "U1", "T1", "C1", "http://127.0.0.1:9/x", "t")
+    forged = signing.signed_headers(body, "not-the-secret")
+    assert running_app.slack.post(body, headers=forged).status == 401
+    assert _value("chatrooms_slack_acks_total", kind="command") == before
+
+
+def test_metrics_count_nexudus_requests_by_status(sandbox: SandboxServer) -> None:
+    client = NexudusClient(sandbox.url, Credentials("admin@sandbox.local", "sandbox-admin"), retries=0, pacer=None)
+    ok, missing = (
+        _value("chatrooms_nexudus_requests_total", status="200"),
+        _value("chatrooms_nexudus_requests_total", status="404"),
+    )
+    client.get(1_000_001)
+    with pytest.raises(NotFound):
+        client.get(9_999_999)
+    assert _value("chatrooms_nexudus_requests_total", status="200") == ok + 1
+    assert _value("chatrooms_nexudus_requests_total", status="404") == missing + 1
+    down = NexudusClient(f"http://127.0.0.1:{free_port()}/api", client.credentials, retries=0, pacer=None)
+    failed = _value("chatrooms_nexudus_requests_total", status="connection")
+    with pytest.raises(Exception):  # noqa: B017 (Unavailable; the metric is what this test is about)
+        down.get(1)
+    assert _value("chatrooms_nexudus_requests_total", status="connection") == failed + 1
+
+
+def test_metrics_observe_pacing_waits() -> None:
+    now = [100.0]
+    pacer = Pacer(Limits(), clock=lambda: now[0], sleep=lambda s: None)
+    count = _value("chatrooms_nexudus_pacing_wait_seconds_count")
+    pacer.acquire(False)  # no wait: not observed
+    pacer.acquire(False)  # waits 130 ms behind the first
+    assert _value("chatrooms_nexudus_pacing_wait_seconds_count") == count + 1
+
+
+def test_metrics_count_alert_cycles_and_digests(logged_in: RunningApp) -> None:
+    app = logged_in
+    app.slack.command("alerts subscribe after:4h")
+    app.fake.wait_for("response_url", count=1, timeout=10)
+    cycles, digests = _value("chatrooms_alert_cycles_total", outcome="ok"), _value("chatrooms_alert_digests_total")
+    report = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url)).run_cycle()
+    assert report.digests_posted >= 1 and not report.errors
+    assert _value("chatrooms_alert_cycles_total", outcome="ok") == cycles + 1
+    assert _value("chatrooms_alert_digests_total") == digests + report.digests_posted
+
+
+def test_metrics_count_store_errors_that_reach_a_user(running_app: RunningApp) -> None:
+    ctx = Ctx(running_app.deps, WebClient(token="xoxb-test", base_url=running_app.fake.api_url), "T1", "U1")
+    before = _value("chatrooms_store_errors_total")
+    ctx.fail(sqlite3.OperationalError("database is locked"))
+    ctx.fail(ValueError("not the store's"))
+    assert _value("chatrooms_store_errors_total") == before + 1
+
+
+def test_metric_labels_come_from_fixed_lists() -> None:
+    assert metrics.ack_kind({"type": "evil\n}"}) == "other"
+    assert metrics.ack_kind({"command": "/chatrooms"}) == "command"
+    assert metrics.nexudus_status(999) == "other" and metrics.nexudus_status(409) == "409"
+
+
+# --------------------------------------------------------------------------------------------- logs
+@pytest.fixture
+def captured_logs() -> Iterator[io.StringIO]:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        yield stream
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+
+
+def _configure(stream: io.StringIO, log_format: str) -> None:
+    configure_logging("INFO", log_format)
+    logging.getLogger().handlers[0].setStream(stream)  # type: ignore[attr-defined]
+
+
+def _log_secrets() -> None:
+    log = logging.getLogger("bot.test")
+    log.info("sent Authorization: Basic c2VjcmV0OnNlY3JldA== to Nexudus for %s", "ops")
+    try:
+        raise RuntimeError('state {"password": {"type": "plain_text_input", "value": "hunter2-secret"}}')
+    except RuntimeError:
+        log.exception("login failed with xoxb-1234-abcd-secret")
+
+
+def test_json_logs_are_one_object_a_line_and_redacted(captured_logs: io.StringIO) -> None:
+    _configure(captured_logs, "json")
+    _log_secrets()
+    lines = [json.loads(line) for line in captured_logs.getvalue().splitlines()]
+    assert [e["level"] for e in lines] == ["INFO", "ERROR"]
+    assert lines[0]["logger"] == "bot.test" and lines[0]["message"].startswith("sent Authorization: Basic ***")
+    assert lines[0]["time"].endswith("+00:00") and lines[0]["process"] == os.getpid()
+    assert "RuntimeError" in lines[1]["exception"]
+    output = captured_logs.getvalue()
+    for secret in ("c2VjcmV0OnNlY3JldA", "hunter2-secret", "xoxb-1234"):
+        assert secret not in output
+
+
+def test_text_logs_redact_tracebacks_too(captured_logs: io.StringIO) -> None:
+    _configure(captured_logs, "text")
+    _log_secrets()
+    output = captured_logs.getvalue()
+    assert "Traceback" in output and "RuntimeError" in output
+    for secret in ("c2VjcmV0OnNlY3JldA", "hunter2-secret", "xoxb-1234"):
+        assert secret not in output
+
+
+def test_log_format_is_a_checked_setting() -> None:
+    assert load_settings(log_format="JSON", _env_file=None).log_format == "json"
+    with pytest.raises(SystemExit) as caught:
+        load_settings(log_format="yaml", _env_file=None)
+    assert "LOG_FORMAT" in str(caught.value)
+
+
+# ------------------------------------------------------------------------------------ gunicorn workers
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "WEB_CONCURRENCY"}}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    return env | {
+        "PYTHONPATH": str(ROOT),
+        "PORT": str(free_port()),
+        "STORE_PATH": str(tmp_path / "store.sqlite"),
+        "STORE_KEY": Fernet.generate_key().decode(),
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "NEXUDUS_BASE_URL": "http://127.0.0.1:9/api",
+        **extra,
+    }
+
+
+def _gunicorn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:bot.gunicorn_conf", *args, "bot.web:app"]
+    return subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+@pytest.mark.parametrize(("args", "extra"), [(("--workers", "2"), {}), ((), {"WEB_CONCURRENCY": "3"})])
+def test_more_than_one_worker_without_redis_is_refused_saying_why(
+    tmp_path: Path, args: tuple[str, ...], extra: dict[str, str]
+) -> None:
+    proc = _gunicorn(_env(tmp_path, **extra), *args)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0
+    assert "REDIS_URL is not set" in err and "could run twice" in err, err
+    assert "Traceback" not in err
+
+
+def test_the_refusal_also_holds_without_the_gunicorn_config() -> None:
+    settings = Settings(web_concurrency=2, _env_file=None)  # type: ignore[call-arg]
+    assert worker_refusal(2, settings) is not None
+    assert worker_refusal(1, settings) is None
+    assert worker_refusal(4, settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})) is None
+
+
+def _wait_healthy(base: str, proc: subprocess.Popen[str]) -> str:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        try:
+            answer = requests.get(base + "/healthz", timeout=5)
+            if answer.status_code == 200:
+                return answer.text
+        except requests.RequestException:  # not listening yet, or its workers still loading the app
+            pass
+        time.sleep(0.2)
+    raise AssertionError("gunicorn did not become healthy")
+
+
+@pytest.mark.redis
+def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
+    tmp_path: Path, redis_url: str, fake_slack: FakeSlack
+) -> None:
+    env = _env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url)
+    proc = _gunicorn(env)
+    base = f"http://127.0.0.1:{env['PORT']}"
+    try:
+        assert "redis: ok" in _wait_healthy(base, proc)
+        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        assert len(workers) == 4
+        sent = 24
+        for n in range(sent):  # new connections: gunicorn's workers take them in turn
+            url = fake_slack.response_url(f"help {n}")
+            body = signing.slash_command_body("/chatrooms", "help", "U1", "T1", "C1", url, f"t{n}")
+            headers = signing.signed_headers(body, SIGNING_SECRET) | {"Connection": "close"}
+            assert requests.post(base + "/slack/events", data=body, headers=headers, timeout=10).status_code == 200
+        text = requests.get(base + "/metrics", timeout=5).text
+        found = re.search(r'^chatrooms_slack_acks_total\{kind="command"\} (\S+)', text, re.M)
+        assert found and float(found.group(1)) == sent, text[:2000]
+        pids = set(re.findall(r'chatrooms_slack_acks_total\{kind="command",pid="(\d+)"\}', text))
+        assert not pids, "summed over the workers, not one series per pid"
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=30)
