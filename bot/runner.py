@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
 
     port = args.port or settings.port
     app = build_app(deps)
-    server = serve(app, host="0.0.0.0", port=port)
+    secrets = tuple(s for s in (settings.redis_url, settings.database_url) if s)
+    server = serve(app, host="0.0.0.0", port=port, checks=deps.checks, secrets=secrets)
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # serve_forever() runs on this thread: shutdown() must come from another one.
