@@ -1,8 +1,9 @@
 """Prometheus metrics (`/metrics`): what an operator watches — acks, Nexudus, pacing, alerts, store errors.
 
-Under gunicorn every worker is a process: `bot/gunicorn_conf.py` sets `PROMETHEUS_MULTIPROC_DIR` before the
-workers import this module, so prometheus_client keeps each worker's values in files there and `/metrics`
-adds them up (`MultiProcessCollector`), whichever worker answers. Elsewhere (Socket Mode, the console, tests)
+With several web workers (`python -m bot run --workers N`, bot/workers.py, or gunicorn, bot/gunicorn_conf.py)
+every worker is a process: the supervisor sets `PROMETHEUS_MULTIPROC_DIR` before the workers import this module,
+so prometheus_client keeps each worker's values in files there and `/metrics` adds them up
+(`MultiProcessCollector`), whichever worker answers. Elsewhere (Socket Mode, the console, tests)
 the values are this process's.
 
 Label values come from short fixed lists, never from request input, so a forged request cannot add series.
@@ -86,7 +87,9 @@ STORE_ERROR_TYPES = _store_error_types()
 
 def count_failure(exc: BaseException) -> None:
     """Count an exception that reached a user or ended a cycle, when it is the store's."""
-    if isinstance(exc, STORE_ERROR_TYPES):
+    from bot.store import StoreError  # here: the adapter imports this module, and the store is not its concern
+
+    if isinstance(exc, (StoreError, *STORE_ERROR_TYPES)):
         STORE_ERRORS.inc()
 
 

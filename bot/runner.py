@@ -10,7 +10,7 @@ from concurrent.futures import Executor
 from types import FrameType
 
 from bot.logs import configure_logging
-from bot.settings import SettingsError, load_settings
+from bot.settings import SettingsError, default_workers, load_settings, worker_refusal
 from bot.slack.app import build_app
 from bot.wiring import build_deps
 
@@ -23,7 +23,17 @@ DRAIN_SECONDS = 25.0
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot run", description=__doc__)
     parser.add_argument("--port", type=int, default=None, help="HTTP mode port (default: PORT or 3000)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="HTTP mode worker processes (default: WEB_CONCURRENCY, else 4 with REDIS_URL and 1 without)",
+    )
+    parser.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # set for each of --workers
     args = parser.parse_args(argv)
+    if args.workers is not None and not 1 <= args.workers <= 64:
+        print("--workers must be between 1 and 64")
+        return 2
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
@@ -33,6 +43,18 @@ def main(argv: list[str] | None = None) -> int:
                 "To try the app locally, run `make demo` (a console in place of Slack). "
                 "To connect Slack, see the README's 'Connect a real Slack workspace'."
             )
+        workers = 1 if settings.slack_app_token else (args.workers or default_workers(settings))
+        problem = worker_refusal(workers, settings)
+        if problem and args.workers is None:
+            # WEB_CONCURRENCY, which platforms such as Heroku set by themselves: one process, as before.
+            log.warning("WEB_CONCURRENCY=%s is ignored: without REDIS_URL the app runs one process", workers)
+            workers = 1
+        elif problem:
+            raise SettingsError(problem)
+        if workers > 1:
+            from bot.workers import run_workers
+
+            return run_workers(workers, args.port or settings.port, metrics_dir=settings.prometheus_multiproc_dir)
         deps = build_deps(settings)
     except SettingsError as exc:
         print(exc)
@@ -49,7 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     port = args.port or settings.port
     app = build_app(deps)
     secrets = tuple(s for s in (settings.redis_url, settings.database_url) if s)
-    server = serve(app, host="0.0.0.0", port=port, checks=deps.checks, secrets=secrets)
+    server = serve(
+        app,
+        host="0.0.0.0",
+        port=port,
+        checks=deps.checks,
+        secrets=secrets,
+        metrics_dir=settings.prometheus_multiproc_dir,
+        reuse_port=args.reuse_port,
+    )
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # serve_forever() runs on this thread: shutdown() must come from another one.

@@ -176,7 +176,10 @@ class SoundWSGIServer(WSGIServer):
         request_timeout: float = 10.0,
         write_timeout: float = 10.0,
         max_waiting: int = 512,
+        reuse_port: bool = False,
     ) -> None:
+        # SO_REUSEPORT: the worker processes of `python -m bot run --workers N` each bind the same port.
+        self.allow_reuse_port = reuse_port
         super().__init__(address, handler)
         self.request_timeout, self.write_timeout, self.max_waiting = request_timeout, write_timeout, max_waiting
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="http")
@@ -332,16 +335,17 @@ def serve(
     *,
     checks: dict[str, Check] | None = None,
     secrets: tuple[str, ...] = (),
+    metrics_dir: Path | None = None,
     **options: Any,
 ) -> SoundWSGIServer:
     """The app on a `SoundWSGIServer` (tests, the console, `python -m bot run` in HTTP mode).
 
     Call `serve_forever()` on it (or run it in a thread) and `shutdown()` + `server_close()` to stop.
-    ``checks`` and ``secrets`` are /healthz's (see `wsgi_for`); ``options`` go to the server (``workers``,
-    ``request_timeout``, ``write_timeout``, ``max_waiting``).
+    ``checks``, ``secrets`` and ``metrics_dir`` go to `wsgi_for`; ``options`` to the server (``workers``,
+    ``request_timeout``, ``write_timeout``, ``max_waiting``, ``reuse_port``).
     """
     server = SoundWSGIServer((host, port), _QuietHandler, **options)
-    server.set_app(wsgi_for(bolt, checks=checks, secrets=secrets))
+    server.set_app(wsgi_for(bolt, checks=checks, secrets=secrets, metrics_dir=metrics_dir))
     return server
 
 

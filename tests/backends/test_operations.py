@@ -36,6 +36,7 @@ from bot.nexudus.pacing import Limits, Pacer
 from bot.sandbox.server import SandboxServer
 from bot.settings import Settings, load_settings, worker_refusal
 from bot.slack.context import Ctx
+from bot.store import StoreDamaged
 from bot.web import wsgi_for
 from bot.wiring import build_deps
 
@@ -168,8 +169,9 @@ def test_metrics_count_store_errors_that_reach_a_user(running_app: RunningApp) -
     ctx = Ctx(running_app.deps, WebClient(token="xoxb-test", base_url=running_app.fake.api_url), "T1", "U1")
     before = _value("chatrooms_store_errors_total")
     ctx.fail(sqlite3.OperationalError("database is locked"))
+    ctx.fail(StoreDamaged(Path("var/store.sqlite"), "file is not a database"))
     ctx.fail(ValueError("not the store's"))
-    assert _value("chatrooms_store_errors_total") == before + 1
+    assert _value("chatrooms_store_errors_total") == before + 2
 
 
 def test_metric_labels_come_from_fixed_lists() -> None:
