@@ -43,6 +43,16 @@ class LockTimeout(Exception):
         super().__init__(f"{key} stayed locked for {waited:.0f} s")
 
 
+class SharedStateUnavailable(Exception):
+    """Redis, which the processes coordinate through (`REDIS_URL`: locks, pacing), could not be used; nothing was
+    sent to Nexudus. `what` says what was being coordinated; the text never holds the URL."""
+
+    def __init__(self, what: str, cause: BaseException | None = None) -> None:
+        self.what = what
+        reason = f" ({type(cause).__name__})" if cause is not None else ""
+        super().__init__(f"could not {what}: Redis did not answer{reason}")
+
+
 class Locks(Protocol):
     def hold(self, key: str, timeout: float = DEFAULT_TIMEOUT) -> contextlib.AbstractContextManager[None]:
         """Hold the lock named `key` for the `with` block, waiting at most `timeout` s for it."""
@@ -158,14 +168,18 @@ class RedisLocks:
 
     @contextlib.contextmanager
     def hold(self, key: str, timeout: float = DEFAULT_TIMEOUT) -> Iterator[None]:
-        from redis.exceptions import LockError
+        from redis.exceptions import LockError, RedisError
 
         start = time.monotonic()
         # thread_local=False: the renewing thread must see the token; each hold has its own Lock object.
         lock = self.redis.lock(
             self.prefix + key, timeout=self.lease, sleep=self.poll, blocking_timeout=timeout, thread_local=False
         )
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except RedisError as exc:
+            raise SharedStateUnavailable(f"lock {key} against other processes", exc) from None
+        if not acquired:
             raise LockTimeout(key, time.monotonic() - start)
         stop = threading.Event()
 
@@ -190,3 +204,5 @@ class RedisLocks:
                 lock.release()
             except LockError:
                 log.warning("the lock on %s had expired before it was released", key)
+            except RedisError as exc:  # it expires by itself within one lease
+                log.warning("could not release the lock on %s (%s): it expires by itself", key, type(exc).__name__)

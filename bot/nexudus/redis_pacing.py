@@ -37,14 +37,11 @@ from typing import Any
 
 import redis
 
+from bot.locks import SharedStateUnavailable
 from bot.nexudus.pacing import Booked, Limits, _Paced, earliest_slot
 
 KEY_PREFIX = "chatrooms:pace"
 MAX_ATTEMPTS = 200  # optimistic retries of one booking; each lost race means another process booked meanwhile
-
-
-class PacingContention(Exception):
-    """A booking lost MAX_ATTEMPTS races in a row (never seen in practice); the request was not sent."""
 
 
 def account_key(email: str) -> str:
@@ -105,7 +102,10 @@ class RedisPacer(_Paced):
                     self.conflicts += 1
                     if attempt > 2:
                         time.sleep(random.uniform(0, 0.002 * min(attempt, 20)))
-        raise PacingContention(f"could not book a Nexudus request slot after {MAX_ATTEMPTS} attempts")
+                except redis.RedisError as exc:  # unreachable, or refused: the request is not sent unpaced
+                    raise SharedStateUnavailable("pace this Nexudus request with the other processes", exc) from None
+        # Lost MAX_ATTEMPTS races in a row (never seen in practice): not sent rather than sent unpaced.
+        raise SharedStateUnavailable(f"pace this Nexudus request within {MAX_ATTEMPTS} attempts")
 
     def _queue_slot(self, pipe: Any, at: float, write: bool, now: float) -> None:
         lim = self.limits

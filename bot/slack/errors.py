@@ -15,7 +15,7 @@ from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
-from bot.locks import LockTimeout
+from bot.locks import LockTimeout, SharedStateUnavailable
 from bot.nexudus.errors import (
     CommandFailed,
     Conflict,
@@ -123,6 +123,13 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(
             f":hourglass: Your Nexudus account has used all {exc.limit:,} {kind} Nexudus allows per {exc.period}. "
             f"Nothing was sent or changed. It can be used again at {_RESET_AT}."
+        )
+    if isinstance(exc, SharedStateUnavailable):
+        log.error("shared state (Redis) unavailable: %s", exc)
+        return UserMessage(
+            ":hourglass: The app could not coordinate this with its other processes (its Redis did not answer), "
+            "so nothing was sent to Nexudus and nothing was changed. Try again in a minute; if it keeps "
+            "happening, tell whoever runs the app."
         )
     if isinstance(exc, LockTimeout):  # the services turn it into ChatroomBusy; worded in case one slips through
         return UserMessage(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import bot
-from bot.locks import LockTimeout
+from bot.locks import LockTimeout, SharedStateUnavailable
 from bot.nexudus import errors as nx
 from bot.nexudus.auth import NoTokenEndpoint, TokenRefused
 from bot.nexudus.models import ChatRoom, FieldError
@@ -78,6 +78,7 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "QuotaExhausted": lambda: nx.QuotaExhausted("day", 5000, datetime(2026, 12, 2, 9, 0, tzinfo=UTC), writes=True),
     "ChatroomBusy": lambda: ChatroomBusy(1000001),
     "LockTimeout": lambda: LockTimeout("chatroom:1000001", 30.0),
+    "SharedStateUnavailable": lambda: SharedStateUnavailable("lock chatroom:1000001", ConnectionError("refused")),
     "TooManyPending": lambda: TooManyPending(10),
 }
 
