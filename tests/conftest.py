@@ -159,6 +159,8 @@ def settings(sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path, sand
         nexudus_pacing=False,
         nexudus_retries=1,
         nexudus_backoff=0,
+        redis_url=None,  # the embedded mode, whatever this machine's environment says; backend tests set them
+        database_url=None,
         _env_file=None,  # type: ignore[call-arg]
     )
 

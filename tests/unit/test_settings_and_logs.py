@@ -89,3 +89,21 @@ def test_people_read_times_in_the_space_zone_while_nexudus_stamps_stay_utc(tmp_p
     monkeypatch.setenv("SPACE_TIME_ZONE", "Atlantis/Nowhere")
     with pytest.raises(SettingsError, match="SPACE_TIME_ZONE"):
         load_settings(_env_file=None)
+
+
+def test_redis_and_database_urls_are_checked_without_echoing_them() -> None:
+    from bot.settings import load_settings
+
+    with pytest.raises(SystemExit) as caught:
+        load_settings(redis_url="http://:hunter2@cache:6379", database_url="mysql://u:hunter3@db/x", _env_file=None)
+    text = str(caught.value)
+    assert "REDIS_URL" in text and "DATABASE_URL" in text
+    assert "hunter2" not in text and "hunter3" not in text
+
+
+def test_database_urls_are_taken_in_the_forms_platforms_give() -> None:
+    from bot.settings import load_settings
+
+    for given in ("postgres://u:p@db:5432/x", "postgresql://u:p@db:5432/x", "postgresql+psycopg://u:p@db:5432/x"):
+        assert load_settings(database_url=given, _env_file=None).database_url == "postgresql+psycopg://u:p@db:5432/x"
+    assert load_settings(redis_url="", database_url="", _env_file=None).redis_url is None
