@@ -21,6 +21,7 @@ from prometheus_client import (
     Counter,
     Histogram,
     generate_latest,
+    start_http_server,
 )
 from prometheus_client import multiprocess as _multiprocess
 
@@ -91,6 +92,11 @@ def count_failure(exc: BaseException) -> None:
 
     if isinstance(exc, (StoreError, *STORE_ERROR_TYPES)):
         STORE_ERRORS.inc()
+
+
+def serve_metrics(port: int, host: str = "0.0.0.0") -> None:
+    """This process's metrics on http://host:port/metrics, from a daemon thread (the alert worker: no web app)."""
+    start_http_server(port, addr=host)
 
 
 def exposition(multiprocess_dir: Path | None = None) -> tuple[bytes, str]:

@@ -3,6 +3,7 @@ format (also summed over gunicorn workers), JSON logs that stay redacted, and th
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -315,3 +316,30 @@ def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
     finally:
         proc.terminate()
         proc.communicate(timeout=30)
+
+
+def test_the_alert_worker_serves_its_own_metrics_when_asked(tmp_path: Path) -> None:
+    """The alert worker is not behind the web app's /metrics: with ALERTS_METRICS_PORT it serves its cycles."""
+    port = free_port()
+    env = _env(tmp_path, ALERTS_METRICS_PORT=str(port))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "alerts", "--interval", "10"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        text = ""
+        while 'chatrooms_alert_cycles_total{outcome="ok"} 1.0' not in text:
+            assert proc.poll() is None and time.monotonic() < deadline, text[-800:]
+            time.sleep(0.3)
+            with contextlib.suppress(requests.RequestException):
+                text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=3).text
+        assert "chatrooms_alert_digests_total 0.0" in text
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
