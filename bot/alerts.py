@@ -854,9 +854,9 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
         interval = args.interval if args.interval is not None else float(settings.alert_interval_seconds)
-        if settings.alerts_metrics_port:
-            metrics.serve_metrics(settings.alerts_metrics_port)
-            log.info("alert worker: Prometheus metrics on port %s (/metrics)", settings.alerts_metrics_port)
+        if settings.metrics_port:
+            metrics.serve_metrics(settings.metrics_port)
+            log.info("alert worker: Prometheus metrics on port %s (/metrics)", settings.metrics_port)
         log.info("alert worker: a cycle every %.0f s", interval)
         worker.run_forever(stop, interval)
         return 0

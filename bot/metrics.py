@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -94,9 +95,11 @@ def count_failure(exc: BaseException) -> None:
         STORE_ERRORS.inc()
 
 
-def serve_metrics(port: int, host: str = "0.0.0.0") -> None:
-    """This process's metrics on http://host:port/metrics, from a daemon thread (the alert worker: no web app)."""
-    start_http_server(port, addr=host)
+def serve_metrics(port: int, host: str = "0.0.0.0") -> Any:
+    """This process's metrics on http://host:port/metrics from a daemon thread (processes without the web app);
+    returns the server (`shutdown()` stops it)."""
+    server, _ = start_http_server(port, addr=host)
+    return server
 
 
 def exposition(multiprocess_dir: Path | None = None) -> tuple[bytes, str]:

@@ -63,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         app = build_app(deps, socket_mode=True)
+        if settings.metrics_port:
+            from bot import metrics
+
+            metrics.serve_metrics(settings.metrics_port)
+            log.info("Socket Mode: Prometheus metrics on port %s (/metrics)", settings.metrics_port)
         log.info("Socket Mode: connecting to Slack")
         SocketModeHandler(app, settings.slack_app_token).start()
         return 0

@@ -70,8 +70,8 @@ class Settings(BaseSettings):
     # Alerts
     alert_interval_seconds: int = Field(300, ge=10, le=86400)
     alert_default_threshold_minutes: int = Field(240, ge=1, le=60 * 24 * 30)
-    # The alert worker serves no HTTP; with this port it serves its own Prometheus /metrics (cycles, digests…).
-    alerts_metrics_port: int | None = Field(None, ge=1, le=65535)
+    # Processes without the web app (the alert worker, Socket Mode) serve their Prometheus /metrics on this port.
+    metrics_port: int | None = Field(None, ge=1, le=65535)
 
     # HTTP mode
     port: int = Field(3000, ge=1, le=65535)

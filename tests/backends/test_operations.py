@@ -319,9 +319,9 @@ def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
 
 
 def test_the_alert_worker_serves_its_own_metrics_when_asked(tmp_path: Path) -> None:
-    """The alert worker is not behind the web app's /metrics: with ALERTS_METRICS_PORT it serves its cycles."""
+    """The alert worker is not behind the web app's /metrics: with METRICS_PORT it serves its cycles."""
     port = free_port()
-    env = _env(tmp_path, ALERTS_METRICS_PORT=str(port))
+    env = _env(tmp_path, METRICS_PORT=str(port))
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "alerts", "--interval", "10"],
         env=env,
@@ -343,3 +343,40 @@ def test_the_alert_worker_serves_its_own_metrics_when_asked(tmp_path: Path) -> N
         proc.terminate()
         proc.communicate(timeout=60)
     assert proc.returncode == 0
+
+
+def test_socket_mode_serves_its_metrics_when_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_slack: FakeSlack
+) -> None:
+    """Socket Mode has no web app either: with METRICS_PORT its process serves /metrics while connected."""
+    import slack_bolt.adapter.socket_mode as socket_mode
+
+    from bot import runner
+
+    port = free_port()
+    for name, value in _env(tmp_path, METRICS_PORT=str(port), SLACK_APP_TOKEN="xapp-test").items():
+        monkeypatch.setenv(name, value)
+    seen: dict[str, Any] = {}
+
+    class Connected:  # stands in for the Socket Mode connection to Slack, which needs the internet
+        def __init__(self, app: Any, token: str) -> None:
+            seen["token"] = token
+
+        def start(self) -> None:
+            seen["metrics"] = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+
+    root = logging.getLogger()  # runner.main sets up logging: give the other tests theirs back
+    monkeypatch.setattr(root, "handlers", root.handlers[:])
+    monkeypatch.setattr(root, "level", root.level)
+    servers: list[Any] = []
+    serve = metrics.serve_metrics
+    monkeypatch.setattr(socket_mode, "SocketModeHandler", Connected)
+    monkeypatch.setattr(metrics, "serve_metrics", lambda p: servers.append(serve(p, "127.0.0.1")) or servers[-1])
+    try:
+        assert runner.main([]) == 0
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert seen["token"] == "xapp-test"
+    assert "chatrooms_nexudus_requests_total" in seen["metrics"]
