@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 import sqlalchemy as sa
-from helpers.servers import PostgresServer, RedisServer
+from helpers.servers import PostgresServer, RedisServer, processes_with
 
 
 @pytest.mark.redis
@@ -87,5 +86,4 @@ def test_a_stopped_postgres_server_leaves_no_process_nor_directory(postgres_serv
     own.stop()
     assert process.poll() is not None
     assert not directory.exists()
-    leftover = subprocess.run(["pgrep", "-f", f"-p {own.port}"], capture_output=True, text=True)
-    assert leftover.stdout.strip() == ""
+    assert processes_with(f"-p {own.port}") == []

@@ -21,7 +21,7 @@ import pytest
 import requests
 from conftest import SIGNING_SECRET, RunningApp
 from cryptography.fernet import Fernet
-from helpers.servers import free_port
+from helpers.servers import child_pids, free_port
 from prometheus_client import REGISTRY
 from slack_sdk import WebClient
 
@@ -300,7 +300,7 @@ def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
     base = f"http://127.0.0.1:{env['PORT']}"
     try:
         assert "redis: ok" in _wait_healthy(base, proc)
-        workers = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        workers = child_pids(proc.pid)
         assert len(workers) == 4
         sent = 24
         for n in range(sent):  # new connections: gunicorn's workers take them in turn

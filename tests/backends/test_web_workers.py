@@ -14,7 +14,7 @@ import pytest
 import requests
 from conftest import SIGNING_SECRET
 from cryptography.fernet import Fernet
-from helpers.servers import free_port
+from helpers.servers import child_pids, free_port
 
 from bot.console import signing
 from bot.console.fake_slack import FakeSlack
@@ -49,7 +49,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 
 
 def _children(pid: int) -> list[str]:
-    return subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return child_pids(pid)
 
 
 def _wait_until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]

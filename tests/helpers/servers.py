@@ -206,3 +206,28 @@ class PostgresServer:
             _stop(self.process, signal.SIGINT)
             self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def child_pids(pid: int) -> list[str]:
+    """The live child processes of `pid`, from /proc (no `pgrep` needed on a bare machine)."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1] == str(pid) and fields[0] != "Z":  # state, ppid
+            children.append(stat.parent.name)
+    return sorted(children, key=int)
+
+
+def processes_with(text: str) -> list[str]:
+    """Pids whose command line contains `text`, from /proc."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"):
+                found.append(cmdline.parent.name)
+        except OSError:
+            continue
+    return found
