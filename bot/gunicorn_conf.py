@@ -14,15 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
 from bot.settings import THREADS, default_workers, load_settings, worker_refusal
 
 _settings = load_settings()
-_metrics_dir = _settings.prometheus_multiproc_dir or Path(tempfile.mkdtemp(prefix="chatrooms-metrics-"))
-# Set before any worker imports prometheus_client (the app is loaded in each worker, after the fork).
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
+_made: list[Path] = []  # a metrics directory this master made, removed when it exits
 
 bind = f"0.0.0.0:{_settings.port}"
 workers = default_workers(_settings)
@@ -36,17 +35,27 @@ def on_starting(server: Any) -> None:
     problem = worker_refusal(int(server.cfg.workers), _settings)
     if problem:
         raise RuntimeError(problem)  # gunicorn prints "Error: …" and exits 1 before starting any worker
-    _metrics_dir.mkdir(parents=True, exist_ok=True)
-    for stale in _metrics_dir.glob("*.db"):  # values of a previous run's workers
+    directory = _settings.prometheus_multiproc_dir
+    if directory is None:
+        directory = Path(tempfile.mkdtemp(prefix="chatrooms-metrics-"))
+        _made.append(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):  # values of a previous run's workers
         stale.unlink()
+    # Set before any worker imports prometheus_client (each worker loads the app after the fork).
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
 
 
 def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid, path=str(_metrics_dir))
+    multiprocess.mark_process_dead(worker.pid, path=os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def on_exit(server: Any) -> None:
-    if _settings.prometheus_multiproc_dir is None:
-        shutil.rmtree(_metrics_dir, ignore_errors=True)
+    for directory in _made:
+        for _ in range(10):  # a worker still exiting may write its last values while the tree is removed
+            shutil.rmtree(directory, ignore_errors=True)
+            if not directory.exists():
+                break
+            time.sleep(0.2)

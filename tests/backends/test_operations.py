@@ -263,11 +263,12 @@ def _gunicorn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
 def test_more_than_one_worker_without_redis_is_refused_saying_why(
     tmp_path: Path, args: tuple[str, ...], extra: dict[str, str]
 ) -> None:
-    proc = _gunicorn(_env(tmp_path, **extra), *args)
+    proc = _gunicorn(_env(tmp_path, TMPDIR=str(tmp_path), **extra), *args)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert "REDIS_URL is not set" in err and "could run twice" in err, err
     assert "Traceback" not in err
+    assert list(tmp_path.glob("chatrooms-metrics-*")) == [], "nothing left behind"
 
 
 def test_the_refusal_also_holds_without_the_gunicorn_config() -> None:
@@ -295,7 +296,7 @@ def _wait_healthy(base: str, proc: subprocess.Popen[str]) -> str:
 def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
     tmp_path: Path, redis_url: str, fake_slack: FakeSlack
 ) -> None:
-    env = _env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url)
+    env = _env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url, TMPDIR=str(tmp_path))
     proc = _gunicorn(env)
     base = f"http://127.0.0.1:{env['PORT']}"
     try:
@@ -313,6 +314,7 @@ def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
         assert found and float(found.group(1)) == sent, text[:2000]
         pids = set(re.findall(r'chatrooms_slack_acks_total\{kind="command",pid="(\d+)"\}', text))
         assert not pids, "summed over the workers, not one series per pid"
+        assert len(list(tmp_path.glob("chatrooms-metrics-*/*.db"))) >= 4, "each worker's values, in one directory"
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

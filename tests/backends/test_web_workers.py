@@ -92,7 +92,8 @@ def test_with_redis_four_workers_share_the_port_and_their_metrics(
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _run(_env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url), "--port", str(port))
+    env = _env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url, TMPDIR=str(tmp_path))
+    proc = _run(env, "--port", str(port))
     try:
         _wait_until(lambda: len(_children(proc.pid)) == 4 and _healthy(base))
         assert "redis: ok" in requests.get(base + "/healthz", timeout=5).text
@@ -116,5 +117,6 @@ def test_with_redis_four_workers_share_the_port_and_their_metrics(
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=90)
     assert proc.returncode == 0
+    assert list(tmp_path.glob("chatrooms-metrics-*")) == [], "the metrics directory goes with the workers"
     for pid in workers:  # every worker stopped with the supervisor
         assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
