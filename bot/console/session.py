@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
-import importlib
 import logging
 import re
 import secrets
@@ -33,6 +32,7 @@ from typing import Any, Protocol, TextIO
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.alerts import AlertWorker
 from bot.console import signing
 from bot.console.driver import AckResponse, SlackDriver
 from bot.console.fake_slack import TEAM_ID, Event, FakeSlack
@@ -46,14 +46,15 @@ from bot.console.render import (
     render_message,
     render_modal,
 )
+from bot.deps import Deps
 from bot.logs import RedactingFilter
 from bot.sandbox.dialects import dialect
 from bot.sandbox.seed import ADMIN
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.slack.deps import Deps
 from bot.slack.grammar import EDIT_KEYS
+from bot.slack.publisher import SlackPublisher
 from bot.web import serve
 from bot.wiring import build_deps
 
@@ -581,23 +582,13 @@ class Console:
 
     def _alerts(self) -> None:
         """One cycle of the alert worker, as its scheduler would run it, posting to the fake Slack."""
-        try:
-            module = importlib.import_module("bot.alerts")
-        except ImportError:
-            module = None
-        worker_type = getattr(module, "AlertWorker", None)
-        if worker_type is None:
-            self.say("Alerts are not available in this build.")
-            return
-        worker = worker_type(self._need(self.deps), self._need(self.slack_client))
+        worker = AlertWorker(self._need(self.deps), SlackPublisher(self._need(self.slack_client)))
         result = worker.run_cycle()
         before = self._cursor
         self._after()
         if self._cursor == before:
             self.say("The alert worker had nothing to post (no subscription, or nothing stale that was not alerted).")
-        summary = getattr(result, "summary", None)
-        if result is not None:
-            self.say(f"(alert cycle: {summary() if callable(summary) else result})")
+        self.say(f"(alert cycle: {result.summary()})")
 
     def _home(self) -> None:
         driver = self._need(self.driver)

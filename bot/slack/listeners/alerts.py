@@ -11,12 +11,12 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import digest_page, resolve_by_user, snooze
+from bot.deps import Deps
+from bot.digests import digest_page, resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import EDIT_ROLE, NotLoggedIn, UserSession
 from bot.slack import ids
 from bot.slack.context import Ctx, ack_only, guarded
-from bot.slack.deps import Deps
 from bot.slack.grammar import (
     AlertsListIntent,
     AlertsSubscribeIntent,
@@ -25,6 +25,7 @@ from bot.slack.grammar import (
     ShowIntent,
 )
 from bot.slack.listeners.router import Router
+from bot.slack.publisher import SlackPublisher
 from bot.slack.views.alerts import (
     business_text,
     duration_text,
@@ -180,9 +181,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
     router.on(AlertsUnsubscribeIntent, unsubscribe)
 
     def refresh_home(ctx: Ctx) -> None:
-        refresh = deps.extras.get("refresh_home")
-        if callable(refresh):
-            refresh(ctx.client, ctx.team_id, ctx.user_id)
+        if deps.refresh_home is not None:
+            deps.refresh_home(ctx.client, ctx.team_id, ctx.user_id)
 
     def row_button(work: Callable[[Ctx, str | None, int, dict[str, Any]], None]) -> Any:
         """A lazy listener for a row button: parse its value, run `work` guarded, refresh the Home tab."""
@@ -209,7 +209,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         session.require(EDIT_ROLE, "mark chatrooms visited")
         room, redrawn = resolve_by_user(
             deps,
-            ctx.client,
+            SlackPublisher(ctx.client),
             session,
             team_id=ctx.team_id,
             subscription_id=sub_id,
@@ -222,7 +222,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def snooze_room(ctx: Ctx, sub_id: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
         until, redrawn = snooze(
             deps,
-            ctx.client,
+            SlackPublisher(ctx.client),
             _session_or_none(ctx),
             team_id=ctx.team_id,
             subscription_id=sub_id,

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
+from bot.digests import MAX_DIGEST_ROWS, MORE_PAGE, StaleRow
 from bot.services import EDIT_ROLE
 from bot.slack import ids
 from bot.slack.limits import MAX_HOME_BLOCKS, MAX_MESSAGE_BLOCKS
@@ -29,37 +30,12 @@ from bot.slack.views.common import (
 )
 from bot.store import Subscription
 
-# Header, "…and N more" and the footer leave room for 23 rows under 50 blocks; 20 keeps it readable.
-MAX_DIGEST_ROWS = 20
 MAX_HOME_ROWS = 30  # 60 blocks of rows, leaving 40 for login status, subscriptions and headings
 MAX_HOME_SUBSCRIPTIONS = 10
 MAX_HOME_SECTIONS = 5  # with 10 subscriptions and 30 rows, the Home tab stays under 100 blocks
 MAX_LISTED_SUBSCRIPTIONS = 45  # one block each under the 50-block message limit
 MAX_NAME = 150
-MORE_PAGE = 40  # rows a page of a digest's "Show the other N", one line each
 SNOOZE_LABEL = "Snooze 1 h"
-
-RowState = Literal["open", "snoozed", "reposted", "resolved", "gone"]
-
-
-@dataclass(frozen=True)
-class StaleRow:
-    """One chatroom waiting for an agent, as a digest or the Home tab shows it."""
-
-    chatroom_id: int
-    name: str
-    last_visit: datetime | None
-    created_on: datetime | None = None
-    state: RowState = "open"
-    by: str | None = None
-    """Slack user who resolved or snoozed it (None: resolved in Nexudus itself)."""
-    until: datetime | None = None
-    """End of the snooze."""
-
-    @property
-    def waiting_since(self) -> datetime | None:
-        """A never-visited chatroom has waited since it was created."""
-        return self.last_visit or self.created_on
 
 
 @dataclass(frozen=True)
