@@ -46,16 +46,20 @@ from bot.digests import (
     MAX_DIGEST_ROWS,
     DigestPublisher,
     Failing,
+    Opened,
     Paused,
     PublishRefused,
     Recovered,
     Resumed,
     StaleRow,
+    escalation_due,
     redraw_digest,
     stale_row,
+    update_escalation,
 )
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.models import ChatRoom
+from bot.schedule import daily_summary, is_open, summary_day, zone_of
 from bot.services import CredentialsRejected, LoginExpired, NotLoggedIn, UserSession
 from bot.stale import MAX_SCAN_PAGES, ScanStats, alert_decision, heard_in_channel, scan_stale, waiting_key
 from bot.store import AlertRecord, Digest, StoreError, Subscription, new_pending_ts
@@ -99,6 +103,10 @@ class CycleReport:
     digests_updated: int = 0
     digests_recovered: int = 0
     """Digests posted by an interrupted cycle, found in Slack and stamped."""
+    quiet: int = 0
+    """Subscriptions outside their hours or days: not scanned, nothing posted."""
+    escalated: int = 0
+    summaries: int = 0
     errors: int = 0
     nexudus_requests: int = 0
     """List and find-by-ids requests the scans made (retries not counted)."""
@@ -108,6 +116,9 @@ class CycleReport:
         recovered = (
             f", {self.digests_recovered} digests of an interrupted cycle recovered" if self.digests_recovered else ""
         )
+        recovered += f", {self.quiet} in quiet hours" if self.quiet else ""
+        recovered += f", {self.escalated} escalated" if self.escalated else ""
+        recovered += f", {self.summaries} daily summaries" if self.summaries else ""
         return (
             f"{self.subscriptions} subscriptions scanned, {self.paused} paused, {self.chatrooms_alerted} chatrooms "
             f"alerted, {self.resolved} resolved, {self.digests_posted} digests posted, {self.digests_updated} "
@@ -146,6 +157,12 @@ class AlertWorker:
 
     def _run_subscription(self, sub: Subscription, report: CycleReport) -> None:
         store = self.deps.store
+        if not is_open(sub, self.deps.clock(), zone_of(sub, self.deps.zone)):
+            # Quiet hours: nothing is posted (nor scanned); the next opening says what waited meanwhile.
+            report.quiet += 1
+            if sub.quiet_since is None:
+                store.update_subscription(sub.model_copy(update={"quiet_since": self.deps.clock()}))
+            return
         credentials = store.load_credentials(sub.team_id, sub.created_by)
         if credentials is None:
             report.paused += 1
@@ -210,6 +227,8 @@ class AlertWorker:
             for theirs in store.alerts_for(other.id)
         )
         covered: list[AlertRecord] = []
+        to_escalate: list[tuple[AlertRecord, ChatRoom]] = []
+        waiting_since: datetime | None = None
         try:
             for room in scan_stale(session, cutoff, sub.business_id, stats):
                 if room.id in seen:
@@ -218,7 +237,12 @@ class AlertWorker:
                 rec = alerts.get(room.id)
                 told = heard.get(room.id)
                 decision = alert_decision(room, rec, told, now)
+                since = room.last_agent_visit or room.created_on
+                if since is not None and (waiting_since is None or since < waiting_since):
+                    waiting_since = since
                 if decision.action == "skip":
+                    if rec is not None and escalation_due(sub, rec, since, now):
+                        to_escalate.append((rec, room))
                     continue
                 if decision.supersedes and rec is not None:
                     to_resolve.append(rec)  # visited since, and waiting again: a new wait
@@ -235,9 +259,9 @@ class AlertWorker:
                         )
                     )
                     continue
-                since, room_id = waiting_key(room)
-                new.append((since, room.id, room.last_agent_visit))
-                heapq.heappush(oldest, (-since, -room_id, room))
+                key, room_id = waiting_key(room)
+                new.append((key, room.id, room.last_agent_visit))
+                heapq.heappush(oldest, (-key, -room_id, room))
                 if len(oldest) > MAX_DIGEST_ROWS:
                     heapq.heappop(oldest)
         finally:
@@ -251,6 +275,15 @@ class AlertWorker:
         if new:
             rows = [stale_row(room) for _, _, room in sorted(oldest, key=lambda item: (-item[0], -item[1]))]
             self._post_digest(sub, rows, new, cutoff, now, report)
+        elif sub.quiet_since is not None:
+            # The first cycle after quiet hours, with nothing new to post: say so, once.
+            self.publisher_for(sub).tell(sub, Opened(sub.quiet_since, len(seen), waiting_since))
+        if sub.quiet_since is not None:
+            fresh = store.get_subscription(sub.id)
+            if fresh is not None:
+                store.update_subscription(fresh.model_copy(update={"quiet_since": None}))
+        self._escalate(sub, session, to_escalate, now, report)
+        self._daily_summary(sub, len(seen), waiting_since, now, report)
         for rec in alerts.values():
             if rec.resolved_at is not None and rec.resolved_at < now - FORGET_RESOLVED_AFTER:
                 store.delete_alert(sub.id, rec.chatroom_id)
@@ -282,6 +315,9 @@ class AlertWorker:
                     report.digests_updated += 1
             else:
                 store.digest_redrawn(digest)  # only rows it does not show changed
+        for rec in recs:
+            if rec.escalation_ts:
+                update_escalation(self.publisher_for(sub), sub, rec, None)
 
     def _post_digest(
         self,
@@ -323,7 +359,13 @@ class AlertWorker:
         store.begin_digest(pending, records)
         try:
             ts = self.publisher_for(sub).post_digest(
-                sub, rows, more=len(rest), cutoff=cutoff, now=now, intent=pending.message_ts
+                sub,
+                rows,
+                more=len(rest),
+                cutoff=cutoff,
+                now=now,
+                intent=pending.message_ts,
+                quiet_since=sub.quiet_since,
             )
         except PublishRefused:
             store.drop_digest(sub.id, pending.message_ts)  # Slack refused it: nothing was posted, try next cycle
@@ -332,6 +374,65 @@ class AlertWorker:
         store.stamp_digest(sub.id, pending.message_ts, ts)
         report.digests_posted += 1
         report.chatrooms_alerted += len(new)
+
+    def _escalate(
+        self,
+        sub: Subscription,
+        session: UserSession,
+        due: list[tuple[AlertRecord, ChatRoom]],
+        now: datetime,
+        report: CycleReport,
+    ) -> None:
+        """Post each room waiting past `escalate-after` once more, in its digest's thread, with the mention.
+
+        The digest is flagged and the escalation recorded before the post, so a crash never posts it twice
+        (and the digest's row still shows "escalated"); a post Slack refuses is un-recorded and tried again.
+        """
+        store = self.deps.store
+        publisher = self.publisher_for(sub)
+        flagged: dict[str, Digest] = {}
+        shown_escalated: set[str] = set()
+        for rec, room in due:
+            digest = store.mark_digest(sub.id, rec.message_ts)
+            if digest is None:
+                continue  # its digest is gone: nothing to thread under
+            flagged[digest.message_ts] = digest
+            marked = rec.model_copy(update={"escalated_at": now})
+            store.put_alert(marked)
+            try:
+                ts = publisher.post_escalation(sub, rec.message_ts, stale_row(room), now=now)
+            except PublishRefused:
+                store.put_alert(rec)
+                raise
+            store.put_alert(marked.model_copy(update={"escalation_ts": ts}))
+            report.escalated += 1
+            if room.id in digest.chatroom_ids[:MAX_DIGEST_ROWS]:
+                shown_escalated.add(digest.message_ts)
+        for ts, digest in flagged.items():
+            if ts in shown_escalated:
+                report.nexudus_requests += 1
+                if redraw_digest(self.deps, publisher, session, sub, digest):
+                    report.digests_updated += 1
+            else:
+                store.digest_redrawn(digest)
+
+    def _daily_summary(
+        self, sub: Subscription, waiting: int, oldest_since: datetime | None, now: datetime, report: CycleReport
+    ) -> None:
+        """`summary:HH:MM`: once a day, at or after that time, even without new alerts (recorded first)."""
+        zone = zone_of(sub, self.deps.zone)
+        day = summary_day(sub, now, zone)
+        fresh = self.deps.store.get_subscription(sub.id)
+        if day is None or fresh is None:
+            return
+        summary = daily_summary(self.deps.store.alerts_for(sub.id), day, zone, waiting, oldest_since)
+        self.deps.store.update_subscription(fresh.model_copy(update={"last_summary_on": day.isoformat()}))
+        try:
+            self.publisher_for(sub).post_summary(sub, summary, now=now)
+        except PublishRefused:
+            self.deps.store.update_subscription(fresh)  # not posted: try again next cycle
+            raise
+        report.summaries += 1
 
     def _redraw_flagged(self, sub: Subscription, session: UserSession, report: CycleReport) -> None:
         """Redraw digests whose last redraw was interrupted (a crash, a Slack error) after their rows changed."""

@@ -17,6 +17,7 @@ from typing import Any, Literal, Protocol
 from bot.deps import Deps
 from bot.nexudus.errors import NexudusError
 from bot.nexudus.models import ChatRoom
+from bot.schedule import DailySummary
 from bot.services import DigestGone, NotLoggedIn, SubscriptionGone, UserSession
 from bot.store import AlertRecord, Digest, Subscription
 
@@ -27,7 +28,7 @@ MAX_DIGEST_ROWS = 20
 MORE_PAGE = 40  # rows a page of a digest's "Show the other N", one line each
 SNOOZE = timedelta(hours=1)
 
-RowState = Literal["open", "snoozed", "reposted", "resolved", "gone"]
+RowState = Literal["open", "snoozed", "reposted", "resolved", "gone", "escalated"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class StaleRow:
     """Slack user who resolved or snoozed it (None: resolved in Nexudus itself)."""
     until: datetime | None = None
     """End of the snooze."""
+    escalated_at: datetime | None = None
 
     @property
     def waiting_since(self) -> datetime | None:
@@ -93,7 +95,16 @@ class Recovered:
     pass
 
 
-Notice = Paused | Resumed | Failing | Recovered
+@dataclass(frozen=True)
+class Opened:
+    """The first cycle after quiet hours, with nothing new to post: what waited meanwhile."""
+
+    quiet_since: datetime
+    waiting: int
+    oldest_since: datetime | None
+
+
+Notice = Paused | Resumed | Failing | Recovered | Opened
 """What the worker tells a subscription's channel about itself."""
 
 
@@ -101,9 +112,31 @@ class DigestPublisher(Protocol):
     """Where digests go. Every method raises `PublishRefused` when the platform refuses."""
 
     def post_digest(
-        self, sub: Subscription, rows: list[StaleRow], *, more: int, cutoff: datetime, now: datetime, intent: str
+        self,
+        sub: Subscription,
+        rows: list[StaleRow],
+        *,
+        more: int,
+        cutoff: datetime,
+        now: datetime,
+        intent: str,
+        quiet_since: datetime | None = None,
     ) -> str:
-        """Post a new digest carrying `intent` (so `find_digest` can find it); returns its message ts."""
+        """Post a new digest carrying `intent` (so `find_digest` can find it); returns its message ts.
+
+        `quiet_since`: the first digest after quiet hours says they waited since then."""
+        ...
+
+    def post_escalation(self, sub: Subscription, thread_ts: str, row: StaleRow, *, now: datetime) -> str:
+        """Post a room's escalation (mentioning `sub.escalate_to`) in its digest's thread; returns its ts."""
+        ...
+
+    def resolve_escalation(self, sub: Subscription, rec: AlertRecord, by: str | None) -> bool:
+        """Update a posted escalation to say the room no longer waits; False if it is gone."""
+        ...
+
+    def post_summary(self, sub: Subscription, summary: DailySummary, *, now: datetime) -> str:
+        """Post the daily summary (`summary:HH:MM`)."""
         ...
 
     def update_digest(
@@ -151,9 +184,30 @@ def digest_rows(
             rows.append(stale_row(room, state="reposted"))
         elif rec is not None and rec.snoozed_until is not None and rec.snoozed_until > now:
             rows.append(stale_row(room, state="snoozed", until=rec.snoozed_until))
+        elif rec.escalated_at is not None:
+            rows.append(stale_row(room, state="escalated", escalated_at=rec.escalated_at))
         else:
             rows.append(stale_row(room))
     return rows
+
+
+def escalation_due(sub: Subscription, rec: AlertRecord, since: datetime | None, now: datetime) -> bool:
+    """An alerted wait, not snoozed, not yet escalated, waiting past `escalate-after`: escalate it (once)."""
+    if sub.escalate_after_minutes is None or sub.escalate_to is None or since is None:
+        return False
+    if rec.resolved_at is not None or rec.escalated_at is not None or not rec.message_ts:
+        return False
+    if rec.snoozed_until is not None and rec.snoozed_until > now:
+        return False
+    return since <= now - timedelta(minutes=sub.escalate_after_minutes)
+
+
+def update_escalation(publisher: DigestPublisher, sub: Subscription, rec: AlertRecord, by: str | None) -> None:
+    """Best effort: the digest already shows the room resolved; the thread's escalation says so too."""
+    try:
+        publisher.resolve_escalation(sub, rec, by)
+    except PublishRefused as exc:
+        log.warning("alerts %s: escalation %s not updated (%s)", sub.id, rec.escalation_ts, exc.error)
 
 
 def redraw_digest(
@@ -236,6 +290,8 @@ def resolve_by_user(
     if rec.resolved_at is None and rec.message_ts:
         digest = deps.store.mark_digest(sub.id, rec.message_ts, {chatroom_id: user_id})
     deps.store.put_alert(rec.model_copy(update={"resolved_at": now, "resolved_by": user_id}))
+    if rec.escalation_ts and rec.resolved_at is None:
+        update_escalation(publisher, sub, rec, user_id)
     if digest is None:
         return room, False
     try:

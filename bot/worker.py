@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc)
         return 2
-    worker = AlertWorker(deps, SlackPublisher(slack_client(settings.slack_bot_token, settings.slack_api_url)))
+    slack = slack_client(settings.slack_bot_token, settings.slack_api_url)
+    worker = AlertWorker(deps, SlackPublisher(slack, clock=deps.clock))
     try:
         if args.once:
             report = worker.run_cycle()

@@ -16,17 +16,23 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.digests import Failing, Notice, Paused, PublishRefused, Recovered, Resumed, StaleRow
+from bot.deps import utc_now
+from bot.digests import Failing, Notice, Opened, Paused, PublishRefused, Recovered, Resumed, StaleRow
+from bot.schedule import DailySummary
 from bot.slack.errors import describe
 from bot.slack.views.alerts import (
     duration_text,
     error_notice,
+    opened_notice,
     paused_notice,
     recovered_notice,
     render_digest,
+    render_escalation,
+    render_escalation_resolved,
+    render_summary,
     resumed_notice,
 )
-from bot.store import Digest, Subscription
+from bot.store import AlertRecord, Digest, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +64,26 @@ class SlackPublisher:
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self.client = client
+        self._clock = clock
         self._sleep = sleep
         self._monotonic = monotonic
         self._last_post: dict[str, float] = {}
 
     def post_digest(
-        self, sub: Subscription, rows: list[StaleRow], *, more: int, cutoff: datetime, now: datetime, intent: str
+        self,
+        sub: Subscription,
+        rows: list[StaleRow],
+        *,
+        more: int,
+        cutoff: datetime,
+        now: datetime,
+        intent: str,
+        quiet_since: datetime | None = None,
     ) -> str:
-        message = render_digest(sub, rows, more=more, cutoff=cutoff, now=now)
+        message = render_digest(sub, rows, more=more, cutoff=cutoff, now=now, quiet_since=quiet_since)
         try:
             return self._post(sub.channel_id, {**message, "metadata": digest_metadata(sub.id, intent)})
         except SlackApiError as exc:
@@ -86,6 +102,31 @@ class SlackPublisher:
                 return False
             raise PublishRefused(error, digest.channel_id) from exc
         return True
+
+    def post_escalation(self, sub: Subscription, thread_ts: str, row: StaleRow, *, now: datetime) -> str:
+        try:
+            return self._post(sub.channel_id, {**render_escalation(sub, row, now), "thread_ts": thread_ts})
+        except SlackApiError as exc:
+            raise PublishRefused(_error(exc), sub.channel_id) from exc
+
+    def resolve_escalation(self, sub: Subscription, rec: AlertRecord, by: str | None) -> bool:
+        if not rec.escalation_ts:
+            return False
+        try:
+            self.client.chat_update(
+                channel=rec.channel_id, ts=rec.escalation_ts, **render_escalation_resolved(rec.chatroom_id, by)
+            )
+        except SlackApiError as exc:
+            if _error(exc) in GONE:
+                return False
+            raise PublishRefused(_error(exc), rec.channel_id) from exc
+        return True
+
+    def post_summary(self, sub: Subscription, summary: DailySummary, *, now: datetime) -> str:
+        try:
+            return self._post(sub.channel_id, render_summary(sub, summary, now))
+        except SlackApiError as exc:
+            raise PublishRefused(_error(exc), sub.channel_id) from exc
 
     def find_digest(self, digest: Digest) -> str | None:
         cursor: str | None = None
@@ -108,7 +149,7 @@ class SlackPublisher:
 
     def tell(self, sub: Subscription, notice: Notice) -> bool:
         """Tell the channel; if Slack refuses (the app was removed from it), tell the creator directly."""
-        message = render_notice(sub, notice)
+        message = render_notice(sub, notice, self._clock())
         for target in (sub.channel_id, sub.created_by):
             try:
                 self._post(target, message)
@@ -134,9 +175,11 @@ class SlackPublisher:
         return str(response["ts"])
 
 
-def render_notice(sub: Subscription, notice: Notice) -> dict[str, Any]:
+def render_notice(sub: Subscription, notice: Notice, now: datetime) -> dict[str, Any]:
     """A worker notice as a Slack message."""
     match notice:
+        case Opened(quiet_since, waiting, oldest_since):
+            return opened_notice(sub, quiet_since, waiting, oldest_since, now)
         case Paused(reason):
             return paused_notice(sub, reason)
         case Resumed():

@@ -31,6 +31,7 @@ from bot.slack.views.alerts import (
     duration_text,
     render_more,
     render_subscriptions,
+    schedule_text,
     subscribed_notice,
     unsubscribed_notice,
 )
@@ -64,6 +65,15 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         )
         return
     threshold = intent.threshold_minutes or deps.settings.alert_default_threshold_minutes
+    if intent.escalate_after_minutes is not None and intent.escalate_after_minutes <= threshold:
+        ctx.reply(
+            render_notice(
+                f":warning: `escalate-after:` must be longer than the alert threshold ({duration_text(threshold)}"
+                f"{'' if intent.threshold_minutes else ', the default'}): escalation is a second, later reminder. "
+                "Nothing was set up."
+            )
+        )
+        return
     wanted = Subscription(
         team_id=ctx.team_id,
         channel_id=channel,
@@ -71,6 +81,12 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         threshold_minutes=threshold,
         business_id=intent.business,
         created_at=ctx.now(),
+        escalate_after_minutes=intent.escalate_after_minutes,
+        escalate_to=intent.escalate_to,
+        open_hours=intent.hours,
+        open_days=intent.days,
+        zone=intent.zone,
+        summary_minute=intent.summary_minute,
     )
     for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
         if existing.same_filter(wanted):
@@ -97,6 +113,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
             )
             return
         raise
+    schedule = f"\n{schedule_text(sub)}" if schedule_text(sub) else ""
     note = ""
     if intent.business is not None and probe.total_items == 0:
         note = f"\n:warning: Nexudus has no chatroom in business {intent.business} yet; is the ID right?"
@@ -104,7 +121,8 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         render_notice(
             f"🔔 <#{channel}> will hear about chatrooms of {business_text(intent.business)} with no agent visit "
             f"for *{duration_text(threshold)}*, checked every {interval_text(deps)} with your Nexudus login. "
-            f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`.{note}"
+            f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`."
+            f"{schedule}{note}"
         )
     )
 
