@@ -45,12 +45,13 @@ class LockTimeout(Exception):
 
 class SharedStateUnavailable(Exception):
     """Redis, which the processes coordinate through (`REDIS_URL`: locks, pacing), could not be used; nothing was
-    sent to Nexudus. `what` says what was being coordinated; the text never holds the URL."""
+    sent to Nexudus. Data only (`describe` words it): `what` was being coordinated, `cause` names the error's
+    type (never its text, which may hold the URL)."""
 
     def __init__(self, what: str, cause: BaseException | None = None) -> None:
+        super().__init__(what)
         self.what = what
-        reason = f" ({type(cause).__name__})" if cause is not None else ""
-        super().__init__(f"could not {what}: Redis did not answer{reason}")
+        self.cause = type(cause).__name__ if cause is not None else None
 
 
 class Locks(Protocol):

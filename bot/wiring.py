@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.deps import Deps, utc_now
 from bot.health import Check, database_check, redis_check
 from bot.locks import FileLocks, Locks, RedisLocks
 from bot.nexudus.client import ClientFactory
@@ -14,7 +15,6 @@ from bot.nexudus.pacing import PacerRegistry
 from bot.once import MemoryOnce, OnceKeys, RedisOnce
 from bot.services import Services
 from bot.settings import Settings, SettingsError
-from bot.slack.deps import Deps, utc_now
 from bot.store import Store, StoreError, fernet_from_setting, local_key_file
 
 if TYPE_CHECKING:

@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.logs import quiet_unverified_bodies
 from bot.slack.deliveries import once_per_delivery
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run

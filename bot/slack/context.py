@@ -14,9 +14,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot import metrics
+from bot.deps import Deps
 from bot.once import MemoryOnce
 from bot.services import UserSession
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.views.chatrooms import render_notice
 from bot.slack.views.modals import info_modal

@@ -37,6 +37,7 @@ from bot.nexudus.pacing import Limits, Pacer
 from bot.sandbox.server import SandboxServer
 from bot.settings import Settings, load_settings, worker_refusal
 from bot.slack.context import Ctx
+from bot.slack.publisher import SlackPublisher
 from bot.store import StoreDamaged
 from bot.web import wsgi_for
 from bot.wiring import build_deps
@@ -160,7 +161,7 @@ def test_metrics_count_alert_cycles_and_digests(logged_in: RunningApp) -> None:
     app.slack.command("alerts subscribe after:4h")
     app.fake.wait_for("response_url", count=1, timeout=10)
     cycles, digests = _value("chatrooms_alert_cycles_total", outcome="ok"), _value("chatrooms_alert_digests_total")
-    report = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url)).run_cycle()
+    report = AlertWorker(app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url))).run_cycle()
     assert report.digests_posted >= 1 and not report.errors
     assert _value("chatrooms_alert_cycles_total", outcome="ok") == cycles + 1
     assert _value("chatrooms_alert_digests_total") == digests + report.digests_posted
