@@ -146,3 +146,13 @@ def test_a_failed_cycle_is_worded_for_its_channel_with_what_to_do() -> None:
         slow == ":hourglass: Nexudus is unavailable right now (HTTP 503). The next check runs as usual; "
         "nothing needs doing here."
     )
+
+
+def test_shared_state_unavailable_carries_data_and_describe_words_it() -> None:
+    """Data only (what, the cause's type): the words, and nothing of the Redis URL, are describe()'s."""
+    exc = SharedStateUnavailable("lock chatroom:1000001", ConnectionError("redis://:pa55word@10.0.0.5:6379 refused"))
+    assert (exc.what, exc.cause) == ("lock chatroom:1000001", "ConnectionError")
+    assert "pa55word" not in str(exc) and "Redis" not in str(exc)
+    text = describe(exc).text
+    assert "could not coordinate this with its other processes" in text
+    assert "nothing was sent to Nexudus" in text and "pa55word" not in text
