@@ -76,6 +76,14 @@ def _post(session: requests.Session, base_url: str, form: dict[str, str], timeou
         raise Unavailable("could not connect") from None
     except requests.RequestException as exc:
         raise Unavailable(type(exc).__name__) from None
+    try:
+        return _token_answer(response)
+    except NexudusError as exc:
+        # The status helps the log; the body of a token answer may hold tokens, so it is never kept.
+        raise exc.with_answer(response.status_code) from None
+
+
+def _token_answer(response: requests.Response) -> Any:
     if response.status_code in (404, 405):
         raise NoTokenEndpoint()
     if response.status_code >= 500:

@@ -24,6 +24,7 @@ from bot.nexudus.errors import (
     QuotaExhausted,
     RateLimited,
     Unavailable,
+    UnexpectedResponse,
     ValidationFailed,
 )
 from bot.services import (
@@ -155,6 +156,10 @@ def _words(exc: BaseException) -> UserMessage:
         )
     if isinstance(exc, BadMetadata):
         return UserMessage(f":warning: {exc}")
+    if isinstance(exc, UnexpectedResponse):
+        # Not the user's to fix: the status and a redacted excerpt of Nexudus' answer go to the log.
+        log.warning("Nexudus gave an unexpected answer: %s (%s)", exc, exc.diagnostics() or "no answer kept")
+        return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, StoreDamaged):
@@ -179,12 +184,30 @@ def _words(exc: BaseException) -> UserMessage:
             reference=reference,
         )
     reference = _reference()
-    log.error("unexpected error in a Slack handler [ref %s]", reference, exc_info=exc)
+    answer = _answer_behind(exc)
+    log.error(
+        "unexpected error in a Slack handler [ref %s]%s",
+        reference,
+        f" (Nexudus: {answer})" if answer else "",
+        exc_info=exc,
+    )
     return UserMessage(
         f":boom: Something went wrong on our side. It has been logged with reference `{reference}`: "
         "quote it if you report this. Please try again.",
         reference=reference,
     )
+
+
+def _answer_behind(exc: BaseException) -> str:
+    """The HTTP status and body excerpt of the Nexudus answer behind an error (or one it was raised from)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NexudusError) and current.diagnostics():
+            return current.diagnostics()
+        current = current.__cause__ or current.__context__
+    return ""
 
 
 def _reference() -> str:
