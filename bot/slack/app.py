@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, get_args
 
 from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.logs import quiet_unverified_bodies
+from bot.slack.context import Once
 from bot.slack.deps import Deps
 from bot.slack.errors import describe
+from bot.slack.grammar import HelpIntent, Intent
+from bot.slack.handlers import Handlers
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
@@ -18,10 +21,12 @@ from bot.slack.shape import ShapeCheck
 
 log = logging.getLogger(__name__)
 
-# Each feature module registers its slash subcommands (on the router), buttons and modals.
 LAZY_WORKERS = 32
 
+# Each feature module's `handlers` (bot/slack/handlers.py): its slash subcommands, buttons, modals and events.
 FEATURES: list[Any] = [auth, chatrooms, run, alerts, home]
+# Every subcommand the grammar parses is served by a feature (help is answered in the command's ack).
+SUBCOMMANDS = [t for t in get_args(Intent) if t is not HelpIntent]
 
 
 def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
@@ -53,8 +58,13 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     # Fairness (bot/slack/lanes.py): whose lane each request's lazy work joins.
     app.use(lane_middleware(executor))
     router = Router()
+    once = Once()  # a double click or a Slack retry runs a submission once
     for feature in FEATURES:
-        feature.register(app, deps, router)
+        handlers: Handlers | None = getattr(feature, "handlers", None)
+        if handlers is not None:
+            handlers.install(app, deps, router, once)
+        else:
+            feature.register(app, deps, router)
     commands.register(app, deps, router)
 
     @app.error

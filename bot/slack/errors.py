@@ -38,7 +38,7 @@ from bot.services import (
 from bot.slack import ids
 from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
-from bot.slack.metadata import BadMetadata
+from bot.slack.metadata import BadMetadata, OutOfDate
 from bot.slack.views.common import escape
 from bot.store import StoreDamaged, StoreError
 
@@ -156,6 +156,8 @@ def _words(exc: BaseException) -> UserMessage:
         )
     if isinstance(exc, BadMetadata):
         return UserMessage(f":warning: {exc}")
+    if isinstance(exc, OutOfDate):  # a forged or stale button: its sentence says what to do instead
+        return UserMessage(str(exc))
     if isinstance(exc, UnexpectedResponse):
         # Not the user's to fix: the status and a redacted excerpt of Nexudus' answer go to the log.
         log.warning("Nexudus gave an unexpected answer: %s (%s)", exc, exc.diagnostics() or "no answer kept")

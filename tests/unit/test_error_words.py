@@ -31,7 +31,7 @@ from bot.services import (
 from bot.slack.errors import describe
 from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
-from bot.slack.metadata import BadMetadata
+from bot.slack.metadata import BadMetadata, OutOfDate
 from bot.store import StoreDamaged, StoreError, StoreKeyMismatch
 
 # Local tools with their own output (the sandbox answers HTTP, the console prints to a terminal).
@@ -65,6 +65,7 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "SubscriptionGone": lambda: SubscriptionGone("snooze"),
     "DigestGone": DigestGone,
     "BadMetadata": BadMetadata,
+    "OutOfDate": lambda: OutOfDate("That button carries no valid chatroom id."),
     "GrammarError": lambda: GrammarError("`lsit` is not a command.", "`/chatrooms list [filters]`"),
     "HiddenCommand": _hidden,
     "TokenRefused": lambda: TokenRefused("invalid_grant", "A two-factor (TOTP) code is required.", needs_code=True),
