@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 LAZY_WORKERS = 32
 
 # Each feature module's `handlers` (bot/slack/handlers.py): its slash subcommands, buttons, modals and events.
-FEATURES: list[Any] = [auth, chatrooms, run, alerts, home]
+FEATURES: list[Handlers] = [auth.handlers, chatrooms.handlers, run.handlers, alerts.handlers, home.handlers]
 # Every subcommand the grammar parses is served by a feature (help is answered in the command's ack).
 SUBCOMMANDS = [t for t in get_args(Intent) if t is not HelpIntent]
 
@@ -60,11 +60,8 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     router = Router()
     once = Once()  # a double click or a Slack retry runs a submission once
     for feature in FEATURES:
-        handlers: Handlers | None = getattr(feature, "handlers", None)
-        if handlers is not None:
-            handlers.install(app, deps, router, once)
-        else:
-            feature.register(app, deps, router)
+        feature.install(app, deps, router, once)
+    router.require(SUBCOMMANDS)
     commands.register(app, deps, router)
 
     @app.error

@@ -17,9 +17,6 @@ class Router:
     def on(self, intent_type: type, handler: Handler) -> None:
         self._handlers[intent_type] = handler
 
-    def handles(self, intent: object) -> bool:
-        return type(intent) in self._handlers
-
     def require(self, intent_types: Iterable[type]) -> None:
         """Refuse to build an app where a subcommand the grammar can parse has no handler."""
         missing = sorted(t.__name__ for t in intent_types if t not in self._handlers)
