@@ -8,9 +8,9 @@ from typing import Any, get_args
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.logs import quiet_unverified_bodies
 from bot.slack.context import Once
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, Intent
 from bot.slack.handlers import Handlers

@@ -41,8 +41,8 @@ from typing import Any, Protocol, TypeVar
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.slack.context import Ctx, ack_only, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, Metadata, OutOfDate

@@ -64,7 +64,7 @@ def make_ctx(session: FakeSession | None = None) -> tuple[Ctx, FakeClient]:
     services = SimpleNamespace(
         session=lambda team, user: session or FakeSession(), refused_roles=lambda team, user: frozenset()
     )
-    deps: Any = SimpleNamespace(services=services, clock=lambda: NOW, zone=UTC, settings=None, extras={})
+    deps: Any = SimpleNamespace(services=services, clock=lambda: NOW, zone=UTC, settings=None, refresh_home=None)
     client = FakeClient()
     ctx = Ctx(deps=deps, client=client, team_id="T1", user_id="U1", view_id="V1")  # type: ignore[arg-type]
     return ctx, client

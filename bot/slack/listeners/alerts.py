@@ -8,12 +8,12 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import digest_page, resolve_by_user, snooze
+from bot.deps import Deps
+from bot.digests import digest_page, resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import EDIT_ROLE, NotLoggedIn, UserSession
 from bot.slack import ids
 from bot.slack.context import Ctx
-from bot.slack.deps import Deps
 from bot.slack.grammar import (
     AlertsListIntent,
     AlertsSubscribeIntent,
@@ -25,11 +25,13 @@ from bot.slack.handlers import Click, Handlers
 from bot.slack.listeners.chatrooms import show_chatrooms
 from bot.slack.listeners.run import open_run
 from bot.slack.metadata import OutOfDate
+from bot.slack.publisher import SlackPublisher
 from bot.slack.views.alerts import (
     business_text,
     duration_text,
     render_more,
     render_subscriptions,
+    schedule_text,
     subscribed_notice,
     unsubscribed_notice,
 )
@@ -67,6 +69,15 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         )
         return
     threshold = intent.threshold_minutes or deps.settings.alert_default_threshold_minutes
+    if intent.escalate_after_minutes is not None and intent.escalate_after_minutes <= threshold:
+        ctx.reply(
+            render_notice(
+                f":warning: `escalate-after:` must be longer than the alert threshold ({duration_text(threshold)}"
+                f"{'' if intent.threshold_minutes else ', the default'}): escalation is a second, later reminder. "
+                "Nothing was set up."
+            )
+        )
+        return
     wanted = Subscription(
         team_id=ctx.team_id,
         channel_id=channel,
@@ -74,6 +85,12 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         threshold_minutes=threshold,
         business_id=intent.business,
         created_at=ctx.now(),
+        escalate_after_minutes=intent.escalate_after_minutes,
+        escalate_to=intent.escalate_to,
+        open_hours=intent.hours,
+        open_days=intent.days,
+        zone=intent.zone,
+        summary_minute=intent.summary_minute,
     )
     for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
         if existing.same_filter(wanted):
@@ -100,6 +117,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
             )
             return
         raise
+    schedule = f"\n{schedule_text(sub)}" if schedule_text(sub) else ""
     note = ""
     if intent.business is not None and probe.total_items == 0:
         note = f"\n:warning: Nexudus has no chatroom in business {intent.business} yet; is the ID right?"
@@ -107,7 +125,8 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         render_notice(
             f"🔔 <#{channel}> will hear about chatrooms of {business_text(intent.business)} with no agent visit "
             f"for *{duration_text(threshold)}*, checked every {interval_text(deps)} with your Nexudus login. "
-            f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`.{note}"
+            f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`."
+            f"{schedule}{note}"
         )
     )
 
@@ -176,9 +195,8 @@ def _session_or_none(ctx: Ctx) -> UserSession | None:
 
 # ------------------------------------------------------------------------------------------ buttons
 def refresh_home(ctx: Ctx) -> None:
-    refresh = ctx.deps.extras.get("refresh_home")
-    if callable(refresh):
-        refresh(ctx.client, ctx.team_id, ctx.user_id)
+    if ctx.deps.refresh_home is not None:
+        ctx.deps.refresh_home(ctx.client, ctx.team_id, ctx.user_id)
 
 
 def row_of(click: Click) -> tuple[str | None, int]:
@@ -196,7 +214,7 @@ def mark_visited(ctx: Ctx, click: Click) -> None:
     session.require(EDIT_ROLE, "mark chatrooms visited")
     room, redrawn = resolve_by_user(
         ctx.deps,
-        ctx.client,
+        SlackPublisher(ctx.client),
         session,
         team_id=ctx.team_id,
         subscription_id=sub_id,
@@ -214,7 +232,7 @@ def snooze_room(ctx: Ctx, click: Click) -> None:
     sub_id, chatroom_id = row_of(click)
     until, redrawn = snooze(
         ctx.deps,
-        ctx.client,
+        SlackPublisher(ctx.client),
         _session_or_none(ctx),
         team_id=ctx.team_id,
         subscription_id=sub_id,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from bot.deps import Deps
 from bot.services import InvalidLogin
 from bot.slack import ids
 from bot.slack.context import Ctx
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import LoginIntent, LogoutIntent, WhoamiIntent, help_text
 from bot.slack.handlers import Click, Handlers
@@ -103,6 +103,5 @@ def log_in(ctx: Ctx, meta: LoginContext, form: LoginForm) -> None:
         return
     text = f"✅ Logged in as *{escape(saved)}*. Try `/chatrooms list`."
     ctx.outcome(ctx.view_id, info_modal("Logged in", text), render_notice(text))
-    refresh = deps.extras.get("refresh_home")
-    if callable(refresh):
-        refresh(ctx.client, ctx.team_id, ctx.user_id)
+    if deps.refresh_home is not None:
+        deps.refresh_home(ctx.client, ctx.team_id, ctx.user_id)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from bot.deps import Deps
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom
 from bot.nexudus.errors import Conflict, NexudusError, ValidationFailed
 from bot.nexudus.models import ChatRoom
@@ -14,7 +15,6 @@ from bot.rules import id_problem
 from bot.services import CREATE_ROLE, DELETE_ROLE, EDIT_ROLE
 from bot.slack import ids
 from bot.slack.context import Ctx, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import (
     CreateIntent,

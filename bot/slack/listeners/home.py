@@ -1,7 +1,7 @@
 """The App Home tab: login status, the user's alert subscriptions, and the chatrooms waiting now.
 
 Published on `app_home_opened` (in a lazy listener: it reads Nexudus) and after login or logout, via
-`deps.extras["refresh_home"]`, which the login flow calls.
+`deps.refresh_home`, which the login flow calls.
 """
 
 from __future__ import annotations
@@ -12,22 +12,22 @@ from typing import Any
 
 from slack_sdk import WebClient
 
-from bot.alerts import oldest_stale, stale_row
+from bot.deps import Deps
+from bot.digests import StaleRow, stale_row
 from bot.services import NotLoggedIn, UserSession
 from bot.slack import ids
 from bot.slack.context import Ctx
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.handlers import Click, Handlers
 from bot.slack.views.alerts import (
     MAX_HOME_ROWS,
     MAX_HOME_SECTIONS,
     HomeSection,
-    StaleRow,
     business_text,
     duration_text,
     render_home,
 )
+from bot.stale import oldest_stale
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def refresh_home(deps: Deps, client: WebClient, team_id: str, user_id: str) -> N
 
 @handlers.setup
 def offer_refresh(deps: Deps) -> None:
-    deps.extras["refresh_home"] = lambda client, team_id, user_id: refresh_home(deps, client, team_id, user_id)
+    deps.refresh_home = lambda client, team_id, user_id: refresh_home(deps, client, team_id, user_id)
 
 
 @handlers.event("app_home_opened")

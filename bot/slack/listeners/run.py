@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from datetime import tzinfo
 from typing import Any
 
+from bot.deps import Deps
 from bot.nexudus.errors import CommandFailed, NexudusError, ValidationFailed
 from bot.nexudus.models import Command
 from bot.nexudus.query import ChatRoomFilters
@@ -30,7 +31,6 @@ from bot.rules import id_problem
 from bot.services import EDIT_ROLE, UserSession
 from bot.slack import forms, ids
 from bot.slack.context import Ctx, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import CommandsIntent, RunIntent
 from bot.slack.handlers import Click, Handlers
