@@ -67,6 +67,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
+from bot.installations import client_for_team
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import NexudusError, RateLimited, Unavailable
 from bot.nexudus.models import ChatRoom
@@ -424,9 +425,12 @@ class AlertWorker:
         *,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        client_for: Callable[[str, str | None], WebClient | None] | None = None,
     ) -> None:
         self.deps = deps
         self.slack = slack
+        # Many workspaces (OAuth): the Slack client of a subscription's team, None once it uninstalled the app.
+        self._client_for = client_for
         self.interval = float(deps.settings.alert_interval_seconds)
         self._sleep = sleep
         self._monotonic = monotonic
@@ -456,6 +460,8 @@ class AlertWorker:
         with self._lock:
             for sub in self.deps.store.subscriptions():
                 try:
+                    if not self._use_workspace(sub, report):
+                        continue
                     self._run_subscription(sub, report)
                 except StoreError:
                     raise  # the store, not this subscription: telling its channel would be untrue
@@ -463,6 +469,18 @@ class AlertWorker:
                     report.errors += 1
                     self._failed(sub, exc, report)
         return report
+
+    def _use_workspace(self, sub: Subscription, report: CycleReport) -> bool:
+        """Post with the bot token of the subscription's workspace; False (skipped) when it has none."""
+        if self._client_for is None:
+            return True  # one workspace: SLACK_BOT_TOKEN
+        client = self._client_for(sub.team_id, sub.enterprise_id)
+        if client is None:
+            report.paused += 1  # uninstalled: paused when Slack said so; resumes once the app is reinstalled
+            log.info("alerts %s: team %s has no installation of the app; skipped", sub.id, sub.team_id)
+            return False
+        self.slack = client  # cycles run one at a time (self._lock)
+        return True
 
     def _run_subscription(self, sub: Subscription, report: CycleReport) -> None:
         store = self.deps.store
@@ -798,6 +816,14 @@ def slack_client(token: str, base_url: str) -> WebClient:
     return client
 
 
+def workspace_clients(deps: Deps) -> Callable[[str, str | None], WebClient | None] | None:
+    """Many workspaces (OAuth): each team's client, from the installation store. None: SLACK_BOT_TOKEN's."""
+    if deps.installations is None:
+        return None
+    url = deps.settings.slack_api_url
+    return client_for_team(deps.installations, lambda token: slack_client(token, url))
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m bot alerts [--once] [--interval S]`."""
     from bot.logs import configure_logging
@@ -822,7 +848,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
-        if not settings.slack_bot_token:
+        if not settings.slack_bot_token and not settings.oauth:
             raise SettingsError(
                 "SLACK_BOT_TOKEN is not set, so there is no Slack workspace to post alerts to.\n"
                 "Set it (the same bot token the app uses), or try alerts locally with `make demo` and `:alerts`."
@@ -831,7 +857,11 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc)
         return 2
-    worker = AlertWorker(deps, slack_client(settings.slack_bot_token, settings.slack_api_url))
+    worker = AlertWorker(
+        deps,
+        slack_client(settings.slack_bot_token or "", settings.slack_api_url),
+        client_for=workspace_clients(deps),
+    )
     try:
         if args.once:
             report = worker.run_cycle()

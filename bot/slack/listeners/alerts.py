@@ -65,6 +65,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
     threshold = intent.threshold_minutes or deps.settings.alert_default_threshold_minutes
     wanted = Subscription(
         team_id=ctx.team_id,
+        enterprise_id=ctx.enterprise_id,
         channel_id=channel,
         created_by=ctx.user_id,
         threshold_minutes=threshold,
