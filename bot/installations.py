@@ -15,15 +15,17 @@ workspace a subscription belongs to.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from logging import Logger
 from pathlib import Path
 from typing import Any, TypeVar
 
-from cryptography.fernet import InvalidToken
+from cryptography.fernet import InvalidToken, MultiFernet
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store import Bot, Installation, InstallationStore
 from slack_sdk.oauth.installation_store.sqlite3 import SQLite3InstallationStore
@@ -104,6 +106,17 @@ class SealedInstallationStore(InstallationStore):
                 setattr(opened, name, None)
         return opened
 
+    def resealed(self, value: Any) -> Any:
+        """`value` encrypted again with the first key of a key list (unchanged if not sealed or unreadable)."""
+        if not isinstance(self._cipher, MultiFernet) or not isinstance(value, str):
+            return value
+        if not value.startswith(SEALED_PREFIX):
+            return value
+        try:
+            return SEALED_PREFIX + self._cipher.rotate(value[len(SEALED_PREFIX) :].encode("ascii")).decode("ascii")
+        except (InvalidToken, UnicodeError, ValueError):
+            return value
+
     def save(self, installation: Installation) -> None:
         self.inner.save(self._seal(installation))
 
@@ -171,7 +184,26 @@ def open_installations(settings: Settings, cipher: Cipher) -> Installations:
     inner.init()
     states.init()
     path.chmod(0o600)  # tokens are sealed, but the file holds who installed what: private, like the store
-    return Installations(SealedInstallationStore(inner, cipher), states)
+    sealed = SealedInstallationStore(inner, cipher)
+    if isinstance(cipher, MultiFernet):
+        _reseal_sqlite(sealed, str(path))
+    return Installations(sealed, states)
+
+
+def _reseal_sqlite(sealed: SealedInstallationStore, database: str) -> None:
+    """STORE_KEY=NEW,OLD: every token re-encrypted with NEW at start, like the logins, so OLD can go."""
+    changed = 0
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as conn, conn:
+        for table in ("slack_installations", "slack_bots"):
+            columns = [row[1] for row in conn.execute(f"pragma table_info({table})") if row[1] in SEALED_FIELDS]
+            for row in conn.execute(f"select id, {', '.join(columns)} from {table}").fetchall():
+                new = [sealed.resealed(value) for value in row[1:]]
+                if new != list(row[1:]):
+                    sets = ", ".join(f"{column} = ?" for column in columns)
+                    conn.execute(f"update {table} set {sets} where id = ?", [*new, row[0]])
+                    changed += 1
+    if changed:
+        log.info("re-encrypted the tokens of %d installation rows with the first STORE_KEY", changed)
 
 
 def _sqlalchemy_installations(url: str, client_id: str, cipher: Cipher) -> Installations:
@@ -195,7 +227,17 @@ def _sqlalchemy_installations(url: str, client_id: str, cipher: Cipher) -> Insta
     states = SQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRATION_SECONDS, engine=engine)
     inner.metadata.create_all(engine)  # CREATE TABLE IF NOT EXISTS, in the same database as the store
     states.metadata.create_all(engine)
-    return Installations(SealedInstallationStore(inner, cipher), states)
+    sealed = SealedInstallationStore(inner, cipher)
+    if isinstance(cipher, MultiFernet):
+        with engine.begin() as conn:  # STORE_KEY=NEW,OLD: every token re-encrypted with NEW, so OLD can go
+            for table in (inner.installations, inner.bots):
+                columns = [table.c[name] for name in SEALED_FIELDS if name in table.c]
+                for row in conn.execute(sqlalchemy.select(table.c.id, *columns)).mappings().all():
+                    changes = {c.name: sealed.resealed(row[c.name]) for c in columns}
+                    changes = {name: value for name, value in changes.items() if value != row[name]}
+                    if changes:
+                        conn.execute(table.update().where(table.c.id == row["id"]).values(**changes))
+    return Installations(sealed, states)
 
 
 def _widen(table: Any) -> Any:

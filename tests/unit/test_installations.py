@@ -81,6 +81,11 @@ def test_a_rotated_key_list_still_reads_tokens_sealed_with_the_old_key(tmp_path:
         settings_for(tmp_path, f"{new.decode()},{old.decode()}"), MultiFernet([Fernet(new), Fernet(old)])
     )
     assert rotated.bot_token("T1") == BOT
+    # Re-encrypted with NEW at that start: OLD can be dropped without the workspace looking uninstalled.
+    only_new = open_installations(settings_for(tmp_path, new.decode()), Fernet(new))
+    assert only_new.bot_token("T1") == BOT
+    found = only_new.store.find_installation(enterprise_id=None, team_id="T1", user_id="U1")
+    assert found is not None and found.user_token == USER and found.user_refresh_token == "xoxe-1-user-refresh-secret"
 
 
 def test_a_token_written_in_clear_is_not_used(tmp_path: Path) -> None:
@@ -118,6 +123,11 @@ def test_sqlalchemy_store_on_database_url_seals_tokens_too(tmp_path: Path) -> No
     raw = db.read_bytes()
     assert long_token.encode() not in raw and USER.encode() not in raw
     assert not (tmp_path / INSTALLATIONS_FILE).exists()  # DATABASE_URL: nothing beside the store file
+    new = Fernet.generate_key()
+    rotated = settings_for(tmp_path, f"{new.decode()},{key.decode()}", database_url=f"sqlite:///{db}")
+    open_installations(rotated, MultiFernet([Fernet(new), Fernet(key)]))
+    only_new = settings_for(tmp_path, new.decode(), database_url=f"sqlite:///{db}")
+    assert open_installations(only_new, Fernet(new)).bot_token("T1") == long_token
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
     assert {"slack_installations", "slack_bots", "slack_oauth_states"} <= tables
@@ -163,3 +173,31 @@ def test_socket_mode_stays_single_workspace(tmp_path: Path) -> None:
 
 def test_sealed_store_is_an_installation_store() -> None:
     assert issubclass(SealedInstallationStore, __import__("slack_sdk").oauth.installation_store.InstallationStore)
+
+
+def test_distributed_manifest_matches_what_the_app_serves() -> None:
+    yaml = pytest.importorskip("yaml")
+    from bot.installations import BOT_SCOPES
+    from bot.slack.app import INSTALL_PATH, REDIRECT_PATH
+
+    root = Path(__file__).resolve().parents[2]
+    manifest = yaml.safe_load((root / "manifest.distributed.yml").read_text())
+    single = yaml.safe_load((root / "manifest.yml").read_text())
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == sorted(BOT_SCOPES)
+    assert manifest["oauth_config"]["scopes"] == single["oauth_config"]["scopes"]
+    assert manifest["oauth_config"]["redirect_urls"] == [f"https://YOUR-HOST{REDIRECT_PATH}"]
+    assert INSTALL_PATH == "/slack/install"
+    settings = manifest["settings"]
+    assert settings["socket_mode_enabled"] is False and settings["token_rotation_enabled"] is False
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "app_home_opened",
+        "app_uninstalled",
+        "tokens_revoked",
+    }
+    for url in (
+        settings["event_subscriptions"]["request_url"],
+        settings["interactivity"]["request_url"],
+        settings["interactivity"]["message_menu_options_url"],
+        manifest["features"]["slash_commands"][0]["url"],
+    ):
+        assert url == "https://YOUR-HOST/slack/events"
