@@ -149,7 +149,9 @@ def register_uninstall(app: App, deps: Deps, installations: Installations) -> No
         for user_id in tokens.get("oauth") or []:
             store.delete_installation(enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id)
         if tokens.get("bot"):
-            store.delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
+            # Everything: an installation row keeps a copy of the bot token that Bolt would still authorise
+            # requests with, and the app has no use for a workspace without its bot.
+            store.delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
             pause_team(context.team_id or "", "the app's bot token was revoked")
         elif tokens.get("oauth"):
             log.info("team %s: %d user tokens revoked and deleted", context.team_id, len(tokens["oauth"]))

@@ -7,6 +7,7 @@ answering `oauth.v2.access` per code and `auth.test` per token.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import re
@@ -27,6 +28,7 @@ from bot.alerts import AlertWorker, slack_client, workspace_clients
 from bot.console.driver import SlackDriver, find_action
 from bot.console.fake_slack import Call, FakeSlack, Workspace
 from bot.installations import INSTALLATIONS_FILE, UNINSTALLED
+from bot.logs import RedactingFilter
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.pacing import PacerRegistry
 from bot.runner import drain
@@ -348,6 +350,7 @@ def test_tokens_revoked_deletes_what_was_revoked(app: RunningApp) -> None:
     app.fake.wait_for("chat.postMessage")
     south.event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}})
     assert installations.bot_token("TSOUTH") is None
+    assert installations.store.find_installation(enterprise_id=None, team_id="TSOUTH") is None
     assert app.deps.store.subscriptions("TSOUTH")[0].paused_reason == UNINSTALLED
 
 
@@ -359,3 +362,36 @@ def test_a_workspace_that_did_not_install_the_app_is_told_to_install_it(app: Run
     said: Any = app.fake.wait_for("response_url")[0].args
     assert "install" in json.dumps(said).lower()
     assert not app.fake.calls("chat.postMessage")
+
+
+def test_a_revoked_bot_token_is_not_used_for_requests_either(app: RunningApp) -> None:
+    install(app, NORTH)
+    north = driver(app, NORTH)
+    north.event({"type": "tokens_revoked", "tokens": {"oauth": [], "bot": ["UBOT"]}})
+    installations = app.deps.installations
+    assert installations is not None
+    # The installation row held a copy of the bot token, which Bolt would have authorised requests with.
+    assert installations.store.find_installation(enterprise_id=None, team_id="TNORTH") is None
+    app.fake.clear()
+    north.command("whoami")
+    assert "install" in reply_to(app).lower()
+
+
+def test_an_install_logs_no_token_even_at_debug(app: RunningApp) -> None:
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        assert install(app, SOUTH).status_code == 200
+        driver(app, SOUTH).event({"type": "app_uninstalled"})
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    logged = out.getvalue()
+    assert "oauth.v2.access" in logged  # slack_sdk did log the exchange at DEBUG
+    for secret in (SOUTH.bot_token, SOUTH.user_token or "", CLIENT_SECRET):
+        assert secret not in logged
