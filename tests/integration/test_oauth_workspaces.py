@@ -25,6 +25,7 @@ from conftest import ADMIN, READER, SIGNING_SECRET, FakeClock, RunningApp
 from cryptography.fernet import Fernet
 
 from bot.alerts import AlertWorker, slack_client, workspace_clients
+from bot.console import signing
 from bot.console.driver import SlackDriver, find_action
 from bot.console.fake_slack import Call, FakeSlack, Workspace
 from bot.installations import INSTALLATIONS_FILE, UNINSTALLED
@@ -395,3 +396,30 @@ def test_an_install_logs_no_token_even_at_debug(app: RunningApp) -> None:
     assert "oauth.v2.access" in logged  # slack_sdk did log the exchange at DEBUG
     for secret in (SOUTH.bot_token, SOUTH.user_token or "", CLIENT_SECRET):
         assert secret not in logged
+
+
+def test_an_enterprise_grid_workspace_gets_its_alerts_with_its_own_token(app: RunningApp) -> None:
+    grid = Workspace(
+        team_id="TGRID", team_name="Grid", code="code-grid", bot_token="xoxb-grid-secret", enterprise_id="E1"
+    )
+    install(app, grid)
+    install(app, NORTH)
+    app.deps.services.login("TGRID", "U0001", *ADMIN)
+    add_stale_room(app, 9001, "Grid desk")
+    body = signing.slash_command_body(
+        "/chatrooms",
+        "alerts subscribe after:4h",
+        "U0001",
+        "TGRID",
+        "CGRID",
+        app.fake.response_url("command:subscribe"),
+        signing.new_trigger_id(),
+    )
+    assert app.slack.post(body + "&enterprise_id=E1").status == 200
+    app.fake.wait_for("chat.postMessage")
+    (sub,) = app.deps.store.subscriptions("TGRID")
+    assert sub.enterprise_id == "E1"
+    assert [c.token for c in posts(app, "CGRID")] == [grid.bot_token]
+    app.fake.clear()
+    assert worker(app).run_cycle().digests_posted == 1
+    assert [c.token for c in posts(app, "CGRID")] == [grid.bot_token]

@@ -201,3 +201,18 @@ def test_distributed_manifest_matches_what_the_app_serves() -> None:
         manifest["features"]["slash_commands"][0]["url"],
     ):
         assert url == "https://YOUR-HOST/slack/events"
+
+
+def test_enterprise_workspaces_are_found_with_their_organisation(tmp_path: Path) -> None:
+    key = Fernet.generate_key()
+    installations = open_installations(settings_for(tmp_path, key.decode()), Fernet(key))
+    grid = installation(team="TGRID", bot="xoxb-grid")
+    grid.enterprise_id = "E1"
+    installations.store.save(grid)
+    org = installation(team="", bot="xoxb-org-wide")
+    org.enterprise_id, org.team_id, org.is_enterprise_install = "E2", None, True
+    installations.store.save(org)
+    assert installations.bot_token("TGRID", "E1") == "xoxb-grid"
+    assert installations.bot_token("TGRID") is None  # the same team id outside its organisation is not it
+    assert installations.bot_token("TGRID", "E9") is None
+    assert installations.bot_token("TANY", "E2") == "xoxb-org-wide"  # an org-wide install serves its teams
