@@ -173,7 +173,9 @@ class _Failure:
 class FakeSlack:
     """Fake Slack Web API on ``127.0.0.1:<free port>``, served from a background thread.
 
-    Any non-empty token is accepted. ``users`` and ``channels`` map ids to fields merged into the
+    Any non-empty token is accepted, until a workspace is added (`add_workspace`): from then on only the
+    added workspaces' tokens are (others get ``invalid_auth``, revoked ones ``token_revoked``).
+    ``users`` and ``channels`` map ids to fields merged into the
     ``users.info`` / ``conversations.info`` answers, for tests that need particular names or zones.
     """
 
@@ -401,6 +403,8 @@ class FakeSlack:
                 raise SlackError("not_authed")
             elif token in self._revoked:
                 raise SlackError("token_revoked")
+            elif self._by_token and self.workspace_of(token) is None:
+                raise SlackError("invalid_auth")  # workspaces installed through OAuth: only their tokens work
             elif method == "auth.test":
                 answer = self._auth_test_for(token)
             else:

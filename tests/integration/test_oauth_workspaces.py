@@ -423,3 +423,17 @@ def test_an_enterprise_grid_workspace_gets_its_alerts_with_its_own_token(app: Ru
     app.fake.clear()
     assert worker(app).run_cycle().digests_posted == 1
     assert [c.token for c in posts(app, "CGRID")] == [grid.bot_token]
+
+
+def test_the_fake_slack_takes_only_installed_tokens_once_workspaces_install(fake_slack: FakeSlack) -> None:
+    from slack_sdk import WebClient
+    from slack_sdk.errors import SlackApiError
+
+    assert WebClient(token="xoxb-anything", base_url=fake_slack.api_url).auth_test()["team_id"] == "T0001"
+    fake_slack.add_workspace(NORTH)
+    assert WebClient(token=NORTH.bot_token, base_url=fake_slack.api_url).auth_test()["team_id"] == "TNORTH"
+    with pytest.raises(SlackApiError, match="invalid_auth"):
+        WebClient(token="xoxb-anything", base_url=fake_slack.api_url).auth_test()
+    fake_slack.revoke(NORTH)
+    with pytest.raises(SlackApiError, match="token_revoked"):
+        WebClient(token=NORTH.bot_token, base_url=fake_slack.api_url).chat_postMessage(channel="C1", text="hi")
