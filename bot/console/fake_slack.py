@@ -208,6 +208,7 @@ class FakeSlack:
         self._codes: dict[str, Workspace] = {}
         self._by_token: dict[str, Workspace] = {}
         self._revoked: set[str] = set()
+        self._caller = threading.local()  # the workspace of the token of the call being answered
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -408,6 +409,7 @@ class FakeSlack:
             elif method == "auth.test":
                 answer = self._auth_test_for(token)
             else:
+                self._caller.workspace = self.workspace_of(token)
                 handler = self._handlers.get(method)
                 answer = handler(args) if handler else {"ok": True}
             error = None
@@ -520,6 +522,11 @@ class FakeSlack:
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
         }
+
+    def _team(self) -> str:
+        """The team of the call being answered: the installed workspace of its token, else the one workspace."""
+        workspace = getattr(self._caller, "workspace", None)
+        return workspace.team_id if workspace is not None else TEAM_ID
 
     def _auth_test_for(self, token: str) -> Json:
         workspace = self.workspace_of(token)
@@ -727,7 +734,7 @@ class FakeSlack:
         view_id = current["id"] if current is not None else f"V{n:010d}"
         stored: Json = {
             "id": view_id,
-            "team_id": TEAM_ID,
+            "team_id": self._team(),
             "type": view.get("type", "modal"),
             "blocks": [],
             "private_metadata": "",
@@ -738,7 +745,7 @@ class FakeSlack:
             "previous_view_id": None,
             "root_view_id": current.get("root_view_id", view_id) if current is not None else view_id,
             "app_id": APP_ID,
-            "app_installed_team_id": TEAM_ID,
+            "app_installed_team_id": self._team(),
             "bot_id": BOT_ID,
         }
         if current is not None:
@@ -758,7 +765,7 @@ class FakeSlack:
             "user": BOT_USER_ID,
             "bot_id": BOT_ID,
             "app_id": APP_ID,
-            "team": TEAM_ID,
+            "team": self._team(),
             "ts": ts,
             "text": args.get("text", ""),
         }
@@ -828,7 +835,7 @@ class FakeSlack:
         name = user_id.lower()
         info: Json = {
             "id": user_id,
-            "team_id": TEAM_ID,
+            "team_id": self._team(),
             "name": name,
             "real_name": f"User {user_id}",
             "deleted": False,

@@ -249,12 +249,28 @@ def test_two_workspaces_stay_isolated_end_to_end(app: RunningApp, caplog: pytest
     app.fake.clear()
     north.command("alerts subscribe after:4h")
     reply_to(app)
-    app.deps.services.login("TSOUTH", "U0001", *READER)
+    app.fake.wait_for("chat.postMessage")
+    assert [c.token for c in posts(app, "CNORTH")] == [NORTH.bot_token]
+    # South's user logs in through the modal, with South's token, and North's login of the same user id stays.
+    app.fake.clear()
+    south.command("login")
+    opened = app.fake.wait_for("views.open")[0]
+    assert opened.token == SOUTH.bot_token
+    values: dict[str, Any] = {
+        ids.F_EMAIL: {ids.F_EMAIL: {"type": "email_text_input", "value": READER[0]}},
+        ids.F_PASSWORD: {ids.F_PASSWORD: {"type": "plain_text_input", "value": READER[1]}},
+    }
+    south.submit(opened.response["view"] | {"hash": "0"}, values)
+    updated = app.fake.wait_for("views.update")[0]
+    assert "Logged in" in json.dumps(updated.args["view"]) and updated.token == SOUTH.bot_token
+    assert app.deps.services.whoami("TSOUTH", "U0001") == READER[0]
+    assert app.deps.services.whoami("TNORTH", "U0001") == ADMIN[0]
+    app.fake.clear()
     south.command("alerts subscribe after:4h business:9001")
-    app.fake.wait_for("chat.postMessage", count=2)
+    app.fake.wait_for("chat.postMessage")
     (north_sub,) = app.deps.store.subscriptions("TNORTH")
     (south_sub,) = app.deps.store.subscriptions("TSOUTH")
-    assert [c.token for c in posts(app, "CNORTH")] == [NORTH.bot_token]
+    assert not posts(app, "CNORTH")
     assert [c.token for c in posts(app, "CSOUTH")] == [SOUTH.bot_token]
 
     # South can neither see nor remove North's subscription.
