@@ -216,3 +216,9 @@ def test_enterprise_workspaces_are_found_with_their_organisation(tmp_path: Path)
     assert installations.bot_token("TGRID") is None  # the same team id outside its organisation is not it
     assert installations.bot_token("TGRID", "E9") is None
     assert installations.bot_token("TANY", "E2") == "xoxb-org-wide"  # an org-wide install serves its teams
+
+
+def test_a_redirect_uri_must_be_a_url() -> None:
+    with pytest.raises(SettingsError, match=r"SLACK_REDIRECT_URI: .*http"):
+        load_settings(slack_redirect_uri="myhost/slack/oauth_redirect", _env_file=None)
+    assert load_settings(slack_redirect_uri="https://h/slack/oauth_redirect", _env_file=None).slack_redirect_uri
