@@ -222,3 +222,13 @@ def test_a_redirect_uri_must_be_a_url() -> None:
     with pytest.raises(SettingsError, match=r"SLACK_REDIRECT_URI: .*http"):
         load_settings(slack_redirect_uri="myhost/slack/oauth_redirect", _env_file=None)
     assert load_settings(slack_redirect_uri="https://h/slack/oauth_redirect", _env_file=None).slack_redirect_uri
+
+
+def test_the_doctor_says_why_it_checks_no_slack_token_in_the_distributed_app() -> None:
+    from bot.doctor import Doctor
+
+    settings = load_settings(slack_client_id="1111.2222", slack_client_secret="shh", _env_file=None)
+    doctor = Doctor(settings, base_url="http://127.0.0.1:9/api", email="a@b.c", password="x")
+    doctor.slack()
+    (line,) = doctor.lines
+    assert "/slack/install" in line.detail and "SLACK_BOT_TOKEN is not set" not in line.detail
