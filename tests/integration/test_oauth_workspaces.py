@@ -399,15 +399,21 @@ def test_an_install_logs_no_token_even_at_debug(app: RunningApp) -> None:
     handler = logging.StreamHandler(out)
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
-    level = root.level
+    # Every logger on the way at DEBUG (other tests may have raised some), put back afterwards.
+    loggers = [root, *(logging.getLogger(n) for n in ("slack_sdk", "slack_sdk.web.base_client", "slack_bolt", "bot"))]
+    saved = [(logger.level, logger.disabled) for logger in loggers]
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
     try:
         assert install(app, SOUTH).status_code == 200
         driver(app, SOUTH).event({"type": "app_uninstalled"})
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        for logger, (level, disabled) in zip(loggers, saved, strict=True):
+            logger.setLevel(level)
+            logger.disabled = disabled
     logged = out.getvalue()
     assert "oauth.v2.access" in logged  # slack_sdk did log the exchange at DEBUG
     for secret in (SOUTH.bot_token, SOUTH.user_token or "", CLIENT_SECRET):
