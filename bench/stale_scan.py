@@ -37,7 +37,9 @@ import json, sys, time, tracemalloc
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from slack_sdk import WebClient
-from bot.alerts import AlertWorker, is_stale
+from bot.alerts import AlertWorker
+from bot.stale import is_stale
+from bot.slack.publisher import SlackPublisher
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.pacing import PacerRegistry
@@ -55,7 +57,7 @@ for _ in range(int(cycles)):
     base = tracemalloc.get_traced_memory()[0]
     t0 = time.perf_counter()
     if mode == "cycle":
-        report = AlertWorker(deps, WebClient(token="xoxb-bench", base_url=slack_url)).run_cycle()
+        report = AlertWorker(deps, SlackPublisher(WebClient(token="xoxb-bench", base_url=slack_url))).run_cycle()
         found = report.chatrooms_alerted
         assert report.errors == 0, report.details
     else:

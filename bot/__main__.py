@@ -10,7 +10,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module:function, one-line help)
     "console": ("bot.console.repl:main", "try the app locally: the embedded sandbox and a console in place of Slack"),
     "run": ("bot.runner:main", "run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP on --port)"),
-    "alerts": ("bot.alerts:main", "run the stale-visit alert worker (--once for a single cycle)"),
+    "alerts": ("bot.worker:main", "run the stale-visit alert worker (--once for a single cycle)"),
     "sandbox": ("bot.sandbox.server:main", "run the local Nexudus sandbox on 127.0.0.1"),
     "doctor": ("bot.doctor:main", "check a live Nexudus login (and the Slack token) works: one line per check"),
 }

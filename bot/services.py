@@ -43,13 +43,8 @@ class NotLoggedIn(Exception):
     """The Slack user has no stored Nexudus login (or one that can no longer be read: say which)."""
 
     def __init__(self, unreadable: bool = False) -> None:
-        if unreadable:
-            super().__init__(
-                "Your saved Nexudus login can no longer be read by this app (it was damaged). "
-                "Run `/chatrooms login` to connect your account again."
-            )
-        else:
-            super().__init__("You are not logged in to Nexudus yet. Run `/chatrooms login` to connect your account.")
+        self.unreadable = unreadable
+        super().__init__("saved login unreadable" if unreadable else "no saved login")
 
 
 class MissingRole(NexudusError):
@@ -62,24 +57,15 @@ class MissingRole(NexudusError):
         self.role = role
         self.operation = operation
         self.remembered = remembered
-        again = (
-            " (Nexudus refused it a moment ago, so I did not ask again: once it is granted, `/chatrooms login` "
-            "lets you retry at once.)"
-            if remembered
-            else ""
-        )
-        super().__init__(f"Your Nexudus account lacks the *{role}* role, which is needed to {operation}.{again}")
+        super().__init__(f"lacks role {role} to {operation}{' (remembered)' if remembered else ''}")
 
 
 class CredentialsRejected(NexudusError):
     """Nexudus no longer accepts the stored login (password changed, account disabled)."""
 
-    def __init__(self, possible_role: str | None = None, message: str | None = None) -> None:
+    def __init__(self, possible_role: str | None = None) -> None:
         self.possible_role = possible_role
-        also = f" (or your account lacks the *{possible_role}* role)" if possible_role else ""
-        super().__init__(
-            message or f"Nexudus no longer accepts your saved login{also}. Run `/chatrooms login` to sign in again."
-        )
+        super().__init__(f"saved login refused{f' (or lacks role {possible_role})' if possible_role else ''}")
 
 
 class InvalidLogin(NexudusError):
@@ -101,9 +87,7 @@ class LoginExpired(CredentialsRejected):
     """A token login could not be refreshed (unused for about two weeks, or revoked): log in again."""
 
     def __init__(self) -> None:
-        super().__init__(
-            message="Your Nexudus login has expired (it could not be renewed). Run `/chatrooms login` to sign in again."
-        )
+        super().__init__()
 
 
 class ChatroomBusy(NexudusError):
@@ -111,7 +95,7 @@ class ChatroomBusy(NexudusError):
 
     def __init__(self, chatroom_id: int) -> None:
         self.chatroom_id = chatroom_id
-        super().__init__(f"Chatroom {chatroom_id} is being saved by someone else right now.")
+        super().__init__(f"chatroom {chatroom_id} locked")
 
 
 @dataclass(frozen=True)
@@ -132,8 +116,7 @@ class UnknownCommand(NexudusError):
     def __init__(self, key: str, suggestion: str | None = None) -> None:
         self.key = key
         self.suggestion = suggestion
-        hint = f" Did you mean `{suggestion}`?" if suggestion else ""
-        super().__init__(f"There is no command `{key}`.{hint} Run `/chatrooms commands` to see them.")
+        super().__init__(f"no command {key!r}")
 
 
 def closest_key(typed: str, keys: Sequence[str]) -> str | None:
@@ -152,20 +135,14 @@ class SubscriptionGone(Exception):
 
     def __init__(self, action: str = "act on") -> None:
         self.action = action
-        super().__init__(
-            f"Those stale-visit alerts were removed, so there is nothing to {action} here. "
-            "`/chatrooms alerts` lists this channel's subscriptions."
-        )
+        super().__init__(f"subscription gone ({action})")
 
 
 class DigestGone(Exception):
     """A digest's button names a message the app no longer keeps (its subscription was re-created)."""
 
     def __init__(self) -> None:
-        super().__init__(
-            "I no longer keep the list behind that alert message. The next alert lists what still waits; "
-            "`/chatrooms list active:true sort:visited` shows every active chatroom, longest waiting first."
-        )
+        super().__init__("digest gone")
 
 
 class Services:

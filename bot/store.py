@@ -242,6 +242,22 @@ class Subscription(BaseModel):
     """Set when the creator's credentials were removed or rejected; the channel has been told once."""
     last_error: str | None = None
     last_error_reported: bool = False
+    escalate_after_minutes: int | None = None
+    """A room still waiting this long is posted once more, in its digest's thread, mentioning `escalate_to`."""
+    escalate_to: str | None = None
+    """A Slack user (`U…`/`W…`) or user group (`S…`) id."""
+    open_hours: tuple[int, int] | None = None
+    """Quiet hours: posts only from, until (minutes after midnight in `zone`; until < from spans midnight)."""
+    open_days: tuple[int, ...] | None = None
+    """Quiet days: posts only on these days (0 = Monday) of `zone`; None: every day."""
+    zone: str | None = None
+    """IANA zone of `open_hours`, `open_days` and `summary_minute`; None: the space's (`NEXUDUS_TIMEZONE`)."""
+    summary_minute: int | None = None
+    """A daily summary at this time of day (minutes after midnight in `zone`)."""
+    quiet_since: datetime | None = None
+    """Set by the first cycle that found it outside its hours; the next opening's summary says since when."""
+    last_summary_on: str | None = None
+    """The local date (ISO) of the last daily summary posted, so it is posted once a day."""
 
     def same_filter(self, other: Subscription) -> bool:
         """Same channel, threshold and business: the same alerts, whoever set them up."""
@@ -269,6 +285,10 @@ class AlertRecord(BaseModel):
     snoozed_until: datetime | None = None
     resolved_at: datetime | None = None
     resolved_by: str | None = None
+    escalated_at: datetime | None = None
+    """When this wait was escalated (recorded before the post: an escalation is posted at most once)."""
+    escalation_ts: str | None = None
+    """The escalation's message in the digest's thread, updated when the room is resolved."""
 
 
 class Digest(BaseModel):

@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
+from bot.deps import Deps, utc_now
 from bot.installations import Installations, open_installations
 from bot.locks import FileLocks
 from bot.nexudus.client import ClientFactory
 from bot.services import Services
 from bot.settings import Settings, SettingsError
-from bot.slack.deps import Deps, utc_now
 from bot.store import Cipher, Store, StoreError, fernet_from_setting, local_key_file
 
 LOCAL_KEY_FILE = Path("var/local-store.key")

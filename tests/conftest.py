@@ -15,6 +15,7 @@ from cryptography.fernet import Fernet
 from bot.console import fake_slack as fake_slack_module
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import Call, FakeSlack
+from bot.deps import Deps
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.dialect import KNOWN
 from bot.nexudus.pacing import PacerRegistry
@@ -23,7 +24,6 @@ from bot.sandbox.dialects import DIALECT_NAMES, LOCAL_ZONE, dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.slack.deps import Deps
 from bot.web import serve
 from bot.wiring import build_deps
 

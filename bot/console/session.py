@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
-import importlib
 import logging
 import re
 import secrets
@@ -26,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol, TextIO
@@ -33,6 +33,7 @@ from typing import Any, Protocol, TextIO
 from slack_bolt import App
 from slack_sdk import WebClient
 
+from bot.alerts import AlertWorker
 from bot.console import signing
 from bot.console.driver import AckResponse, SlackDriver
 from bot.console.fake_slack import TEAM_ID, Event, FakeSlack
@@ -46,14 +47,17 @@ from bot.console.render import (
     render_message,
     render_modal,
 )
+from bot.deps import Deps
 from bot.logs import RedactingFilter
 from bot.sandbox.dialects import dialect
 from bot.sandbox.seed import ADMIN
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
-from bot.slack.deps import Deps
 from bot.slack.grammar import EDIT_KEYS
+from bot.slack.grammar.dates import duration
+from bot.slack.publisher import SlackPublisher
+from bot.slack.views.alerts import duration_text
 from bot.web import serve
 from bot.wiring import build_deps
 
@@ -72,6 +76,7 @@ Console commands (everything else is typed as in Slack, e.g. /chatrooms list act
   :press LABEL         press the button whose label starts with LABEL (e.g. :press Next)
   :alerts              run one cycle of the stale-visit alert worker now
   :home                open the app's Home tab
+  :clock [+9h]         show the app's clock, or move it forward (+30m, +9h, +1d): try quiet hours and escalation
   :whoami              who you are in this console and in Nexudus
   :log                 show or hide the app's logs (on stderr)
   :help                this help
@@ -104,6 +109,8 @@ class LeftForm(Cancelled):
         self.line = line
 
 
+USER_GROUPS = {"support-leads": "S0LEADS"}
+"""The console workspace's user groups (`escalate-to:@support-leads`), mentioned as Slack's autocomplete does."""
 LEAVE_FORM_COMMANDS = (":quit", ":q", ":exit", ":alerts", ":home")
 
 
@@ -266,6 +273,7 @@ class Console:
         self._number = 1
         self._log_handler: logging.Handler | None = None
         self._log_switch = _LogSwitch(self.config.logs)
+        self.clock = ConsoleClock()
         self._saved_root: tuple[int, list[logging.Handler]] | None = None
         self.lines: LineSource | None = None
         self._pending: list[str] = []  # a line typed in a form that closed it, run next
@@ -290,6 +298,7 @@ class Console:
                 port=0,
                 config=SandboxConfig(throttle=cfg.throttle, dialect=spoken),
                 reset=cfg.reset,
+                now=self.clock,
             ).start()
             self.fake = FakeSlack().start()
             self.fake.channels[cfg.channel_id] = {"name": cfg.channel_name}
@@ -310,7 +319,7 @@ class Console:
                 nexudus_time_zone=spoken.local_zone or "UTC",
                 _env_file=None,
             )
-            self.deps = build_deps(settings, local=True)
+            self.deps = build_deps(settings, local=True, clock=self.clock)
             self.app = build_app(self.deps)
             self._tracking = _track(self.app)
             self._server = serve(self.app, port=0)
@@ -484,6 +493,8 @@ class Console:
             self._alerts()
         elif name == ":home":
             self._home()
+        elif name == ":clock":
+            self.say(self.clock.move(rest.strip()))
         elif name == ":whoami":
             deps = self._need(self.deps)
             email = deps.services.whoami(TEAM_ID, self.config.user_id)
@@ -495,7 +506,7 @@ class Console:
             self._log_switch.on = not self._log_switch.on
             self.say(f"App logs {'on (stderr)' if self._log_switch.on else 'off'}.")
         else:
-            known = [":press", ":alerts", ":home", ":whoami", ":log", ":help", ":quit"]
+            known = [":press", ":alerts", ":home", ":clock", ":whoami", ":log", ":help", ":quit"]
             close = difflib.get_close_matches(name[:40], known, n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]}?" if close else ""
             self.say(f"Unknown console command {name}.{hint} :help lists them.")
@@ -526,6 +537,8 @@ class Console:
                 return f"<#{channels[name.lower()]}|{name.lower()}>"
             if sigil == "@" and name.lower() in users:
                 return f"<@{users[name.lower()]}>"
+            if sigil == "@" and name.lower() in USER_GROUPS:
+                return f"<!subteam^{USER_GROUPS[name.lower()]}|@{name.lower()}>"
             return match.group(0)
 
         return re.sub(r"(?<![\w&#@])([#@])([A-Za-z][\w.-]*)", mention, text)
@@ -581,23 +594,15 @@ class Console:
 
     def _alerts(self) -> None:
         """One cycle of the alert worker, as its scheduler would run it, posting to the fake Slack."""
-        try:
-            module = importlib.import_module("bot.alerts")
-        except ImportError:
-            module = None
-        worker_type = getattr(module, "AlertWorker", None)
-        if worker_type is None:
-            self.say("Alerts are not available in this build.")
-            return
-        worker = worker_type(self._need(self.deps), self._need(self.slack_client))
+        worker = AlertWorker(
+            self._need(self.deps), SlackPublisher(self._need(self.slack_client), clock=self._need(self.deps).clock)
+        )
         result = worker.run_cycle()
         before = self._cursor
         self._after()
         if self._cursor == before:
             self.say("The alert worker had nothing to post (no subscription, or nothing stale that was not alerted).")
-        summary = getattr(result, "summary", None)
-        if result is not None:
-            self.say(f"(alert cycle: {summary() if callable(summary) else result})")
+        self.say(f"(alert cycle: {result.summary()})")
 
     def _home(self) -> None:
         driver = self._need(self.driver)
@@ -1143,3 +1148,32 @@ def _range(choices: dict[int, Choice]) -> str:
 
 def _truthy(value: Any) -> bool:
     return value is True or str(value).lower() == "true"
+
+
+class ConsoleClock:
+    """The console's wall clock: real time plus how far `:clock +9h` moved it (forward only), shared by the
+    app, the alert worker and the sandbox, so quiet hours, escalation and summaries can be tried locally."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> datetime:
+        with self._lock:
+            return datetime.now(UTC) + self.offset
+
+    def move(self, text: str) -> str:
+        """`:clock` says the time; `:clock +9h` moves it forward."""
+        if text:
+            if not text.startswith("+"):
+                return f"The clock only moves forward: {text!r} should look like +30m, +9h or +1d."
+            delta = duration(text[1:].strip(), bare_minutes=True)
+            if delta is None or delta <= timedelta(0):
+                return f"{text!r} is not a duration: use +30m, +9h, +1d or +1h30m."
+            if delta > timedelta(days=365):
+                return "That is more than a year: move the clock at most +365d at a time."
+            with self._lock:
+                self.offset += delta
+        now = self()
+        moved = f" (moved {duration_text(int(self.offset.total_seconds() // 60))} ahead)" if self.offset else ""
+        return f"The app's clock: {now:%a %Y-%m-%d %H:%M} UTC{moved}. :alerts runs a cycle at this time."

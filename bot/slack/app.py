@@ -10,9 +10,9 @@ from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.installations import BOT_SCOPES, UNINSTALLED, Installations
 from bot.logs import quiet_unverified_bodies
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run

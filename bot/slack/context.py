@@ -15,8 +15,8 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.deps import Deps
 from bot.services import UserSession
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.views.chatrooms import render_notice
 from bot.slack.views.modals import info_modal

@@ -15,6 +15,8 @@ from datetime import datetime
 
 from slack_sdk.errors import SlackApiError
 
+from bot.alerts import CycleFailed
+from bot.digests import PublishRefused
 from bot.locks import LockTimeout
 from bot.nexudus.errors import (
     CommandFailed,
@@ -30,9 +32,11 @@ from bot.services import (
     ChatroomBusy,
     CredentialsRejected,
     DigestGone,
+    LoginExpired,
     MissingRole,
     NotLoggedIn,
     SubscriptionGone,
+    UnknownCommand,
 )
 from bot.slack import ids
 from bot.slack.grammar import GrammarError
@@ -78,6 +82,8 @@ _SLACK_WORDS = {
 
 def describe(exc: BaseException) -> UserMessage:
     """Translate any exception into a clear sentence (and field errors where Nexudus named fields)."""
+    if isinstance(exc, CycleFailed):
+        return UserMessage(_cycle_failure(exc.cause, exc.subscription.channel_id, exc.subscription.id))
     message = _words(exc)
     text = _escape_data(message.text)
     if isinstance(exc, QuotaExhausted):  # Slack's date token is markup, inserted after escaping the data
@@ -97,9 +103,21 @@ def _escape_data(text: str) -> str:
 
 def _words(exc: BaseException) -> UserMessage:
     if isinstance(exc, NotLoggedIn | CredentialsRejected):
-        return UserMessage(f":key: {exc}", login_button=True)
+        return UserMessage(f":key: {_login_words(exc)}", login_button=True)
     if isinstance(exc, MissingRole):
-        return UserMessage(f":no_entry: {exc} Ask a Nexudus administrator to grant it.")
+        again = (
+            " (Nexudus refused it a moment ago, so I did not ask again: once it is granted, `/chatrooms login` "
+            "lets you retry at once.)"
+            if exc.remembered
+            else ""
+        )
+        return UserMessage(
+            f":no_entry: Your Nexudus account lacks the *{exc.role}* role, which is needed to {exc.operation}.{again} "
+            "Ask a Nexudus administrator to grant it."
+        )
+    if isinstance(exc, UnknownCommand):
+        hint = f" Did you mean `{exc.suggestion}`?" if exc.suggestion else ""
+        return UserMessage(f":warning: There is no command `{exc.key}`.{hint} Run `/chatrooms commands` to see them.")
     if isinstance(exc, ValidationFailed):
         by_field: dict[str, str] = {}
         for prop, text in exc.by_field().items():
@@ -130,7 +148,8 @@ def _words(exc: BaseException) -> UserMessage:
         )
     if isinstance(exc, ChatroomBusy):
         return UserMessage(
-            f":lock: {exc} Nothing was changed; reopen it in a moment to see their change, then try again."
+            f":lock: Chatroom {exc.chatroom_id} is being saved by someone else right now. Nothing was changed; "
+            "reopen it in a moment to see their change, then try again."
         )
     if isinstance(exc, RateLimited) and exc.retry_after and exc.retry_after > LONG_THROTTLE:
         # Not the per-minute throttle: the account has likely used Nexudus' hourly or daily allowance
@@ -144,8 +163,16 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(f":hourglass: {exc} Nothing was changed.")
     if isinstance(exc, Unavailable):
         return UserMessage(f":hourglass: {exc} Nothing was changed; try again in a moment.")
-    if isinstance(exc, SubscriptionGone | DigestGone):
-        return UserMessage(f":mag: {exc}")
+    if isinstance(exc, SubscriptionGone):
+        return UserMessage(
+            f":mag: Those stale-visit alerts were removed, so there is nothing to {exc.action} here. "
+            "`/chatrooms alerts` lists this channel's subscriptions."
+        )
+    if isinstance(exc, DigestGone):
+        return UserMessage(
+            ":mag: I no longer keep the list behind that alert message. The next alert lists what still waits; "
+            "`/chatrooms list active:true sort:visited` shows every active chatroom, longest waiting first."
+        )
     if isinstance(exc, GrammarError):
         return UserMessage(f":warning: {exc.message}\n{exc.usage}" if exc.usage else f":warning: {exc.message}")
     if isinstance(exc, TooManyPending):
@@ -165,8 +192,8 @@ def _words(exc: BaseException) -> UserMessage:
         )
     if isinstance(exc, StoreError):
         return UserMessage(f":lock: {exc}")
-    if isinstance(exc, SlackApiError):
-        error = str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
+    if isinstance(exc, SlackApiError | PublishRefused):
+        error = _slack_error(exc)
         words = _SLACK_WORDS.get(error)
         if words is not None:
             log.warning("Slack refused a call: %s", error)
@@ -185,6 +212,41 @@ def _words(exc: BaseException) -> UserMessage:
         "quote it if you report this. Please try again.",
         reference=reference,
     )
+
+
+def _login_words(exc: NotLoggedIn | CredentialsRejected) -> str:
+    if isinstance(exc, NotLoggedIn) and exc.unreadable:
+        return (
+            "Your saved Nexudus login can no longer be read by this app (it was damaged). "
+            "Run `/chatrooms login` to connect your account again."
+        )
+    if isinstance(exc, NotLoggedIn):
+        return "You are not logged in to Nexudus yet. Run `/chatrooms login` to connect your account."
+    if isinstance(exc, LoginExpired):
+        return "Your Nexudus login has expired (it could not be renewed). Run `/chatrooms login` to sign in again."
+    also = f" (or your account lacks the *{exc.possible_role}* role)" if exc.possible_role else ""
+    return f"Nexudus no longer accepts your saved login{also}. Run `/chatrooms login` to sign in again."
+
+
+def _slack_error(exc: SlackApiError | PublishRefused) -> str:
+    if isinstance(exc, PublishRefused):
+        return exc.error
+    return str(exc.response.get("error") or "unknown_error") if exc.response is not None else "unknown_error"
+
+
+def _cycle_failure(exc: BaseException, channel_id: str, subscription_id: str) -> str:
+    """An alert cycle's failure, for its channel: Slack's own refusals get specific advice."""
+    if isinstance(exc, SlackApiError | PublishRefused):
+        error = _slack_error(exc)
+        if error in ("not_in_channel", "channel_not_found", "is_archived"):
+            return (
+                f"Slack refused to post in <#{channel_id}> ({error}). Invite the app to the channel "
+                f"(`/invite @chatrooms`) or remove these alerts with `/chatrooms alerts unsubscribe {subscription_id}`."
+            )
+        return f"Slack refused the message ({error})."
+    if isinstance(exc, Unavailable | RateLimited):
+        return f":hourglass: {exc} The next check runs as usual; nothing needs doing here."
+    return describe(exc).text
 
 
 def _reference() -> str:

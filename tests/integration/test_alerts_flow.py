@@ -28,6 +28,7 @@ from bot.sandbox.db import NewChatRoom
 from bot.sandbox.dialects import dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.slack import ids
+from bot.slack.publisher import SlackPublisher
 
 pytestmark = [pytest.mark.integration, EVERY_DIALECT]
 
@@ -72,7 +73,9 @@ def add_room(
 
 
 def worker(app: RunningApp) -> AlertWorker:
-    return AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    return AlertWorker(
+        app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    )
 
 
 def settle(app: RunningApp, limit: float = 20.0) -> None:
@@ -290,7 +293,7 @@ def test_home_tab_shows_login_state_and_stale_rooms(running_app: RunningApp) -> 
 
 def test_login_refreshes_the_home_tab(running_app: RunningApp) -> None:
     app = running_app
-    assert callable(app.deps.extras.get("refresh_home"))
+    assert callable(app.deps.refresh_home)
     app.slack.command("login")
     opened = app.fake.wait_for("views.open")[0].response["view"]
     app.slack.submit(

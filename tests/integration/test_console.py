@@ -457,3 +457,30 @@ def test_the_console_speaks_a_chosen_dialect_and_the_app_copes(tmp_path: Path, n
         text = run(c, "/chatrooms list size:3 sort:-id\n/chatrooms show 1000002 1000001")
         assert text.index("#1000060") < text.index("#1000059") < text.index("#1000058"), "descending, detected"
         assert text.index("#1000002") < text.index("#1000001"), "both found by id, in the order asked"
+
+
+def test_clock_moves_the_app_through_quiet_hours_and_escalation(console: Console) -> None:
+    now = datetime.now(UTC)
+    opens, closes = (now + timedelta(hours=2)).strftime("%H:00"), (now + timedelta(hours=6)).strftime("%H:00")
+    out = run(
+        console,
+        f"""
+/chatrooms alerts subscribe hours:{opens}-{closes} zone:UTC escalate-after:27d escalate-to:@support-leads
+:alerts
+:clock
+""",
+    )
+    assert f"posts {opens}–{closes}" in out
+    quiet = out.split("> :alerts\n", 1)[1]
+    assert "The alert worker had nothing to post" in quiet and "1 in quiet hours" in quiet
+    assert "The app's clock:" in out and "moved" not in out.split("> :clock\n", 1)[1]
+
+    opened = run(console, ":clock +2h\n:alerts")
+    assert "moved 2 h ahead" in opened
+    assert "⏰ " in opened and "quiet since" in opened, opened  # the opening digest says since when
+
+    later = run(console, ":clock +10m\n:alerts")  # the two rooms waiting over 27 days escalate
+    assert "· in thread\n│ 🚨 @S0LEADS" in later, later  # in the digest's thread, with the mention
+    assert "(alert cycle:" in later and "escalated" in later.split("(alert cycle:", 1)[1]
+    assert "The clock only moves forward" in run(console, ":clock -1h")
+    assert "is not a duration" in run(console, ":clock +soon")

@@ -24,10 +24,11 @@ import requests
 from conftest import ADMIN, READER, SIGNING_SECRET, FakeClock, RunningApp
 from cryptography.fernet import Fernet
 
-from bot.alerts import AlertWorker, slack_client, workspace_clients
+from bot.alerts import AlertWorker
 from bot.console import signing
 from bot.console.driver import SlackDriver, find_action
 from bot.console.fake_slack import Call, FakeSlack, Workspace
+from bot.deps import Deps
 from bot.installations import INSTALLATIONS_FILE, UNINSTALLED
 from bot.logs import RedactingFilter
 from bot.nexudus.client import ClientFactory
@@ -38,9 +39,10 @@ from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack import ids
 from bot.slack.app import build_app
-from bot.slack.deps import Deps
+from bot.slack.publisher import SlackPublisher
 from bot.web import serve
 from bot.wiring import build_deps
+from bot.worker import slack_client, use_workspace_tokens
 
 pytestmark = pytest.mark.integration
 
@@ -168,8 +170,9 @@ def posts(app: RunningApp, channel: str) -> list[Call]:
 
 
 def worker(app: RunningApp) -> AlertWorker:
-    single = slack_client("", app.fake.api_url)  # never used: each subscription posts with its team's token
-    return AlertWorker(app.deps, single, sleep=lambda s: None, client_for=workspace_clients(app.deps))
+    use_workspace_tokens(app.deps)  # as `python -m bot alerts` does in the distributed app
+    single = SlackPublisher(slack_client("", app.fake.api_url))  # never used: each workspace posts with its token
+    return AlertWorker(app.deps, single)
 
 
 def test_install_page_and_redirect_store_each_workspace_with_its_token(app: RunningApp) -> None:

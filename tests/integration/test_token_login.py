@@ -17,6 +17,7 @@ from bot.alerts import AlertWorker
 from bot.nexudus import ChatRoomFilters
 from bot.sandbox.dialects import TOTP_SECRET, totp
 from bot.slack import ids
+from bot.slack.publisher import SlackPublisher
 
 pytestmark = pytest.mark.integration
 
@@ -132,7 +133,9 @@ def test_a_refused_refresh_pauses_alerts_and_asks_the_creator_once(logged_in: Ru
     app = logged_in
     app.slack.command("alerts subscribe after:1h")
     app.fake.wait_for("chat.postMessage")
-    worker = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    worker = AlertWorker(
+        app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    )
     app.clock.advance(days=3)
     assert worker.run_cycle().digests_posted == 1
     app.sandbox.app.tokens.revoke()  # e.g. a password change in Nexudus
@@ -229,7 +232,9 @@ def test_the_alert_worker_refreshes_its_creator_tokens(logged_in: RunningApp) ->
     app.slack.command("alerts subscribe after:1h")
     app.fake.wait_for("chat.postMessage")
     first = store.load_credentials(team, user)
-    worker = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    worker = AlertWorker(
+        app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    )
     app.clock.advance(days=6, hours=12)  # nobody used the app this week: only the worker acts for them
     report = worker.run_cycle()
     assert (report.errors, report.paused, report.digests_posted) == (0, 0, 1), report.summary()

@@ -21,9 +21,9 @@ import bot.slack.app as slack_app
 from bot.console import signing
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import Call, FakeSlack
+from bot.deps import Deps
 from bot.sandbox.server import SandboxServer
 from bot.slack import lanes
-from bot.slack.deps import Deps
 from bot.web import serve
 
 BURST = 30

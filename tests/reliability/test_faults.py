@@ -28,6 +28,7 @@ from bot.console.fake_slack import Call, FakeSlack
 from bot.sandbox.server import FAULT_KINDS, Request, Response, SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack import ids
+from bot.slack.publisher import SlackPublisher
 from bot.store import Subscription
 
 ROOMS = list(range(1_000_001, 1_000_021))
@@ -173,7 +174,7 @@ def test_alert_cycles_under_faults_alert_each_room_once_and_report_failures(
     )
     stale = set(app.sandbox.db.idle_ids(clock() - timedelta(minutes=240)))
     assert len(stale) >= 3
-    worker = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url))
+    worker = AlertWorker(app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url)))
     app.fake.clear()
 
     app.sandbox.config.fault_seed = 11

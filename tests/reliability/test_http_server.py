@@ -20,9 +20,9 @@ from cryptography.fernet import Fernet
 
 from bot.console import signing
 from bot.console.fake_slack import FakeSlack
+from bot.deps import Deps
 from bot.sandbox.server import SandboxServer
 from bot.slack.app import build_app
-from bot.slack.deps import Deps
 from bot.web import SoundWSGIServer, serve
 
 

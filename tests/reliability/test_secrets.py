@@ -19,6 +19,7 @@ from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import NexudusError
 from bot.slack import ids
 from bot.slack.errors import describe
+from bot.slack.publisher import SlackPublisher
 
 LOGGERS = ("", "slack_bolt", "slack_sdk", "urllib3", "bot", "requests")
 ROOM = 1_000_007
@@ -95,7 +96,7 @@ def test_no_secret_anywhere_after_a_full_session_at_debug(
     # Alerts: subscribe, one cycle posting a digest, list.
     step("alerts subscribe after:1h")
     app.fake.clear()
-    report = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url)).run_cycle()
+    report = AlertWorker(app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url))).run_cycle()
     assert report.errors == 0 and report.digests_posted == 1, report.summary()
     calls.extend(app.fake.calls())
     step("alerts list")

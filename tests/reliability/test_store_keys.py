@@ -15,10 +15,11 @@ from slack_sdk import WebClient
 
 from bot import runner
 from bot.alerts import AlertWorker
-from bot.alerts import main as alerts_main
 from bot.nexudus.credentials import Credentials
 from bot.settings import Settings
+from bot.slack.publisher import SlackPublisher
 from bot.store import Store, StoreKeyMismatch, Subscription, fernet_from_setting
+from bot.worker import main as alerts_main
 
 
 def _environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, settings: Settings, key: str) -> None:
@@ -113,7 +114,9 @@ def test_a_process_left_with_the_old_key_says_so_instead_of_logged_out(logged_in
         )
     )
     app.fake.clear()
-    worker = AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    worker = AlertWorker(
+        app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    )
     with pytest.raises(StoreKeyMismatch):
         worker.run_cycle()
     assert not app.fake.calls("chat.postMessage")
@@ -138,7 +141,9 @@ def test_a_damaged_saved_login_is_not_reported_to_the_channel_as_removed(logged_
         record["token"] = record["token"][:-8] + "AAAAAAA="
         conn.execute("UPDATE credentials SET value = ?", (json.dumps(record),))
     app.fake.clear()
-    AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None).run_cycle()
+    AlertWorker(
+        app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    ).run_cycle()
     told = [c.args["text"] for c in app.fake.calls("chat.postMessage")]
     assert told and "can no longer be read" in told[0] and "removed" not in told[0], told
     assert store.get_subscription(sub.id).paused_reason  # type: ignore[union-attr]

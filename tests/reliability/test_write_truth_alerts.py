@@ -18,6 +18,7 @@ from bot.console.driver import find_action
 from bot.sandbox.db import NewChatRoom
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.slack import ids
+from bot.slack.publisher import SlackPublisher
 
 
 @pytest.fixture
@@ -51,7 +52,9 @@ def test_mark_visited_then_outage_is_reported_visited(logged_in: RunningApp, mon
     app.slack.command("alerts subscribe after:4h")
     app.fake.wait_for("chat.postMessage")
     app.fake.clear()
-    AlertWorker(app.deps, WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None).run_cycle()
+    AlertWorker(
+        app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    ).run_cycle()
     posted = app.fake.wait_for("chat.postMessage")[0]
     digest = app.fake.message(app.slack.channel_id, posted.response["ts"])
     assert digest is not None

@@ -18,18 +18,21 @@ import pytest
 from conftest import ADMIN, FakeClock
 from slack_sdk import WebClient
 
-from bot.alerts import AlertWorker, CycleReport, ScanStats, is_stale, main, scan_stale
+from bot.alerts import AlertWorker, CycleReport
 from bot.console.fake_slack import FakeSlack
+from bot.deps import Deps
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.models import ChatRoom
 from bot.sandbox.db import NewChatRoom, SearchQuery
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
-from bot.slack.deps import Deps
 from bot.slack.limits import MAX_MESSAGE_BLOCKS
+from bot.slack.publisher import SlackPublisher
 from bot.slack.views.alerts import MAX_DIGEST_ROWS
+from bot.stale import ScanStats, is_stale, scan_stale
 from bot.store import Store, Subscription, fernet_from_setting
 from bot.wiring import build_deps
+from bot.worker import main, run_forever
 
 TEAM, USER, CHANNEL = "T0001", "U0001", "C0001"
 
@@ -98,7 +101,7 @@ def subscribe(deps: Deps, *, threshold: int = 240, business: int | None = None, 
 
 def make_worker(deps: Deps, slack: WebClient) -> AlertWorker:
     """A worker whose pauses between posts to one channel are recorded, not slept."""
-    return AlertWorker(deps, slack, sleep=lambda seconds: None)
+    return AlertWorker(deps, SlackPublisher(slack, sleep=lambda seconds: None))
 
 
 def posts(fake: FakeSlack) -> list[dict]:
@@ -250,7 +253,7 @@ def test_a_worker_killed_before_slack_got_the_digest_posts_it_once_later(
     def killed(channel: str, message: dict) -> str:
         raise Killed()
 
-    doomed._post = killed  # type: ignore[method-assign]
+    doomed.publisher._post = killed  # type: ignore[method-assign]
     with pytest.raises(Killed):
         doomed.run_cycle()
     assert posts(fake_slack) == [] and len(deps.store.alerts_for(sub.id)) == 1  # recorded, never posted
@@ -342,13 +345,13 @@ def worker_cycle(deps: Deps, slack: WebClient) -> CycleReport:
 def test_snoozed_room_waits_for_the_snooze_to_end(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
 ) -> None:
-    from bot.alerts import snooze
+    from bot.digests import snooze
 
     room = add_room(sandbox, clock, visited_ago=timedelta(hours=5))
     sub = subscribe(deps)
     worker = make_worker(deps, slack)
     assert worker.run_cycle().chatrooms_alerted == 1
-    until, redrawn = snooze(deps, slack, None, team_id=TEAM, subscription_id=sub.id, chatroom_id=room)
+    until, redrawn = snooze(deps, SlackPublisher(slack), None, team_id=TEAM, subscription_id=sub.id, chatroom_id=room)
     assert until == clock() + timedelta(hours=1) and redrawn
     assert "Snoozed" in text_of(fake_slack.last("chat.update").args)  # type: ignore[union-attr]
     clock.advance(minutes=59)
@@ -378,7 +381,7 @@ def test_a_redraw_slack_refused_is_done_by_the_next_cycle(
 def test_a_mark_visited_interrupted_before_its_redraw_is_shown_by_the_next_cycle(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, slack: WebClient
 ) -> None:
-    from bot.alerts import resolve_by_user
+    from bot.digests import resolve_by_user
 
     room = add_room(sandbox, clock, visited_ago=timedelta(hours=5))
     sub = subscribe(deps)
@@ -392,7 +395,15 @@ def test_a_mark_visited_interrupted_before_its_redraw_is_shown_by_the_next_cycle
     dying.chat_update = killed  # type: ignore[method-assign]
     session = deps.services.session(TEAM, USER)
     with pytest.raises(Killed):
-        resolve_by_user(deps, dying, session, team_id=TEAM, subscription_id=sub.id, chatroom_id=room, user_id="U0042")
+        resolve_by_user(
+            deps,
+            SlackPublisher(dying),
+            session,
+            team_id=TEAM,
+            subscription_id=sub.id,
+            chatroom_id=room,
+            user_id="U0042",
+        )
     assert fake_slack.calls("chat.update") == []
     report = worker.run_cycle()
     assert report.digests_updated == 1
@@ -487,7 +498,7 @@ def test_posts_to_one_channel_are_a_second_apart(
     subscribe(deps, threshold=60, business=9001)
     subscribe(deps, threshold=120, business=9002)
     sleeps: list[float] = []
-    worker = AlertWorker(deps, slack, sleep=sleeps.append, monotonic=lambda: 100.0)
+    worker = AlertWorker(deps, SlackPublisher(slack, sleep=sleeps.append, monotonic=lambda: 100.0))
     assert worker.run_cycle().digests_posted == 2
     assert sleeps == [1.0]
 
@@ -508,7 +519,7 @@ def test_run_forever_survives_a_failed_cycle_and_stops(deps: Deps, slack: WebCli
         return CycleReport()
 
     worker.run_cycle = cycle  # type: ignore[method-assign]
-    done = threading.Thread(target=worker.run_forever, args=(stop, 0.0))
+    done = threading.Thread(target=run_forever, args=(worker, stop, 0.0))
     done.start()
     done.join(timeout=5)
     assert not done.is_alive() and len(calls) == 2

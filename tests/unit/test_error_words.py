@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 import bot
+from bot.alerts import CycleFailed
+from bot.digests import PublishRefused
 from bot.locks import LockTimeout
 from bot.nexudus import errors as nx
 from bot.nexudus.auth import NoTokenEndpoint, TokenRefused
@@ -32,11 +34,18 @@ from bot.slack.errors import describe
 from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata
-from bot.store import StoreDamaged, StoreError, StoreKeyMismatch
+from bot.store import StoreDamaged, StoreError, StoreKeyMismatch, Subscription
 
 # Local tools with their own output (the sandbox answers HTTP, the console prints to a terminal).
 NOT_SLACK = ("bot.sandbox", "bot.console", "bot.__main__")
 
+SUB = Subscription(
+    team_id="T0001",
+    channel_id="C0ALERTS",
+    created_by="U0001",
+    threshold_minutes=60,
+    created_at=datetime(2026, 11, 25, tzinfo=UTC),
+)
 ROOM = ChatRoom.model_validate({"Id": 1000001, "Name": "Front desk", "UpdatedOn": "2026-11-25T10:00:00Z"})
 
 
@@ -79,6 +88,8 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "ChatroomBusy": lambda: ChatroomBusy(1000001),
     "LockTimeout": lambda: LockTimeout("chatroom:1000001", 30.0),
     "TooManyPending": lambda: TooManyPending(10),
+    "PublishRefused": lambda: PublishRefused("not_in_channel", "C0ALERTS"),
+    "CycleFailed": lambda: CycleFailed(PublishRefused("not_in_channel", "C0ALERTS"), SUB),
 }
 
 
@@ -116,3 +127,21 @@ def test_an_unknown_subscription_on_a_snooze_button_is_explained() -> None:
 
 def test_an_unexpected_error_still_gets_the_generic_answer() -> None:
     assert "Something went wrong" in describe(ZeroDivisionError("x")).text
+
+
+def test_a_failed_cycle_is_worded_for_its_channel_with_what_to_do() -> None:
+    """The words `alerts.failure_text` used to build, now describe()'s, unchanged."""
+    refused = describe(CycleFailed(PublishRefused("not_in_channel", "C0ALERTS"), SUB)).text
+    assert refused == (
+        "Slack refused to post in <#C0ALERTS> (not_in_channel). Invite the app to the channel "
+        f"(`/invite @chatrooms`) or remove these alerts with `/chatrooms alerts unsubscribe {SUB.id}`."
+    )
+    assert (
+        describe(CycleFailed(PublishRefused("internal_error"), SUB)).text
+        == "Slack refused the message (internal_error)."
+    )
+    slow = describe(CycleFailed(nx.Unavailable("HTTP 503"), SUB)).text
+    assert (
+        slow == ":hourglass: Nexudus is unavailable right now (HTTP 503). The next check runs as usual; "
+        "nothing needs doing here."
+    )

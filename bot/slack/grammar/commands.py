@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.rules import visit_problem
 from bot.slack.grammar.dates import day_bounds, duration, parse_date
@@ -248,18 +250,39 @@ class _Option:
 
 
 _AFTER = _Option("after", "after:4h")
+_ESCALATE_AFTER = _Option("escalate-after", "escalate-after:8h")
+_ESCALATE_TO = _Option("escalate-to", "escalate-to:@support-leads")
+_ZONE = _Option("zone", "zone:Europe/London")
 _SUBSCRIBE_KEYS = Keys(
-    {"after": _AFTER, "threshold": _AFTER, "business": _Option("business", _BUSINESS_EXAMPLE)},
+    {
+        "after": _AFTER,
+        "threshold": _AFTER,
+        "business": _Option("business", _BUSINESS_EXAMPLE),
+        "escalate-after": _ESCALATE_AFTER,
+        "escalate": _ESCALATE_AFTER,
+        "escalate-to": _ESCALATE_TO,
+        "hours": _Option("hours", "hours:08:00-20:00"),
+        "days": _Option("days", "days:mon-fri"),
+        "zone": _ZONE,
+        "tz": _ZONE,
+        "summary": _Option("summary", "summary:09:00"),
+    },
     "an alerts option",
-    "after, business",
+    "after, business, escalate-after, escalate-to, hours, days, zone, summary",
     needs_value=False,  # an empty `after:` is "not a duration", an empty `business:` not a business id
 )
+_USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
+_GROUP_MENTION = re.compile(r"<!subteam\^(S[A-Z0-9]{2,20})(?:\|[^>]*)?>")
+_CLOCK = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
+_DAY_WORDS = {"weekdays": (0, 1, 2, 3, 4), "weekends": (5, 6), "every": tuple(range(7)), "all": tuple(range(7))}
+_DAYS_HELP = "use mon, tue, wed, thu, fri, sat, sun, a range like mon-fri or a list like mon,wed,fri"
 
 
 def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
     channel: str | None = None
     threshold: int | None = None
     business: int | None = None
+    options: dict[str, Any] = {}
     seen: dict[str, str] = {}
     for token in args:
         key, raw = token.split()
@@ -273,17 +296,124 @@ def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
         spec, value = _SUBSCRIBE_KEYS.take(key, raw, token.source, seen, usage)
         if spec.key == "business":
             business = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
-            continue
-        delta = duration(value, bare_minutes=True)
-        if delta is None:
-            raise GrammarError(f"{q(token.source)} is not a duration; use 30m, 4h, 2d, 1h30m or 90 (minutes).", usage)
-        minutes = int(delta.total_seconds() // 60)
-        if minutes < MIN_THRESHOLD_MINUTES:
-            raise GrammarError(f"{q(token.source)} is too short; alert after at least 5 minutes.", usage)
-        if minutes > MAX_THRESHOLD_MINUTES:
-            raise GrammarError(f"{q(token.source)} is too long; alert after at most 30 days.", usage)
-        threshold = minutes
-    return AlertsSubscribeIntent(channel_id=channel, threshold_minutes=threshold, business=business)
+        elif spec.key == "after":
+            threshold = _minutes(value, token.source, "alert", usage)
+        elif spec.key == "escalate-after":
+            options["escalate_after_minutes"] = _minutes(value, token.source, "escalate", usage)
+        elif spec.key == "escalate-to":
+            options["escalate_to"] = _escalate_to(raw.strip(), token.source, usage)  # the mention, not its label
+        elif spec.key == "hours":
+            options["hours"] = _hours(value, token.source, usage)
+        elif spec.key == "days":
+            options["days"] = _days(value, token.source, usage)
+        elif spec.key == "zone":
+            options["zone"] = _zone(value, token.source, usage)
+        else:
+            options["summary_minute"] = _time_of_day(value, token.source, "summary:09:00", usage)
+    escalate_after, escalate_to = options.get("escalate_after_minutes"), options.get("escalate_to")
+    if escalate_after is not None and escalate_to is None:
+        raise GrammarError(
+            f"{q(seen['escalate-after'])} needs someone to escalate to: add `escalate-to:@person` or "
+            "`escalate-to:@group` (pick them from Slack's autocomplete).",
+            usage,
+        )
+    if escalate_to is not None and escalate_after is None:
+        raise GrammarError(
+            f"{q(seen['escalate-to'])} needs to know when: add `escalate-after:8h` (longer than `after:`).", usage
+        )
+    if isinstance(escalate_after, int) and threshold is not None and escalate_after <= threshold:
+        raise GrammarError(
+            f"{q(seen['escalate-after'])} must be longer than {q(seen['after'])}: escalation is a second, later "
+            "reminder.",
+            usage,
+        )
+    return AlertsSubscribeIntent(channel_id=channel, threshold_minutes=threshold, business=business, **options)
+
+
+def _minutes(value: str, source: str, verb: str, usage: str) -> int:
+    delta = duration(value, bare_minutes=True)
+    if delta is None:
+        raise GrammarError(f"{q(source)} is not a duration; use 30m, 4h, 2d, 1h30m or 90 (minutes).", usage)
+    minutes = int(delta.total_seconds() // 60)
+    if minutes < MIN_THRESHOLD_MINUTES:
+        raise GrammarError(f"{q(source)} is too short; {verb} after at least 5 minutes.", usage)
+    if minutes > MAX_THRESHOLD_MINUTES:
+        raise GrammarError(f"{q(source)} is too long; {verb} after at most 30 days.", usage)
+    return minutes
+
+
+def _escalate_to(value: str, source: str, usage: str) -> str:
+    """A user or user group id from the mention Slack sends (`should_escape` turns `@name` into one)."""
+    found = _USER_MENTION.fullmatch(value) or _GROUP_MENTION.fullmatch(value)
+    if found is not None:
+        return found.group(1)
+    if value.startswith("<#"):
+        raise GrammarError(f"{q(source)} is a channel; escalate to a person or a user group.", usage)
+    if value.startswith(("<!here", "<!channel", "<!everyone")):
+        raise GrammarError(f"{q(source)} would notify everyone; name a person or a user group instead.", usage)
+    raise GrammarError(
+        f"{q(source)} is not a person or a user group I can mention: type `@` and pick one from Slack's "
+        "autocomplete, e.g. `escalate-to:@support-leads`.",
+        usage,
+    )
+
+
+def _time_of_day(value: str, source: str, example: str, usage: str) -> int:
+    found = _CLOCK.fullmatch(value.strip())
+    if found is None:
+        raise GrammarError(f"{q(source)} is not a time of day; use 24-hour HH:MM, e.g. `{example}`.", usage)
+    return int(found.group(1)) * 60 + int(found.group(2))
+
+
+def _hours(value: str, source: str, usage: str) -> tuple[int, int]:
+    start, dash, end = value.partition("-")
+    if not dash:
+        raise GrammarError(f"{q(source)} is not a range of hours; use from-until, e.g. `hours:08:00-20:00`.", usage)
+    opens = _time_of_day(start, source, "hours:08:00-20:00", usage)
+    closes = _time_of_day(end, source, "hours:08:00-20:00", usage)
+    if opens == closes:
+        raise GrammarError(
+            f"{q(source)} opens and closes at the same time; for alerts at any hour leave `hours:` out.", usage
+        )
+    return opens, closes
+
+
+_FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _day(word: str, source: str, usage: str) -> int:
+    """`mon`, `tues`, `wednesday`…: at least three letters of a day's name."""
+    for number, name in enumerate(_FULL_DAYS):
+        if len(word) >= 3 and name.startswith(word):
+            return number
+    raise GrammarError(f"{q(word)} in {q(source)} is not a day; {_DAYS_HELP}.", usage)
+
+
+def _days(value: str, source: str, usage: str) -> tuple[int, ...]:
+    text = value.strip().lower()
+    if text in _DAY_WORDS:
+        return _DAY_WORDS[text]
+    days: set[int] = set()
+    for part in text.split(","):
+        first, dash, last = part.strip().partition("-")
+        if not first:
+            raise GrammarError(f"{q(source)} has an empty day; {_DAYS_HELP}.", usage)
+        a = _day(first, source, usage)
+        b = _day(last, source, usage) if dash else a
+        days.update((a + i) % 7 for i in range((b - a) % 7 + 1))  # fri-mon wraps over the weekend
+    return tuple(sorted(days))
+
+
+def _zone(value: str, source: str, usage: str) -> str:
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise GrammarError(
+            f"{q(source)} is not a time zone I know; use a name like `zone:Europe/London` or `zone:America/New_York`.",
+            usage,
+        ) from None
+    return name
 
 
 def _channel(token: Token, usage: str) -> str:

@@ -128,6 +128,11 @@ COMMANDS: tuple[CommandHelp, ...] = (
                 "• `after:30m`, `after:4h`, `after:2d`, `after:1h30m`, `after:90` (minutes) — alert when a "
                 "chatroom has waited that long (5 minutes to 30 days)",
                 "• `business:ID` — only chatrooms of that business",
+                "• `escalate-after:8h escalate-to:@support-leads` — a room still waiting that long is posted "
+                "once more in its alert's thread, mentioning that person or user group (longer than `after:`)",
+                "• `hours:08:00-20:00` and `days:mon-fri` — post only then (nothing at night; the first "
+                "alert after says since when), in `zone:Europe/Paris` (default: the space's time zone)",
+                "• `summary:09:00` — a daily summary: what waits now, and yesterday's alerts and time to visit",
                 "• `alerts unsubscribe ID` — the ID shown by `alerts list`",
             )
         ),

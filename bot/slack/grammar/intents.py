@@ -119,11 +119,21 @@ class AlertsListIntent(_Intent):
 
 
 class AlertsSubscribeIntent(_Intent):
-    """`alerts subscribe [#channel] [after:4h] [business:ID]`; None means "use the default"."""
+    """`alerts subscribe [#channel] [after:4h] [business:ID] [escalate-after:8h escalate-to:@x] [hours:08:00-20:00]
+    [days:mon-fri] [zone:Europe/London] [summary:09:00]`; None means "use the default" (or "not set")."""
 
     channel_id: str | None = None
     threshold_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
     business: PositiveId | None = None
+    escalate_after_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
+    escalate_to: str | None = None
+    """A Slack user (`U…`/`W…`) or user group (`S…`) id."""
+    hours: tuple[int, int] | None = None
+    """Open from, until: minutes after midnight in the subscription's zone (until < from: over midnight)."""
+    days: tuple[int, ...] | None = None
+    """Open days, 0 = Monday."""
+    zone: str | None = None
+    summary_minute: int | None = None
 
 
 class AlertsUnsubscribeIntent(_Intent):

@@ -11,12 +11,12 @@ from slack_bolt import App
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.alerts import digest_page, resolve_by_user, snooze
+from bot.deps import Deps
+from bot.digests import digest_page, resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import EDIT_ROLE, NotLoggedIn, UserSession
 from bot.slack import ids
 from bot.slack.context import Ctx, ack_only, guarded
-from bot.slack.deps import Deps
 from bot.slack.grammar import (
     AlertsListIntent,
     AlertsSubscribeIntent,
@@ -25,11 +25,13 @@ from bot.slack.grammar import (
     ShowIntent,
 )
 from bot.slack.listeners.router import Router
+from bot.slack.publisher import SlackPublisher
 from bot.slack.views.alerts import (
     business_text,
     duration_text,
     render_more,
     render_subscriptions,
+    schedule_text,
     subscribed_notice,
     unsubscribed_notice,
 )
@@ -63,6 +65,15 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         )
         return
     threshold = intent.threshold_minutes or deps.settings.alert_default_threshold_minutes
+    if intent.escalate_after_minutes is not None and intent.escalate_after_minutes <= threshold:
+        ctx.reply(
+            render_notice(
+                f":warning: `escalate-after:` must be longer than the alert threshold ({duration_text(threshold)}"
+                f"{'' if intent.threshold_minutes else ', the default'}): escalation is a second, later reminder. "
+                "Nothing was set up."
+            )
+        )
+        return
     wanted = Subscription(
         team_id=ctx.team_id,
         enterprise_id=ctx.enterprise_id,
@@ -71,6 +82,12 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         threshold_minutes=threshold,
         business_id=intent.business,
         created_at=ctx.now(),
+        escalate_after_minutes=intent.escalate_after_minutes,
+        escalate_to=intent.escalate_to,
+        open_hours=intent.hours,
+        open_days=intent.days,
+        zone=intent.zone,
+        summary_minute=intent.summary_minute,
     )
     for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
         if existing.same_filter(wanted):
@@ -97,6 +114,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
             )
             return
         raise
+    schedule = f"\n{schedule_text(sub)}" if schedule_text(sub) else ""
     note = ""
     if intent.business is not None and probe.total_items == 0:
         note = f"\n:warning: Nexudus has no chatroom in business {intent.business} yet; is the ID right?"
@@ -104,7 +122,8 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         render_notice(
             f"🔔 <#{channel}> will hear about chatrooms of {business_text(intent.business)} with no agent visit "
             f"for *{duration_text(threshold)}*, checked every {interval_text(deps)} with your Nexudus login. "
-            f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`.{note}"
+            f"ID `{escape(sub.id)}`; stop with `/chatrooms alerts unsubscribe {escape(sub.id)}`."
+            f"{schedule}{note}"
         )
     )
 
@@ -181,9 +200,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
     router.on(AlertsUnsubscribeIntent, unsubscribe)
 
     def refresh_home(ctx: Ctx) -> None:
-        refresh = deps.extras.get("refresh_home")
-        if callable(refresh):
-            refresh(ctx.client, ctx.team_id, ctx.user_id)
+        if deps.refresh_home is not None:
+            deps.refresh_home(ctx.client, ctx.team_id, ctx.user_id)
 
     def row_button(work: Callable[[Ctx, str | None, int, dict[str, Any]], None]) -> Any:
         """A lazy listener for a row button: parse its value, run `work` guarded, refresh the Home tab."""
@@ -210,7 +228,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         session.require(EDIT_ROLE, "mark chatrooms visited")
         room, redrawn = resolve_by_user(
             deps,
-            ctx.client,
+            SlackPublisher(ctx.client),
             session,
             team_id=ctx.team_id,
             subscription_id=sub_id,
@@ -223,7 +241,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
     def snooze_room(ctx: Ctx, sub_id: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
         until, redrawn = snooze(
             deps,
-            ctx.client,
+            SlackPublisher(ctx.client),
             _session_or_none(ctx),
             team_id=ctx.team_id,
             subscription_id=sub_id,

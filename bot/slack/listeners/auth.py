@@ -7,10 +7,10 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.services import InvalidLogin
 from bot.slack import ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, LoginIntent, LogoutIntent, WhoamiIntent, help_text
 from bot.slack.listeners.router import Router
@@ -118,9 +118,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
                 return
             text = f"✅ Logged in as *{escape(saved)}*. Try `/chatrooms list`."
             ctx.outcome(view.get("id"), info_modal("Logged in", text), render_notice(text))
-            refresh = deps.extras.get("refresh_home")
-            if callable(refresh):
-                refresh(client, ctx.team_id, ctx.user_id)
+            if deps.refresh_home is not None:
+                deps.refresh_home(client, ctx.team_id, ctx.user_id)
 
         guarded(ctx, work, view_id=view.get("id"))
 

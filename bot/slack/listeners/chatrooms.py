@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom
 from bot.nexudus.errors import Conflict, NexudusError, ValidationFailed
 from bot.nexudus.models import ChatRoom
@@ -17,7 +18,6 @@ from bot.rules import id_problem
 from bot.services import CREATE_ROLE, DELETE_ROLE, EDIT_ROLE
 from bot.slack import ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import (
     CreateIntent,

@@ -8,8 +8,8 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.slack.context import Ctx, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import (
     CommandsIntent,

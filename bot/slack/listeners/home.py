@@ -1,7 +1,7 @@
 """The App Home tab: login status, the user's alert subscriptions, and the chatrooms waiting now.
 
 Published on `app_home_opened` (in a lazy listener: it reads Nexudus) and after login or logout, via
-`deps.extras["refresh_home"]`, which the login flow calls.
+`deps.refresh_home`, which the login flow calls.
 """
 
 from __future__ import annotations
@@ -13,22 +13,22 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.alerts import oldest_stale, stale_row
+from bot.deps import Deps
+from bot.digests import StaleRow, stale_row
 from bot.services import NotLoggedIn, UserSession
 from bot.slack import ids
 from bot.slack.context import Ctx, ack_only, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.listeners.router import Router
 from bot.slack.views.alerts import (
     MAX_HOME_ROWS,
     MAX_HOME_SECTIONS,
     HomeSection,
-    StaleRow,
     business_text,
     duration_text,
     render_home,
 )
+from bot.stale import oldest_stale
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def register(app: App, deps: Deps, router: Router) -> None:
         except Exception:
             log.exception("could not publish the Home tab")
 
-    deps.extras["refresh_home"] = refresh
+    deps.refresh_home = refresh
 
     def home_opened(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any) -> None:
         if event.get("tab", "home") != "home":

@@ -28,6 +28,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.deps import Deps
 from bot.nexudus.errors import CommandFailed, NexudusError, ValidationFailed
 from bot.nexudus.models import Command
 from bot.nexudus.query import ChatRoomFilters
@@ -35,7 +36,6 @@ from bot.rules import id_problem
 from bot.services import EDIT_ROLE, UserSession
 from bot.slack import forms, ids
 from bot.slack.context import Ctx, Once, ack_only, guarded
-from bot.slack.deps import Deps
 from bot.slack.errors import describe
 from bot.slack.grammar import CommandsIntent, RunIntent
 from bot.slack.limits import MAX_SELECT_OPTIONS

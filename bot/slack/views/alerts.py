@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
+from bot.digests import MAX_DIGEST_ROWS, MORE_PAGE, StaleRow
+from bot.schedule import DailySummary
 from bot.services import EDIT_ROLE
 from bot.slack import ids
 from bot.slack.limits import MAX_HOME_BLOCKS, MAX_MESSAGE_BLOCKS
@@ -29,37 +31,12 @@ from bot.slack.views.common import (
 )
 from bot.store import Subscription
 
-# Header, "…and N more" and the footer leave room for 23 rows under 50 blocks; 20 keeps it readable.
-MAX_DIGEST_ROWS = 20
 MAX_HOME_ROWS = 30  # 60 blocks of rows, leaving 40 for login status, subscriptions and headings
 MAX_HOME_SUBSCRIPTIONS = 10
 MAX_HOME_SECTIONS = 5  # with 10 subscriptions and 30 rows, the Home tab stays under 100 blocks
 MAX_LISTED_SUBSCRIPTIONS = 45  # one block each under the 50-block message limit
 MAX_NAME = 150
-MORE_PAGE = 40  # rows a page of a digest's "Show the other N", one line each
 SNOOZE_LABEL = "Snooze 1 h"
-
-RowState = Literal["open", "snoozed", "reposted", "resolved", "gone"]
-
-
-@dataclass(frozen=True)
-class StaleRow:
-    """One chatroom waiting for an agent, as a digest or the Home tab shows it."""
-
-    chatroom_id: int
-    name: str
-    last_visit: datetime | None
-    created_on: datetime | None = None
-    state: RowState = "open"
-    by: str | None = None
-    """Slack user who resolved or snoozed it (None: resolved in Nexudus itself)."""
-    until: datetime | None = None
-    """End of the snooze."""
-
-    @property
-    def waiting_since(self) -> datetime | None:
-        """A never-visited chatroom has waited since it was created."""
-        return self.last_visit or self.created_on
 
 
 @dataclass(frozen=True)
@@ -139,6 +116,8 @@ def row_blocks(
         text += f"\n💤 Snoozed{who} until {_clock_time(row.until)}."
     elif row.state == "reposted":
         text += "\n↪️ Still waiting: its snooze ended, so a newer alert lists it again."
+    elif row.state == "escalated" and row.escalated_at is not None:
+        text += f"\n🚨 Escalated {relative_time(row.escalated_at, now)} (see the thread)."
     value = row_value(subscription_id, row.chatroom_id)
     can_edit = EDIT_ROLE not in refused
     buttons = [button("Mark visited", ids.ALERT_VISITED, value, style="primary")] if can_edit else []
@@ -160,7 +139,13 @@ def _clock_time(when: datetime) -> str:
 
 
 def render_digest(
-    sub: Subscription, rows: Sequence[StaleRow], *, more: int, cutoff: datetime, now: datetime
+    sub: Subscription,
+    rows: Sequence[StaleRow],
+    *,
+    more: int,
+    cutoff: datetime,
+    now: datetime,
+    quiet_since: datetime | None = None,
 ) -> dict[str, Any]:
     """One subscription's alert: the oldest rows with buttons, the rest counted with the command to list them."""
     shown = list(rows)[:MAX_DIGEST_ROWS]
@@ -171,6 +156,10 @@ def render_digest(
         f"*{duration_text(sub.threshold_minutes)}* for an agent ({business_text(sub.business_id)})."
     )
     blocks: list[Block] = [section(title, block_id="alert.head")]
+    if quiet_since is not None:
+        blocks.append(
+            context(f"🌅 Posted at the opening of this channel's alert hours: quiet since {_clock_time(quiet_since)}.")
+        )
     for row in shown:
         blocks.extend(row_blocks(row, sub.id, now))
     if more:
@@ -211,6 +200,7 @@ def render_more(
                 else f"never visited · created {relative_time(row.created_on, now)}"
             )
             snoozed = f" · 💤 until {_clock_time(row.until)}" if row.state == "snoozed" and row.until else ""
+            snoozed += " · 🚨 escalated" if row.state == "escalated" else ""
             lines.append(f"*{name}* `#{row.chatroom_id}` · {waited}{snoozed}")
     blocks: list[Block] = [section(head, block_id="more.head")]
     chunk: list[str] = []
@@ -281,11 +271,97 @@ def unsubscribed_notice(sub: Subscription, by: str) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------- subscriptions
 
 
+def mention(target: str) -> str:
+    """A Slack user (`U…`/`W…`) or user group (`S…`) as a mention."""
+    return f"<!subteam^{target}>" if target.startswith("S") else f"<@{target}>"
+
+
+def hhmm(minute: int) -> str:
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
+DAY_LABELS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+
+
+def schedule_text(sub: Subscription) -> str:
+    """`escalates to @leads after 8 h · posts 08:00–20:00 Mon–Fri (Europe/Paris) · summary 09:00`, or ""."""
+    parts: list[str] = []
+    if sub.escalate_after_minutes is not None and sub.escalate_to:
+        parts.append(f"escalates to {mention(sub.escalate_to)} after *{duration_text(sub.escalate_after_minutes)}*")
+    if sub.open_hours is not None or sub.open_days is not None:
+        hours = f"{hhmm(sub.open_hours[0])}–{hhmm(sub.open_hours[1])}" if sub.open_hours else "all day"
+        days = ", ".join(DAY_LABELS[d] for d in sub.open_days) if sub.open_days else "every day"
+        parts.append(f"posts {hours}, {days}")
+    if sub.summary_minute is not None:
+        parts.append(f"daily summary at {hhmm(sub.summary_minute)}")
+    if parts:
+        parts.append(f"({escape(sub.zone)})" if sub.zone else "(the space's time zone)")
+    return " · ".join(parts)
+
+
+def render_escalation(sub: Subscription, row: StaleRow, now: datetime) -> dict[str, Any]:
+    """A room still waiting past `escalate-after`, posted in its digest's thread with the mention."""
+    since = row.waiting_since
+    waited = relative_time(since, now).removesuffix(" ago") if since else "a long time"
+    who = mention(sub.escalate_to or "")
+    text = (
+        f"🚨 {who} *{escape(clip(row.name, MAX_NAME))}* (`#{row.chatroom_id}`) has waited {waited} for an agent — "
+        f"more than {duration_text(sub.escalate_after_minutes or 0)}."
+    )
+    return {"text": clip(text, 3000), "blocks": [section(text)]}
+
+
+def render_escalation_resolved(rec_chatroom_id: int, by: str | None) -> dict[str, Any]:
+    who = f"marked visited by <@{by}>" if by else "visited or closed in Nexudus"
+    text = f"✅ Chatroom `#{rec_chatroom_id}` is no longer waiting: {who}."
+    return {"text": text, "blocks": [section(text)]}
+
+
+def render_summary(sub: Subscription, summary: DailySummary, now: datetime) -> dict[str, Any]:
+    """`summary:HH:MM`: "3 rooms waiting, oldest 5 h; yesterday 14 alerted, median time to visit 42 min"."""
+    if summary.waiting:
+        oldest = relative_time(summary.oldest_since, now).removesuffix(" ago") if summary.oldest_since else "?"
+        now_text = f"{_plural(summary.waiting, 'room')} waiting, oldest {oldest}"
+    else:
+        now_text = "no room waiting"
+    median = (
+        f", median time to visit {duration_text(summary.median_minutes_to_visit)}"
+        if summary.median_minutes_to_visit is not None
+        else ""
+    )
+    escalated = f", {summary.escalated_yesterday} escalated" if summary.escalated_yesterday else ""
+    text = (
+        f"📋 Daily summary ({business_text(sub.business_id)}): {now_text}; yesterday "
+        f"{summary.alerted_yesterday} alerted{escalated}{median}."
+    )
+    return {
+        "text": clip(text, 3000),
+        "blocks": [section(text), context(f"Subscription `{escape(sub.id)}` · `/chatrooms alerts` to manage it.")],
+    }
+
+
+def opened_notice(
+    sub: Subscription, quiet_since: datetime, waiting: int, oldest_since: datetime | None, now: datetime
+) -> dict[str, Any]:
+    if waiting:
+        oldest = relative_time(oldest_since, now).removesuffix(" ago") if oldest_since else "?"
+        what = f"{_plural(waiting, 'room')} still waiting (already listed above), the longest for {oldest}"
+    else:
+        what = "no room waited"
+    return notice(
+        f"🌅 Alerts `{escape(sub.id)}` are open again. Since {_clock_time(quiet_since)}, nothing new started "
+        f"waiting; {what}."
+    )
+
+
 def subscription_line(sub: Subscription) -> str:
     text = (
         f"`{escape(sub.id)}` · after *{duration_text(sub.threshold_minutes)}* · {business_text(sub.business_id)}"
         f" · in <#{sub.channel_id}> · by <@{sub.created_by}>"
     )
+    extra = schedule_text(sub)
+    if extra:
+        text += f"\n{extra}"
     if sub.paused_reason:
         text += f"\n⏸️ Paused: {clip(sub.paused_reason, 300)}"  # our own sentence, mentions included
     elif sub.last_error:

@@ -1,0 +1,46 @@
+"""What the app needs, passed in (never read from the environment or globals): built by `bot/wiring.py`.
+
+It lives outside `bot/slack/` because the alert worker and the services use it too; the Slack side plugs
+its own behaviour in through the typed hooks below (never through string-keyed extras).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.installations import Installations
+from bot.services import Services
+from bot.settings import Settings
+from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.digests import DigestPublisher
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class HomeRefresher(Protocol):
+    """Republish a user's App Home tab (set by the Home feature; the login flow and row buttons call it)."""
+
+    def __call__(self, client: Any, team_id: str, user_id: str) -> None: ...
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    store: Store
+    services: Services
+    clock: Callable[[], datetime] = utc_now
+    zone: tzinfo = field(default=UTC)
+    refresh_home: HomeRefresher | None = None
+    """Set by the Home feature when the app is built; None in a worker without a Slack app."""
+    installations: Installations | None = None
+    """The workspaces installed through Slack's OAuth flow; None in the single-workspace mode (SLACK_BOT_TOKEN)."""
+    publisher_for_team: Callable[[str, str | None], DigestPublisher | None] | None = None
+    """Where the alert worker posts for a workspace, by team and Enterprise Grid organisation (its bot token
+    from the installation store), None when it has no installation. None: the worker's one publisher."""

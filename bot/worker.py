@@ -1,0 +1,131 @@
+"""The alert worker process: `python -m bot alerts [--once] [--interval S]`.
+
+`python -m bot alerts` runs a cycle every `ALERT_INTERVAL_SECONDS` (default 300 s); `--once` runs one cycle
+and exits (cron, Heroku Scheduler). The cycle itself is `bot/alerts.py:AlertWorker`; this module is the
+loop, the command line and the wiring of the Slack publisher (a composition root, like `bot/runner.py`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.alerts import AlertWorker
+from bot.deps import Deps
+from bot.digests import DigestPublisher
+from bot.installations import client_for_team
+from bot.slack.publisher import SlackPublisher
+from bot.store import StoreError
+
+log = logging.getLogger(__name__)
+
+
+def run_forever(
+    worker: AlertWorker,
+    stop: threading.Event,
+    interval: float,
+    *,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> None:
+    """A cycle every `interval` seconds until `stop` is set; a failed cycle never ends the loop, except
+    a store this process cannot read (a wrong or rotated key, a damaged file): that raises `StoreError`."""
+    worker.interval = interval
+    while not stop.is_set():
+        started = monotonic()
+        try:
+            report = worker.run_cycle()
+            log.info("alert cycle: %s", report.summary())
+        except StoreError:
+            raise  # a wrong key or a damaged store: no cycle can work; stop and say so (see main)
+        except Exception:
+            log.exception("alert cycle failed")
+        stop.wait(max(0.0, interval - (monotonic() - started)))
+
+
+def slack_client(token: str, base_url: str) -> WebClient:
+    """The worker's Slack client: retries Slack's 429s (honouring Retry-After) and dropped connections."""
+    client = WebClient(token=token, base_url=base_url)
+    client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=2), ConnectionErrorRetryHandler()])
+    return client
+
+
+def use_workspace_tokens(deps: Deps) -> None:
+    """The distributed app: `deps.publisher_for_team` posts with each workspace's bot token, from the
+    installation store (None for a workspace without the app). One workspace: left unset (SLACK_BOT_TOKEN)."""
+    if deps.installations is None:
+        return
+    url = deps.settings.slack_api_url
+    clients = client_for_team(deps.installations, lambda token: slack_client(token, url))
+
+    def publisher(team_id: str, enterprise_id: str | None) -> DigestPublisher | None:
+        client = clients(team_id, enterprise_id)
+        return SlackPublisher(client, clock=deps.clock) if client is not None else None
+
+    deps.publisher_for_team = publisher
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bot alerts [--once] [--interval S]`."""
+    from bot.logs import configure_logging
+    from bot.settings import SettingsError, load_settings
+    from bot.wiring import build_deps
+
+    parser = argparse.ArgumentParser(
+        prog="python -m bot alerts",
+        description="Post stale-visit alerts to subscribed Slack channels.",
+    )
+    parser.add_argument("--once", action="store_true", help="run one cycle and exit (for cron / Heroku Scheduler)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        help="seconds between cycles (default: ALERT_INTERVAL_SECONDS, 300)",
+    )
+    args = parser.parse_args(argv)
+    if args.interval is not None and not 10 <= args.interval <= 86400:
+        print("--interval must be between 10 and 86400 seconds")
+        return 2
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if not settings.slack_bot_token and not settings.oauth:
+            raise SettingsError(
+                "SLACK_BOT_TOKEN is not set, so there is no Slack workspace to post alerts to.\n"
+                "Set it (the same bot token the app uses), or try alerts locally with `make demo` and `:alerts`."
+            )
+        deps = build_deps(settings)
+    except SettingsError as exc:
+        print(exc)
+        return 2
+    slack = slack_client(settings.slack_bot_token or "", settings.slack_api_url)
+    use_workspace_tokens(deps)  # many workspaces (OAuth): each subscription posts with its workspace's token
+    worker = AlertWorker(deps, SlackPublisher(slack, clock=deps.clock))
+    try:
+        if args.once:
+            report = worker.run_cycle()
+            print(f"alerts: {report.summary()}")
+            return 1 if report.errors else 0
+        stop = threading.Event()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            stop.set()
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        interval = args.interval if args.interval is not None else float(settings.alert_interval_seconds)
+        log.info("alert worker: a cycle every %.0f s", interval)
+        run_forever(worker, stop, interval)
+        return 0
+    except StoreError as exc:  # a store that cannot be read: stop with what to do, rather than mislead channels
+        print(f"alert worker stopped: {exc}")
+        return 2
+    finally:
+        deps.store.close()
