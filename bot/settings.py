@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_NEXUDUS_URL = "https://spaces.nexudus.com/api"
@@ -55,6 +55,17 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = REAL_SLACK_API_URL
+    # Distributed app (HTTP mode): Slack's OAuth flow installs it in many workspaces
+    slack_client_id: str | None = Field(
+        None, description="With SLACK_CLIENT_SECRET: serve /slack/install and /slack/oauth_redirect (many workspaces)."
+    )
+    slack_client_secret: SecretStr | None = None
+    slack_redirect_uri: str | None = Field(
+        None, description="The redirect URL Slack sends installers back to (https://HOST/slack/oauth_redirect)."
+    )
+    database_url: SecretStr | None = Field(
+        None, description="A SQLAlchemy URL (postgresql+psycopg://…): installations and OAuth states live there."
+    )
 
     # Store
     store_path: Path = Path("var/store.sqlite")
@@ -79,10 +90,10 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("nexudus_base_url", "slack_api_url")
+    @field_validator("nexudus_base_url", "slack_api_url", "slack_redirect_uri")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
 
@@ -93,6 +104,18 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return upper
+
+    @model_validator(mode="after")
+    def _oauth_pair(self) -> Settings:
+        if bool(self.slack_client_id) != bool(self.slack_client_secret):
+            missing = "slack_client_secret" if self.slack_client_id else "slack_client_id"
+            raise ValueError(f"SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together: {missing.upper()} is not set")
+        return self
+
+    @property
+    def oauth(self) -> bool:
+        """Installed through Slack's OAuth flow in any number of workspaces (else one, from SLACK_BOT_TOKEN)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -113,5 +136,5 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             name = "_".join(str(part) for part in err["loc"]).upper()
-            lines.append(f"  {name}: {err['msg']}")
+            lines.append(f"  {name}: {err['msg']}" if name else f"  {err['msg']}")
         raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None

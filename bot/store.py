@@ -230,6 +230,8 @@ class Subscription(BaseModel):
 
     id: str = Field(default_factory=new_subscription_id)
     team_id: str
+    enterprise_id: str | None = None
+    """The Enterprise Grid organisation of the team, if any: with the team, it finds the workspace's bot token."""
     channel_id: str
     created_by: str
     """Slack user whose Nexudus credentials the scan uses."""

@@ -46,14 +46,20 @@ def create_wsgi_app() -> WSGIApp:
 
 
 def wsgi_for(bolt: App) -> WSGIApp:
-    """Slack's requests on /slack/events, a health check on /healthz, 404 elsewhere."""
+    """Slack's requests on /slack/events, a health check on /healthz, the OAuth flow's two pages when the app
+    is distributed (/slack/install, /slack/oauth_redirect), 404 elsewhere."""
     handler = SlackRequestHandler(bolt)
+    flow = bolt.oauth_flow
+    oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/healthz":
             start_response("200 OK", [("Content-Type", "text/plain")])
             return [b"ok"]
+        if path in oauth_paths and environ.get("REQUEST_METHOD") == "GET":
+            # Slack's OAuth flow (the distributed app): the install link and the redirect back from Slack.
+            return handler(environ, start_response)
         if path != "/slack/events":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]

@@ -19,6 +19,9 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.alerts import AlertWorker
+from bot.deps import Deps
+from bot.digests import DigestPublisher
+from bot.installations import client_for_team
 from bot.slack.publisher import SlackPublisher
 from bot.store import StoreError
 
@@ -54,6 +57,21 @@ def slack_client(token: str, base_url: str) -> WebClient:
     return client
 
 
+def use_workspace_tokens(deps: Deps) -> None:
+    """The distributed app: `deps.publisher_for_team` posts with each workspace's bot token, from the
+    installation store (None for a workspace without the app). One workspace: left unset (SLACK_BOT_TOKEN)."""
+    if deps.installations is None:
+        return
+    url = deps.settings.slack_api_url
+    clients = client_for_team(deps.installations, lambda token: slack_client(token, url))
+
+    def publisher(team_id: str, enterprise_id: str | None) -> DigestPublisher | None:
+        client = clients(team_id, enterprise_id)
+        return SlackPublisher(client, clock=deps.clock) if client is not None else None
+
+    deps.publisher_for_team = publisher
+
+
 def main(argv: list[str] | None = None) -> int:
     """`python -m bot alerts [--once] [--interval S]`."""
     from bot.logs import configure_logging
@@ -78,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level)
-        if not settings.slack_bot_token:
+        if not settings.slack_bot_token and not settings.oauth:
             raise SettingsError(
                 "SLACK_BOT_TOKEN is not set, so there is no Slack workspace to post alerts to.\n"
                 "Set it (the same bot token the app uses), or try alerts locally with `make demo` and `:alerts`."
@@ -87,7 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc)
         return 2
-    slack = slack_client(settings.slack_bot_token, settings.slack_api_url)
+    slack = slack_client(settings.slack_bot_token or "", settings.slack_api_url)
+    use_workspace_tokens(deps)  # many workspaces (OAuth): each subscription posts with its workspace's token
     worker = AlertWorker(deps, SlackPublisher(slack, clock=deps.clock))
     try:
         if args.once:

@@ -80,6 +80,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         return
     wanted = Subscription(
         team_id=ctx.team_id,
+        enterprise_id=ctx.enterprise_id,
         channel_id=channel,
         created_by=ctx.user_id,
         threshold_minutes=threshold,
