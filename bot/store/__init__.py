@@ -7,7 +7,7 @@ bot/store/migrations).
 """
 
 from bot.store.base import TABLES, Store, Tables, Tx, open_tables
-from bot.store.errors import StoreDamaged, StoreError, StoreKeyMismatch, StoreSchemaBehind
+from bot.store.errors import StoreDamaged, StoreError, StoreKeyMismatch, StoreSchemaBehind, StoreUnavailable
 from bot.store.keys import BAD_KEY_MESSAGE, Cipher, StoreKey, fernet_from_setting, local_key_file
 from bot.store.models import (
     PENDING_PREFIX,
@@ -31,6 +31,7 @@ __all__ = [
     "StoreKey",
     "StoreKeyMismatch",
     "StoreSchemaBehind",
+    "StoreUnavailable",
     "Subscription",
     "Tables",
     "Tx",

@@ -21,9 +21,11 @@ Passwords only ever exist inside a Fernet token; nothing here logs or reprs a pa
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +45,8 @@ TABLES = ("credentials", "subscriptions", "alerts", "digests", "meta")
 """Every table of the store; each holds JSON records under a text key."""
 
 KEY_CHECK = "key_check"
+ALERT_CYCLE = "alert_cycle"
+"""The last alert-cycle slot a worker claimed (see `Store.alert_cycle`)."""
 _KEY_CHECK_TEXT = b"chatrooms-bot store key check v1"
 _ENCRYPTED_FIELDS = ("token",)
 """The fields of a credentials record that hold Fernet tokens (re-encrypted when keys rotate)."""
@@ -96,6 +100,10 @@ class Tables(Protocol):
 
     def close(self) -> None:
         """Release the connections; later calls raise RuntimeError."""
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Try, without waiting, to hold the lock ``name`` among every process sharing the data; whether this
+        process holds it. Released when the block ends, and by the system if the process dies holding it."""
 
 
 # ------------------------------------------------------------------------------------------ keys
@@ -322,6 +330,31 @@ class Store:
             "(STORE_KEY) than the one this process has. Nothing was changed. An administrator must restart it "
             "with the current STORE_KEY."
         )
+
+    # ------------------------------------------------------------------------- alert worker cycles
+
+    @contextlib.contextmanager
+    def alert_cycle(self, slot: int | None) -> Iterator[bool]:
+        """Whether this process runs the alert cycle of ``slot`` (a number per interval: ``now // interval``;
+        None: whenever no other cycle is running).
+
+        Several alert workers may run (on one machine with the SQLite file, anywhere with PostgreSQL). Each
+        slot's cycle is run by exactly one: the one that holds the cycle lock (so two cycles never overlap)
+        and is first to claim the slot in ``meta`` (so a cycle is not run twice). A worker killed mid-cycle
+        loses the lock with its process; the next slot is claimed by another, whose cycle finishes what was
+        interrupted (digest intents: no repeat, no loss).
+        """
+        with self._tables.exclusive("alert-cycle") as held:
+            yield held and (slot is None or self._claim_slot(slot))
+
+    def _claim_slot(self, slot: int) -> bool:
+        with self._write() as tx:
+            tx.serialize("meta")
+            done = tx.get("meta", ALERT_CYCLE)
+            if isinstance(done, dict) and isinstance(done.get("slot"), int) and done["slot"] >= slot:
+                return False
+            tx.put("meta", ALERT_CYCLE, {"slot": slot})
+            return True
 
     # ------------------------------------------------------------------------------ credentials
 

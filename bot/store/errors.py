@@ -26,3 +26,8 @@ class StoreKeyMismatch(StoreError):
 
 class StoreSchemaBehind(StoreError):
     """The database's schema is older than this version of the app: `python -m bot migrate` brings it up."""
+
+
+class StoreUnavailable(StoreError):
+    """The database (DATABASE_URL) cannot be reached right now. The text is for the log; users get words
+    from ``describe`` that do not name the database."""

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 
-from bot.store.errors import StoreError, StoreSchemaBehind
+from bot.store.errors import StoreError, StoreSchemaBehind, StoreUnavailable
 from bot.store.schema import TABLE_OBJECTS, metadata
 
 __all__ = ["PostgresTables", "engine_for", "metadata", "migrate", "schema_status"]
@@ -93,7 +93,7 @@ def migrate(url: str) -> tuple[str | None, str | None]:
         after, _ = schema_status(engine)
         return before, after
     except OperationalError as exc:
-        raise StoreError(_unreachable(url, exc)) from None
+        raise StoreUnavailable(_unreachable(url, exc)) from None
     finally:
         engine.dispose()
 
@@ -148,8 +148,12 @@ class _PgTx:
 
     def serialize(self, table: str) -> None:
         """A transaction-scoped advisory lock per table: released by the commit or the rollback."""
-        lock_id = _LOCK_BASE + zlib.crc32(table.encode()) % 0xFFFF
-        self._conn.execute(select(func.pg_advisory_xact_lock(lock_id)))
+        self._conn.execute(select(func.pg_advisory_xact_lock(_lock_id(f"table:{table}"))))
+
+
+def _lock_id(name: str) -> int:
+    """A stable advisory-lock id per name, in the store's own range."""
+    return _LOCK_BASE + zlib.crc32(name.encode()) % 0xFFFF
 
 
 class PostgresTables:
@@ -170,7 +174,7 @@ class PostgresTables:
             current, head = schema_status(self.engine)
         except OperationalError as exc:
             self.engine.dispose()
-            raise StoreError(_unreachable(url, exc)) from None
+            raise StoreUnavailable(_unreachable(url, exc)) from None
         if current != head:
             self.engine.dispose()
             state = "has no schema yet" if current is None else f"has schema revision {current}"
@@ -193,13 +197,36 @@ class PostgresTables:
             with self.engine.begin() as conn:
                 yield _PgTx(conn, locking=locking)
         except OperationalError as exc:
-            raise StoreError(_unreachable(self._url, exc)) from None
+            raise StoreUnavailable(_unreachable(self._url, exc)) from None
 
     def read(self) -> contextlib.AbstractContextManager[_PgTx]:
         return self._transaction(locking=False)
 
     def write(self) -> contextlib.AbstractContextManager[_PgTx]:
         return self._transaction(locking=True)
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A session advisory lock (``pg_try_advisory_lock``) on a connection of its own, held for the block:
+        every process on every host sees it, and PostgreSQL drops it when the holder's connection ends."""
+        self._check_open()
+        lock_id = _lock_id(name)
+        try:
+            conn = self.engine.connect()
+        except OperationalError as exc:
+            raise StoreUnavailable(_unreachable(self._url, exc)) from None
+        try:
+            held = bool(conn.execute(select(func.pg_try_advisory_lock(lock_id))).scalar())
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    with contextlib.suppress(DBAPIError):
+                        conn.execute(select(func.pg_advisory_unlock(lock_id)))
+                        conn.commit()
+        finally:
+            conn.close()
 
     def close(self) -> None:
         with self._guard:

@@ -18,6 +18,7 @@ what to do (``StoreError``): it is a sound SQLite database (never overwritten if
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -192,6 +193,25 @@ class SqliteTables:
                     with contextlib.suppress(Exception):
                         self._conn.execute("ROLLBACK")
                 raise
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """An ``flock`` on ``<store file>.<name>.lock``: every process of this machine sees it, and the kernel
+        drops it when the holder dies."""
+        path = self.path.with_name(f"{self.path.name}.{name}.lock")
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            os.close(fd)
 
     def close(self) -> None:
         with self._lock:
