@@ -170,6 +170,7 @@ class PostgresTables:
         self._closed = False
         self._guard = threading.Lock()
         self.engine = engine_for(url)
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         try:
             current, head = schema_status(self.engine)
         except OperationalError as exc:
@@ -194,8 +195,12 @@ class PostgresTables:
     def _transaction(self, *, locking: bool) -> Iterator[_PgTx]:
         self._check_open()
         try:
-            with self.engine.begin() as conn:
-                yield _PgTx(conn, locking=locking)
+            if locking:
+                with self.engine.begin() as conn:
+                    yield _PgTx(conn, locking=True)
+            else:  # one statement per read: autocommit saves the BEGIN and COMMIT round trips
+                with self._reader.connect() as conn:
+                    yield _PgTx(conn, locking=False)
         except OperationalError as exc:
             raise StoreUnavailable(_unreachable(self._url, exc)) from None
 
