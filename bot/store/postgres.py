@@ -227,9 +227,11 @@ class PostgresTables:
                 yield held
             finally:
                 if held:
-                    with contextlib.suppress(DBAPIError):
+                    try:
                         conn.execute(select(func.pg_advisory_unlock(lock_id)))
                         conn.commit()
+                    except DBAPIError:
+                        conn.invalidate()  # never back to the pool still holding the lock: close the session
         finally:
             conn.close()
 
