@@ -63,13 +63,21 @@ class Settings(BaseSettings):
     slack_redirect_uri: str | None = Field(
         None, description="The redirect URL Slack sends installers back to (https://HOST/slack/oauth_redirect)."
     )
-    database_url: SecretStr | None = Field(
-        None, description="A SQLAlchemy URL (postgresql+psycopg://…): installations and OAuth states live there."
-    )
 
     # Store
     store_path: Path = Path("var/store.sqlite")
     store_key: str | None = Field(None, description="A Fernet key (urlsafe base64, 32 bytes).")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql+psycopg://user:password@host:5432/db: keep the store in PostgreSQL (shared by "
+        "every process and host) instead of the STORE_PATH file, with the distributed app's installations and "
+        "OAuth states. Run `python -m bot migrate` first.",
+    )
+
+    @property
+    def store_location(self) -> Path | str:
+        """Where the store lives: the PostgreSQL URL when DATABASE_URL is set, else the STORE_PATH file."""
+        return self.database_url.get_secret_value() if self.database_url else self.store_path
 
     # Alerts
     alert_interval_seconds: int = Field(300, ge=10, le=86400)

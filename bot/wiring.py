@@ -36,14 +36,16 @@ def store_cipher(settings: Settings, *, local: bool) -> Cipher:
 
 
 def open_store(settings: Settings, *, local: bool) -> Store:
-    """The credentials store, encrypted. Outside local mode, no STORE_KEY means no start.
+    """The credentials store, encrypted: PostgreSQL with DATABASE_URL, else the STORE_PATH file.
+
+    Outside local mode, no STORE_KEY means no start.
 
     A wrong STORE_KEY or a damaged store file stops the start with a message saying what to do.
     """
     cipher = store_cipher(settings, local=local)
     try:
-        return Store(settings.store_path, cipher)
-    except StoreError as exc:  # a wrong key, a damaged or unreadable file: what is wrong and what to do
+        return Store(settings.store_location, cipher)
+    except StoreError as exc:  # a wrong key, a damaged file, an old schema: what is wrong and what to do
         raise SettingsError(str(exc)) from None
 
 

@@ -41,8 +41,14 @@ def run_forever(
     while not stop.is_set():
         started = monotonic()
         try:
-            report = worker.run_cycle()
-            log.info("alert cycle: %s", report.summary())
+            # Several workers may run: each interval's cycle is run by exactly one (see Store.alert_cycle).
+            slot = int(worker.deps.clock().timestamp() // interval) if interval > 0 else None
+            with worker.deps.store.alert_cycle(slot) as mine:
+                if mine:
+                    report = worker.run_cycle()
+                    log.info("alert cycle: %s", report.summary())
+                else:
+                    log.info("alert cycle %s: run by another alert worker", slot)
         except StoreError:
             raise  # a wrong key or a damaged store: no cycle can work; stop and say so (see main)
         except Exception:

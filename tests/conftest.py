@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from helpers.servers import PostgresServer, RedisServer, Unavailable
 
 from bot.console import fake_slack as fake_slack_module
 from bot.console.driver import SlackDriver
@@ -65,7 +68,18 @@ def strict_slack(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """The figure for the record: how many payloads the strict fake Slack validated in this run."""
+    """The figures for the record: backend tests skipped (and how to run them), payloads validated."""
+    for backend, reason in BACKEND_SKIPS.items():
+        skipped = sum(
+            1
+            for report in terminalreporter.stats.get("skipped", [])
+            if isinstance(report.longrepr, tuple) and reason in str(report.longrepr[2])
+        )
+        terminalreporter.write_line(
+            f"{backend} backend tests SKIPPED ({skipped}): {reason}. "
+            "Set REQUIRE_BACKENDS=1 to make a missing server fail instead (CI does).",
+            yellow=True,
+        )
     totals = fake_slack_module.TOTALS
     if not totals.total:
         return
@@ -200,3 +214,81 @@ def logged_in(running_app: RunningApp) -> RunningApp:
     """The default Slack user logged in as the sandbox admin (stored directly, as the login modal would)."""
     running_app.deps.services.login(running_app.slack.team_id, running_app.slack.user_id, *ADMIN)
     return running_app
+
+
+# ----------------------------------------------------------------------- real Redis and PostgreSQL servers
+
+BACKEND_SKIPS: dict[str, str] = {}  # backend → why its tests were skipped (said again in the summary)
+
+
+def _start_or_skip(backend: str, start: type[RedisServer] | type[PostgresServer]) -> RedisServer | PostgresServer:
+    try:
+        return start().start()
+    except Unavailable as exc:
+        if os.environ.get("REQUIRE_BACKENDS") == "1":
+            pytest.fail(f"{backend} is required here (REQUIRE_BACKENDS=1): {exc}", pytrace=False)
+        BACKEND_SKIPS[backend] = str(exc)
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server for the session, on a free loopback port; stopped at the end."""
+    server = _start_or_skip("Redis", RedisServer)
+    assert isinstance(server, RedisServer)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> Iterator[str]:
+    """`REDIS_URL` of an empty Redis database (flushed before and after the test)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        client.flushall()
+        yield redis_server.url
+        client.flushall()
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL cluster for the session (initdb in a temporary directory); removed at the end."""
+    server = _start_or_skip("PostgreSQL", PostgresServer)
+    assert isinstance(server, PostgresServer)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_DATABASES = itertools.count(1)
+
+
+@pytest.fixture
+def database_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """`DATABASE_URL` (SQLAlchemy form, psycopg 3) of a new, empty database, dropped after the test."""
+    name = f"test_{os.getpid()}_{next(_DATABASES)}"
+    url = postgres_server.create_database(name)
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store lives, once per backend: the SQLite file (STORE_PATH), or a new PostgreSQL database
+    migrated to the current schema (DATABASE_URL). The store's contract tests take this."""
+    if request.param == "sqlite":
+        return tmp_path / "var" / "store.sqlite"
+    from bot.store.postgres import migrate
+
+    url: str = request.getfixturevalue("database_url")
+    migrate(url)
+    return url

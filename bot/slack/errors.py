@@ -44,7 +44,7 @@ from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata, OutOfDate
 from bot.slack.views.common import escape
-from bot.store import StoreDamaged, StoreError
+from bot.store import StoreDamaged, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,12 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(
             ":warning: The app's own store is damaged, so it cannot read or save anything right now. "
             "Nothing was changed. An administrator has been told what to do (it is in the app's log)."
+        )
+    if isinstance(exc, StoreUnavailable):
+        log.error("%s", exc)  # names the database (never its password): for the administrator
+        return UserMessage(
+            ":warning: The app cannot reach its database right now, so nothing was read or changed. "
+            "Try again in a minute; if it persists, tell your Slack admin (the app's log says more)."
         )
     if isinstance(exc, StoreError):
         return UserMessage(f":lock: {exc}")

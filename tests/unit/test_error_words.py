@@ -34,7 +34,14 @@ from bot.slack.errors import describe
 from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata, OutOfDate
-from bot.store import StoreDamaged, StoreError, StoreKeyMismatch, Subscription
+from bot.store import (
+    StoreDamaged,
+    StoreError,
+    StoreKeyMismatch,
+    StoreSchemaBehind,
+    StoreUnavailable,
+    Subscription,
+)
 
 # Local tools with their own output (the sandbox answers HTTP, the console prints to a terminal).
 NOT_SLACK = ("bot.sandbox", "bot.console", "bot.__main__")
@@ -84,6 +91,12 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "StoreDamaged": lambda: StoreDamaged(Path("var/store.sqlite"), "database disk image is malformed"),
     "StoreKeyMismatch": lambda: StoreKeyMismatch(
         "This app process cannot read saved Nexudus logins: the store was re-encrypted with a newer key."
+    ),
+    "StoreSchemaBehind": lambda: StoreSchemaBehind(
+        "The database postgresql+psycopg://app:***@db/app has no schema yet; run `python -m bot migrate`."
+    ),
+    "StoreUnavailable": lambda: StoreUnavailable(
+        "cannot reach the database postgresql+psycopg://app:***@db/app: connection refused."
     ),
     "QuotaExhausted": lambda: nx.QuotaExhausted("day", 5000, datetime(2026, 12, 2, 9, 0, tzinfo=UTC), writes=True),
     "ChatroomBusy": lambda: ChatroomBusy(1000001),
