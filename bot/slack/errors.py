@@ -33,6 +33,7 @@ from bot.services import (
     ChatroomBusy,
     CredentialsRejected,
     DigestGone,
+    InvalidLogin,
     LoginExpired,
     MissingRole,
     NotLoggedIn,
@@ -97,12 +98,33 @@ def describe(exc: BaseException) -> UserMessage:
     )
 
 
+def _invalid_login_words(exc: InvalidLogin) -> str:
+    if exc.reason == "code":
+        return exc.detail or "Nexudus did not accept that 2FA code."
+    if exc.reason == "no_token_endpoint":
+        return (
+            "This Nexudus server offers no token login (/api/token). Ask the app's admin to set "
+            "NEXUDUS_AUTH=auto or basic."
+        )
+    return (
+        "Nexudus did not accept that e-mail and password (or the account lacks the ChatRoom-List role, "
+        "which this app needs to do anything)."
+    )
+
+
+def sentence(exc: BaseException) -> str:
+    """`describe`'s words before mrkdwn escaping, for a view that escapes what it shows itself."""
+    return _words(exc).text
+
+
 def _escape_data(text: str) -> str:
     """Our sentences hold no `&`, `<` or `>`, so escaping the whole text escapes only the data in it."""
     return escape(text)
 
 
 def _words(exc: BaseException) -> UserMessage:
+    if isinstance(exc, InvalidLogin):
+        return UserMessage(_invalid_login_words(exc))
     if isinstance(exc, NotLoggedIn | CredentialsRejected):
         return UserMessage(f":key: {_login_words(exc)}", login_button=True)
     if isinstance(exc, MissingRole):

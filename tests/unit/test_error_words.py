@@ -159,3 +159,14 @@ def test_a_failed_cycle_is_worded_for_its_channel_with_what_to_do() -> None:
         slow == ":hourglass: Nexudus is unavailable right now (HTTP 503). The next check runs as usual; "
         "nothing needs doing here."
     )
+
+
+def test_a_refused_login_is_worded_by_describe_for_each_reason() -> None:
+    """InvalidLogin carries the reason only; the words, under the right field, come from describe()."""
+    refused = InvalidLogin()
+    assert refused.field is None and "did not accept that e-mail and password" in describe(refused).text
+    code = InvalidLogin("code", "A two-factor (TOTP) code is required.")
+    assert code.field == "code" and describe(code).text == "A two-factor (TOTP) code is required."
+    no_token = InvalidLogin("no_token_endpoint")
+    assert no_token.field is None and "NEXUDUS_AUTH=auto or basic" in describe(no_token).text
+    assert str(refused) == "refused"  # no sentence in the exception itself

@@ -8,7 +8,7 @@ from bot.deps import Deps
 from bot.services import InvalidLogin
 from bot.slack import ids
 from bot.slack.context import Ctx
-from bot.slack.errors import describe
+from bot.slack.errors import describe, sentence
 from bot.slack.grammar import LoginIntent, LogoutIntent, WhoamiIntent, help_text
 from bot.slack.handlers import Click, Handlers
 from bot.slack.metadata import LoginContext
@@ -89,13 +89,14 @@ def log_in(ctx: Ctx, meta: LoginContext, form: LoginForm) -> None:
         saved = deps.services.login(ctx.team_id, ctx.user_id, form.email, form.password, form.code)
     except InvalidLogin as exc:
         on_code = exc.field == "code" and _tokens(deps)
+        words = sentence(exc)  # the modal escapes what it shows
         ctx.show_or_tell(
             ctx.view_id,
             login_modal(
                 meta.dump(),
                 email=form.email,
-                error=None if on_code else str(exc),
-                code_error=str(exc) if on_code else None,
+                error=None if on_code else words,
+                code_error=words if on_code else None,
                 tokens=_tokens(deps),
             ),
             render_notice(f"{describe(exc).text} You are not logged in.", login_button=True),
