@@ -12,6 +12,8 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("bot.runner:main", "run the Slack app (Socket Mode with SLACK_APP_TOKEN, else HTTP on --port)"),
     "alerts": ("bot.worker:main", "run the stale-visit alert worker (--once for a single cycle)"),
     "sandbox": ("bot.sandbox.server:main", "run the local Nexudus sandbox on 127.0.0.1"),
+    "migrate": ("bot.store.cli:migrate_main", "create or upgrade the PostgreSQL store's schema (DATABASE_URL)"),
+    "rotate-keys": ("bot.store.cli:rotate_keys_main", "re-encrypt every saved login under the first key of STORE_KEY"),
     "doctor": ("bot.doctor:main", "check a live Nexudus login (and the Slack token) works: one line per check"),
 }
 
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m bot",
         description="Slack chat-ops for Nexudus support chatrooms.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="subcommands:\n" + "\n".join(f"  {name:<9} {text}" for name, (_, text) in SUBCOMMANDS.items()),
+        epilog="subcommands:\n" + "\n".join(f"  {name:<11} {text}" for name, (_, text) in SUBCOMMANDS.items()),
     )
     parser.add_argument("subcommand", choices=sorted(SUBCOMMANDS), metavar="subcommand", help="see below")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the subcommand's own options (try: sandbox --help)")

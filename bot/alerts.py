@@ -133,22 +133,45 @@ class AlertWorker:
     def __init__(self, deps: Deps, publisher: DigestPublisher) -> None:
         self.deps = deps
         self.publisher = publisher
+        self._publishers: dict[tuple[str, str | None], DigestPublisher | None] = {}
         self.interval = float(deps.settings.alert_interval_seconds)
         self._rejected: dict[str, tuple[Credentials, datetime]] = {}
         self._lock = threading.Lock()
 
     def publisher_for(self, sub: Subscription) -> DigestPublisher:
         """Where `sub`'s workspace is posted to: `deps.publisher_for_team` (one bot token a workspace) or ours."""
+        publisher = self._workspace_publisher(sub)
+        if publisher is None:  # run_cycle skips the subscriptions of workspaces without the app
+            raise RuntimeError(f"team {sub.team_id} has no installation of the app")
+        return publisher
+
+    def _workspace_publisher(self, sub: Subscription) -> DigestPublisher | None:
         hook = self.deps.publisher_for_team
-        return hook(sub.team_id) if hook is not None else self.publisher
+        if hook is None:
+            return self.publisher
+        workspace = (sub.team_id, sub.enterprise_id)
+        if workspace not in self._publishers:  # once a cycle: its bot token is looked up when first needed
+            self._publishers[workspace] = hook(*workspace)
+        return self._publishers[workspace]
+
+    def _installed(self, sub: Subscription, report: CycleReport) -> bool:
+        """Whether `sub`'s workspace has the app installed (many workspaces); one workspace always has."""
+        if self._workspace_publisher(sub) is None:
+            report.paused += 1  # uninstalled: paused when Slack said so; resumes once the app is reinstalled
+            log.info("alerts %s: team %s has no installation of the app; skipped", sub.id, sub.team_id)
+            return False
+        return True
 
     def run_cycle(self) -> CycleReport:
         """One pass over every subscription of every team; one failing never stops the others."""
         report = CycleReport()
         try:
             with self._lock:
+                self._publishers.clear()
                 for sub in self.deps.store.subscriptions():
                     try:
+                        if not self._installed(sub, report):
+                            continue
                         self._run_subscription(sub, report)
                     except StoreError:
                         raise  # the store, not this subscription: telling its channel would be untrue

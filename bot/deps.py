@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.installations import Installations
 from bot.once import MemoryOnce, OnceKeys
 from bot.services import Services
 from bot.settings import Settings
@@ -43,5 +44,8 @@ class Deps:
     """What /healthz checks (bot/health.py): Redis and the database when they are configured."""
     refresh_home: HomeRefresher | None = None
     """Set by the Home feature when the app is built; None in a worker without a Slack app."""
-    publisher_for_team: Callable[[str], DigestPublisher] | None = None
-    """Where the alert worker posts for a workspace (its bot token). None: the worker's one publisher."""
+    installations: Installations | None = None
+    """The workspaces installed through Slack's OAuth flow; None in the single-workspace mode (SLACK_BOT_TOKEN)."""
+    publisher_for_team: Callable[[str, str | None], DigestPublisher | None] | None = None
+    """Where the alert worker posts for a workspace, by team and Enterprise Grid organisation (its bot token
+    from the installation store), None when it has no installation. None: the worker's one publisher."""

@@ -387,6 +387,15 @@ class Doctor:
 
     def slack(self) -> None:
         token = self.settings.slack_bot_token
+        if not token and self.settings.oauth:
+            self.add(
+                "info",
+                "Slack",
+                "not checked: with SLACK_CLIENT_ID each workspace installs the app at /slack/install and the app "
+                "checks its token then (auth.test)",
+                needed=False,
+            )
+            return
         if not token:
             self.add("info", "Slack", "not checked (SLACK_BOT_TOKEN is not set)", needed=False)
             return

@@ -37,7 +37,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
-        if not settings.slack_bot_token:
+        if settings.oauth and settings.slack_app_token:
+            raise SettingsError(
+                "SLACK_APP_TOKEN (Socket Mode) serves one workspace, with SLACK_BOT_TOKEN; the workspaces installed "
+                "through SLACK_CLIENT_ID/SLACK_CLIENT_SECRET are served over HTTP: unset SLACK_APP_TOKEN."
+            )
+        if not settings.slack_bot_token and not settings.oauth:
             raise SettingsError(
                 "SLACK_BOT_TOKEN is not set, so there is no Slack workspace to connect to.\n"
                 "To try the app locally, run `make demo` (a console in place of Slack). "
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port = args.port or settings.port
     app = build_app(deps)
-    secrets = tuple(s for s in (settings.redis_url, settings.database_url) if s)
+    secrets = tuple(s for s in (settings.redis_url, settings.store_location) if isinstance(s, str))
     server = serve(
         app,
         host="0.0.0.0",
@@ -93,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info("HTTP mode on port %s: Slack sends requests to /slack/events", port)
+    if deps.installations is not None:
+        log.info("distributed app: workspaces install it from /slack/install (Slack's OAuth flow)")
     try:
         server.serve_forever()
     finally:

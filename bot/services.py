@@ -71,16 +71,16 @@ class CredentialsRejected(NexudusError):
 class InvalidLogin(NexudusError):
     """The e-mail and password (or the 2FA code) typed into the login modal were refused.
 
-    `field` is the form field the message belongs under: `password`, `code`, or None for the whole form.
+    `reason` is `refused` (e-mail and password, or no ChatRoom-List role), `code` (the 2FA code: `detail`
+    holds Nexudus' own words) or `no_token_endpoint`; `field` is the form field the words belong under
+    (`code`, or None for the whole form). `bot/slack/errors.py:describe` words it.
     """
 
-    def __init__(self, message: str | None = None, field: str | None = None) -> None:
-        self.field = field
-        super().__init__(
-            message
-            or "Nexudus did not accept that e-mail and password (or the account lacks the ChatRoom-List role, "
-            "which this app needs to do anything)."
-        )
+    def __init__(self, reason: str = "refused", detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        self.field = "code" if reason == "code" else None
+        super().__init__(reason)
 
 
 class LoginExpired(CredentialsRejected):
@@ -168,13 +168,10 @@ class Services:
             credentials = self.clients.login(email, password, now=self.clock(), totp=code or None)
         except TokenRefused as exc:
             if exc.needs_code:
-                raise InvalidLogin(str(exc), field="code") from None
+                raise InvalidLogin("code", str(exc)) from None
             raise InvalidLogin() from None
         except NoTokenEndpoint:
-            raise InvalidLogin(
-                "This Nexudus server offers no token login (/api/token). Ask the app's admin to set "
-                "NEXUDUS_AUTH=auto or basic."
-            ) from None
+            raise InvalidLogin("no_token_endpoint") from None
         if not self.clients(credentials).probe():
             raise InvalidLogin()
         self.store.save_credentials(team_id, user_id, credentials, self.clock())

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REAL_NEXUDUS_URL = "https://spaces.nexudus.com/api"
@@ -55,16 +55,34 @@ class Settings(BaseSettings):
     slack_signing_secret: str | None = None
     slack_app_token: str | None = None
     slack_api_url: str = REAL_SLACK_API_URL
+    # Distributed app (HTTP mode): Slack's OAuth flow installs it in many workspaces
+    slack_client_id: str | None = Field(
+        None, description="With SLACK_CLIENT_SECRET: serve /slack/install and /slack/oauth_redirect (many workspaces)."
+    )
+    slack_client_secret: SecretStr | None = None
+    slack_redirect_uri: str | None = Field(
+        None, description="The redirect URL Slack sends installers back to (https://HOST/slack/oauth_redirect)."
+    )
 
     # Store
     store_path: Path = Path("var/store.sqlite")
     store_key: str | None = Field(None, description="A Fernet key (urlsafe base64, 32 bytes).")
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql+psycopg://user:password@host:5432/db: keep the store in PostgreSQL (shared by "
+        "every process and host) instead of the STORE_PATH file, with the distributed app's installations and "
+        "OAuth states. Run `python -m bot migrate` first.",
+    )
+
+    @property
+    def store_location(self) -> Path | str:
+        """Where the store lives: the PostgreSQL URL when DATABASE_URL is set, else the STORE_PATH file."""
+        return self.database_url.get_secret_value() if self.database_url else self.store_path
 
     # Distributed mode: unset, everything shared lives in this machine's data directory (STORE_PATH)
     redis_url: str | None = Field(
         None, description="Redis for pacing, chatroom locks and once-only keys shared by every process and host."
     )
-    database_url: str | None = Field(None, description="SQLAlchemy URL of the PostgreSQL database.")
     web_concurrency: int | None = Field(None, ge=1, le=64, description="gunicorn web workers (more than 1 needs Redis)")
 
     # Alerts
@@ -91,10 +109,10 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
-    @field_validator("nexudus_base_url", "slack_api_url")
+    @field_validator("nexudus_base_url", "slack_api_url", "slack_redirect_uri")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value
 
@@ -107,18 +125,20 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", mode="before")
     @classmethod
-    def _database_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.strip():
+    def _database_url(cls, value: object) -> object:
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not isinstance(value, str):
+            return value
+        if not value.strip():
             return None
-        if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
-            raise ValueError("must be a PostgreSQL URL (postgresql://user:password@host:5432/database)")
-        if value is not None:
-            # SQLAlchemy's name for PostgreSQL through psycopg 3 (Heroku-style postgres:// included).
-            for plain in ("postgresql://", "postgres://"):
-                if value.startswith(plain):
-                    value = "postgresql+psycopg://" + value[len(plain) :]
+        # Any other scheme is refused by the store when it opens, in its own words (bot/store/postgres.py).
+        # SQLAlchemy's name for PostgreSQL through psycopg 3 (Heroku-style postgres:// included).
+        for plain in ("postgresql://", "postgres://"):
+            if value.startswith(plain):
+                value = "postgresql+psycopg://" + value[len(plain) :]
         return value
 
     @field_validator("log_format", mode="before")
@@ -133,6 +153,18 @@ class Settings(BaseSettings):
         if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return upper
+
+    @model_validator(mode="after")
+    def _oauth_pair(self) -> Settings:
+        if bool(self.slack_client_id) != bool(self.slack_client_secret):
+            missing = "slack_client_secret" if self.slack_client_id else "slack_client_id"
+            raise ValueError(f"SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together: {missing.upper()} is not set")
+        return self
+
+    @property
+    def oauth(self) -> bool:
+        """Installed through Slack's OAuth flow in any number of workspaces (else one, from SLACK_BOT_TOKEN)."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -153,7 +185,7 @@ def load_settings(**overrides: object) -> Settings:
         lines = []
         for err in exc.errors():
             name = "_".join(str(part) for part in err["loc"]).upper()
-            lines.append(f"  {name}: {err['msg']}")
+            lines.append(f"  {name}: {err['msg']}" if name else f"  {err['msg']}")
         raise SettingsError("Invalid settings:\n" + "\n".join(lines)) from None
 
 

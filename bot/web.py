@@ -53,7 +53,7 @@ def create_wsgi_app() -> WSGIApp:
         return wsgi_for(
             build_app(deps),
             checks=deps.checks,
-            secrets=tuple(s for s in (settings.redis_url, settings.database_url) if s),
+            secrets=tuple(s for s in (settings.redis_url, settings.store_location) if isinstance(s, str)),
             metrics_dir=settings.prometheus_multiproc_dir,
         )
     except SettingsError as exc:
@@ -83,8 +83,11 @@ def wsgi_for(
     metrics_dir: Path | None = None,
 ) -> WSGIApp:
     """Slack's requests on /slack/events, the health check on /healthz (Redis and the database when configured:
-    503 naming what failed), Prometheus metrics on /metrics, 404 elsewhere."""
+    503 naming what failed), Prometheus metrics on /metrics, the OAuth flow's two pages when the app is
+    distributed (/slack/install, /slack/oauth_redirect), 404 elsewhere."""
     handler = _MeasuredHandler(bolt)
+    flow = bolt.oauth_flow
+    oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
 
     def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
@@ -97,6 +100,9 @@ def wsgi_for(
             body, content_type = metrics.exposition(metrics_dir)
             start_response("200 OK", [("Content-Type", content_type)])
             return [body]
+        if path in oauth_paths and environ.get("REQUEST_METHOD") == "GET":
+            # Slack's OAuth flow (the distributed app): the install link and the redirect back from Slack.
+            return handler(environ, start_response)
         if path != "/slack/events":
             start_response("404 Not Found", [("Content-Type", "text/plain")])
             return [b"not found"]

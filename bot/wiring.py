@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 
 from bot.deps import Deps, utc_now
 from bot.health import Check, database_check, redis_check
+from bot.installations import Installations, open_installations
 from bot.locks import FileLocks, Locks, RedisLocks
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.pacing import PacerRegistry
 from bot.once import MemoryOnce, OnceKeys, RedisOnce
 from bot.services import Services
 from bot.settings import Settings, SettingsError
-from bot.store import Store, StoreError, fernet_from_setting, local_key_file
+from bot.store import Cipher, Store, StoreError, fernet_from_setting, local_key_file
 
 if TYPE_CHECKING:
     import redis
@@ -24,11 +25,8 @@ LOCAL_KEY_FILE = Path("var/local-store.key")
 CHATROOM_LOCK_FILE = "chatrooms.lock"
 
 
-def open_store(settings: Settings, *, local: bool) -> Store:
-    """The credentials store, encrypted. Outside local mode, no STORE_KEY means no start.
-
-    A wrong STORE_KEY or a damaged store file stops the start with a message saying what to do.
-    """
+def store_cipher(settings: Settings, *, local: bool) -> Cipher:
+    """STORE_KEY's cipher (the local console's key file in local mode); no key outside it means no start."""
     key = settings.store_key
     if not key:
         if not local:
@@ -39,12 +37,22 @@ def open_store(settings: Settings, *, local: bool) -> Store:
             )
         key = local_key_file(settings.store_path.parent / LOCAL_KEY_FILE.name)
     try:
-        cipher = fernet_from_setting(key)
+        return fernet_from_setting(key)
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+
+
+def open_store(settings: Settings, *, local: bool) -> Store:
+    """The credentials store, encrypted: PostgreSQL with DATABASE_URL, else the STORE_PATH file.
+
+    Outside local mode, no STORE_KEY means no start.
+
+    A wrong STORE_KEY or a damaged store file stops the start with a message saying what to do.
+    """
+    cipher = store_cipher(settings, local=local)
     try:
-        return Store(settings.store_path, cipher)
-    except StoreError as exc:  # a wrong key, a damaged or unreadable file: what is wrong and what to do
+        return Store(settings.store_location, cipher)
+    except StoreError as exc:  # a wrong key, a damaged file, an old schema: what is wrong and what to do
         raise SettingsError(str(exc)) from None
 
 
@@ -69,8 +77,12 @@ def build_deps(
     store: Store | None = None,
     clients: ClientFactory | None = None,
     redis_client: redis.Redis | None = None,
+    installations: Installations | None = None,
 ) -> Deps:
     store = store or open_store(settings, local=local)
+    if installations is None and settings.oauth:
+        # Bot tokens sealed with the same STORE_KEY as the logins (checked by the store just above).
+        installations = _installations(settings, store_cipher(settings, local=local))
     shared = redis_client if redis_client is not None else connect_redis(settings)
     locks: Locks
     once: OnceKeys
@@ -87,7 +99,7 @@ def build_deps(
         # uses the same data directory, so they serialise each chatroom's read → check → PUT together.
         locks, once = FileLocks(settings.store_path.parent / CHATROOM_LOCK_FILE), MemoryOnce()
     if settings.database_url:
-        checks["database"] = database_check(settings.database_url)
+        checks["database"] = database_check(settings.database_url.get_secret_value())
     # The adapter's codec reads Nexudus' stamps in `settings.zone`; people read and type in `display_zone`.
     services = Services(store, clients, clock, locks)
     return Deps(
@@ -96,6 +108,27 @@ def build_deps(
         services=services,
         clock=clock,
         zone=settings.display_zone,
+        installations=installations,
         once=once,
         checks=checks,
     )
+
+
+def _installations(settings: Settings, cipher: Cipher) -> Installations:
+    """The OAuth installation store, or a start refused with what to do (never the URL: it holds a password)."""
+    try:
+        return open_installations(settings, cipher)
+    except ImportError:
+        raise SettingsError(
+            "DATABASE_URL is set but SQLAlchemy (with greenlet, which slack_sdk's SQLAlchemy stores import) or "
+            "psycopg is not installed: `pip install 'sqlalchemy[asyncio]' psycopg`."
+        ) from None
+    except Exception as exc:
+        where = (
+            "DATABASE_URL"
+            if settings.database_url is not None
+            else f"the directory of STORE_PATH ({settings.store_path.parent})"
+        )
+        raise SettingsError(
+            f"cannot open the Slack installation store in {where} ({type(exc).__name__}). Check the setting."
+        ) from None

@@ -20,6 +20,9 @@ from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, R
 
 from bot import metrics
 from bot.alerts import AlertWorker
+from bot.deps import Deps
+from bot.digests import DigestPublisher
+from bot.installations import client_for_team
 from bot.slack.publisher import SlackPublisher
 from bot.store import StoreError
 
@@ -39,8 +42,14 @@ def run_forever(
     while not stop.is_set():
         started = monotonic()
         try:
-            report = worker.run_cycle()
-            log.info("alert cycle: %s", report.summary())
+            # Several workers may run: each interval's cycle is run by exactly one (see Store.alert_cycle).
+            slot = int(worker.deps.clock().timestamp() // interval) if interval > 0 else None
+            with worker.deps.store.alert_cycle(slot) as mine:
+                if mine:
+                    report = worker.run_cycle()
+                    log.info("alert cycle: %s", report.summary())
+                else:
+                    log.info("alert cycle %s: run by another alert worker", slot)
         except StoreError:
             raise  # a wrong key or a damaged store: no cycle can work; stop and say so (see main)
         except Exception:
@@ -53,6 +62,21 @@ def slack_client(token: str, base_url: str) -> WebClient:
     client = WebClient(token=token, base_url=base_url)
     client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=2), ConnectionErrorRetryHandler()])
     return client
+
+
+def use_workspace_tokens(deps: Deps) -> None:
+    """The distributed app: `deps.publisher_for_team` posts with each workspace's bot token, from the
+    installation store (None for a workspace without the app). One workspace: left unset (SLACK_BOT_TOKEN)."""
+    if deps.installations is None:
+        return
+    url = deps.settings.slack_api_url
+    clients = client_for_team(deps.installations, lambda token: slack_client(token, url))
+
+    def publisher(team_id: str, enterprise_id: str | None) -> DigestPublisher | None:
+        client = clients(team_id, enterprise_id)
+        return SlackPublisher(client, clock=deps.clock) if client is not None else None
+
+    deps.publisher_for_team = publisher
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -79,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         configure_logging(settings.log_level, settings.log_format)
-        if not settings.slack_bot_token:
+        if not settings.slack_bot_token and not settings.oauth:
             raise SettingsError(
                 "SLACK_BOT_TOKEN is not set, so there is no Slack workspace to post alerts to.\n"
                 "Set it (the same bot token the app uses), or try alerts locally with `make demo` and `:alerts`."
@@ -88,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(exc)
         return 2
-    slack = slack_client(settings.slack_bot_token, settings.slack_api_url)
+    slack = slack_client(settings.slack_bot_token or "", settings.slack_api_url)
+    use_workspace_tokens(deps)  # many workspaces (OAuth): each subscription posts with its workspace's token
     worker = AlertWorker(deps, SlackPublisher(slack, clock=deps.clock))
     try:
         if args.once:

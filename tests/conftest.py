@@ -281,3 +281,16 @@ def database_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a store lives, once per backend: the SQLite file (STORE_PATH), or a new PostgreSQL database
+    migrated to the current schema (DATABASE_URL). The store's contract tests take this."""
+    if request.param == "sqlite":
+        return tmp_path / "var" / "store.sqlite"
+    from bot.store.postgres import migrate
+
+    url: str = request.getfixturevalue("database_url")
+    migrate(url)
+    return url

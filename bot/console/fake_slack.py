@@ -13,6 +13,7 @@ what was checked and keep what was refused.
 
 from __future__ import annotations
 
+import base64
 import copy
 import itertools
 import json
@@ -89,6 +90,26 @@ class Event:
     args: Json = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace that installs the app through the OAuth flow (`FakeSlack.add_workspace`).
+
+    ``code`` is what Slack's authorize page would hand the installer's browser for the redirect;
+    ``oauth.v2.access`` trades it (once) for ``bot_token`` (and ``user_token`` when given), and
+    ``auth.test`` answers for each token with this workspace's ids.
+    """
+
+    team_id: str
+    team_name: str
+    code: str
+    bot_token: str = field(repr=False)
+    installer_id: str = "U0001"
+    user_token: str | None = field(default=None, repr=False)
+    enterprise_id: str | None = None
+    bot_user_id: str = BOT_USER_ID
+    bot_id: str = BOT_ID
+
+
 class SlackError(Exception):
     """Raised by handlers to answer ``{"ok": false, "error": ...}``; ``payload`` marks a refused payload
     (the app built something Slack does not take), as opposed to a refusal of state (a closed view)."""
@@ -152,7 +173,9 @@ class _Failure:
 class FakeSlack:
     """Fake Slack Web API on ``127.0.0.1:<free port>``, served from a background thread.
 
-    Any non-empty token is accepted. ``users`` and ``channels`` map ids to fields merged into the
+    Any non-empty token is accepted, until a workspace is added (`add_workspace`): from then on only the
+    added workspaces' tokens are (others get ``invalid_auth``, revoked ones ``token_revoked``).
+    ``users`` and ``channels`` map ids to fields merged into the
     ``users.info`` / ``conversations.info`` answers, for tests that need particular names or zones.
     """
 
@@ -180,6 +203,12 @@ class FakeSlack:
         self._ids = itertools.count(1)
         self.users: dict[str, Json] = {}
         self.channels: dict[str, Json] = {}
+        self.oauth_client: tuple[str, str] | None = None
+        """(client_id, client_secret) that `oauth.v2.access` accepts (set by `add_workspace`'s caller)."""
+        self._codes: dict[str, Workspace] = {}
+        self._by_token: dict[str, Workspace] = {}
+        self._revoked: set[str] = set()
+        self._caller = threading.local()  # the workspace of the token of the call being answered
         self._handlers: dict[str, Callable[[Json], Json]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -323,6 +352,26 @@ class FakeSlack:
 
     # ------------------------------------------------------------------ request handling
 
+    def add_workspace(self, workspace: Workspace) -> Workspace:
+        """Let `workspace` install the app: its code answers `oauth.v2.access` once, its tokens `auth.test`."""
+        with self._lock:
+            self._codes[workspace.code] = workspace
+            for token in (workspace.bot_token, workspace.user_token):
+                if token:
+                    self._by_token[token] = workspace
+                    self._revoked.discard(token)
+        return workspace
+
+    def revoke(self, workspace: Workspace) -> None:
+        """The workspace uninstalled the app: its tokens are refused from now on (`token_revoked`)."""
+        with self._lock:
+            self._revoked.update(t for t in (workspace.bot_token, workspace.user_token) if t)
+
+    def workspace_of(self, token: str | None) -> Workspace | None:
+        """The installed workspace a token belongs to (None: the single-workspace token, or unknown)."""
+        with self._lock:
+            return self._by_token.get(token or "")
+
     def _handle(self, path: str, headers: Any, body: bytes) -> tuple[int, dict[str, str], Json]:
         """Route one request; returns (status, extra headers, JSON answer)."""
         url = urlsplit(path)
@@ -348,10 +397,21 @@ class FakeSlack:
                 if failure.retry_after is not None:
                     extra["Retry-After"] = str(failure.retry_after)
                 raise SlackError(failure.error, failure.status)
-            if not token:
+            if method == "oauth.v2.access":
+                answer = self._oauth_access(headers.get("Authorization", ""), args)
+                token = None
+            elif not token:
                 raise SlackError("not_authed")
-            handler = self._handlers.get(method)
-            answer = handler(args) if handler else {"ok": True}
+            elif token in self._revoked:
+                raise SlackError("token_revoked")
+            elif self._by_token and self.workspace_of(token) is None:
+                raise SlackError("invalid_auth")  # workspaces installed through OAuth: only their tokens work
+            elif method == "auth.test":
+                answer = self._auth_test_for(token)
+            else:
+                self._caller.workspace = self.workspace_of(token)
+                handler = self._handlers.get(method)
+                answer = handler(args) if handler else {"ok": True}
             error = None
             extra["x-oauth-scopes"] = ",".join(self.scopes)  # as Slack sends on every call with a token
         except SlackError as exc:
@@ -461,6 +521,63 @@ class FakeSlack:
             "user_id": BOT_USER_ID,
             "bot_id": BOT_ID,
             "is_enterprise_install": False,
+        }
+
+    def _team(self) -> str:
+        """The team of the call being answered: the installed workspace of its token, else the one workspace."""
+        workspace = getattr(self._caller, "workspace", None)
+        return workspace.team_id if workspace is not None else TEAM_ID
+
+    def _auth_test_for(self, token: str) -> Json:
+        workspace = self.workspace_of(token)
+        if workspace is None:
+            return self._auth_test({})
+        user = workspace.installer_id if token == workspace.user_token else workspace.bot_user_id
+        answer: Json = {
+            "ok": True,
+            "url": f"https://{workspace.team_name.lower()}.slack.com/",
+            "team": workspace.team_name,
+            "user": "chatrooms-bot" if user == workspace.bot_user_id else "installer",
+            "team_id": workspace.team_id,
+            "user_id": user,
+            "is_enterprise_install": False,
+        }
+        if user == workspace.bot_user_id:
+            answer["bot_id"] = workspace.bot_id
+        if workspace.enterprise_id:
+            answer["enterprise_id"] = workspace.enterprise_id
+        return answer
+
+    def _oauth_access(self, authorization: str, args: Json) -> Json:
+        """Trade an install's code for tokens, as Slack does: client credentials checked, each code used once."""
+        scheme, _, value = authorization.partition(" ")
+        client = (str(args.get("client_id") or ""), str(args.get("client_secret") or ""))
+        if scheme.lower() == "basic":
+            decoded = base64.b64decode(value.strip()).decode("utf-8", "replace")
+            client_id, _, secret = decoded.partition(":")
+            client = (client_id, secret)
+        if self.oauth_client is None or client[0] != self.oauth_client[0]:
+            raise SlackError("invalid_client_id")
+        if client[1] != self.oauth_client[1]:
+            raise SlackError("bad_client_secret")
+        with self._lock:
+            workspace = self._codes.pop(str(args.get("code") or ""), None)
+        if workspace is None:
+            raise SlackError("invalid_code")
+        installer: Json = {"id": workspace.installer_id}
+        if workspace.user_token:
+            installer.update(scope="", access_token=workspace.user_token, token_type="user")
+        return {
+            "ok": True,
+            "access_token": workspace.bot_token,
+            "token_type": "bot",
+            "scope": ",".join(self.scopes),
+            "bot_user_id": workspace.bot_user_id,
+            "app_id": APP_ID,
+            "team": {"id": workspace.team_id, "name": workspace.team_name},
+            "enterprise": {"id": workspace.enterprise_id, "name": "Org"} if workspace.enterprise_id else None,
+            "is_enterprise_install": False,
+            "authed_user": installer,
         }
 
     def _post_message(self, args: Json) -> Json:
@@ -617,7 +734,7 @@ class FakeSlack:
         view_id = current["id"] if current is not None else f"V{n:010d}"
         stored: Json = {
             "id": view_id,
-            "team_id": TEAM_ID,
+            "team_id": self._team(),
             "type": view.get("type", "modal"),
             "blocks": [],
             "private_metadata": "",
@@ -628,7 +745,7 @@ class FakeSlack:
             "previous_view_id": None,
             "root_view_id": current.get("root_view_id", view_id) if current is not None else view_id,
             "app_id": APP_ID,
-            "app_installed_team_id": TEAM_ID,
+            "app_installed_team_id": self._team(),
             "bot_id": BOT_ID,
         }
         if current is not None:
@@ -648,7 +765,7 @@ class FakeSlack:
             "user": BOT_USER_ID,
             "bot_id": BOT_ID,
             "app_id": APP_ID,
-            "team": TEAM_ID,
+            "team": self._team(),
             "ts": ts,
             "text": args.get("text", ""),
         }
@@ -718,7 +835,7 @@ class FakeSlack:
         name = user_id.lower()
         info: Json = {
             "id": user_id,
-            "team_id": TEAM_ID,
+            "team_id": self._team(),
             "name": name,
             "real_name": f"User {user_id}",
             "deleted": False,

@@ -80,6 +80,14 @@ def _post(session: requests.Session, base_url: str, form: dict[str, str], timeou
         metrics.NEXUDUS_REQUESTS.labels("timeout" if isinstance(exc, requests.Timeout) else "error").inc()
         raise Unavailable(type(exc).__name__) from None
     metrics.NEXUDUS_REQUESTS.labels(metrics.nexudus_status(response.status_code)).inc()
+    try:
+        return _token_answer(response)
+    except NexudusError as exc:
+        # The status helps the log; the body of a token answer may hold tokens, so it is never kept.
+        raise exc.with_answer(response.status_code) from None
+
+
+def _token_answer(response: requests.Response) -> Any:
     if response.status_code in (404, 405):
         raise NoTokenEndpoint()
     if response.status_code >= 500:

@@ -49,6 +49,7 @@ from bot.nexudus.entity import CHATROOMS, EntitySpec
 from bot.nexudus.errors import (
     CommandFailed,
     Conflict,
+    NexudusError,
     NotAuthorised,
     NotFound,
     RateLimited,
@@ -77,6 +78,7 @@ log = logging.getLogger(__name__)
 THROTTLED = frozenset({409, 429})
 PACING_FILE = "pacing.sqlite"
 WRITE_METHODS = frozenset({"POST", "PUT", "DELETE"})
+MAX_BODY_READ = 4000  # characters of an error answer read for its log excerpt
 
 
 class NexudusRetry(Retry):
@@ -501,7 +503,7 @@ class NexudusClient:
             # A 2xx answer to a write we cannot read: the write most likely ran.
             raise UnexpectedResponse(
                 exc.status, "the answer to a change could not be read", maybe_applied=True
-            ) from None
+            ).with_answer(exc.http_status, data) from None
         if not result.was_successful:
             if command:
                 raise CommandFailed(result.message or f"{operation} did not succeed.", result)
@@ -549,7 +551,10 @@ class NexudusClient:
             (time.perf_counter() - started) * 1000,
         )
         self.last_headers = response.headers
-        return self._interpret(response, role=role, operation=operation, target=target, write=write)
+        try:
+            return self._interpret(response, role=role, operation=operation, target=target, write=write)
+        except NexudusError as exc:  # the status and a redacted excerpt of the body, for the log
+            raise exc.with_answer(response.status_code, response.text[:MAX_BODY_READ]) from None
 
     def _interpret(
         self, response: requests.Response, *, role: str, operation: str, target: Any, write: bool = False
@@ -582,7 +587,9 @@ class NexudusClient:
         try:
             return model.model_validate(data, context={"codec": self.codec})
         except ValidationError as exc:
-            raise UnexpectedResponse(200, f"{model.__name__} did not match ({exc.error_count()} errors)") from None
+            raise UnexpectedResponse(200, f"{model.__name__} did not match ({exc.error_count()} errors)").with_answer(
+                200, data
+            ) from None
 
     def close(self) -> None:
         self.session.close()

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+from bot.logs import redact, scrub
 
 if TYPE_CHECKING:
     from bot.nexudus.models import ActionResult, ChatRoom, FieldError
@@ -17,6 +20,44 @@ class NexudusError(Exception):
     """
 
     maybe_applied: bool = False
+    # For the log, never the user (as stripe-python's errors keep `http_status` and `http_body`): the HTTP
+    # status of the answer behind the error and a short, redacted excerpt of its body. `/api/token`
+    # answers keep only their status: a token answer's body is never kept.
+    http_status: int | None = None
+    body_excerpt: str | None = None
+
+    def with_answer(self, status: int | None, body: Any = None) -> NexudusError:
+        """Attach what Nexudus answered (`body`: its text or parsed JSON; None keeps no body)."""
+        self.http_status = status
+        self.body_excerpt = excerpt(body) if body is not None else None
+        return self
+
+    def diagnostics(self) -> str:
+        """`HTTP 502, body: '…'` for a log line ('' when no answer is known)."""
+        parts = [f"HTTP {self.http_status}"] if self.http_status is not None else []
+        if self.body_excerpt:
+            parts.append(f"body: {self.body_excerpt!r}")
+        return ", ".join(parts)
+
+
+MAX_EXCERPT = 300
+
+
+def excerpt(body: Any, limit: int = MAX_EXCERPT) -> str:
+    """A body cut to `limit` characters on one line, every secret-named field redacted first."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    if isinstance(body, str):
+        try:
+            body = json.loads(body)
+        except ValueError:
+            text = scrub(body)
+        else:
+            text = json.dumps(redact(body), ensure_ascii=False, default=str)
+    else:
+        text = json.dumps(redact(body), ensure_ascii=False, default=str)
+    text = scrub(" ".join(text.split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class NotAuthorised(NexudusError):

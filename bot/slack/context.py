@@ -36,6 +36,7 @@ class Ctx:
     trigger_id: str | None = None
     response_url: str | None = None
     view_id: str | None = None
+    enterprise_id: str | None = None  # the Enterprise Grid organisation, if any
     placeholder: bool = False  # the ack showed a "looking up…" message that the first reply replaces
 
     @classmethod
@@ -48,10 +49,14 @@ class Ctx:
             urls = body.get("response_urls")
             if isinstance(urls, list) and urls and isinstance(urls[0], dict):
                 response_url = urls[0].get("response_url")
+        enterprise_id = (
+            context.get("enterprise_id") or body.get("enterprise_id") or _dict(body.get("enterprise")).get("id")
+        )
         return cls(
             deps=deps,
             client=client,
             team_id=str(team_id),
+            enterprise_id=str(enterprise_id) if enterprise_id else None,
             user_id=str(user_id),
             channel_id=context.get("channel_id") or body.get("channel_id") or channel.get("id"),
             trigger_id=body.get("trigger_id"),

@@ -26,12 +26,14 @@ from bot.nexudus.errors import (
     QuotaExhausted,
     RateLimited,
     Unavailable,
+    UnexpectedResponse,
     ValidationFailed,
 )
 from bot.services import (
     ChatroomBusy,
     CredentialsRejected,
     DigestGone,
+    InvalidLogin,
     LoginExpired,
     MissingRole,
     NotLoggedIn,
@@ -41,9 +43,9 @@ from bot.services import (
 from bot.slack import ids
 from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
-from bot.slack.metadata import BadMetadata
+from bot.slack.metadata import BadMetadata, OutOfDate
 from bot.slack.views.common import escape
-from bot.store import StoreDamaged, StoreError
+from bot.store import StoreDamaged, StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +98,33 @@ def describe(exc: BaseException) -> UserMessage:
     )
 
 
+def _invalid_login_words(exc: InvalidLogin) -> str:
+    if exc.reason == "code":
+        return exc.detail or "Nexudus did not accept that 2FA code."
+    if exc.reason == "no_token_endpoint":
+        return (
+            "This Nexudus server offers no token login (/api/token). Ask the app's admin to set "
+            "NEXUDUS_AUTH=auto or basic."
+        )
+    return (
+        "Nexudus did not accept that e-mail and password (or the account lacks the ChatRoom-List role, "
+        "which this app needs to do anything)."
+    )
+
+
+def sentence(exc: BaseException) -> str:
+    """`describe`'s words before mrkdwn escaping, for a view that escapes what it shows itself."""
+    return _words(exc).text
+
+
 def _escape_data(text: str) -> str:
     """Our sentences hold no `&`, `<` or `>`, so escaping the whole text escapes only the data in it."""
     return escape(text)
 
 
 def _words(exc: BaseException) -> UserMessage:
+    if isinstance(exc, InvalidLogin):
+        return UserMessage(_invalid_login_words(exc))
     if isinstance(exc, NotLoggedIn | CredentialsRejected):
         return UserMessage(f":key: {_login_words(exc)}", login_button=True)
     if isinstance(exc, MissingRole):
@@ -189,6 +212,12 @@ def _words(exc: BaseException) -> UserMessage:
         )
     if isinstance(exc, BadMetadata):
         return UserMessage(f":warning: {exc}")
+    if isinstance(exc, OutOfDate):  # a forged or stale button: its sentence says what to do instead
+        return UserMessage(str(exc))
+    if isinstance(exc, UnexpectedResponse):
+        # Not the user's to fix: the status and a redacted excerpt of Nexudus' answer go to the log.
+        log.warning("Nexudus gave an unexpected answer: %s (%s)", exc, exc.diagnostics() or "no answer kept")
+        return UserMessage(f":warning: {exc}")
     if isinstance(exc, NexudusError):
         return UserMessage(f":warning: {exc}")
     if isinstance(exc, StoreDamaged):
@@ -196,6 +225,12 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(
             ":warning: The app's own store is damaged, so it cannot read or save anything right now. "
             "Nothing was changed. An administrator has been told what to do (it is in the app's log)."
+        )
+    if isinstance(exc, StoreUnavailable):
+        log.error("%s", exc)  # names the database (never its password): for the administrator
+        return UserMessage(
+            ":warning: The app cannot reach its database right now, so nothing was read or changed. "
+            "Try again in a minute; if it persists, tell your Slack admin (the app's log says more)."
         )
     if isinstance(exc, StoreError):
         return UserMessage(f":lock: {exc}")
@@ -213,7 +248,13 @@ def _words(exc: BaseException) -> UserMessage:
             reference=reference,
         )
     reference = _reference()
-    log.error("unexpected error in a Slack handler [ref %s]", reference, exc_info=exc)
+    answer = _answer_behind(exc)
+    log.error(
+        "unexpected error in a Slack handler [ref %s]%s",
+        reference,
+        f" (Nexudus: {answer})" if answer else "",
+        exc_info=exc,
+    )
     return UserMessage(
         f":boom: Something went wrong on our side. It has been logged with reference `{reference}`: "
         "quote it if you report this. Please try again.",
@@ -254,6 +295,18 @@ def _cycle_failure(exc: BaseException, channel_id: str, subscription_id: str) ->
     if isinstance(exc, Unavailable | RateLimited):
         return f":hourglass: {exc} The next check runs as usual; nothing needs doing here."
     return describe(exc).text
+
+
+def _answer_behind(exc: BaseException) -> str:
+    """The HTTP status and body excerpt of the Nexudus answer behind an error (or one it was raised from)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, NexudusError) and current.diagnostics():
+            return current.diagnostics()
+        current = current.__cause__ or current.__context__
+    return ""
 
 
 def _reference() -> str:

@@ -21,6 +21,10 @@ class BadMetadata(Exception):
         super().__init__("This form is out of date or was altered. Close it and start again.")
 
 
+class OutOfDate(Exception):
+    """A button or menu value that is forged or from an older version of the app; `str()` says what to do."""
+
+
 class Metadata(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -23,6 +23,7 @@ from conftest import SIGNING_SECRET, RunningApp
 from cryptography.fernet import Fernet
 from helpers.servers import child_pids, free_port
 from prometheus_client import REGISTRY
+from pydantic import SecretStr
 from slack_sdk import WebClient
 
 from bot import metrics
@@ -40,7 +41,7 @@ from bot.slack.context import Ctx
 from bot.slack.publisher import SlackPublisher
 from bot.store import StoreDamaged
 from bot.web import wsgi_for
-from bot.wiring import build_deps
+from bot.wiring import build_deps, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -57,9 +58,12 @@ def _get(app: Any, path: str) -> tuple[str, str]:
 
 
 def _healthz(settings: Settings) -> tuple[str, str]:
-    deps = build_deps(settings)
+    # The store stays on the SQLite file (a DATABASE_URL store would refuse to open on an unreachable or
+    # unmigrated database, before /healthz could say anything): here only the health check uses the URL.
+    store = open_store(settings.model_copy(update={"database_url": None}), local=False)
+    deps = build_deps(settings, store=store)
     try:
-        secrets = tuple(s for s in (settings.redis_url, settings.database_url) if s)
+        secrets = tuple(s for s in (settings.redis_url, settings.store_location) if isinstance(s, str))
         return _get(wsgi_for(_bolt(deps), checks=deps.checks, secrets=secrets), "/healthz")
     finally:
         deps.store.close()
@@ -92,14 +96,14 @@ def test_healthz_names_an_unreachable_redis_with_503_and_no_password(settings: S
 
 @pytest.mark.postgres
 def test_healthz_checks_the_database(settings: Settings, database_url: str) -> None:
-    status, body = _healthz(settings.model_copy(update={"database_url": database_url}))
+    status, body = _healthz(settings.model_copy(update={"database_url": SecretStr(database_url)}))
     assert status == "200 OK" and "database: ok" in body
 
 
 @pytest.mark.redis
 def test_healthz_names_the_database_that_fails_and_keeps_redis_ok(settings: Settings, redis_url: str) -> None:
     url = f"postgresql+psycopg://bot:pa55word-not-shown@127.0.0.1:{free_port()}/chatrooms"
-    status, body = _healthz(settings.model_copy(update={"redis_url": redis_url, "database_url": url}))
+    status, body = _healthz(settings.model_copy(update={"redis_url": redis_url, "database_url": SecretStr(url)}))
     assert status == "503 Service Unavailable"
     assert "redis: ok" in body and "database: FAILED: OperationalError" in body, body
     assert "pa55word" not in body

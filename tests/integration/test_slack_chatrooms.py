@@ -162,6 +162,25 @@ def test_client_side_errors_come_back_under_the_field(logged_in: RunningApp) -> 
     assert set(ack.json["errors"]) >= {ids.F_BUSINESS, ids.F_NAME, ids.F_USERS}
 
 
+def test_a_create_form_with_forged_metadata_is_refused_in_the_ack_and_creates_nothing(logged_in: RunningApp) -> None:
+    # Before, the ack showed "Creating the chatroom…" for a form that could not be run, then an error.
+    app = logged_in
+    app.slack.command("create business:9001")
+    form = app.next("views.open").response["view"]
+    values = prefilled_state(form)
+    values[ids.F_NAME] = {ids.F_NAME: {"type": "plain_text_input", "value": "Forged create"}}
+    ack = app.slack.submit(form | {"private_metadata": '{"response_url": "ftp://x"}'}, values)
+    assert ack.json["response_action"] == "update"
+    assert "out of date or was altered" in all_text(ack.json["view"])
+    session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
+    assert (
+        session.find(
+            __import__("bot.nexudus.query", fromlist=["ChatRoomFilters"]).ChatRoomFilters(name="Forged create")
+        ).total_items
+        == 0
+    )
+
+
 def test_create_then_delete_with_confirmation(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("create business:9001")

@@ -112,9 +112,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from bot.store import Store, Subscription, fernet_from_setting
 
-db, key, name, ready, go = sys.argv[1:6]
+where, key, name, ready, go = sys.argv[1:6]
 now = datetime(2024, 5, 1, tzinfo=UTC)
-with Store(Path(db), fernet_from_setting(key)) as st:
+with Store(where, fernet_from_setting(key)) as st:
     Path(ready).touch()
     while not Path(go).exists():
         time.sleep(0.002)
@@ -127,8 +127,11 @@ print(made)
 """
 
 
-def test_identical_subscribes_from_several_processes_make_one_subscription(tmp_path: Path) -> None:
-    db = tmp_path / "store.sqlite"
+def test_identical_subscribes_from_several_processes_make_one_subscription(
+    tmp_path: Path, store_where: Path | str
+) -> None:
+    """On both backends: the SQLite file's write lock, or PostgreSQL's advisory lock, makes one subscription."""
+    db = store_where
     key = Fernet.generate_key().decode()
     go = tmp_path / "go"
     names = ("web1", "web2", "worker")

@@ -564,3 +564,28 @@ def test_main_once_runs_one_cycle(
     assert "1 digests posted" in capsys.readouterr().out
     assert f"#{room}" in text_of(posts(fake_slack)[-1])
     assert main(["--interval", "1"]) == 2  # below the documented minimum
+
+
+def test_run_forever_leaves_a_cycle_another_worker_ran_and_runs_the_next(deps: Deps, slack: WebClient) -> None:
+    interval = 3600.0
+    slot = int(deps.clock().timestamp() // interval)
+    with deps.store.alert_cycle(slot) as claimed:  # another alert worker ran this interval's cycle
+        assert claimed
+    calls: list[int] = []
+    worker = make_worker(deps, slack)
+    worker.run_cycle = lambda: calls.append(1) or CycleReport()  # type: ignore[method-assign]
+    stop = threading.Event()
+    loop = threading.Thread(target=run_forever, args=(worker, stop, interval))
+    loop.start()
+    stop.wait(0.3)
+    stop.set()
+    loop.join(timeout=5)
+    assert not loop.is_alive() and calls == []
+    deps.clock.advance(seconds=interval)  # type: ignore[attr-defined]
+    stop.clear()
+    loop = threading.Thread(target=run_forever, args=(worker, stop, interval))
+    loop.start()
+    stop.wait(0.3)
+    stop.set()
+    loop.join(timeout=5)
+    assert not loop.is_alive() and calls == [1]

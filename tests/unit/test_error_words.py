@@ -33,8 +33,15 @@ from bot.services import (
 from bot.slack.errors import describe
 from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
-from bot.slack.metadata import BadMetadata
-from bot.store import StoreDamaged, StoreError, StoreKeyMismatch, Subscription
+from bot.slack.metadata import BadMetadata, OutOfDate
+from bot.store import (
+    StoreDamaged,
+    StoreError,
+    StoreKeyMismatch,
+    StoreSchemaBehind,
+    StoreUnavailable,
+    Subscription,
+)
 
 # Local tools with their own output (the sandbox answers HTTP, the console prints to a terminal).
 NOT_SLACK = ("bot.sandbox", "bot.console", "bot.__main__")
@@ -74,6 +81,7 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "SubscriptionGone": lambda: SubscriptionGone("snooze"),
     "DigestGone": DigestGone,
     "BadMetadata": BadMetadata,
+    "OutOfDate": lambda: OutOfDate("That button carries no valid chatroom id."),
     "GrammarError": lambda: GrammarError("`lsit` is not a command.", "`/chatrooms list [filters]`"),
     "HiddenCommand": _hidden,
     "TokenRefused": lambda: TokenRefused("invalid_grant", "A two-factor (TOTP) code is required.", needs_code=True),
@@ -83,6 +91,12 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "StoreDamaged": lambda: StoreDamaged(Path("var/store.sqlite"), "database disk image is malformed"),
     "StoreKeyMismatch": lambda: StoreKeyMismatch(
         "This app process cannot read saved Nexudus logins: the store was re-encrypted with a newer key."
+    ),
+    "StoreSchemaBehind": lambda: StoreSchemaBehind(
+        "The database postgresql+psycopg://app:***@db/app has no schema yet; run `python -m bot migrate`."
+    ),
+    "StoreUnavailable": lambda: StoreUnavailable(
+        "cannot reach the database postgresql+psycopg://app:***@db/app: connection refused."
     ),
     "QuotaExhausted": lambda: nx.QuotaExhausted("day", 5000, datetime(2026, 12, 2, 9, 0, tzinfo=UTC), writes=True),
     "ChatroomBusy": lambda: ChatroomBusy(1000001),
@@ -156,3 +170,14 @@ def test_shared_state_unavailable_carries_data_and_describe_words_it() -> None:
     text = describe(exc).text
     assert "could not coordinate this with its other processes" in text
     assert "nothing was sent to Nexudus" in text and "pa55word" not in text
+
+
+def test_a_refused_login_is_worded_by_describe_for_each_reason() -> None:
+    """InvalidLogin carries the reason only; the words, under the right field, come from describe()."""
+    refused = InvalidLogin()
+    assert refused.field is None and "did not accept that e-mail and password" in describe(refused).text
+    code = InvalidLogin("code", "A two-factor (TOTP) code is required.")
+    assert code.field == "code" and describe(code).text == "A two-factor (TOTP) code is required."
+    no_token = InvalidLogin("no_token_endpoint")
+    assert no_token.field is None and "NEXUDUS_AUTH=auto or basic" in describe(no_token).text
+    assert str(refused) == "refused"  # no sentence in the exception itself

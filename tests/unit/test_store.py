@@ -45,7 +45,20 @@ def db(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db: Path, key: str) -> Iterator[Store]:
+def where(store_where: Path | str) -> Path | str:
+    """Each test runs on both backends (tests/conftest.py: store_where)."""
+    return store_where
+
+
+@pytest.fixture
+def store(where: Path | str, key: str) -> Iterator[Store]:
+    with Store(where, fernet_from_setting(key)) as st:
+        yield st
+
+
+@pytest.fixture
+def sqlite_store(db: Path, key: str) -> Iterator[Store]:
+    """The embedded store only, for tests that look inside its file."""
     with Store(db, fernet_from_setting(key)) as st:
         yield st
 
@@ -171,11 +184,11 @@ def test_a_wrong_key_is_refused_at_open_naming_the_variable_never_the_key(
         assert st.load_credentials("T1", "U1") == Credentials("ops@example.com", PASSWORD)
 
 
-def test_a_wrong_key_is_refused_even_before_any_login_was_saved(db: Path, key: str) -> None:
-    with Store(db, fernet_from_setting(key)) as st:
+def test_a_wrong_key_is_refused_even_before_any_login_was_saved(where: Path | str, key: str) -> None:
+    with Store(where, fernet_from_setting(key)) as st:
         st.add_subscription(sub())
     with pytest.raises(StoreKeyMismatch):
-        Store(db, fernet_from_setting(Fernet.generate_key().decode()))
+        Store(where, fernet_from_setting(Fernet.generate_key().decode()))
 
 
 def test_a_store_from_before_key_checks_gets_one_and_a_wrong_key_is_still_caught(db: Path, key: str) -> None:
@@ -208,20 +221,20 @@ def test_tampered_token_is_absent(db: Path, key: str, caplog: pytest.LogCaptureF
     assert sum(r.levelno == logging.WARNING for r in caplog.records) == 2
 
 
-def test_key_rotation_with_multifernet(db: Path) -> None:
+def test_key_rotation_with_multifernet(where: Path | str) -> None:
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    with Store(db, fernet_from_setting(old)) as st:
+    with Store(where, fernet_from_setting(old)) as st:
         st.save_credentials("T1", "U1", Credentials("a@example.com", "pw-old"), NOW)
-    still_old = Store(db, fernet_from_setting(old))  # a process started before the rotation, still running
+    still_old = Store(where, fernet_from_setting(old))  # a process started before the rotation, still running
     try:
         rotated = fernet_from_setting(f"{new}, {old}")
         assert isinstance(rotated, MultiFernet)
-        with Store(db, rotated) as st:  # opening with the key list re-encrypts everything with the new key
+        with Store(where, rotated) as st:  # opening with the key list re-encrypts everything with the new key
             assert st.load_credentials("T1", "U1") == Credentials("a@example.com", "pw-old")
             st.save_credentials("T1", "U2", Credentials("b@example.com", "pw-new"), NOW)
         # Every process with the new key list reads both, and so does the new key alone: the old can be dropped.
         for setting in (f"{new},{old}", new):
-            with Store(db, fernet_from_setting(setting)) as st:
+            with Store(where, fernet_from_setting(setting)) as st:
                 assert st.load_credentials("T1", "U1") == Credentials("a@example.com", "pw-old")
                 assert st.load_credentials("T1", "U2") == Credentials("b@example.com", "pw-new")
         # The process with only the old key says so, instead of treating the logins as absent ...
@@ -232,7 +245,7 @@ def test_key_rotation_with_multifernet(db: Path) -> None:
         still_old.close()
     # ... and, restarted with only the old key, it refuses to start.
     with pytest.raises(StoreKeyMismatch, match="STORE_KEY"):
-        Store(db, fernet_from_setting(old))
+        Store(where, fernet_from_setting(old))
 
 
 @pytest.mark.parametrize(
@@ -402,8 +415,8 @@ def test_removing_subscription_removes_its_alerts_and_digests(store: Store) -> N
     assert len(store.digests_for(s2.id)) == 1
 
 
-def test_data_survives_close_and_reopen(db: Path, key: str) -> None:
-    st = Store(db, fernet_from_setting(key))
+def test_data_survives_close_and_reopen(where: Path | str, key: str) -> None:
+    st = Store(where, fernet_from_setting(key))
     s = st.add_subscription(sub())
     st.save_credentials("T1", "U1", Credentials("ops@example.com", PASSWORD), NOW)
     st.put_alert(alert(s.id, 5))
@@ -413,7 +426,7 @@ def test_data_survives_close_and_reopen(db: Path, key: str) -> None:
     st.close()  # idempotent
     with pytest.raises(RuntimeError):
         st.get_subscription(s.id)
-    with Store(db, fernet_from_setting(key)) as again:
+    with Store(where, fernet_from_setting(key)) as again:
         assert again.get_subscription(s.id) == s
         assert again.load_credentials("T1", "U1") == Credentials("ops@example.com", PASSWORD)
         rec = again.get_alert(s.id, 5)
@@ -421,16 +434,16 @@ def test_data_survives_close_and_reopen(db: Path, key: str) -> None:
         assert [d.chatroom_ids for d in again.digests_for(s.id)] == [[5]]
 
 
-def test_writes_are_visible_to_another_connection_immediately(store: Store, db: Path) -> None:
+def test_writes_are_visible_to_another_connection_immediately(sqlite_store: Store, db: Path) -> None:
     """Durable when the method returns: an independent reader sees it without close()."""
-    s = store.add_subscription(sub())
+    s = sqlite_store.add_subscription(sub())
     with sqlite3.connect(db) as conn:
         rows = conn.execute("SELECT key FROM subscriptions").fetchall()
     assert rows == [(s.id,)]
 
 
-def test_values_are_json_not_pickle(store: Store, db: Path) -> None:
-    s = store.add_subscription(sub())
+def test_values_are_json_not_pickle(sqlite_store: Store, db: Path) -> None:
+    s = sqlite_store.add_subscription(sub())
     with sqlite3.connect(db) as conn:
         (value,) = conn.execute("SELECT value FROM subscriptions").fetchone()
     assert isinstance(value, str)
@@ -460,10 +473,10 @@ def test_threads_share_one_store(store: Store) -> None:
     assert all(len(store.alerts_for(s.id)) == 1 for s in store.subscriptions())
 
 
-def test_put_alerts_writes_every_record_at_once(tmp_path: Path) -> None:
+def test_put_alerts_writes_every_record_at_once(where: Path | str) -> None:
     from bot.store import AlertRecord
 
-    store = Store(tmp_path / "bulk.sqlite", Fernet(Fernet.generate_key()))
+    store = Store(where, Fernet(Fernet.generate_key()))
     now = datetime(2026, 11, 25, tzinfo=UTC)
     recs = [
         AlertRecord(
@@ -482,11 +495,11 @@ def test_put_alerts_writes_every_record_at_once(tmp_path: Path) -> None:
     store.close()
 
 
-def test_a_digest_is_recorded_pending_then_stamped_or_dropped_with_its_rows(tmp_path: Path) -> None:
+def test_a_digest_is_recorded_pending_then_stamped_or_dropped_with_its_rows(where: Path | str) -> None:
     from bot.store import AlertRecord, Digest, new_pending_ts
 
     now = datetime(2026, 11, 25, tzinfo=UTC)
-    with Store(tmp_path / "s.sqlite", Fernet(Fernet.generate_key())) as store:
+    with Store(where, Fernet(Fernet.generate_key())) as store:
 
         def intent(sub_id: str, rooms: list[int]) -> Digest:
             digest = Digest(

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from typing import Any
 
-from slack_bolt import App
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import Deps
@@ -16,7 +13,7 @@ from bot.digests import digest_page, resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import EDIT_ROLE, NotLoggedIn, UserSession
 from bot.slack import ids
-from bot.slack.context import Ctx, ack_only, guarded
+from bot.slack.context import Ctx
 from bot.slack.grammar import (
     AlertsListIntent,
     AlertsSubscribeIntent,
@@ -24,7 +21,10 @@ from bot.slack.grammar import (
     RunIntent,
     ShowIntent,
 )
-from bot.slack.listeners.router import Router
+from bot.slack.handlers import Click, Handlers
+from bot.slack.listeners.chatrooms import show_chatrooms
+from bot.slack.listeners.run import open_run
+from bot.slack.metadata import OutOfDate
 from bot.slack.publisher import SlackPublisher
 from bot.slack.views.alerts import (
     business_text,
@@ -51,7 +51,11 @@ def interval_text(deps: Deps) -> str:
     return duration_text(max(1, round(deps.settings.alert_interval_seconds / 60)))
 
 
-# ------------------------------------------------------------------------------------------ handlers
+handlers = Handlers()
+
+
+# ------------------------------------------------------------------------------------- subcommands
+@handlers.subcommand(AlertsSubscribeIntent)
 def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
     """Subscribe a channel, checked first: a working login, and a channel the app can post in."""
     deps = ctx.deps
@@ -76,6 +80,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
         return
     wanted = Subscription(
         team_id=ctx.team_id,
+        enterprise_id=ctx.enterprise_id,
         channel_id=channel,
         created_by=ctx.user_id,
         threshold_minutes=threshold,
@@ -134,6 +139,7 @@ def already_subscribed(existing: Subscription) -> dict[str, Any]:
     )
 
 
+@handlers.subcommand(AlertsListIntent)
 def list_subscriptions(_: AlertsListIntent, ctx: Ctx, *, note: str | None = None, replace: bool = False) -> None:
     subs = ctx.deps.store.channel_subscriptions(ctx.team_id, ctx.channel_id or "")
     ctx.reply(render_subscriptions(subs, ctx.channel_id, note=note), replace_original=replace)
@@ -167,6 +173,7 @@ def remove(subscription_id: str, ctx: Ctx) -> str:
     return f"🔕 Removed alerts `{escape(sub.id)}` from <#{sub.channel_id}>."
 
 
+@handlers.subcommand(AlertsUnsubscribeIntent)
 def unsubscribe(intent: AlertsUnsubscribeIntent, ctx: Ctx) -> None:
     ctx.reply(render_notice(remove(intent.subscription_id, ctx)))
 
@@ -180,11 +187,6 @@ def parse_row_value(raw: object) -> tuple[str | None, int] | None:
     return (None if sub_id == "-" else sub_id), int(match.group(2))
 
 
-def _from_home(body: dict[str, Any]) -> bool:
-    view = body.get("view")
-    return isinstance(view, dict) and view.get("type") == "home"
-
-
 def _session_or_none(ctx: Ctx) -> UserSession | None:
     try:
         return ctx.session()
@@ -192,129 +194,94 @@ def _session_or_none(ctx: Ctx) -> UserSession | None:
         return None
 
 
-# ------------------------------------------------------------------------------------- registration
-def register(app: App, deps: Deps, router: Router) -> None:
-    router.on(AlertsSubscribeIntent, subscribe)
-    router.on(AlertsListIntent, list_subscriptions)
-    router.on(AlertsUnsubscribeIntent, unsubscribe)
+# ------------------------------------------------------------------------------------------ buttons
+def refresh_home(ctx: Ctx) -> None:
+    if ctx.deps.refresh_home is not None:
+        ctx.deps.refresh_home(ctx.client, ctx.team_id, ctx.user_id)
 
-    def refresh_home(ctx: Ctx) -> None:
-        if deps.refresh_home is not None:
-            deps.refresh_home(ctx.client, ctx.team_id, ctx.user_id)
 
-    def row_button(work: Callable[[Ctx, str | None, int, dict[str, Any]], None]) -> Any:
-        """A lazy listener for a row button: parse its value, run `work` guarded, refresh the Home tab."""
+def row_of(click: Click) -> tuple[str | None, int]:
+    """A digest or Home row button's subscription and chatroom; a forged or stale value is refused."""
+    parsed = parse_row_value(click.action.get("value"))
+    if parsed is None:
+        raise OutOfDate("That button is out of date; run the command again.")
+    return parsed
 
-        def clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-            ctx = Ctx.from_bolt(deps, body, client, context)
-            parsed = parse_row_value(action.get("value"))
-            if parsed is None:
-                guarded(ctx, lambda: ctx.reply(render_notice("That button is out of date; run the command again.")))
-                return
-            sub_id, chatroom_id = parsed
 
-            def run() -> None:
-                work(ctx, sub_id, chatroom_id, body)
-                if _from_home(body):
-                    refresh_home(ctx)
-
-            guarded(ctx, run)
-
-        return clicked
-
-    def mark_visited(ctx: Ctx, sub_id: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
-        session = ctx.session()
-        session.require(EDIT_ROLE, "mark chatrooms visited")
-        room, redrawn = resolve_by_user(
-            deps,
-            SlackPublisher(ctx.client),
-            session,
-            team_id=ctx.team_id,
-            subscription_id=sub_id,
-            chatroom_id=chatroom_id,
-            user_id=ctx.user_id,
-        )
-        if not redrawn and not _from_home(body):
-            ctx.reply(render_notice(f"✅ *{escape(room.display_name)}* (`#{room.id}`) marked visited just now."))
-
-    def snooze_room(ctx: Ctx, sub_id: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
-        until, redrawn = snooze(
-            deps,
-            SlackPublisher(ctx.client),
-            _session_or_none(ctx),
-            team_id=ctx.team_id,
-            subscription_id=sub_id,
-            chatroom_id=chatroom_id,
-        )
-        if not redrawn and not _from_home(body):
-            stamp = f"<!date^{int(until.timestamp())}^{{time}}|{until:%H:%M} UTC>"
-            ctx.reply(render_notice(f"💤 Chatroom `#{chatroom_id}` won't be alerted here again before {stamp}."))
-
-    def dispatch(make: Callable[[int], Any], unavailable: str) -> Callable[[Ctx, str | None, int, dict], None]:
-        def work(ctx: Ctx, _: str | None, chatroom_id: int, body: dict[str, Any]) -> None:
-            intent = make(chatroom_id)
-            if router.handles(intent):
-                router.dispatch(intent, ctx)
-            else:
-                ctx.reply(render_notice(unavailable))
-
-        return work
-
-    app.action(ids.ALERT_VISITED)(ack=ack_only, lazy=[row_button(mark_visited)])
-    app.action(ids.ALERT_SNOOZE)(ack=ack_only, lazy=[row_button(snooze_room)])
-    app.action(ids.ALERT_SHOW)(
-        ack=ack_only,
-        lazy=[row_button(dispatch(lambda i: ShowIntent(ids=[i]), "Showing chatrooms is not available in this app."))],
+@handlers.action(ids.ALERT_VISITED)
+def mark_visited(ctx: Ctx, click: Click) -> None:
+    sub_id, chatroom_id = row_of(click)
+    session = ctx.session()
+    session.require(EDIT_ROLE, "mark chatrooms visited")
+    room, redrawn = resolve_by_user(
+        ctx.deps,
+        SlackPublisher(ctx.client),
+        session,
+        team_id=ctx.team_id,
+        subscription_id=sub_id,
+        chatroom_id=chatroom_id,
+        user_id=ctx.user_id,
     )
-    app.action(ids.ALERT_RUN)(
-        ack=ack_only,
-        lazy=[
-            row_button(
-                dispatch(
-                    lambda i: RunIntent(key=None, ids=[i]),
-                    "Running Nexudus commands is not available in this app yet, sorry. "
-                    "*Show* opens the chatroom, and *Mark visited* works from here.",
-                )
-            )
-        ],
+    if not redrawn and not click.from_home:
+        ctx.reply(render_notice(f"✅ *{escape(room.display_name)}* (`#{room.id}`) marked visited just now."))
+    if click.from_home:
+        refresh_home(ctx)
+
+
+@handlers.action(ids.ALERT_SNOOZE)
+def snooze_room(ctx: Ctx, click: Click) -> None:
+    sub_id, chatroom_id = row_of(click)
+    until, redrawn = snooze(
+        ctx.deps,
+        SlackPublisher(ctx.client),
+        _session_or_none(ctx),
+        team_id=ctx.team_id,
+        subscription_id=sub_id,
+        chatroom_id=chatroom_id,
     )
+    if not redrawn and not click.from_home:
+        stamp = f"<!date^{int(until.timestamp())}^{{time}}|{until:%H:%M} UTC>"
+        ctx.reply(render_notice(f"💤 Chatroom `#{chatroom_id}` won't be alerted here again before {stamp}."))
+    if click.from_home:
+        refresh_home(ctx)
 
-    def more_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        """A digest's "Show the other N" (and its Next page): privately, to the clicking user."""
-        ctx = Ctx.from_bolt(deps, body, client, context)
-        match = _MORE_VALUE.fullmatch(str(action.get("value") or ""))
-        container = body.get("container")
-        here = container.get("message_ts") if isinstance(container, dict) else None
-        if match is None or not (match.group(2) or isinstance(here, str)):
-            guarded(ctx, lambda: ctx.reply(render_notice("That button is out of date; wait for the next alert.")))
-            return
-        sub_id, message_ts, offset = match.group(1), match.group(2) or str(here), int(match.group(3))
 
-        def work() -> None:
-            sub, rows, start, total = digest_page(
-                deps, ctx.session(), team_id=ctx.team_id, subscription_id=sub_id, message_ts=message_ts, offset=offset
-            )
-            msg = render_more(sub, rows, message_ts=message_ts, offset=start, total=total, now=ctx.now())
-            ctx.reply(msg, replace_original=bool(match.group(2)))  # Next replaces the page it is on
+@handlers.action(ids.ALERT_SHOW)
+def show_row(ctx: Ctx, click: Click) -> None:
+    _, chatroom_id = row_of(click)
+    show_chatrooms(ShowIntent(ids=[chatroom_id]), ctx)
+    if click.from_home:
+        refresh_home(ctx)
 
-        guarded(ctx, work)
 
-    app.action(ids.ALERT_MORE)(ack=ack_only, lazy=[more_clicked])
+@handlers.action(ids.ALERT_RUN)
+def run_on_row(ctx: Ctx, click: Click) -> None:
+    _, chatroom_id = row_of(click)
+    open_run(RunIntent(key=None, ids=[chatroom_id]), ctx)
+    if click.from_home:
+        refresh_home(ctx)
 
-    def unsubscribe_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        ctx = Ctx.from_bolt(deps, body, client, context)
-        raw = str(action.get("value") or "")
 
-        def work() -> None:
-            if not _SUB_ID.fullmatch(raw):
-                ctx.reply(render_notice("That button is out of date; run `/chatrooms alerts` again."))
-                return
-            note = remove(raw, ctx)
-            if _from_home(body):
-                refresh_home(ctx)
-                return
-            list_subscriptions(AlertsListIntent(), ctx, note=note, replace=True)
+@handlers.action(ids.ALERT_MORE)
+def more_clicked(ctx: Ctx, click: Click) -> None:
+    """A digest's "Show the other N" (and its Next page): privately, to the clicking user."""
+    match = _MORE_VALUE.fullmatch(click.value)
+    if match is None or not (match.group(2) or click.message_ts):
+        raise OutOfDate("That button is out of date; wait for the next alert.")
+    sub_id, message_ts, offset = match.group(1), match.group(2) or str(click.message_ts), int(match.group(3))
+    sub, rows, start, total = digest_page(
+        ctx.deps, ctx.session(), team_id=ctx.team_id, subscription_id=sub_id, message_ts=message_ts, offset=offset
+    )
+    msg = render_more(sub, rows, message_ts=message_ts, offset=start, total=total, now=ctx.now())
+    ctx.reply(msg, replace_original=bool(match.group(2)))  # Next replaces the page it is on
 
-        guarded(ctx, work)
 
-    app.action(ids.ALERT_UNSUBSCRIBE)(ack=ack_only, lazy=[unsubscribe_clicked])
+@handlers.action(ids.ALERT_UNSUBSCRIBE)
+def unsubscribe_clicked(ctx: Ctx, click: Click) -> None:
+    if not _SUB_ID.fullmatch(click.value):
+        raise OutOfDate("That button is out of date; run `/chatrooms alerts` again.")
+    note = remove(click.value, ctx)
+    if click.from_home:
+        refresh_home(ctx)
+        return
+    list_subscriptions(AlertsListIntent(), ctx, note=note, replace=True)

@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
+from dataclasses import dataclass, field
 
 from bot.deps import Deps
 from bot.services import InvalidLogin
 from bot.slack import ids
-from bot.slack.context import Ctx, ack_only, guarded
-from bot.slack.errors import describe
-from bot.slack.grammar import HelpIntent, LoginIntent, LogoutIntent, WhoamiIntent, help_text
-from bot.slack.listeners.router import Router
-from bot.slack.metadata import BadMetadata, LoginContext
-from bot.slack.submissions import parse_login, parse_login_code, state_values
+from bot.slack.context import Ctx
+from bot.slack.errors import describe, sentence
+from bot.slack.grammar import LoginIntent, LogoutIntent, WhoamiIntent, help_text
+from bot.slack.handlers import Click, Handlers
+from bot.slack.metadata import LoginContext
+from bot.slack.submissions import StateValues, parse_login, parse_login_code
 from bot.slack.views.chatrooms import render_help, render_notice
 from bot.slack.views.common import escape
 from bot.slack.views.modals import info_modal, loading_modal, login_modal
 
+handlers = Handlers()
 
+
+@handlers.subcommand(LoginIntent)
 def open_login(_: LoginIntent, ctx: Ctx) -> None:
     meta = LoginContext(response_url=ctx.response_url, channel_id=ctx.channel_id).dump()
     email = ctx.deps.services.whoami(ctx.team_id, ctx.user_id) or ""
@@ -31,13 +31,14 @@ def _tokens(deps: Deps) -> bool:
     return deps.settings.nexudus_auth != "basic"
 
 
-def _login_form(view: dict[str, Any]) -> tuple[str, str, str | None, dict[str, str]]:
-    state = state_values(view)
-    email, password, errors = parse_login(state)
-    code, code_errors = parse_login_code(state)
-    return email, password, code, {**errors, **code_errors}
+@dataclass(frozen=True)
+class LoginForm:
+    email: str
+    password: str = field(repr=False)  # never in a log line
+    code: str | None = field(repr=False)
 
 
+@handlers.subcommand(LogoutIntent)
 def logout(_: LogoutIntent, ctx: Ctx) -> None:
     if ctx.deps.services.logout(ctx.team_id, ctx.user_id):
         ctx.reply(render_notice("👋 Logged out. Your Nexudus login was deleted from this app."))
@@ -45,6 +46,7 @@ def logout(_: LogoutIntent, ctx: Ctx) -> None:
         ctx.reply(render_notice("You were not logged in.", login_button=True))
 
 
+@handlers.subcommand(WhoamiIntent)
 def whoami(_: WhoamiIntent, ctx: Ctx) -> None:
     email = ctx.deps.services.whoami(ctx.team_id, ctx.user_id)
     if email:
@@ -57,70 +59,50 @@ def whoami(_: WhoamiIntent, ctx: Ctx) -> None:
         ctx.reply(render_notice("You are not logged in to Nexudus.", login_button=True))
 
 
-def register(app: App, deps: Deps, router: Router) -> None:
-    router.on(LoginIntent, open_login)
-    router.on(LogoutIntent, logout)
-    router.on(WhoamiIntent, whoami)
-    once = deps.once
+@handlers.action(ids.LOGIN)
+def login_clicked(ctx: Ctx, click: Click) -> None:
+    open_login(LoginIntent(), ctx)
 
-    def login_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
-        ctx = Ctx.from_bolt(deps, body, client, context)
-        guarded(ctx, lambda: open_login(LoginIntent(), ctx))
 
-    def help_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
-        ctx = Ctx.from_bolt(deps, body, client, context)
-        guarded(ctx, lambda: ctx.reply(render_help(help_text(None))))
+@handlers.action(ids.HELP)
+def help_clicked(ctx: Ctx, click: Click) -> None:
+    ctx.reply(render_help(help_text(None)))
 
-    app.action(ids.LOGIN)(ack=ack_only, lazy=[login_clicked])
-    app.action(ids.HELP)(ack=ack_only, lazy=[help_clicked])
-    router.on(HelpIntent, lambda intent, ctx: ctx.reply(render_help(help_text(intent.topic))))
 
-    def ack_login(ack: Ack, view: dict[str, Any]) -> None:
-        try:
-            LoginContext.load(view.get("private_metadata"))
-        except BadMetadata as exc:
-            ack(response_action="update", view=info_modal("Log in", f":warning: {exc}"))
-            return
-        _, _, _, errors = _login_form(view)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack(response_action="update", view=loading_modal("Log in to Nexudus", "Checking your login with Nexudus"))
+def parse_login_form(state: StateValues, meta: LoginContext, deps: Deps) -> tuple[LoginForm, dict[str, str]]:
+    email, password, errors = parse_login(state)
+    code, code_errors = parse_login_code(state)
+    return LoginForm(email, password, code), {**errors, **code_errors}
 
-    def do_login(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
-        ctx = Ctx.from_bolt(deps, body, client, context)
-        email, password, code, errors = _login_form(view)
-        try:
-            meta = LoginContext.load(view.get("private_metadata"))
-        except BadMetadata:
-            return
-        if errors or not once.first(f"login:{view.get('id')}:{view.get('hash')}"):
-            return
 
-        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
-
-        def work() -> None:
-            try:
-                saved = deps.services.login(ctx.team_id, ctx.user_id, email, password, code)
-            except InvalidLogin as exc:
-                on_code = exc.field == "code" and _tokens(deps)
-                ctx.show_or_tell(
-                    view.get("id"),
-                    login_modal(
-                        meta.dump(),
-                        email=email,
-                        error=None if on_code else str(exc),
-                        code_error=str(exc) if on_code else None,
-                        tokens=_tokens(deps),
-                    ),
-                    render_notice(f"{describe(exc).text} You are not logged in.", login_button=True),
-                )
-                return
-            text = f"✅ Logged in as *{escape(saved)}*. Try `/chatrooms list`."
-            ctx.outcome(view.get("id"), info_modal("Logged in", text), render_notice(text))
-            if deps.refresh_home is not None:
-                deps.refresh_home(client, ctx.team_id, ctx.user_id)
-
-        guarded(ctx, work, view_id=view.get("id"))
-
-    app.view(ids.LOGIN_MODAL)(ack=ack_login, lazy=[do_login])
+@handlers.submission(
+    ids.LOGIN_MODAL,
+    meta=LoginContext,
+    parse=parse_login_form,
+    title="Log in",
+    loading=lambda _: loading_modal("Log in to Nexudus", "Checking your login with Nexudus"),
+)
+def log_in(ctx: Ctx, meta: LoginContext, form: LoginForm) -> None:
+    """Check the login with Nexudus before anything is stored; a refusal comes back under its field."""
+    deps = ctx.deps
+    try:
+        saved = deps.services.login(ctx.team_id, ctx.user_id, form.email, form.password, form.code)
+    except InvalidLogin as exc:
+        on_code = exc.field == "code" and _tokens(deps)
+        words = sentence(exc)  # the modal escapes what it shows
+        ctx.show_or_tell(
+            ctx.view_id,
+            login_modal(
+                meta.dump(),
+                email=form.email,
+                error=None if on_code else words,
+                code_error=words if on_code else None,
+                tokens=_tokens(deps),
+            ),
+            render_notice(f"{describe(exc).text} You are not logged in.", login_button=True),
+        )
+        return
+    text = f"✅ Logged in as *{escape(saved)}*. Try `/chatrooms list`."
+    ctx.outcome(ctx.view_id, info_modal("Logged in", text), render_notice(text))
+    if deps.refresh_home is not None:
+        deps.refresh_home(ctx.client, ctx.team_id, ctx.user_id)

@@ -7,9 +7,6 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
-
 from bot.deps import Deps
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom
 from bot.nexudus.errors import Conflict, NexudusError, ValidationFailed
@@ -17,7 +14,7 @@ from bot.nexudus.models import ChatRoom
 from bot.rules import id_problem
 from bot.services import CREATE_ROLE, DELETE_ROLE, EDIT_ROLE
 from bot.slack import ids
-from bot.slack.context import Ctx, ack_only, guarded
+from bot.slack.context import Ctx, guarded
 from bot.slack.errors import describe
 from bot.slack.grammar import (
     CreateIntent,
@@ -26,14 +23,16 @@ from bot.slack.grammar import (
     EditNowIntent,
     GrammarError,
     ListIntent,
+    RunIntent,
     ShowIntent,
     describe_filters,
     parse_command,
     to_text,
 )
-from bot.slack.listeners.router import Router
-from bot.slack.metadata import BadMetadata, CreateContext, DeleteContext, EditContext
-from bot.slack.submissions import changed_since, field_digests, parse_chatroom_form, state_values
+from bot.slack.handlers import Click, Handlers
+from bot.slack.listeners.run import open_run
+from bot.slack.metadata import CreateContext, DeleteContext, EditContext, OutOfDate
+from bot.slack.submissions import StateValues, changed_since, field_digests, parse_chatroom_form
 from bot.slack.views.chatrooms import (
     MAX_CARDS_PER_MESSAGE,
     MAX_LIST_ROWS,
@@ -55,7 +54,11 @@ log = logging.getLogger(__name__)
 _DELETE_VALUE = re.compile(r"([0-9]{1,12})(?::([0-9]{1,12}(?:,[0-9]{1,12}){0,9}))?")
 
 
-# ------------------------------------------------------------------------------------------ handlers
+handlers = Handlers()
+
+
+# ------------------------------------------------------------------------------------- subcommands
+@handlers.subcommand(ListIntent)
 def list_chatrooms(
     intent: ListIntent,
     ctx: Ctx,
@@ -85,6 +88,7 @@ def list_chatrooms(
     ctx.reply(msg, replace_original=replace_original, response_url=response_url)
 
 
+@handlers.subcommand(ShowIntent)
 def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
     rooms = ctx.session().cards(intent.ids)
     found = {r.id for r in rooms}
@@ -96,6 +100,7 @@ def show_chatrooms(intent: ShowIntent, ctx: Ctx) -> None:
         ctx.reply(msg)
 
 
+@handlers.subcommand(CreateIntent)
 def open_create(intent: CreateIntent, ctx: Ctx) -> None:
     # Not logged in, or a role Nexudus just refused → told at once, before a form they cannot submit.
     ctx.session().require(CREATE_ROLE, "create chatrooms")
@@ -121,6 +126,7 @@ def open_modal_then(ctx: Ctx, title: str, what: str, build: Any, *, role: tuple[
     guarded(ctx, lambda: ctx.show(view_id, build(session)), view_id=view_id)
 
 
+@handlers.subcommand(EditIntent)
 def open_edit(intent: EditIntent, ctx: Ctx) -> None:
     def build(session: Any) -> dict[str, Any]:
         room = session.get(intent.id)
@@ -130,6 +136,7 @@ def open_edit(intent: EditIntent, ctx: Ctx) -> None:
     open_modal_then(ctx, "Edit chatroom", f"Loading chatroom {intent.id}", build, role=(EDIT_ROLE, "edit chatrooms"))
 
 
+@handlers.subcommand(EditNowIntent)
 def save_edit_now(intent: EditNowIntent, ctx: Ctx) -> None:
     """`edit ID key:value …`: the form's safe edit without the form (only these fields change)."""
     changes = ChatRoomChanges(**intent.changes())
@@ -176,6 +183,7 @@ def edit_form(
     )
 
 
+@handlers.subcommand(DeleteIntent)
 def open_delete(intent: DeleteIntent, ctx: Ctx, *, card_ids: Sequence[int] = (), list_page: str | None = None) -> None:
     """The confirmation modal; `card_ids` (a card message) or `list_page` (a list page's command text) name
     the message it was opened from, which is redrawn after the deletion."""
@@ -197,263 +205,178 @@ def open_delete(intent: DeleteIntent, ctx: Ctx, *, card_ids: Sequence[int] = (),
     )
 
 
-# ------------------------------------------------------------------------------------- registration
-def register(app: App, deps: Deps, router: Router) -> None:
-    router.on(ListIntent, list_chatrooms)
-    router.on(ShowIntent, show_chatrooms)
-    router.on(CreateIntent, open_create)
-    router.on(EditIntent, open_edit)
-    router.on(EditNowIntent, save_edit_now)
-    router.on(DeleteIntent, open_delete)
-    once = deps.once
+# ------------------------------------------------------------------------------------------ buttons
+def chatroom_id_of(click: Click) -> int:
+    """The chatroom id a button (value `ID`) or menu option (`verb:ID`) carries; a forged one is refused."""
+    raw = click.action.get("value")
+    if raw is None and click.selected is not None:
+        raw = click.selected
+    text = str(raw or "").split(":")[-1]
+    if not (text.isdigit() and id_problem(text) is None):
+        raise OutOfDate("That button carries no valid chatroom id.")
+    return int(text)
 
-    def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
-        return Ctx.from_bolt(deps, body, client, context)
 
-    # Previous / Next keep the filters: the button's value is the command text of that page.
-    def page_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
+@handlers.action(ids.LIST_PREVIOUS, ids.LIST_NEXT, ids.LIST_PAGE)
+def page_clicked(ctx: Ctx, click: Click) -> None:
+    """Previous / Next keep the filters: the button's value is the command text of that page."""
+    try:
+        intent = parse_command(click.value, now=ctx.now(), zone=ctx.deps.zone)
+    except GrammarError as exc:
+        ctx.reply(render_notice(exc.message))
+        return
+    if not isinstance(intent, ListIntent):
+        raise OutOfDate("That button is out of date. Run `/chatrooms list` again.")
+    list_chatrooms(intent, ctx, replace_original=True)
 
-        def work() -> None:
-            try:
-                intent = parse_command(str(action.get("value", "")), now=deps.clock(), zone=deps.zone)
-            except GrammarError as exc:
-                ctx.reply(render_notice(exc.message))
-                return
-            if not isinstance(intent, ListIntent):
-                ctx.reply(render_notice("That button is out of date. Run `/chatrooms list` again."))
-                return
-            list_chatrooms(intent, ctx, replace_original=True)
 
-        guarded(ctx, work)
+@handlers.action(ids.SHOW)
+def show_clicked(ctx: Ctx, click: Click) -> None:
+    show_chatrooms(ShowIntent(ids=[chatroom_id_of(click)]), ctx)
 
-    for action_id in (ids.LIST_PREVIOUS, ids.LIST_NEXT, ids.LIST_PAGE):
-        app.action(action_id)(ack=ack_only, lazy=[page_clicked])
 
-    def chatroom_id_of(action: dict[str, Any]) -> int | None:
-        raw = action.get("value")
-        if raw is None and isinstance(action.get("selected_option"), dict):
-            raw = action["selected_option"].get("value", "")
-        text = str(raw or "").split(":")[-1]
-        return int(text) if text.isdigit() and id_problem(text) is None else None
+@handlers.action(ids.EDIT)
+def edit_clicked(ctx: Ctx, click: Click) -> None:
+    open_edit(EditIntent(id=chatroom_id_of(click)), ctx)
 
-    def button(intent_of: Any) -> Any:
-        def clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-            ctx = ctx_of(body, client, context)
-            chatroom_id = chatroom_id_of(action)
-            if chatroom_id is None:
-                guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
-                return
-            intent = intent_of(chatroom_id)
-            guarded(ctx, lambda: router.dispatch(intent, ctx))
 
-        return clicked
+@handlers.action(ids.DELETE)
+def delete_clicked(ctx: Ctx, click: Click) -> None:
+    """A card's Delete: value `ID:CARD,CARD…` names the cards of its message, redrawn after the deletion."""
+    match = _DELETE_VALUE.fullmatch(click.value)
+    if match is None or id_problem(match.group(1)) is not None:
+        raise OutOfDate("That button carries no valid chatroom id.")
+    card_ids = [int(i) for i in (match.group(2) or "").split(",") if i and id_problem(i) is None]
+    intent = DeleteIntent(id=int(match.group(1)))
+    open_delete(intent, ctx, card_ids=card_ids if intent.id in card_ids else [])
 
-    app.action(ids.SHOW)(ack=ack_only, lazy=[button(lambda i: ShowIntent(ids=[i]))])
-    app.action(ids.EDIT)(ack=ack_only, lazy=[button(lambda i: EditIntent(id=i))])
 
-    def delete_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        match = _DELETE_VALUE.fullmatch(str(action.get("value") or ""))
-        if match is None or id_problem(match.group(1)) is not None:
-            guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
-            return
-        card_ids = [int(i) for i in (match.group(2) or "").split(",") if i and id_problem(i) is None]
-        intent = DeleteIntent(id=int(match.group(1)))
-        guarded(ctx, lambda: open_delete(intent, ctx, card_ids=card_ids if intent.id in card_ids else []))
+@handlers.action(ids.ROW_MENU)
+def row_menu_chosen(ctx: Ctx, click: Click) -> None:
+    """A list row's menu: `show:ID`, `edit:ID`, `delete:ID` or `run:ID`."""
+    verb = (click.selected or "").partition(":")[0]
+    if verb not in ("show", "edit", "delete", "run"):
+        raise OutOfDate("That menu choice is not one this app knows.")
+    try:
+        chatroom_id = chatroom_id_of(click)
+    except OutOfDate:
+        raise OutOfDate("That menu choice is not one this app knows.") from None
+    if verb == "show":
+        show_chatrooms(ShowIntent(ids=[chatroom_id]), ctx)
+    elif verb == "edit":
+        open_edit(EditIntent(id=chatroom_id), ctx)
+    elif verb == "delete":  # redraw the page it was on once the chatroom is deleted
+        open_delete(DeleteIntent(id=chatroom_id), ctx, list_page=page_of_row(click.action.get("block_id")))
+    else:
+        open_run(RunIntent(key=None, ids=[chatroom_id]), ctx)
 
-    app.action(ids.DELETE)(ack=ack_only, lazy=[delete_clicked])
 
-    def row_menu(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        selected = action.get("selected_option")
-        verb = str(selected.get("value", "")).partition(":")[0] if isinstance(selected, dict) else ""
-        chatroom_id = chatroom_id_of(action)
-        makers: dict[str, Any] = {
-            "show": lambda i: ShowIntent(ids=[i]),
-            "edit": lambda i: EditIntent(id=i),
-            "delete": lambda i: DeleteIntent(id=i),
-            "run": lambda i: _run_intent(i),
-        }
-        if chatroom_id is None or verb not in makers:
-            guarded(ctx, lambda: ctx.reply(render_notice("That menu choice is not one this app knows.")))
-            return
-        intent = makers[verb](chatroom_id)
-        if not router.handles(intent):
-            guarded(ctx, lambda: ctx.reply(render_notice("Running commands is not available in this app.")))
-            return
-        if isinstance(intent, DeleteIntent):  # redraw the page it was on once the chatroom is deleted
-            page = page_of_row(action.get("block_id"))
-            guarded(ctx, lambda: open_delete(intent, ctx, list_page=page))
-            return
-        guarded(ctx, lambda: router.dispatch(intent, ctx))
+# ------------------------------------------------------------------------------------------ modals
+def parse_new(state: StateValues, meta: CreateContext, deps: Deps) -> tuple[dict[str, Any], dict[str, str]]:
+    return parse_chatroom_form(state, now=deps.clock())
 
-    app.action(ids.ROW_MENU)(ack=ack_only, lazy=[row_menu])
 
-    # ------------------------------------------------------------------------------ create submit
-    def ack_create(ack: Ack, view: dict[str, Any]) -> None:
-        _, errors = parse_chatroom_form(state_values(view), now=deps.clock())
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack(response_action="update", view=loading_modal("New chatroom", "Creating the chatroom"))
+def parse_changes(state: StateValues, meta: EditContext, deps: Deps) -> tuple[dict[str, Any], dict[str, str]]:
+    return parse_chatroom_form(state, now=deps.clock(), initial=meta.initial)
 
-    def do_create(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        values, errors = parse_chatroom_form(state_values(view), now=deps.clock())
-        if errors or not once.first(f"create:{view.get('id')}:{view.get('hash')}"):
-            return
 
-        def work() -> None:
-            meta = CreateContext.load(view.get("private_metadata"))
-            ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
-            draft = NewChatRoom(**{k: v for k, v in values.items()})
-            try:
-                saved = ctx.session().create(draft)
-            except ValidationFailed as exc:
-                again = chatroom_form(
-                    callback_id=ids.CREATE_MODAL,
-                    title="New chatroom",
-                    submit="Create",
-                    private_metadata=meta.dump(),
-                    values=values,
-                    errors=describe(exc).field_errors or {"": str(exc)},
-                )
-                told = f"{describe(exc).text}\nNo chatroom was created: run `/chatrooms create` to try again."
-                ctx.show_or_tell(view.get("id"), again, render_notice(told))
-                return
-            room, note = saved.room, saved_note(saved)
-            created = f"✅ *{escape(room.display_name)}* (`#{room.id}`)"
-            ctx.outcome(
-                view.get("id"),
-                info_modal("Chatroom created", created, note),
-                render_result(
-                    "✅ Chatroom created",
-                    note or "",
-                    room=room,
-                    now=ctx.now(),
-                    zone=deps.zone,
-                    refused=ctx.refused_roles(),
-                ),
-            )
+@handlers.submission(
+    ids.CREATE_MODAL, meta=CreateContext, parse=parse_new, title="New chatroom", loading="Creating the chatroom"
+)
+def create_chatroom(ctx: Ctx, meta: CreateContext, values: dict[str, Any]) -> None:
+    try:
+        saved = ctx.session().create(NewChatRoom(**values))
+    except ValidationFailed as exc:
+        again = chatroom_form(
+            callback_id=ids.CREATE_MODAL,
+            title="New chatroom",
+            submit="Create",
+            private_metadata=meta.dump(),
+            values=values,
+            errors=describe(exc).field_errors or {"": str(exc)},
+        )
+        told = f"{describe(exc).text}\nNo chatroom was created: run `/chatrooms create` to try again."
+        ctx.show_or_tell(ctx.view_id, again, render_notice(told))
+        return
+    room, note = saved.room, saved_note(saved)
+    created = f"✅ *{escape(room.display_name)}* (`#{room.id}`)"
+    ctx.outcome(
+        ctx.view_id,
+        info_modal("Chatroom created", created, note),
+        render_result(
+            "✅ Chatroom created", note or "", room=room, now=ctx.now(), zone=ctx.deps.zone, refused=ctx.refused_roles()
+        ),
+    )
 
-        guarded(ctx, work, view_id=view.get("id"))
 
-    app.view(ids.CREATE_MODAL)(ack=ack_create, lazy=[do_create])
+@handlers.submission(
+    ids.EDIT_MODAL, meta=EditContext, parse=parse_changes, title="Edit chatroom", loading="Saving your changes"
+)
+def save_edit(ctx: Ctx, meta: EditContext, values: dict[str, Any]) -> None:
+    """Save only the fields the user changed, on the version of the record the form was filled from."""
+    changed_values = changed_since(meta.initial, values)
+    if not changed_values:
+        unchanged = f"No field of chatroom `#{meta.chatroom_id}` was changed, so nothing was saved."
+        ctx.show_or_tell(ctx.view_id, info_modal("Nothing changed", unchanged), render_notice(unchanged))
+        return
+    changes = ChatRoomChanges(**changed_values)
+    try:
+        # The adapter re-reads the record, refuses if it is not the version the form was filled from,
+        # and sends every property back with only these fields changed.
+        saved = ctx.session().edit(
+            meta.chatroom_id, changes, expected_updated_on=meta.updated_on, expected_fingerprint=meta.fingerprint
+        )
+    except Conflict as exc:
+        current = exc.current
+        fields = ", ".join(sorted(changed_values)).replace("_", " ")
+        note = (
+            f":twisted_rightwards_arrows: {escape(current.updated_by or 'Someone')} changed this chatroom "
+            f"after you opened it, so nothing was saved. The form now shows the current record with your "
+            f"changes ({fields}) on top: Save to apply them, Cancel to keep it as it is."
+        )
+        fresh = edit_context(current, response_url=meta.response_url, channel_id=meta.channel_id)
+        ctx.show_or_tell(
+            ctx.view_id,
+            edit_form(fresh, {**room_values(current), **changed_values}, note=note),
+            render_notice(f"{describe(exc).text} Run `/chatrooms edit {meta.chatroom_id}` to apply yours."),
+        )
+        return
+    except ValidationFailed as exc:
+        errors = describe(exc).field_errors or {"": str(exc)}
+        told = f"{describe(exc).text}\nNothing was saved: run `/chatrooms edit {meta.chatroom_id}` again."
+        ctx.show_or_tell(ctx.view_id, edit_form(meta, values, errors=errors), render_notice(told))
+        return
+    changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
+    room, extra = saved.room, saved_note(saved)
+    ctx.outcome(
+        ctx.view_id,
+        info_modal("Saved", f"✅ *{escape(room.display_name)}* saved ({changed}).", extra),
+        render_result(
+            f"✅ Saved {changed}",
+            extra or "",
+            room=room,
+            now=ctx.now(),
+            zone=ctx.deps.zone,
+            refused=ctx.refused_roles(),
+        ),
+    )
 
-    # -------------------------------------------------------------------------------- edit submit
-    def ack_edit(ack: Ack, view: dict[str, Any]) -> None:
-        try:
-            meta = EditContext.load(view.get("private_metadata"))
-        except BadMetadata as exc:
-            ack(response_action="update", view=info_modal("Edit chatroom", f":warning: {exc}"))
-            return
-        _, errors = parse_chatroom_form(state_values(view), now=deps.clock(), initial=meta.initial)
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack(response_action="update", view=loading_modal("Edit chatroom", "Saving your changes"))
 
-    def do_edit(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        try:
-            meta = EditContext.load(view.get("private_metadata"))
-        except BadMetadata:
-            return  # answered in the ack
-        values, errors = parse_chatroom_form(state_values(view), now=deps.clock(), initial=meta.initial)
-        if errors or not once.first(f"edit:{view.get('id')}:{view.get('hash')}"):
-            return
-
-        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
-
-        def work() -> None:
-            changed_values = changed_since(meta.initial, values)
-            if not changed_values:
-                unchanged = f"No field of chatroom `#{meta.chatroom_id}` was changed, so nothing was saved."
-                ctx.show_or_tell(view.get("id"), info_modal("Nothing changed", unchanged), render_notice(unchanged))
-                return
-            changes = ChatRoomChanges(**changed_values)
-            try:
-                # The adapter re-reads the record, refuses if it is not the version the form was filled from,
-                # and sends every property back with only these fields changed.
-                saved = ctx.session().edit(
-                    meta.chatroom_id,
-                    changes,
-                    expected_updated_on=meta.updated_on,
-                    expected_fingerprint=meta.fingerprint,
-                )
-            except Conflict as exc:
-                current = exc.current
-                fields = ", ".join(sorted(changed_values)).replace("_", " ")
-                note = (
-                    f":twisted_rightwards_arrows: {escape(current.updated_by or 'Someone')} changed this chatroom "
-                    f"after you opened it, so nothing was saved. The form now shows the current record with your "
-                    f"changes ({fields}) on top: Save to apply them, Cancel to keep it as it is."
-                )
-                fresh = edit_context(current, response_url=meta.response_url, channel_id=meta.channel_id)
-                ctx.show_or_tell(
-                    view.get("id"),
-                    edit_form(fresh, {**room_values(current), **changed_values}, note=note),
-                    render_notice(f"{describe(exc).text} Run `/chatrooms edit {meta.chatroom_id}` to apply yours."),
-                )
-                return
-            except ValidationFailed as exc:
-                errors = describe(exc).field_errors or {"": str(exc)}
-                told = f"{describe(exc).text}\nNothing was saved: run `/chatrooms edit {meta.chatroom_id}` again."
-                ctx.show_or_tell(view.get("id"), edit_form(meta, values, errors=errors), render_notice(told))
-                return
-            changed = ", ".join(sorted(changes.model_fields_set)).replace("_", " ")
-            room, extra = saved.room, saved_note(saved)
-            ctx.outcome(
-                view.get("id"),
-                info_modal("Saved", f"✅ *{escape(room.display_name)}* saved ({changed}).", extra),
-                render_result(
-                    f"✅ Saved {changed}",
-                    extra or "",
-                    room=room,
-                    now=ctx.now(),
-                    zone=deps.zone,
-                    refused=ctx.refused_roles(),
-                ),
-            )
-
-        guarded(ctx, work, view_id=view.get("id"))
-
-    app.view(ids.EDIT_MODAL)(ack=ack_edit, lazy=[do_edit])
-
-    # ------------------------------------------------------------------------------ delete submit
-    def ack_delete(ack: Ack, view: dict[str, Any]) -> None:
-        try:
-            meta = DeleteContext.load(view.get("private_metadata"))
-        except BadMetadata as exc:
-            ack(response_action="update", view=info_modal("Delete chatroom", f":warning: {exc}"))
-            return
-        ack(response_action="update", view=loading_modal("Delete chatroom", f"Deleting chatroom {meta.chatroom_id}"))
-
-    def do_delete(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        try:
-            meta = DeleteContext.load(view.get("private_metadata"))
-        except BadMetadata:
-            return
-        if not once.first(f"delete:{view.get('id')}:{view.get('hash')}"):
-            return
-
-        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
-
-        def work() -> None:
-            ctx.session().delete(meta.chatroom_id)
-            label = f"*{escape(meta.name)}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
-            done = f"🗑️ Chatroom {label} was deleted."
-            ctx.outcome(view.get("id"), info_modal("Deleted", done), render_notice(done))
-            if meta.card_ids and meta.response_url:
-                redraw_cards(ctx, meta)
-            elif meta.list_page and meta.response_url:
-                redraw_list(ctx, meta)
-
-        guarded(ctx, work, view_id=view.get("id"))
-
-    app.view(ids.DELETE_MODAL)(ack=ack_delete, lazy=[do_delete])
+@handlers.submission(
+    ids.DELETE_MODAL,
+    meta=DeleteContext,
+    title="Delete chatroom",
+    loading=lambda meta: loading_modal("Delete chatroom", f"Deleting chatroom {meta.chatroom_id}"),
+)
+def delete_chatroom(ctx: Ctx, meta: DeleteContext, _: None) -> None:
+    ctx.session().delete(meta.chatroom_id)
+    label = f"*{escape(meta.name)}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
+    done = f"🗑️ Chatroom {label} was deleted."
+    ctx.outcome(ctx.view_id, info_modal("Deleted", done), render_notice(done))
+    if meta.card_ids and meta.response_url:
+        redraw_cards(ctx, meta)
+    elif meta.list_page and meta.response_url:
+        redraw_list(ctx, meta)
 
 
 def redraw_cards(ctx: Ctx, meta: DeleteContext) -> None:
@@ -480,9 +403,3 @@ def redraw_list(ctx: Ctx, meta: DeleteContext) -> None:
         label = f"*{escape(meta.name)}* (`#{meta.chatroom_id}`)" if meta.name else f"`#{meta.chatroom_id}`"
         note = f"🗑️ {label} was deleted by <@{ctx.user_id}> just now."
         list_chatrooms(intent, ctx, replace_original=True, response_url=meta.response_url, note=note)
-
-
-def _run_intent(chatroom_id: int) -> Any:
-    from bot.slack.grammar import RunIntent
-
-    return RunIntent(key=None, ids=[chatroom_id])

@@ -51,9 +51,6 @@ def register(app: App, deps: Deps, router: Router) -> None:
         if isinstance(intent, HelpIntent):
             ack(response_type="ephemeral", **render_help(help_text(intent.topic)))
             return
-        if not router.handles(intent):
-            ack(response_type="ephemeral", text="That part of /chatrooms is not available in this app.")
-            return
         # Lookups (a placeholder, then a Nexudus query) queue in the user's lookup lane; the rest (modal
         # openers, whose trigger_id lives 3 s, and commands needing no Nexudus call) in their prompt lane.
         placeholder = PLACEHOLDERS.get(type(intent))
@@ -73,8 +70,8 @@ def register(app: App, deps: Deps, router: Router) -> None:
             intent = parse(command.get("text"))
         except GrammarError:
             return  # already answered in the ack
-        if isinstance(intent, HelpIntent) or not router.handles(intent):
-            return
+        if isinstance(intent, HelpIntent):
+            return  # answered in the ack
         ctx = Ctx.from_bolt(deps, body, client, context)
         ctx.placeholder = type(intent) in PLACEHOLDERS
         guarded(ctx, lambda: router.dispatch(intent, ctx))

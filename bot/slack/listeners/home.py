@@ -10,16 +10,15 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.digests import StaleRow, stale_row
 from bot.services import NotLoggedIn, UserSession
 from bot.slack import ids
-from bot.slack.context import Ctx, ack_only, guarded
+from bot.slack.context import Ctx
 from bot.slack.errors import describe
-from bot.slack.listeners.router import Router
+from bot.slack.handlers import Click, Handlers
 from bot.slack.views.alerts import (
     MAX_HOME_ROWS,
     MAX_HOME_SECTIONS,
@@ -31,6 +30,8 @@ from bot.slack.views.alerts import (
 from bot.stale import oldest_stale
 
 log = logging.getLogger(__name__)
+
+handlers = Handlers()
 
 
 def build_home(deps: Deps, team_id: str, user_id: str) -> dict[str, Any]:
@@ -81,30 +82,27 @@ def publish_home(deps: Deps, client: WebClient, team_id: str, user_id: str) -> N
     client.views_publish(user_id=user_id, view=build_home(deps, team_id, user_id))
 
 
-def register(app: App, deps: Deps, router: Router) -> None:
-    def refresh(client: WebClient, team_id: str, user_id: str) -> None:
-        try:
-            publish_home(deps, client, team_id, user_id)
-        except Exception:
-            log.exception("could not publish the Home tab")
+def refresh_home(deps: Deps, client: WebClient, team_id: str, user_id: str) -> None:
+    """Publish the Home tab again (after a login, a logout, a button in it); a failure is only logged."""
+    try:
+        publish_home(deps, client, team_id, user_id)
+    except Exception:
+        log.exception("could not publish the Home tab")
 
-    deps.refresh_home = refresh
 
-    def home_opened(body: dict[str, Any], event: dict[str, Any], client: WebClient, context: Any) -> None:
-        if event.get("tab", "home") != "home":
-            return  # the Messages tab opened: nothing to publish
-        team_id = str(context.get("team_id") or body.get("team_id") or "")
-        refresh(client, team_id, str(event.get("user") or ""))
+@handlers.setup
+def offer_refresh(deps: Deps) -> None:
+    deps.refresh_home = lambda client, team_id, user_id: refresh_home(deps, client, team_id, user_id)
 
-    app.event("app_home_opened")(ack=ack_only, lazy=[home_opened])
 
-    def logout_clicked(body: dict[str, Any], client: WebClient, context: Any) -> None:
-        ctx = Ctx.from_bolt(deps, body, client, context)
+@handlers.event("app_home_opened")
+def home_opened(ctx: Ctx, event: dict[str, Any]) -> None:
+    if event.get("tab", "home") != "home":
+        return  # the Messages tab opened: nothing to publish
+    refresh_home(ctx.deps, ctx.client, ctx.team_id, str(event.get("user") or ""))
 
-        def work() -> None:
-            deps.services.logout(ctx.team_id, ctx.user_id)
-            refresh(client, ctx.team_id, ctx.user_id)
 
-        guarded(ctx, work)
-
-    app.action(ids.HOME_LOGOUT)(ack=ack_only, lazy=[logout_clicked])
+@handlers.action(ids.HOME_LOGOUT)
+def logout_clicked(ctx: Ctx, click: Click) -> None:
+    ctx.deps.services.logout(ctx.team_id, ctx.user_id)
+    refresh_home(ctx.deps, ctx.client, ctx.team_id, ctx.user_id)

@@ -20,13 +20,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import tzinfo
 from typing import Any
-
-from slack_bolt import Ack, App
-from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.nexudus.errors import CommandFailed, NexudusError, ValidationFailed
@@ -35,13 +30,13 @@ from bot.nexudus.query import ChatRoomFilters
 from bot.rules import id_problem
 from bot.services import EDIT_ROLE, UserSession
 from bot.slack import forms, ids
-from bot.slack.context import Ctx, ack_only, guarded
+from bot.slack.context import Ctx, guarded
 from bot.slack.errors import describe
 from bot.slack.grammar import CommandsIntent, RunIntent
+from bot.slack.handlers import Click, Handlers
 from bot.slack.limits import MAX_SELECT_OPTIONS
-from bot.slack.listeners.router import Router
-from bot.slack.metadata import BadMetadata, RunContext
-from bot.slack.submissions import entry, state_values
+from bot.slack.metadata import BadMetadata, OutOfDate, RunContext
+from bot.slack.submissions import StateValues, entry
 from bot.slack.views.chatrooms import MAX_CARDS_PER_MESSAGE, render_cards, render_notice
 from bot.slack.views.commands import (
     CONFIRM_VALUE,
@@ -175,13 +170,18 @@ def reach_of(session: UserSession, command: Command | None) -> int | None:
         return None
 
 
-# ------------------------------------------------------------------------------------------ handlers
+handlers = Handlers()
+
+
+# ------------------------------------------------------------------------------------- subcommands
+@handlers.subcommand(CommandsIntent)
 def list_commands(intent: CommandsIntent, ctx: Ctx) -> None:
     commands = ctx.session().commands()
     shown = visible_commands(commands)
     ctx.reply(render_commands(shown, hidden=len(commands) - len(shown), refused=ctx.refused_roles()))
 
 
+@handlers.subcommand(RunIntent)
 def open_run(intent: RunIntent, ctx: Ctx) -> None:
     """Open the run modal at once (loading), then build it: for the named command, or with a select."""
     session = ctx.session()
@@ -220,205 +220,140 @@ def open_run(intent: RunIntent, ctx: Ctx) -> None:
     guarded(ctx, build, view_id=view_id)
 
 
-# ------------------------------------------------------------------------------------- registration
-SEARCH_DEADLINE = 2.0  # seconds; Slack drops an options answer after 3
-searches = ThreadPoolExecutor(max_workers=4, thread_name_prefix="room-search")
+# ------------------------------------------------------------------------------------------ buttons
+@handlers.action(ids.RUN)
+def run_clicked(ctx: Ctx, click: Click) -> None:
+    """The chatroom card's "Run command": value = chatroom id (or empty for none)."""
+    raw = click.value.strip()
+    if raw and not (raw.isdigit() and id_problem(raw) is None):
+        raise OutOfDate("That button carries no valid chatroom id.")
+    open_run(RunIntent(key=None, ids=[int(raw)] if raw else []), ctx)
 
 
-def register(app: App, deps: Deps, router: Router) -> None:
-    router.on(CommandsIntent, list_commands)
-    router.on(RunIntent, open_run)
-    once = deps.once
+@handlers.action(ids.RUN_COMMAND)
+def run_command_clicked(ctx: Ctx, click: Click) -> None:
+    """ "Run…" in the commands list: value = command key."""
+    key = click.value.strip()
+    if not _KEY.fullmatch(key):
+        raise OutOfDate("That button carries no valid command key.")
+    open_run(RunIntent(key=key, ids=[]), ctx)
 
-    def ctx_of(body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
-        return Ctx.from_bolt(deps, body, client, context)
 
-    # The chatroom card's "Run command" button: value = chatroom id (or empty for none).
-    def run_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        raw = str(action.get("value") or "").strip()
-        if raw and not (raw.isdigit() and id_problem(raw) is None):
-            guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid chatroom id.")))
-            return
-        intent = RunIntent(key=None, ids=[int(raw)] if raw else [])
-        guarded(ctx, lambda: router.dispatch(intent, ctx))
+@handlers.action(ids.RUN_PICK, in_modal=True)
+def command_picked(ctx: Ctx, click: Click) -> None:
+    """The command select in the modal: rebuild the form for the chosen command, keeping the chatrooms."""
+    meta = RunContext.load(click.view.get("private_metadata"))
+    key = click.selected
+    if not key:
+        return
+    session = ctx.session()
+    command = visible_command(session, key)
+    rooms = forms.rooms_in_view(click.view)
+    problem = command.entity_rule_error(len(rooms)) if rooms else None
+    fresh = context_for(command, pick=True, response_url=meta.response_url, channel_id=meta.channel_id)
+    ctx.show(
+        ctx.view_id,
+        run_modal(
+            choices=visible_commands(session.commands()),
+            command=command,
+            pick=True,
+            rooms=rooms,
+            private_metadata=fresh.dump(),
+            note=f":warning: {escape(problem)}" if problem else None,
+            zone=ctx.deps.zone,
+            reach=reach_of(session, command),
+        ),
+    )
 
-    app.action(ids.RUN)(ack=ack_only, lazy=[run_clicked])
 
-    # "Run…" in the commands list: value = command key.
-    def run_command_clicked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        key = str(action.get("value") or "").strip()
-        if not _KEY.fullmatch(key):
-            guarded(ctx, lambda: ctx.reply(render_notice("That button carries no valid command key.")))
-            return
-        guarded(ctx, lambda: router.dispatch(RunIntent(key=key, ids=[]), ctx))
+@handlers.options(ids.RUN_ROOMS)
+def search_rooms(ctx: Ctx, query: str) -> list[dict[str, Any]]:
+    """The chatroom picker's search, by id and by name (Slack wants the options in the ack itself)."""
+    session = ctx.session()
+    found: dict[int, str] = {}
+    digits = query.lstrip("#")
+    if digits.isdigit() and id_problem(digits) is None:
+        for room in session.find(ChatRoomFilters(id=int(digits)), size=1).records:
+            found[room.id] = room.display_name
+    if query:
+        for room in session.find(ChatRoomFilters(name=query), size=MAX_SEARCH_RESULTS).records:
+            found.setdefault(room.id, room.display_name)
+    return [forms.room_option(i, name) for i, name in list(found.items())[:MAX_SELECT_OPTIONS]]
 
-    app.action(ids.RUN_COMMAND)(ack=ack_only, lazy=[run_command_clicked])
 
-    # The command select in the modal: rebuild the form for the chosen command, keeping the chatrooms.
-    def command_picked(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        raw_view = body.get("view")
-        view: dict[str, Any] = raw_view if isinstance(raw_view, dict) else {}
-        view_id = view.get("id") if isinstance(view.get("id"), str) else None
-        if not view_id:
-            return
+# ------------------------------------------------------------------------------------ the submission
+def parse_run(state: StateValues, meta: RunContext, deps: Deps) -> tuple[StateValues, dict[str, str]]:
+    return state, check_submission(meta, state, deps.zone)
 
-        def work() -> None:
-            meta = RunContext.load(view.get("private_metadata"))
-            option = action.get("selected_option")
-            key = option.get("value") if isinstance(option, dict) else None
-            if not isinstance(key, str) or not key:
-                return
-            session = ctx.session()
-            command = visible_command(session, key)
-            rooms = forms.rooms_in_view(view)
-            problem = command.entity_rule_error(len(rooms)) if rooms else None
-            fresh = context_for(command, pick=True, response_url=meta.response_url, channel_id=meta.channel_id)
-            ctx.show(
-                view_id,
-                run_modal(
-                    choices=visible_commands(session.commands()),
-                    command=command,
-                    pick=True,
-                    rooms=rooms,
-                    private_metadata=fresh.dump(),
-                    note=f":warning: {escape(problem)}" if problem else None,
-                    zone=deps.zone,
-                    reach=reach_of(session, command),
-                ),
-            )
 
-        guarded(ctx, work, view_id=view_id)
+@handlers.submission(
+    ids.RUN_MODAL,
+    meta=RunContext,
+    parse=parse_run,
+    title=RUN_TITLE,
+    loading=lambda meta: running_modal(meta.name or meta.key or "the command"),
+    key="run",
+)
+def run_command(ctx: Ctx, meta: RunContext, state: StateValues) -> None:
+    """Run the command once, on the chatrooms chosen; a refusal comes back in the form with the values kept."""
+    assert meta.key is not None  # check_submission refuses a form without a command
+    zone = ctx.deps.zone
+    session = ctx.session()
+    command = visible_command(session, meta.key)
+    chatroom_ids, rooms, _ = forms.parse_chatroom_ids(state)
 
-    app.action(ids.RUN_PICK)(ack=ack_only, lazy=[command_picked])
+    def form_again(note: str, values: Sequence[str | None] | None = None) -> None:
+        fresh = context_for(command, pick=meta.pick, response_url=meta.response_url, channel_id=meta.channel_id)
+        again = run_modal(
+            choices=visible_commands(session.commands()) if meta.pick else [],
+            command=command,
+            pick=meta.pick,
+            rooms=rooms,
+            private_metadata=fresh.dump(),
+            values=values,
+            note=note,
+            zone=zone,
+        )
+        again_text = f"`/chatrooms run {escape(command.key)}`"
+        told = f"{note}\nThe command was not run; {again_text} opens the form again."
+        ctx.show_or_tell(ctx.view_id, again, render_notice(told))
 
-    # The chatroom picker's search: Slack wants the options in the ack, so this one searches at once.
-    def search_rooms(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
-        query = str(body.get("value") or "").strip()[:100]
-
-        def search() -> dict[int, str]:
-            session = ctx_of(body, client, context).session()
-            found: dict[int, str] = {}
-            digits = query.lstrip("#")
-            if digits.isdigit() and id_problem(digits) is None:
-                for room in session.find(ChatRoomFilters(id=int(digits)), size=1).records:
-                    found[room.id] = room.display_name
-            if query:
-                for room in session.find(ChatRoomFilters(name=query), size=MAX_SEARCH_RESULTS).records:
-                    found.setdefault(room.id, room.display_name)
-            return found
-
-        # Slack wants the options within 3 s, in this very answer: a slow Nexudus yields no suggestions.
+    if forms.too_many_parameters(command.requires_parameters):
+        form_again(too_many_text(command))
+        return
+    if forms.form_digest(command) != meta.digest:
+        form_again(
+            ":arrows_counterclockwise: This command changed in Nexudus since the form opened. "
+            "Check the values below and press Run again."
+        )
+        return
+    pairs, errors = forms.parse_parameters(command.requires_parameters, state, scope=meta.digest, zone=zone)
+    problem = command.entity_rule_error(len(chatroom_ids))
+    if errors or problem:  # the ack checked the same: only a changed command gets here
+        form_again(f":warning: {escape(problem or 'Some values are not valid; check them below.')}")
+        return
+    values = [v for _, v in pairs]
+    try:
+        result = session.run(command, chatroom_ids, pairs)
+    except (CommandFailed, ValidationFailed) as exc:
+        why = (
+            "Nexudus refused these values, so the command did not run: fix them and run again."
+            if isinstance(exc, ValidationFailed)
+            else "Nexudus says the command did not succeed: check the values below and run again."
+        )
+        form_again(f"{describe(exc).text}\n{why}", values)
+        return
+    ctx.outcome(
+        ctx.view_id, result_modal(command, result, len(chatroom_ids)), render_run_result(command, result, chatroom_ids)
+    )
+    if chatroom_ids:
+        shown = chatroom_ids[:MAX_CARDS_PER_MESSAGE]
         try:
-            found = searches.submit(search).result(timeout=SEARCH_DEADLINE)
-        except FutureTimeout:
-            log.warning("chatroom search gave up after %.1f s", SEARCH_DEADLINE)
-            ack(options=[])
+            refreshed = session.cards(shown)
+        except NexudusError as exc:  # the command ran and the modal says so: never turn that into a failure
+            where = " ".join(str(i) for i in shown)
+            note = f"The command ran, but the refreshed cards could not be loaded: {escape(str(exc))}"
+            ctx.reply(render_notice(f"{note} See them with `/chatrooms show {where}`."))
             return
-        except Exception as exc:  # an options answer cannot carry an error: log and offer nothing
-            log.warning("chatroom search failed: %s", describe(exc).text)
-            ack(options=[])
-            return
-        options = [forms.room_option(i, name) for i, name in list(found.items())[:MAX_SELECT_OPTIONS]]
-        ack(options=options)
-
-    app.options(ids.RUN_ROOMS)(search_rooms)
-
-    # ------------------------------------------------------------------------------ the submission
-    def ack_run(ack: Ack, view: dict[str, Any]) -> None:
-        try:
-            meta = RunContext.load(view.get("private_metadata"))
-            errors = check_submission(meta, state_values(view), deps.zone)
-        except BadMetadata as exc:
-            ack(response_action="update", view=info_modal(RUN_TITLE, f":warning: {exc}"))
-            return
-        if errors:
-            ack(response_action="errors", errors=errors)
-            return
-        ack(response_action="update", view=running_modal(meta.name or meta.key or "the command"))
-
-    def do_run(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
-        ctx = ctx_of(body, client, context)
-        state = state_values(view)
-        try:
-            meta = RunContext.load(view.get("private_metadata"))
-            if check_submission(meta, state, deps.zone):
-                return  # answered in the ack
-        except BadMetadata:
-            return
-        if not once.first(f"run:{view.get('id')}:{view.get('hash')}"):
-            return
-        view_id = str(view.get("id"))
-        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
-
-        def work() -> None:
-            assert meta.key is not None  # check_submission refuses a form without a command
-            session = ctx.session()
-            command = visible_command(session, meta.key)
-            chatroom_ids, rooms, _ = forms.parse_chatroom_ids(state)
-
-            def form_again(note: str, values: Sequence[str | None] | None = None) -> None:
-                fresh = context_for(command, pick=meta.pick, response_url=meta.response_url, channel_id=meta.channel_id)
-                again = run_modal(
-                    choices=visible_commands(session.commands()) if meta.pick else [],
-                    command=command,
-                    pick=meta.pick,
-                    rooms=rooms,
-                    private_metadata=fresh.dump(),
-                    values=values,
-                    note=note,
-                    zone=deps.zone,
-                )
-                again_text = f"`/chatrooms run {escape(command.key)}`"
-                told = f"{note}\nThe command was not run; {again_text} opens the form again."
-                ctx.show_or_tell(view_id, again, render_notice(told))
-
-            if forms.too_many_parameters(command.requires_parameters):
-                form_again(too_many_text(command))
-                return
-            if forms.form_digest(command) != meta.digest:
-                form_again(
-                    ":arrows_counterclockwise: This command changed in Nexudus since the form opened. "
-                    "Check the values below and press Run again."
-                )
-                return
-            pairs, errors = forms.parse_parameters(
-                command.requires_parameters, state, scope=meta.digest, zone=deps.zone
-            )
-            problem = command.entity_rule_error(len(chatroom_ids))
-            if errors or problem:  # the ack checked the same: only a changed command gets here
-                form_again(f":warning: {escape(problem or 'Some values are not valid; check them below.')}")
-                return
-            values = [v for _, v in pairs]
-            try:
-                result = session.run(command, chatroom_ids, pairs)
-            except (CommandFailed, ValidationFailed) as exc:
-                why = (
-                    "Nexudus refused these values, so the command did not run: fix them and run again."
-                    if isinstance(exc, ValidationFailed)
-                    else "Nexudus says the command did not succeed: check the values below and run again."
-                )
-                form_again(f"{describe(exc).text}\n{why}", values)
-                return
-            ctx.outcome(
-                view_id,
-                result_modal(command, result, len(chatroom_ids)),
-                render_run_result(command, result, chatroom_ids),
-            )
-            if chatroom_ids:
-                shown = chatroom_ids[:MAX_CARDS_PER_MESSAGE]
-                try:
-                    refreshed = session.cards(shown)
-                except NexudusError as exc:  # the command ran and the modal says so: never turn that into a failure
-                    where = " ".join(str(i) for i in shown)
-                    note = f"The command ran, but the refreshed cards could not be loaded: {escape(str(exc))}"
-                    ctx.reply(render_notice(f"{note} See them with `/chatrooms show {where}`."))
-                    return
-                for msg in render_cards(refreshed, [], ctx.now(), deps.zone, ctx.refused_roles()):
-                    ctx.reply(msg)
-
-        guarded(ctx, work, view_id=view_id)
-
-    app.view(ids.RUN_MODAL)(ack=ack_run, lazy=[do_run])
+        for msg in render_cards(refreshed, [], ctx.now(), zone, ctx.refused_roles()):
+            ctx.reply(msg)

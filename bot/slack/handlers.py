@@ -1,0 +1,309 @@
+"""One registration helper per kind of Slack request, so that a handler reads as its use case.
+
+A feature module (bot/slack/listeners/*.py) makes one `Handlers` and decorates top-level functions:
+
+    handlers = Handlers()
+
+    @handlers.subcommand(ListIntent)                  # `/chatrooms list …` (the grammar makes the intent)
+    def list_chatrooms(intent: ListIntent, ctx: Ctx) -> None: ...
+
+    @handlers.action(ids.SHOW)                        # a button or menu, by action_id
+    def show_clicked(ctx: Ctx, click: Click) -> None: ...
+
+    @handlers.submission(ids.EDIT_MODAL, meta=EditContext, parse=parse_edit, title="Edit chatroom",
+                         loading="Saving your changes")
+    def save_edit(ctx: Ctx, meta: EditContext, values: dict[str, Any]) -> None: ...
+
+The helpers own what every handler of a kind used to write for itself:
+- an **action** is acked at once; its lazy half builds the `Ctx` and runs the handler guarded (any exception
+  becomes words through `describe`; a forged or stale button raises `OutOfDate`);
+- a **submission**'s ack loads the modal's `private_metadata` (a forged one answers in the modal), parses the
+  form (field errors answer under the fields) and swaps in a loading view; its lazy half parses again, runs once
+  per view id and hash (`Deps.once`, passed to `install`: Redis' with REDIS_URL), sends every answer to the modal's
+  `response_url` and runs the handler guarded, failures shown in the modal;
+- an **options** source answers within Slack's 3 s from a small per-app pool, or offers nothing;
+- a **subcommand** joins the router that the `/chatrooms` command dispatches through (listeners/commands.py).
+
+Handlers are plain functions: a unit test calls them with a `Ctx` (see tests/unit/test_handlers.py). The
+dependencies reach them through the `Ctx` that `install` builds from the `Deps` it was given once per app,
+never through Bolt's `context` (Bolt deep-copies that for lazy listeners).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.deps import Deps
+from bot.once import OnceKeys  # the one once-only guard of an app: Deps.once (memory, or Redis SET NX)
+from bot.slack.context import Ctx, ack_only, guarded
+from bot.slack.errors import describe
+from bot.slack.listeners.router import Router
+from bot.slack.metadata import BadMetadata, Metadata, OutOfDate
+from bot.slack.submissions import StateValues, state_values
+from bot.slack.views.modals import info_modal, loading_modal
+
+log = logging.getLogger(__name__)
+
+__all__ = ["Click", "Handlers", "OnceKeys", "OutOfDate", "no_fields"]
+
+M = TypeVar("M", bound=Metadata)
+F = TypeVar("F", bound=Callable[..., Any])
+
+OPTIONS_DEADLINE = 2.0  # seconds; Slack drops an options answer after 3
+OPTIONS_WORKERS = 4
+
+
+@dataclass(frozen=True)
+class Click:
+    """A button press or menu choice: the Bolt `action` and the request body it came in."""
+
+    action: dict[str, Any]
+    body: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def value(self) -> str:
+        return str(self.action.get("value") or "")
+
+    @property
+    def selected(self) -> str | None:
+        option = self.action.get("selected_option")
+        value = option.get("value") if isinstance(option, dict) else None
+        return value if isinstance(value, str) else None
+
+    @property
+    def view(self) -> dict[str, Any]:
+        view = self.body.get("view")
+        return view if isinstance(view, dict) else {}
+
+    @property
+    def from_home(self) -> bool:
+        """Pressed in the App Home tab (rather than in a message)."""
+        return self.view.get("type") == "home"
+
+    @property
+    def message_ts(self) -> str | None:
+        container = self.body.get("container")
+        ts = container.get("message_ts") if isinstance(container, dict) else None
+        return ts if isinstance(ts, str) else None
+
+
+@dataclass(frozen=True)
+class Submission:
+    """How one modal's submission is checked in the ack and run after it."""
+
+    callback_id: str
+    handler: Callable[[Ctx, Any, Any], None]
+    meta: type[Metadata]
+    parse: Callable[[StateValues, Any, Deps], tuple[Any, dict[str, str]]]
+    title: str
+    loading: Callable[[Any], dict[str, Any]]
+    key: str
+
+
+@dataclass(frozen=True)
+class Action:
+    action_id: str
+    handler: Callable[[Ctx, Click], None]
+    in_modal: bool  # failures shown in the modal the action came from (a select inside a form)
+
+
+@dataclass(frozen=True)
+class Options:
+    action_id: str
+    source: Callable[[Ctx, str], list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    handler: Callable[[Ctx, dict[str, Any]], None]
+
+
+def no_fields(state: StateValues, meta: Any, deps: Deps) -> tuple[None, dict[str, str]]:
+    """The `parse` of a modal with nothing to fill in (a confirmation)."""
+    return None, {}
+
+
+class Handlers:
+    """A feature's handlers, recorded at import (no App exists then) and installed into each app built."""
+
+    def __init__(self) -> None:
+        self.subcommands: dict[type, Callable[[Any, Ctx], None]] = {}
+        self.actions: list[Action] = []
+        self.submissions: list[Submission] = []
+        self.options_sources: list[Options] = []
+        self.events: list[Event] = []
+        self.setups: list[Callable[[Deps], None]] = []
+
+    # -- the decorators ----------------------------------------------------------------------------
+    def subcommand(self, intent_type: type) -> Callable[[F], F]:
+        """`/chatrooms …` text that the grammar parses into `intent_type` runs `handler(intent, ctx)`."""
+
+        def register(handler: F) -> F:
+            self.subcommands[intent_type] = handler
+            return handler
+
+        return register
+
+    def action(self, *action_ids: str, in_modal: bool = False) -> Callable[[F], F]:
+        """A button or menu (`handler(ctx, click)`), acked at once and run after the ack."""
+
+        def register(handler: F) -> F:
+            self.actions.extend(Action(action_id, handler, in_modal) for action_id in action_ids)
+            return handler
+
+        return register
+
+    def submission(
+        self,
+        callback_id: str,
+        *,
+        meta: type[M],
+        parse: Callable[[StateValues, M, Deps], tuple[Any, dict[str, str]]] = no_fields,
+        title: str,
+        loading: str | Callable[[M], dict[str, Any]],
+        key: str | None = None,
+    ) -> Callable[[F], F]:
+        """A modal's submission: `handler(ctx, meta, values)` runs once, after the ack, with the parsed values.
+
+        `parse(state, meta, deps)` → (values, field errors): errors answer in the ack under their fields, and
+        may raise `BadMetadata`. `title` heads the modal that says a form is forged or out of date; `loading`
+        is the text of the view shown while the handler works (or a function of the metadata returning it).
+        """
+        loading_view = loading if callable(loading) else _loading(title, loading)
+
+        def register(handler: F) -> F:
+            self.submissions.append(
+                Submission(callback_id, handler, meta, parse, title, loading_view, key or handler.__name__)
+            )
+            return handler
+
+        return register
+
+    def options(self, action_id: str) -> Callable[[F], F]:
+        """An external select's options: `source(ctx, typed_text)` → options, within Slack's 3 s or none."""
+
+        def register(source: F) -> F:
+            self.options_sources.append(Options(action_id, source))
+            return source
+
+        return register
+
+    def event(self, name: str) -> Callable[[F], F]:
+        """An Events API event (`handler(ctx, event)`), acked at once and run after the ack."""
+
+        def register(handler: F) -> F:
+            self.events.append(Event(name, handler))
+            return handler
+
+        return register
+
+    def setup(self, wire: Callable[[Deps], None]) -> Callable[[Deps], None]:
+        """Run `wire(deps)` once for each app built (a hook the feature offers the others)."""
+        self.setups.append(wire)
+        return wire
+
+    # -- into an app -------------------------------------------------------------------------------
+    def install(self, app: App, deps: Deps, router: Router, once: OnceKeys) -> None:
+        for wire in self.setups:
+            wire(deps)
+        for intent_type, handler in self.subcommands.items():
+            router.on(intent_type, handler)
+        for act in self.actions:
+            app.action(act.action_id)(ack=ack_only, lazy=[_lazy_action(deps, act)])
+        for sub in self.submissions:
+            app.view(sub.callback_id)(ack=_submission_ack(deps, sub), lazy=[_submission_lazy(deps, sub, once)])
+        if self.options_sources:
+            pool = ThreadPoolExecutor(max_workers=OPTIONS_WORKERS, thread_name_prefix="options")
+            for source in self.options_sources:
+                app.options(source.action_id)(_options_ack(deps, source, pool))
+        for event in self.events:
+            app.event(event.name)(ack=ack_only, lazy=[_lazy_event(deps, event)])
+
+
+def _loading(title: str, text: str) -> Callable[[Any], dict[str, Any]]:
+    return lambda _meta: loading_modal(title, text)
+
+
+def _lazy_action(deps: Deps, act: Action) -> Callable[..., None]:
+    def lazy(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        click = Click(action if isinstance(action, dict) else {}, body)
+        if act.in_modal and not ctx.view_id:
+            return  # a select inside a form, with no form to answer in
+        guarded(ctx, lambda: act.handler(ctx, click), view_id=ctx.view_id if act.in_modal else None)
+
+    return lazy
+
+
+def _lazy_event(deps: Deps, event: Event) -> Callable[..., None]:
+    def lazy(body: dict[str, Any], client: WebClient, context: Any, event: dict[str, Any]) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        guarded(ctx, lambda: handler(ctx, event if isinstance(event, dict) else {}))
+
+    handler = event.handler
+    return lazy
+
+
+def _submission_ack(deps: Deps, sub: Submission) -> Callable[..., None]:
+    """Pure and fast: metadata, then the form's checks, then the loading view (Slack's 3 s)."""
+
+    def ack_submission(ack: Ack, view: dict[str, Any]) -> None:
+        try:
+            meta = sub.meta.load(view.get("private_metadata"))
+            _, errors = sub.parse(state_values(view), meta, deps)
+        except BadMetadata as exc:
+            ack(response_action="update", view=info_modal(sub.title, f":warning: {exc}"))
+            return
+        if errors:
+            ack(response_action="errors", errors=errors)
+            return
+        ack(response_action="update", view=sub.loading(meta))
+
+    return ack_submission
+
+
+def _submission_lazy(deps: Deps, sub: Submission, once: OnceKeys) -> Callable[..., None]:
+    def lazy(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        try:
+            meta = sub.meta.load(view.get("private_metadata"))
+            values, errors = sub.parse(state_values(view), meta, deps)
+        except BadMetadata:
+            return  # answered in the ack
+        if errors or not once.first(f"{sub.key}:{view.get('id')}:{view.get('hash')}"):
+            return  # answered in the ack, or a double click / retry of a submission already running
+        ctx.view_id = view.get("id") if isinstance(view.get("id"), str) else ctx.view_id
+        ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
+        guarded(ctx, lambda: sub.handler(ctx, meta, values), view_id=ctx.view_id)
+
+    return lazy
+
+
+def _options_ack(deps: Deps, source: Options, pool: ThreadPoolExecutor) -> Callable[..., None]:
+    """Slack wants the options in the ack itself, within 3 s: a slow Nexudus yields no suggestions."""
+
+    def answer(ack: Ack, body: dict[str, Any], context: Any, client: WebClient) -> None:
+        typed = str(body.get("value") or "").strip()[:100]
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        try:
+            options = pool.submit(source.source, ctx, typed).result(timeout=OPTIONS_DEADLINE)
+        except FutureTimeout:
+            log.warning("%s: options gave up after %.1f s", source.action_id, OPTIONS_DEADLINE)
+            ack(options=[])
+            return
+        except Exception as exc:  # an options answer cannot carry an error: log and offer nothing
+            log.warning("%s: options failed: %s", source.action_id, describe(exc).text)
+            ack(options=[])
+            return
+        ack(options=options)
+
+    return answer

@@ -1,0 +1,638 @@
+"""The store's storage interface (`Tables`) and the one `Store` every backend shares.
+
+The store keeps five small tables of JSON records, each keyed by a text key: ``credentials``
+(``team:user``), ``subscriptions`` (id), ``alerts`` (``subscription:chatroom``), ``digests``
+(``subscription:message_ts``) and ``meta``. A backend only stores and finds those records, inside
+transactions (`Tables`, `Tx`); everything else lives here, above the storage, so the embedded SQLite file
+(`bot.store.sqlite`) and PostgreSQL (`bot.store.postgres`) behave the same:
+
+* Fernet / MultiFernet encryption of logins (only the email is in clear, for ``whoami``), the *key check*
+  (a known text encrypted with the key, in ``meta``) that refuses a wrong ``STORE_KEY`` at start, and key
+  rotation (`Store.rotate_keys`, also done at start when ``STORE_KEY`` is a key list);
+* every read-modify-write runs inside one write transaction in which the rows read are locked against
+  other processes (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT … FOR UPDATE``), and a decision over a
+  whole table (``subscribe_once``) first serialises that table's writers (`Tx.serialize`).
+
+To add an operation (escalations, quiet hours, …): write it here in terms of `Tx`; both backends get it.
+A new kind of record is one more name in `TABLES` (and, on PostgreSQL, one Alembic revision).
+
+Passwords only ever exist inside a Fernet token; nothing here logs or reprs a password or a token.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+from cryptography.fernet import InvalidToken, MultiFernet
+
+from bot.nexudus.credentials import Credentials
+from bot.store.errors import StoreKeyMismatch
+from bot.store.keys import Cipher
+from bot.store.models import PENDING_PREFIX, AlertRecord, Digest, Subscription
+
+log = logging.getLogger(__name__)
+
+TABLES = ("credentials", "subscriptions", "alerts", "digests", "meta")
+"""Every table of the store; each holds JSON records under a text key."""
+
+KEY_CHECK = "key_check"
+ALERT_CYCLE = "alert_cycle"
+"""The last alert-cycle slot a worker claimed (see `Store.alert_cycle`)."""
+_KEY_CHECK_TEXT = b"chatrooms-bot store key check v1"
+_ENCRYPTED_FIELDS = ("token",)
+"""The fields of a credentials record that hold Fernet tokens (re-encrypted when keys rotate)."""
+
+
+# ------------------------------------------------------------------------------- the storage interface
+
+
+class Tx(Protocol):
+    """One transaction on the tables. In a write transaction, rows read are locked until it commits."""
+
+    def get(self, table: str, key: str) -> Any | None:
+        """The record under ``key``, or None."""
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        """Insert or replace the record under ``key``."""
+
+    def update(self, table: str, key: str, value: Any) -> bool:
+        """Replace the record under ``key`` only if there is one; whether there was."""
+
+    def delete(self, table: str, key: str) -> bool:
+        """Remove the record under ``key``; whether there was one."""
+
+    def range(self, table: str, low: str, high: str) -> list[tuple[str, Any]]:
+        """Records whose key is in ``[low, high)`` (byte order), by key."""
+
+    def delete_range(self, table: str, low: str, high: str) -> int:
+        """Remove the records whose key is in ``[low, high)``; how many."""
+
+    def scan(self, table: str) -> list[tuple[str, Any]]:
+        """Every record of the table, oldest first."""
+
+    def serialize(self, table: str) -> None:
+        """Make other processes' writers that also call this wait until this transaction ends."""
+
+
+class Tables(Protocol):
+    """A storage backend: the tables of `TABLES`, read and written in transactions."""
+
+    where: str
+    """Where the data is, for messages (a file path, or a database URL without its password)."""
+
+    lost_key_hint: str
+    """What to do if the key is lost, for the key-mismatch message."""
+
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only transaction (writes from other processes may land between two reads)."""
+
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction, committed durably when the block ends, rolled back if it raises."""
+
+    def close(self) -> None:
+        """Release the connections; later calls raise RuntimeError."""
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        """Try, without waiting, to hold the lock ``name`` among every process sharing the data; whether this
+        process holds it. Released when the block ends, and by the system if the process dies holding it."""
+
+
+# ------------------------------------------------------------------------------------------ keys
+
+
+def _prefix_bounds(prefix: str) -> tuple[str, str]:
+    """Key range ``[prefix:, prefix;)`` — every composite key starting with ``prefix:``.
+
+    ``;`` is the character after ``:``, so a primary-key range scan finds exactly one subscription's
+    rows without reading the whole table (and ``ab`` never matches ``abc:...``).
+    """
+    return f"{prefix}:", f"{prefix};"
+
+
+def _cred_key(team_id: str, user_id: str) -> str:
+    return f"{team_id}:{user_id}"
+
+
+def _alert_key(sub_id: str, chatroom_id: int) -> str:
+    return f"{sub_id}:{int(chatroom_id)}"
+
+
+def _digest_key(sub_id: str, message_ts: str) -> str:
+    return f"{sub_id}:{message_ts}"
+
+
+def _tokens(value: Any) -> list[str]:
+    """The Fernet tokens in one credentials record."""
+    if not isinstance(value, dict):
+        return []
+    return [value[field] for field in _ENCRYPTED_FIELDS if isinstance(value.get(field), str)]
+
+
+def _credential_record(creds: Credentials) -> dict[str, Any]:
+    """What is encrypted for a login: the password (Basic), or the tokens and their expiry (Bearer)."""
+    if creds.access_token is None:
+        return {"email": creds.email, "password": creds.password}
+    return {
+        "email": creds.email,
+        "scheme": "bearer",
+        "access_token": creds.access_token,
+        "refresh_token": creds.refresh_token,
+        "expires_at": creds.expires_at.isoformat() if creds.expires_at else None,
+        "refresh_expires_at": creds.refresh_expires_at.isoformat() if creds.refresh_expires_at else None,
+    }
+
+
+def _credentials_from(plain: dict[str, Any]) -> Credentials:
+    if plain.get("scheme") != "bearer":
+        return Credentials(email=str(plain["email"]), password=str(plain["password"]))
+
+    def when(key: str) -> datetime | None:
+        raw = plain.get(key)
+        return datetime.fromisoformat(raw) if isinstance(raw, str) else None
+
+    refresh = plain.get("refresh_token")
+    return Credentials(
+        email=str(plain["email"]),
+        access_token=str(plain["access_token"]),
+        refresh_token=str(refresh) if isinstance(refresh, str) else None,
+        expires_at=when("expires_at"),
+        refresh_expires_at=when("refresh_expires_at"),
+    )
+
+
+def open_tables(where: Path | str | Tables) -> Tables:
+    """The backend for ``where``: a database URL (``postgresql+psycopg://…``), or the path of the SQLite file."""
+    if isinstance(where, str) and "://" in where:
+        from bot.store.postgres import PostgresTables
+
+        return PostgresTables(where)
+    if isinstance(where, (str, Path)):
+        from bot.store.sqlite import SqliteTables
+
+        return SqliteTables(Path(where))
+    return where
+
+
+# ------------------------------------------------------------------------------------------ store
+
+
+class Store:
+    """The persistent store, on any backend. Thread-safe; safe for several processes sharing the data.
+
+    ``Store(path, cipher)`` opens the embedded SQLite file; ``Store(database_url, cipher)`` PostgreSQL (its
+    schema must be current: ``python -m bot migrate``). Opening checks the key (`StoreKeyMismatch`) and,
+    with a key list, re-encrypts every login under the first key.
+    """
+
+    def __init__(self, where: Path | str | Tables, cipher: Cipher) -> None:
+        self._tables = open_tables(where)
+        self.path: Path | None = getattr(self._tables, "path", None)
+        self._cipher = cipher
+        try:
+            self._check_key()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def tables(self) -> Tables:
+        """The storage backend (for tools such as the bench; the app only uses the methods below)."""
+        return self._tables
+
+    def __repr__(self) -> str:
+        return f"Store({self._tables.where!r})"
+
+    __str__ = __repr__
+
+    # -- lifecycle
+
+    def close(self) -> None:
+        """Release the backend (idempotent; every write was committed already)."""
+        self._tables.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _read(self) -> AbstractContextManager[Tx]:
+        return self._tables.read()
+
+    def _write(self) -> AbstractContextManager[Tx]:
+        return self._tables.write()
+
+    def _get(self, table: str, key: str) -> Any | None:
+        with self._read() as tx:
+            return tx.get(table, key)
+
+    def _range(self, table: str, prefix: str) -> list[tuple[str, Any]]:
+        with self._read() as tx:
+            return tx.range(table, *_prefix_bounds(prefix))
+
+    # --------------------------------------------------------------------------------- the key
+
+    def _check_key(self) -> None:
+        """Refuse a STORE_KEY that is not the one the data was written with; rotate to the first key.
+
+        One write transaction with the ``meta`` writers serialised, so processes starting together agree:
+        the first writes the check, the others read it.
+        """
+        with self._write() as tx:
+            tx.serialize("meta")
+            check = tx.get("meta", KEY_CHECK)
+            credentials = tx.scan("credentials")
+            if isinstance(check, dict) and isinstance(check.get("token"), str):
+                if not self._decrypts(check["token"]):
+                    raise self._mismatch()
+            else:
+                # A store from before key checks: the key is right if any saved login decrypts (or there is none).
+                tokens = [token for _, value in credentials for token in _tokens(value)]
+                if tokens and not any(self._decrypts(token) for token in tokens):
+                    raise self._mismatch()
+            if check is None or isinstance(self._cipher, MultiFernet):
+                tx.put("meta", KEY_CHECK, {"token": self._cipher.encrypt(_KEY_CHECK_TEXT).decode("ascii")})
+            if isinstance(self._cipher, MultiFernet):
+                self._rotate(tx, credentials, self._cipher)
+
+    def rotate_keys(self) -> int:
+        """Re-encrypt every saved login (and the key check) under the first key of STORE_KEY; how many tokens.
+
+        What ``python -m bot rotate-keys`` runs. Once it has, the old keys can be dropped from STORE_KEY.
+        """
+        cipher = self._cipher if isinstance(self._cipher, MultiFernet) else MultiFernet([self._cipher])
+        with self._write() as tx:
+            tx.serialize("meta")
+            tx.put("meta", KEY_CHECK, {"token": self._cipher.encrypt(_KEY_CHECK_TEXT).decode("ascii")})
+            return self._rotate(tx, tx.scan("credentials"), cipher)
+
+    @staticmethod
+    def _rotate(tx: Tx, credentials: list[tuple[str, Any]], cipher: MultiFernet) -> int:
+        """Re-encrypt every credential token under the cipher's first key (inside the caller's transaction)."""
+        rotated = 0
+        for key, value in credentials:
+            if not isinstance(value, dict):
+                continue
+            for field in _ENCRYPTED_FIELDS:
+                token = value.get(field)
+                if not isinstance(token, str):
+                    continue
+                try:
+                    value[field] = cipher.rotate(token.encode("ascii")).decode("ascii")
+                except (InvalidToken, ValueError, TypeError, UnicodeError):
+                    continue  # unreadable under every key: left as it is (load_credentials says so)
+                rotated += 1
+            tx.put("credentials", key, value)
+        if rotated:
+            log.info("re-encrypted %s saved login(s) with the first key of STORE_KEY", rotated)
+        return rotated
+
+    def _decrypts(self, token: str) -> bool:
+        try:
+            self._cipher.decrypt(token.encode("ascii"))
+        except (InvalidToken, ValueError, TypeError, UnicodeError):
+            return False
+        return True
+
+    def _key_still_matches(self) -> bool:
+        check = self._get("meta", KEY_CHECK)
+        return isinstance(check, dict) and isinstance(check.get("token"), str) and self._decrypts(check["token"])
+
+    def _mismatch(self) -> StoreKeyMismatch:
+        return StoreKeyMismatch(
+            f"STORE_KEY does not decrypt the store {self._tables.where}: it is not the key (or key list) the saved "
+            "logins were encrypted with. Set STORE_KEY to that key — during a rotation, the new key first and the "
+            f"old one after it, comma-separated. Nothing in the store was changed. ({self._tables.lost_key_hint})"
+        )
+
+    def _rekeyed(self) -> StoreKeyMismatch:
+        log.error(
+            "this process's STORE_KEY no longer decrypts the store %s: another process re-encrypted it with a "
+            "newer key. Restart this process with the current STORE_KEY.",
+            self._tables.where,
+        )
+        return StoreKeyMismatch(
+            "This app process cannot read saved Nexudus logins: the store was re-encrypted with a newer key "
+            "(STORE_KEY) than the one this process has. Nothing was changed. An administrator must restart it "
+            "with the current STORE_KEY."
+        )
+
+    # ------------------------------------------------------------------------- alert worker cycles
+
+    @contextlib.contextmanager
+    def alert_cycle(self, slot: int | None) -> Iterator[bool]:
+        """Whether this process runs the alert cycle of ``slot`` (a number per interval: ``now // interval``;
+        None: whenever no other cycle is running).
+
+        Several alert workers may run (on one machine with the SQLite file, anywhere with PostgreSQL). Each
+        slot's cycle is run by exactly one: the one that holds the cycle lock (so two cycles never overlap)
+        and is first to claim the slot in ``meta`` (so a cycle is not run twice). A worker killed mid-cycle
+        loses the lock with its process; the next slot is claimed by another, whose cycle finishes what was
+        interrupted (digest intents: no repeat, no loss).
+        """
+        with self._tables.exclusive("alert-cycle") as held:
+            yield held and (slot is None or self._claim_slot(slot))
+
+    def _claim_slot(self, slot: int) -> bool:
+        with self._write() as tx:
+            tx.serialize("meta")
+            done = tx.get("meta", ALERT_CYCLE)
+            if isinstance(done, dict) and isinstance(done.get("slot"), int) and done["slot"] >= slot:
+                return False
+            tx.put("meta", ALERT_CYCLE, {"slot": slot})
+            return True
+
+    # ------------------------------------------------------------------------------ credentials
+
+    def save_credentials(self, team_id: str, user_id: str, creds: Credentials, now: datetime) -> None:
+        """Store a login; only the email is in clear (for ``whoami``), the secrets are in the Fernet token.
+
+        A token login keeps its access and refresh tokens and their expiry, never a password.
+        """
+        secret = json.dumps(_credential_record(creds)).encode("utf-8")
+        value = {
+            "email": creds.email,
+            "token": self._cipher.encrypt(secret).decode("ascii"),
+            "saved_at": now.isoformat(),
+        }
+        with self._write() as tx:
+            tx.put("credentials", _cred_key(team_id, user_id), value)
+
+    def load_credentials(self, team_id: str, user_id: str) -> Credentials | None:
+        """The user's login, or None if absent or unreadable (tampered).
+
+        Raises ``StoreKeyMismatch`` when this process's key no longer reads the store (another process
+        rotated it to a newer key): a login that exists must not look absent.
+        """
+        value = self._get("credentials", _cred_key(team_id, user_id))
+        if value is None:
+            return None
+        try:
+            token = value["token"]
+            plain = json.loads(self._cipher.decrypt(token.encode("ascii")))
+            return _credentials_from(plain)
+        except (InvalidToken, KeyError, TypeError, ValueError, AttributeError, UnicodeError):
+            if not self._key_still_matches():
+                raise self._rekeyed() from None
+            # The reason alone: the token, the key and the plaintext are all secrets.
+            log.warning(
+                "stored credentials for team %s user %s cannot be decrypted (wrong STORE_KEY or "
+                "tampered data); treating them as absent",
+                team_id,
+                user_id,
+            )
+            return None
+
+    def delete_credentials(self, team_id: str, user_id: str) -> bool:
+        """Forget a login; True if there was one."""
+        with self._write() as tx:
+            return tx.delete("credentials", _cred_key(team_id, user_id))
+
+    def whoami(self, team_id: str, user_id: str) -> str | None:
+        """The email of the saved login, without decrypting anything."""
+        value = self._get("credentials", _cred_key(team_id, user_id))
+        if not isinstance(value, dict) or not isinstance(value.get("email"), str):
+            return None
+        return str(value["email"])
+
+    def has_credentials(self, team_id: str, user_id: str) -> bool:
+        """Whether a login is saved (it may still fail to decrypt; ``load_credentials`` tells)."""
+        return self._get("credentials", _cred_key(team_id, user_id)) is not None
+
+    # ---------------------------------------------------------------------------- subscriptions
+
+    def add_subscription(self, sub: Subscription) -> Subscription:
+        """Save a new subscription (replacing one with the same id)."""
+        with self._write() as tx:
+            tx.put("subscriptions", sub.id, sub.model_dump(mode="json"))
+        return sub
+
+    def subscribe_once(self, sub: Subscription) -> tuple[Subscription, bool]:
+        """Save ``sub`` unless its channel already has a subscription with the same filter.
+
+        Returns (the subscription in force, whether it is the new one). The look-up and the insert run in
+        one write transaction with the subscription writers serialised, so two identical subscribes at the
+        same moment (threads of one process, or two processes) make one subscription, never two.
+        """
+        with self._write() as tx:
+            tx.serialize("subscriptions")
+            for _, value in tx.scan("subscriptions"):
+                existing = Subscription.model_validate(value)
+                if existing.same_filter(sub):
+                    return existing, False
+            tx.put("subscriptions", sub.id, sub.model_dump(mode="json"))
+        return sub, True
+
+    def subscriptions(self, team_id: str | None = None) -> list[Subscription]:
+        """All subscriptions, or only one team's: a team never sees another's."""
+        with self._read() as tx:
+            subs = [Subscription.model_validate(value) for _, value in tx.scan("subscriptions")]
+        if team_id is not None:
+            subs = [s for s in subs if s.team_id == team_id]
+        return subs
+
+    def channel_subscriptions(self, team_id: str, channel_id: str) -> list[Subscription]:
+        """The team's subscriptions posting to one channel."""
+        return [s for s in self.subscriptions(team_id) if s.channel_id == channel_id]
+
+    def subscriptions_by_user(self, team_id: str, user_id: str) -> list[Subscription]:
+        """The team's subscriptions that scan with this user's credentials."""
+        return [s for s in self.subscriptions(team_id) if s.created_by == user_id]
+
+    def get_subscription(self, sub_id: str) -> Subscription | None:
+        """One subscription by id (callers acting for a user must check its ``team_id``)."""
+        value = self._get("subscriptions", sub_id)
+        return None if value is None else Subscription.model_validate(value)
+
+    def update_subscription(self, sub: Subscription) -> bool:
+        """Overwrite an existing subscription; False (and nothing written) if it was removed.
+
+        The alert worker updates subscriptions while users may remove them; writing only when the
+        row still exists means a removed subscription is never brought back.
+        """
+        with self._write() as tx:
+            return tx.update("subscriptions", sub.id, sub.model_dump(mode="json"))
+
+    def remove_subscription(self, team_id: str, sub_id: str) -> bool:
+        """Remove a team's subscription with its alerts and digests, in one transaction.
+
+        Another team's id is treated as unknown (False), so ids cannot be probed across teams.
+        """
+        with self._write() as tx:
+            value = tx.get("subscriptions", sub_id)
+            if not isinstance(value, dict) or value.get("team_id") != team_id:
+                return False
+            tx.delete("subscriptions", sub_id)
+            for table in ("alerts", "digests"):
+                tx.delete_range(table, *_prefix_bounds(sub_id))
+            return True
+
+    # ------------------------------------------------------------------------------ alert state
+
+    def get_alert(self, sub_id: str, chatroom_id: int) -> AlertRecord | None:
+        value = self._get("alerts", _alert_key(sub_id, chatroom_id))
+        return None if value is None else AlertRecord.model_validate(value)
+
+    def put_alert(self, rec: AlertRecord) -> None:
+        """Record (or replace) what was alerted for one chatroom."""
+        self.put_alerts([rec])
+
+    def put_alerts(self, recs: list[AlertRecord]) -> None:
+        """Record many alerts in one transaction: a digest's rows land together, or not at all."""
+        if not recs:
+            return
+        with self._write() as tx:
+            for rec in recs:
+                tx.put("alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
+
+    def alerts_for(self, sub_id: str) -> list[AlertRecord]:
+        """A subscription's alert records, by a key-range scan rather than a full table scan."""
+        return [AlertRecord.model_validate(v) for _, v in self._range("alerts", sub_id)]
+
+    def delete_alert(self, sub_id: str, chatroom_id: int) -> bool:
+        """Forget one chatroom's alert (e.g. the member was answered); True if there was one."""
+        with self._write() as tx:
+            return tx.delete("alerts", _alert_key(sub_id, chatroom_id))
+
+    def snooze(self, sub_id: str, chatroom_id: int, until: datetime) -> AlertRecord | None:
+        """Silence one chatroom's alert until ``until``; None if there is no such alert.
+
+        Read and write happen in one transaction (the row locked), so a concurrent ``put_alert`` from the
+        worker is either fully before (and kept, snoozed) or fully after.
+        """
+        key = _alert_key(sub_id, chatroom_id)
+        with self._write() as tx:
+            value = tx.get("alerts", key)
+            if value is None:
+                return None
+            rec = AlertRecord.model_validate(value).model_copy(update={"snoozed_until": until})
+            tx.put("alerts", key, rec.model_dump(mode="json"))
+            return rec
+
+    def put_digest(self, digest: Digest) -> None:
+        """Record (or replace) a posted digest message."""
+        with self._write() as tx:
+            tx.put("digests", _digest_key(digest.subscription_id, digest.message_ts), digest.model_dump(mode="json"))
+
+    def begin_digest(self, digest: Digest, recs: list[AlertRecord]) -> None:
+        """Record a digest about to be posted (its ts pending) and its rows pointing at it, in one transaction.
+
+        A worker killed after the post but before ``stamp_digest`` leaves this intent behind, so the next
+        cycle can find the posted message and stamp it (or, if it was never posted, drop the intent).
+        """
+        if not digest.pending:
+            raise ValueError("begin_digest takes a digest whose message_ts is pending")
+        with self._write() as tx:
+            tx.put("digests", _digest_key(digest.subscription_id, digest.message_ts), digest.model_dump(mode="json"))
+            for rec in recs:
+                tx.put("alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
+
+    def stamp_digest(self, sub_id: str, pending_ts: str, message_ts: str) -> Digest | None:
+        """Give a pending digest and its rows Slack's ts, in one transaction; None if there was no such intent."""
+        with self._write() as tx:
+            value = tx.get("digests", _digest_key(sub_id, pending_ts))
+            if value is None:
+                return None
+            pending = Digest.model_validate(value)
+            digest = pending.model_copy(update={"message_ts": message_ts})
+            tx.delete("digests", _digest_key(sub_id, pending_ts))
+            tx.put("digests", _digest_key(sub_id, message_ts), digest.model_dump(mode="json"))
+            self._restamp(tx, pending, message_ts)
+            return digest
+
+    def drop_digest(self, sub_id: str, pending_ts: str) -> int:
+        """Forget a digest that never reached Slack and its rows, so the next cycle posts them; rows dropped."""
+        with self._write() as tx:
+            value = tx.get("digests", _digest_key(sub_id, pending_ts))
+            if value is None:
+                return 0
+            tx.delete("digests", _digest_key(sub_id, pending_ts))
+            return self._restamp(tx, Digest.model_validate(value), None)
+
+    @staticmethod
+    def _restamp(tx: Tx, digest: Digest, new_ts: str | None) -> int:
+        """Point a digest's rows from its ts to ``new_ts`` (None: delete them); rows touched.
+
+        Only rows still pointing at this digest change: one alerted again since keeps its newer digest.
+        One key-range read of the subscription's rows (locked), however many digests it has.
+        """
+        touched = 0
+        for key, value in tx.range("alerts", *_prefix_bounds(digest.subscription_id)):
+            if not isinstance(value, dict) or value.get("message_ts") != digest.message_ts:
+                continue
+            if new_ts is None:
+                tx.delete("alerts", key)
+            else:
+                tx.put("alerts", key, {**value, "message_ts": new_ts})
+            touched += 1
+        return touched
+
+    def mark_digest(self, sub_id: str, message_ts: str, resolved: dict[int, str] | None = None) -> Digest | None:
+        """Record rows resolved from a posted digest and flag it for a redraw, in one transaction.
+
+        ``resolved`` maps chatroom ids to the Slack user who resolved them ("" for Nexudus itself, which
+        never replaces a name already there). None if there is no such posted digest.
+        """
+        key = _digest_key(sub_id, message_ts)
+        with self._write() as tx:
+            value = tx.get("digests", key)
+            if value is None:
+                return None
+            digest = Digest.model_validate(value)
+            if digest.pending:
+                return None
+            for chatroom_id, by in (resolved or {}).items():
+                if by or chatroom_id not in digest.resolved_ids:
+                    digest.resolved_ids[chatroom_id] = by
+            digest = digest.model_copy(update={"redraw": secrets.token_hex(6)})
+            tx.put("digests", key, digest.model_dump(mode="json"))
+            return digest
+
+    def digest_redrawn(self, digest: Digest) -> bool:
+        """Clear the redraw flag of ``digest`` unless it was flagged again since it was read."""
+        key = _digest_key(digest.subscription_id, digest.message_ts)
+        with self._write() as tx:
+            value = tx.get("digests", key)
+            if not isinstance(value, dict) or value.get("redraw") != digest.redraw or digest.redraw is None:
+                return False
+            tx.put("digests", key, {**value, "redraw": None})
+            return True
+
+    def digests_to_redraw(self, sub_id: str) -> list[Digest]:
+        """A subscription's digests flagged for a redraw (one key-range read)."""
+        return [
+            Digest.model_validate(value)
+            for _, value in self._range("digests", sub_id)
+            if isinstance(value, dict) and value.get("redraw") is not None
+        ]
+
+    def get_digest(self, sub_id: str, message_ts: str) -> Digest | None:
+        value = self._get("digests", _digest_key(sub_id, message_ts))
+        return None if value is None else Digest.model_validate(value)
+
+    def pending_digests(self, sub_id: str) -> list[Digest]:
+        """A subscription's digests recorded but not stamped: a key-range read, however many digests it has."""
+        low = _digest_key(sub_id, PENDING_PREFIX)
+        high = low[:-1] + chr(ord(low[-1]) + 1)  # just past every key starting with `low`
+        with self._read() as tx:
+            rows = tx.range("digests", low, high)
+        return [Digest.model_validate(value) for _, value in rows]
+
+    def digests_for(self, sub_id: str) -> list[Digest]:
+        """A subscription's digests, oldest first."""
+        digests = [Digest.model_validate(v) for _, v in self._range("digests", sub_id)]
+        return sorted(digests, key=lambda dg: dg.posted_at)

@@ -1,0 +1,112 @@
+"""The store's records: alert subscriptions, what was alerted, and posted digests (pure data, no storage)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+def new_subscription_id() -> str:
+    """Short random hex: unique enough for a few subscriptions and easy to type in a command."""
+    return secrets.token_hex(4)
+
+
+class Subscription(BaseModel):
+    """A channel wants to hear about chatrooms whose last agent visit is older than the threshold."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str = Field(default_factory=new_subscription_id)
+    team_id: str
+    enterprise_id: str | None = None
+    """The Enterprise Grid organisation of the team, if any: with the team, it finds the workspace's bot token."""
+    channel_id: str
+    created_by: str
+    """Slack user whose Nexudus credentials the scan uses."""
+    threshold_minutes: int
+    business_id: int | None = None
+    created_at: datetime
+    paused_reason: str | None = None
+    """Set when the creator's credentials were removed or rejected; the channel has been told once."""
+    last_error: str | None = None
+    last_error_reported: bool = False
+    escalate_after_minutes: int | None = None
+    """A room still waiting this long is posted once more, in its digest's thread, mentioning `escalate_to`."""
+    escalate_to: str | None = None
+    """A Slack user (`U…`/`W…`) or user group (`S…`) id."""
+    open_hours: tuple[int, int] | None = None
+    """Quiet hours: posts only from, until (minutes after midnight in `zone`; until < from spans midnight)."""
+    open_days: tuple[int, ...] | None = None
+    """Quiet days: posts only on these days (0 = Monday) of `zone`; None: every day."""
+    zone: str | None = None
+    """IANA zone of `open_hours`, `open_days` and `summary_minute`; None: the space's (`NEXUDUS_TIMEZONE`)."""
+    summary_minute: int | None = None
+    """A daily summary at this time of day (minutes after midnight in `zone`)."""
+    quiet_since: datetime | None = None
+    """Set by the first cycle that found it outside its hours; the next opening's summary says since when."""
+    last_summary_on: str | None = None
+    """The local date (ISO) of the last daily summary posted, so it is posted once a day."""
+
+    def same_filter(self, other: Subscription) -> bool:
+        """Same channel, threshold and business: the same alerts, whoever set them up."""
+        return (self.team_id, self.channel_id, self.threshold_minutes, self.business_id) == (
+            other.team_id,
+            other.channel_id,
+            other.threshold_minutes,
+            other.business_id,
+        )
+
+
+class AlertRecord(BaseModel):
+    """What was alerted for one chatroom of one subscription, so the same wait is not alerted twice."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subscription_id: str
+    chatroom_id: int
+    last_agent_visit: datetime | None
+    """The value that was alerted on; a newer visit means a new wait."""
+    channel_id: str
+    message_ts: str
+    """The digest message the chatroom appeared in."""
+    alerted_at: datetime
+    snoozed_until: datetime | None = None
+    resolved_at: datetime | None = None
+    resolved_by: str | None = None
+    escalated_at: datetime | None = None
+    """When this wait was escalated (recorded before the post: an escalation is posted at most once)."""
+    escalation_ts: str | None = None
+    """The escalation's message in the digest's thread, updated when the room is resolved."""
+
+
+class Digest(BaseModel):
+    """One posted digest message, so its buttons can find the chatrooms it listed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    subscription_id: str
+    channel_id: str
+    message_ts: str
+    chatroom_ids: list[int]
+    posted_at: datetime
+    resolved_ids: dict[int, str] = Field(default_factory=dict)
+    """Chatroom id -> Slack user who resolved it from this digest."""
+
+    redraw: str | None = None
+    """Set (a fresh token) when rows of this digest changed and its message must be redrawn; cleared once
+    it was, so a redraw interrupted by a crash or a Slack error is done by the worker's next cycle."""
+
+    @property
+    def pending(self) -> bool:
+        """Recorded before posting, and not yet stamped with Slack's message ts (see `Store.begin_digest`)."""
+        return self.message_ts.startswith(PENDING_PREFIX)
+
+
+PENDING_PREFIX = "pending-"
+
+
+def new_pending_ts() -> str:
+    """The stand-in `message_ts` of a digest about to be posted: unique, and never a Slack ts."""
+    return f"{PENDING_PREFIX}{secrets.token_hex(8)}"

@@ -1,0 +1,243 @@
+"""The shared backend: the store's tables in PostgreSQL, with SQLAlchemy 2 Core over psycopg 3.
+
+Selected by ``DATABASE_URL`` (``postgresql+psycopg://user:password@host/db``). Several processes on
+several hosts use it at once, so every read-modify-write of `bot.store.base.Store` runs in one transaction
+in which the rows it reads are locked (``SELECT … FOR UPDATE``); inserts are ``INSERT … ON CONFLICT DO
+UPDATE``, "only if it still exists" is ``UPDATE … RETURNING``, and a decision over a whole table
+(``subscribe_once``, the key check) first takes a transaction-scoped advisory lock for that table.
+
+The schema belongs to Alembic (bot/store/migrations): at start the database must be at this version's
+head revision, or the start is refused naming ``python -m bot migrate`` (`StoreSchemaBehind`). Nothing is
+migrated behind the operator's back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+
+from bot.store.errors import StoreError, StoreSchemaBehind, StoreUnavailable
+from bot.store.schema import TABLE_OBJECTS, metadata
+
+__all__ = ["PostgresTables", "engine_for", "metadata", "migrate", "schema_status"]
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+_LOCK_BASE = 0x57_0E_00_00
+"""Advisory lock ids of the store: this base plus a number per table (stable across processes)."""
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may appear in a message or a log: never its password."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "DATABASE_URL (not a valid database URL)"
+
+
+def engine_for(url: str) -> Engine:
+    """A pooled engine for ``DATABASE_URL`` (psycopg 3); shared by everything that uses the database."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StoreError(
+            "DATABASE_URL is not a database URL: expected postgresql+psycopg://user:password@host:5432/dbname"
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername != "postgresql+psycopg":
+        raise StoreError(f"DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://…), not {parsed.drivername}://…")
+    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def schema_status(engine: Engine) -> tuple[str | None, str | None]:
+    """(the database's revision, this version's head revision)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as conn:
+        current = MigrationContext.configure(conn).get_current_revision()
+        head = ScriptDirectory.from_config(_alembic_config(conn)).get_current_head()
+    return current, head
+
+
+def migrate(url: str) -> tuple[str | None, str | None]:
+    """Bring the database's schema to this version's head (``python -m bot migrate``); (before, after)."""
+    from alembic import command
+
+    engine = engine_for(url)
+    try:
+        before, _ = schema_status(engine)
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "head")
+        after, _ = schema_status(engine)
+        return before, after
+    except OperationalError as exc:
+        raise StoreUnavailable(_unreachable(url, exc)) from None
+    finally:
+        engine.dispose()
+
+
+def _unreachable(url: str, exc: DBAPIError) -> str:
+    first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
+    return f"cannot reach the database {safe_url(url)}: {first}. Check DATABASE_URL and that PostgreSQL is running."
+
+
+class _PgTx:
+    """Statements inside one transaction; ``locking`` (write transactions) locks every row it reads."""
+
+    def __init__(self, conn: Connection, *, locking: bool) -> None:
+        self._conn = conn
+        self._locking = locking
+
+    def get(self, table: str, key: str) -> Any | None:
+        t = TABLE_OBJECTS[table]
+        query = select(t.c.value).where(t.c.key == key)
+        if self._locking:
+            query = query.with_for_update()
+        return self._conn.execute(query).scalar_one_or_none()
+
+    def put(self, table: str, key: str, value: Any) -> None:
+        t = TABLE_OBJECTS[table]
+        stmt = insert(t).values(key=key, value=value)
+        self._conn.execute(stmt.on_conflict_do_update(index_elements=[t.c.key], set_={"value": stmt.excluded.value}))
+
+    def update(self, table: str, key: str, value: Any) -> bool:
+        t = TABLE_OBJECTS[table]
+        stmt = update(t).where(t.c.key == key).values(value=value).returning(t.c.key)
+        return self._conn.execute(stmt).first() is not None
+
+    def delete(self, table: str, key: str) -> bool:
+        t = TABLE_OBJECTS[table]
+        return self._conn.execute(delete(t).where(t.c.key == key).returning(t.c.key)).first() is not None
+
+    def range(self, table: str, low: str, high: str) -> list[tuple[str, Any]]:
+        t = TABLE_OBJECTS[table]
+        query = select(t.c.key, t.c.value).where(t.c.key >= low, t.c.key < high).order_by(t.c.key)
+        if self._locking:
+            query = query.with_for_update()
+        return [(row.key, row.value) for row in self._conn.execute(query)]
+
+    def delete_range(self, table: str, low: str, high: str) -> int:
+        t = TABLE_OBJECTS[table]
+        return len(self._conn.execute(delete(t).where(t.c.key >= low, t.c.key < high).returning(t.c.key)).all())
+
+    def scan(self, table: str) -> list[tuple[str, Any]]:
+        t = TABLE_OBJECTS[table]
+        return [(row.key, row.value) for row in self._conn.execute(select(t.c.key, t.c.value).order_by(t.c.seq))]
+
+    def serialize(self, table: str) -> None:
+        """A transaction-scoped advisory lock per table: released by the commit or the rollback."""
+        self._conn.execute(select(func.pg_advisory_xact_lock(_lock_id(f"table:{table}"))))
+
+
+def _lock_id(name: str) -> int:
+    """A stable advisory-lock id per name, in the store's own range."""
+    return _LOCK_BASE + zlib.crc32(name.encode()) % 0xFFFF
+
+
+class PostgresTables:
+    """The store's tables in PostgreSQL (see the module's text)."""
+
+    lost_key_hint = (
+        "Only if the key is lost: empty the store's tables (DROP the store_* tables, then `python -m bot migrate`); "
+        "everyone then logs in again."
+    )
+
+    def __init__(self, url: str) -> None:
+        self.where = safe_url(url)
+        self._url = url
+        self._closed = False
+        self._guard = threading.Lock()
+        self.engine = engine_for(url)
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            current, head = schema_status(self.engine)
+        except OperationalError as exc:
+            self.engine.dispose()
+            raise StoreUnavailable(_unreachable(url, exc)) from None
+        if current != head:
+            self.engine.dispose()
+            state = "has no schema yet" if current is None else f"has schema revision {current}"
+            raise StoreSchemaBehind(
+                f"The database {self.where} {state}; this version of the app needs revision {head}. "
+                "Run `python -m bot migrate` (with the same DATABASE_URL), then start the app again."
+            )
+        log.debug("store: opened PostgreSQL %s at revision %s", self.where, head)
+
+    metadata = metadata
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+
+    @contextlib.contextmanager
+    def _transaction(self, *, locking: bool) -> Iterator[_PgTx]:
+        self._check_open()
+        try:
+            if locking:
+                with self.engine.begin() as conn:
+                    yield _PgTx(conn, locking=True)
+            else:  # one statement per read: autocommit saves the BEGIN and COMMIT round trips
+                with self._reader.connect() as conn:
+                    yield _PgTx(conn, locking=False)
+        except OperationalError as exc:
+            raise StoreUnavailable(_unreachable(self._url, exc)) from None
+
+    def read(self) -> contextlib.AbstractContextManager[_PgTx]:
+        return self._transaction(locking=False)
+
+    def write(self) -> contextlib.AbstractContextManager[_PgTx]:
+        return self._transaction(locking=True)
+
+    @contextlib.contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """A session advisory lock (``pg_try_advisory_lock``) on a connection of its own, held for the block:
+        every process on every host sees it, and PostgreSQL drops it when the holder's connection ends."""
+        self._check_open()
+        lock_id = _lock_id(name)
+        try:
+            conn = self.engine.connect()
+        except OperationalError as exc:
+            raise StoreUnavailable(_unreachable(self._url, exc)) from None
+        try:
+            held = bool(conn.execute(select(func.pg_try_advisory_lock(lock_id))).scalar())
+            conn.commit()
+            try:
+                yield held
+            finally:
+                if held:
+                    try:
+                        conn.execute(select(func.pg_advisory_unlock(lock_id)))
+                        conn.commit()
+                    except DBAPIError:
+                        conn.invalidate()  # never back to the pool still holding the lock: close the session
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+        self.engine.dispose()
