@@ -41,8 +41,9 @@ from bot.store.models import PENDING_PREFIX, AlertRecord, Digest, Subscription
 
 log = logging.getLogger(__name__)
 
-TABLES = ("credentials", "subscriptions", "alerts", "digests", "meta")
-"""Every table of the store; each holds JSON records under a text key."""
+TABLES = ("credentials", "subscriptions", "alerts", "digests", "meta", "audit", "alert_history")
+"""Every table of the store; each holds JSON records under a text key. ``audit`` (changes made through the
+app) and ``alert_history`` (each wait: stale, alerted, escalated, visited) are append-only."""
 
 KEY_CHECK = "key_check"
 ALERT_CYCLE = "alert_cycle"

@@ -43,12 +43,12 @@ def test_a_database_without_the_schema_is_refused_naming_the_migrate_command(dat
 
     first = run_bot("migrate", env={"DATABASE_URL": database_url})
     assert first.returncode == 0, first.stderr
-    assert "upgraded from revision (empty) to 0001" in first.stdout
+    assert "upgraded from revision (empty) to 0002" in first.stdout
     again = run_bot("migrate", env={"DATABASE_URL": database_url})
-    assert again.returncode == 0 and "already at revision 0001; nothing to do" in again.stdout
+    assert again.returncode == 0 and "already at revision 0002; nothing to do" in again.stdout
     engine = engine_for(database_url)
     try:
-        assert schema_status(engine) == ("0001", "0001")
+        assert schema_status(engine) == ("0002", "0002")
     finally:
         engine.dispose()
     with open_store(settings, local=False) as store:
