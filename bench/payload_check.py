@@ -14,6 +14,7 @@ from typing import Any
 
 from _common import header, table
 
+from bot.digests import DigestMessage
 from bot.nexudus.models import ChatRoom, Page
 from bot.slack import ids
 from bot.slack.payload_check import message_problems, view_problems
@@ -45,7 +46,7 @@ def payloads() -> list[tuple[str, Callable[[Any], list[Any]], Any]]:
         ("list page, 40 rows (43 blocks)", message_problems, render_list(page, summary="", previous_value="a",
                                                                           next_value="b", now=NOW)),
         ("10 cards (39 blocks)", message_problems, render_cards(rooms[:10], [], NOW, UTC)[0]),
-        ("digest, 20 rows (43 blocks)", message_problems, render_digest(sub, rows, more=10, cutoff=NOW, now=NOW)),
+        ("digest, 20 rows (43 blocks)", message_problems, render_digest(sub, DigestMessage(rows, more=10, now=NOW))),
         ("Home tab, 30 rows (77 blocks)", view_problems,
          render_home(email="a@b.c", subscriptions=[sub] * 10, sections=[HomeSection("t", "s1", rows, 40)], now=NOW)),
         ("edit form (5 inputs)", view_problems, form),

@@ -45,6 +45,7 @@ from bot import metrics
 from bot.deps import Deps
 from bot.digests import (
     MAX_DIGEST_ROWS,
+    DigestMessage,
     DigestPublisher,
     Failing,
     Opened,
@@ -62,7 +63,15 @@ from bot.nexudus.credentials import Credentials
 from bot.nexudus.models import ChatRoom
 from bot.schedule import daily_summary, is_open, summary_day, zone_of
 from bot.services import CredentialsRejected, LoginExpired, NotLoggedIn, UserSession
-from bot.stale import MAX_SCAN_PAGES, ScanStats, alert_decision, heard_in_channel, scan_stale, waiting_key
+from bot.stale import (
+    MAX_SCAN_PAGES,
+    ScanStats,
+    alert_decision,
+    heard_in_channel,
+    scan_stale,
+    unseen_resolved,
+    waiting_key,
+)
 from bot.store import AlertRecord, Digest, StoreError, Subscription, new_pending_ts
 
 log = logging.getLogger(__name__)
@@ -297,14 +306,16 @@ class AlertWorker:
         finally:
             report.nexudus_requests += stats.requests
         if stats.complete:
-            to_resolve += [r for r in alerts.values() if r.resolved_at is None and r.chatroom_id not in seen]
+            to_resolve += [
+                r for r in alerts.values() if r.chatroom_id not in seen and unseen_resolved(r, sub, cutoff, now)
+            ]
         else:
             log.warning("alerts %s: more than %d pages of stale chatrooms; resolutions wait", sub.id, MAX_SCAN_PAGES)
         self._resolve(sub, session, to_resolve, now, report)
         store.put_alerts(covered)
         if new:
             rows = [stale_row(room) for _, _, room in sorted(oldest, key=lambda item: (-item[0], -item[1]))]
-            self._post_digest(sub, rows, new, cutoff, now, report)
+            self._post_digest(sub, rows, new, now, report)
         elif sub.quiet_since is not None:
             # The first cycle after quiet hours, with nothing new to post: say so, once.
             self.publisher_for(sub).tell(sub, Opened(sub.quiet_since, len(seen), waiting_since))
@@ -354,7 +365,6 @@ class AlertWorker:
         sub: Subscription,
         rows: list[StaleRow],
         new: list[tuple[float, int, datetime | None]],
-        cutoff: datetime,
         now: datetime,
         report: CycleReport,
     ) -> None:
@@ -388,15 +398,8 @@ class AlertWorker:
         # any point repeats nothing, and the next cycle finds the posted message to stamp (`_reconcile`).
         store.begin_digest(pending, records)
         try:
-            ts = self.publisher_for(sub).post_digest(
-                sub,
-                rows,
-                more=len(rest),
-                cutoff=cutoff,
-                now=now,
-                intent=pending.message_ts,
-                quiet_since=sub.quiet_since,
-            )
+            message = DigestMessage(rows, more=len(rest), now=now, quiet_since=sub.quiet_since)
+            ts = self.publisher_for(sub).post_digest(sub, message, intent=pending.message_ts)
         except PublishRefused:
             store.drop_digest(sub.id, pending.message_ts)  # Slack refused it: nothing was posted, try next cycle
             raise

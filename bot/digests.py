@@ -28,7 +28,7 @@ MAX_DIGEST_ROWS = 20
 MORE_PAGE = 40  # rows a page of a digest's "Show the other N", one line each
 SNOOZE = timedelta(hours=1)
 
-RowState = Literal["open", "snoozed", "reposted", "resolved", "gone", "escalated"]
+RowState = Literal["open", "snoozed", "reposted", "resolved", "unfollowed", "gone", "escalated"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,17 @@ def stale_row(room: ChatRoom, **extra: Any) -> StaleRow:
         created_on=room.created_on,
         **extra,
     )
+
+
+@dataclass(frozen=True)
+class DigestMessage:
+    """What a digest message says, posted or redrawn: its rows, how many more it counts, and (the first digest
+    after quiet hours) since when the channel was quiet. The threshold and business are its subscription's."""
+
+    rows: list[StaleRow]
+    more: int
+    now: datetime
+    quiet_since: datetime | None = None
 
 
 # ------------------------------------------------------------------------------ the publisher port
@@ -111,20 +122,8 @@ Notice = Paused | Resumed | Failing | Recovered | Opened
 class DigestPublisher(Protocol):
     """Where digests go. Every method raises `PublishRefused` when the platform refuses."""
 
-    def post_digest(
-        self,
-        sub: Subscription,
-        rows: list[StaleRow],
-        *,
-        more: int,
-        cutoff: datetime,
-        now: datetime,
-        intent: str,
-        quiet_since: datetime | None = None,
-    ) -> str:
-        """Post a new digest carrying `intent` (so `find_digest` can find it); returns its message ts.
-
-        `quiet_since`: the first digest after quiet hours says they waited since then."""
+    def post_digest(self, sub: Subscription, message: DigestMessage, *, intent: str) -> str:
+        """Post a new digest carrying `intent` (so `find_digest` can find it); returns its message ts."""
         ...
 
     def post_escalation(self, sub: Subscription, thread_ts: str, row: StaleRow, *, now: datetime) -> str:
@@ -139,9 +138,7 @@ class DigestPublisher(Protocol):
         """Post the daily summary (`summary:HH:MM`)."""
         ...
 
-    def update_digest(
-        self, sub: Subscription, digest: Digest, rows: list[StaleRow], *, more: int, cutoff: datetime, now: datetime
-    ) -> bool:
+    def update_digest(self, sub: Subscription, digest: Digest, message: DigestMessage) -> bool:
         """Redraw a posted digest; False when the message is gone (deleted): nothing left to redraw."""
         ...
 
@@ -167,8 +164,13 @@ def digest_rows(
     rooms: dict[int, ChatRoom],
     now: datetime,
     chatroom_ids: Sequence[int] | None = None,
+    *,
+    unfollowed: bool = False,
 ) -> list[StaleRow]:
-    """Rows of a posted digest in their current state: the shown ones, or `chatroom_ids` of it."""
+    """Rows of a posted digest in their current state: the shown ones, or `chatroom_ids` of it.
+
+    `unfollowed`: the subscription follows another business since the digest was posted, so a room the
+    scan stopped finding may have left its business rather than been visited (see `unfollowed`)."""
     rows: list[StaleRow] = []
     for chatroom_id in digest.chatroom_ids[:MAX_DIGEST_ROWS] if chatroom_ids is None else chatroom_ids:
         room = rooms.get(chatroom_id)
@@ -178,7 +180,8 @@ def digest_rows(
             continue
         by = digest.resolved_ids.get(chatroom_id)
         if by is not None or rec is None or rec.resolved_at is not None:
-            rows.append(stale_row(room, state="resolved", by=by or (rec.resolved_by if rec else None) or None))
+            who = by or (rec.resolved_by if rec else None) or None
+            rows.append(stale_row(room, state="unfollowed" if unfollowed and who is None else "resolved", by=who))
         elif rec.message_ts != digest.message_ts:
             # Still waiting, listed again in a newer alert (its snooze ended): it keeps its buttons here too.
             rows.append(stale_row(room, state="reposted"))
@@ -189,6 +192,19 @@ def digest_rows(
         else:
             rows.append(stale_row(room))
     return rows
+
+
+def unfollowed(digest: Digest, sub: Subscription) -> bool:
+    """Was `digest` posted for rooms the subscription no longer follows (its business was changed since)?"""
+    scope = digest.scope
+    return scope is not None and sub.business_id is not None and scope.business_id != sub.business_id
+
+
+def as_posted(sub: Subscription, digest: Digest) -> Subscription:
+    """`sub` with the threshold and business `digest` was posted under, so a redraw says what it said."""
+    if digest.scope is None:
+        return sub
+    return sub.model_copy(update=digest.scope.model_dump())
 
 
 def escalation_due(sub: Subscription, rec: AlertRecord, since: datetime | None, now: datetime) -> bool:
@@ -221,11 +237,9 @@ def redraw_digest(
     shown = digest.chatroom_ids[:MAX_DIGEST_ROWS]
     rooms = {room.id: room for room in session.show(shown)} if shown else {}
     alerts = {i: rec for i in shown if (rec := deps.store.get_alert(sub.id, i)) is not None}
-    rows = digest_rows(digest, alerts, rooms, now)
-    cutoff = digest.posted_at - timedelta(minutes=sub.threshold_minutes)
-    updated = publisher.update_digest(
-        sub, digest, rows, more=len(digest.chatroom_ids) - len(shown), cutoff=cutoff, now=now
-    )
+    rows = digest_rows(digest, alerts, rooms, now, unfollowed=unfollowed(digest, sub))
+    message = DigestMessage(rows, more=len(digest.chatroom_ids) - len(shown), now=now)
+    updated = publisher.update_digest(as_posted(sub, digest), digest, message)
     if not updated:
         log.info("alerts %s: digest %s cannot be updated any more", sub.id, digest.message_ts)
     deps.store.digest_redrawn(digest)  # redrawn, or nothing left to redraw
@@ -250,7 +264,8 @@ def digest_page(
     page = digest.chatroom_ids[offset : offset + MORE_PAGE]
     rooms = {room.id: room for room in session.show(page)} if page else {}
     alerts = {i: rec for i in page if (rec := deps.store.get_alert(sub.id, i)) is not None}
-    return sub, digest_rows(digest, alerts, rooms, deps.clock(), page), offset, len(digest.chatroom_ids)
+    rows = digest_rows(digest, alerts, rooms, deps.clock(), page, unfollowed=unfollowed(digest, sub))
+    return as_posted(sub, digest), rows, offset, len(digest.chatroom_ids)
 
 
 def usable_subscription(deps: Deps, subscription_id: str | None, team_id: str) -> Subscription | None:

@@ -17,7 +17,9 @@ So a cycle costs ⌈stale visited / 1000⌉ (at least 1) + 1 list requests. Only
 *No repeats* (`alert_decision`): a room still stale with the same LastAgentVisit it was alerted on is not
 posted again; a snoozed one waits for its snooze to end; a room another subscription of the same channel
 already posted for this wait is recorded against that digest, not posted again; a room stale again after
-a newer visit is a new wait (the old alert is resolved).
+a newer visit is a new wait (the old alert is resolved). An alerted room a complete scan no longer finds
+has stopped waiting (`unseen_resolved`) — unless the threshold was raised since (`alerts change`) and it may
+only have not waited the new one yet: such a room is neither resolved nor alerted again.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from typing import Literal
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
 from bot.services import UserSession
-from bot.store import AlertRecord
+from bot.store import AlertRecord, Subscription
 
 MAX_SCAN_PAGES = 20
 """At most 20 000 stale rooms a scan; beyond, nothing is resolved that cycle (we did not see it all)."""
@@ -157,3 +159,17 @@ def alert_decision(room: ChatRoom, rec: AlertRecord | None, told: AlertRecord | 
     if told is not None and told.last_agent_visit == room.last_agent_visit:
         return Decision("covered", supersedes)
     return Decision("new", supersedes)
+
+
+def unseen_resolved(rec: AlertRecord, sub: Subscription, cutoff: datetime, now: datetime) -> bool:
+    """Has an alerted room that a complete scan (up to `cutoff`) did not find stopped waiting?
+
+    Yes if its recorded visit is old enough to be found: it was visited, closed or deleted since. A visit
+    newer than `cutoff` (the threshold was raised after the alert) says nothing yet; nor, while the raised
+    threshold's wait lasts (`Subscription.raised_threshold_until`), does a never-visited room's absence.
+    """
+    if rec.resolved_at is not None:
+        return False
+    if rec.last_agent_visit is not None:
+        return rec.last_agent_visit <= cutoff
+    return sub.raised_threshold_until is None or now >= sub.raised_threshold_until

@@ -44,8 +44,10 @@ from bot.slack import ids
 from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata, OutOfDate
+from bot.slack.views.alerts import duration_text
 from bot.slack.views.common import escape
 from bot.store import StoreDamaged, StoreError, StoreUnavailable
+from bot.subscriptions import EscalationIncomplete, EscalationNotLater, NoSuchSubscription, NotTheirs, SameAlertsExist
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +199,36 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(
             f":mag: Those stale-visit alerts were removed, so there is nothing to {exc.action} here. "
             "`/chatrooms alerts` lists this channel's subscriptions."
+        )
+    if isinstance(exc, NoSuchSubscription):
+        return UserMessage(
+            f":mag: There are no alerts `{exc.sub_id}` in this workspace. `/chatrooms alerts` in a channel lists "
+            "that channel's, with their IDs."
+        )
+    if isinstance(exc, NotTheirs):
+        return UserMessage(
+            f":no_entry: Alerts `{exc.sub_id}` belong to <#{exc.channel_id}>: change them from that channel, "
+            f"or ask <@{exc.created_by}>, who set them up. Nothing was changed."
+        )
+    if isinstance(exc, EscalationIncomplete):
+        what = (
+            "someone to escalate to: add `escalate-to:@person` or `escalate-to:@group` (pick them from Slack's "
+            "autocomplete)"
+            if exc.missing == "escalate-to"
+            else "to know when: add `escalate-after:8h` (longer than the alert threshold)"
+        )
+        return UserMessage(f":warning: These alerts have no escalation yet, so it needs {what}. Nothing was changed.")
+    if isinstance(exc, EscalationNotLater):
+        return UserMessage(
+            f":warning: Escalation after {duration_text(exc.escalate_after_minutes)} would not come after the "
+            f"alert itself ({duration_text(exc.threshold_minutes)}): escalation is a second, later reminder. "
+            "Make `escalate-after:` longer than `after:`, or turn escalation off with `escalate-after:off`. "
+            "Nothing was changed."
+        )
+    if isinstance(exc, SameAlertsExist):
+        return UserMessage(
+            f":twisted_rightwards_arrows: <#{exc.channel_id}> already has alerts `{exc.existing_id}` with that "
+            "threshold and business, so nothing was changed. Change those instead, or unsubscribe one of them."
         )
     if isinstance(exc, DigestGone):
         return UserMessage(

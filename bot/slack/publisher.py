@@ -17,7 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.deps import utc_now
-from bot.digests import Failing, Notice, Opened, Paused, PublishRefused, Recovered, Resumed, StaleRow
+from bot.digests import DigestMessage, Failing, Notice, Opened, Paused, PublishRefused, Recovered, Resumed, StaleRow
 from bot.schedule import DailySummary
 from bot.slack.errors import describe
 from bot.slack.views.alerts import (
@@ -72,29 +72,17 @@ class SlackPublisher:
         self._monotonic = monotonic
         self._last_post: dict[str, float] = {}
 
-    def post_digest(
-        self,
-        sub: Subscription,
-        rows: list[StaleRow],
-        *,
-        more: int,
-        cutoff: datetime,
-        now: datetime,
-        intent: str,
-        quiet_since: datetime | None = None,
-    ) -> str:
-        message = render_digest(sub, rows, more=more, cutoff=cutoff, now=now, quiet_since=quiet_since)
+    def post_digest(self, sub: Subscription, message: DigestMessage, *, intent: str) -> str:
         try:
-            return self._post(sub.channel_id, {**message, "metadata": digest_metadata(sub.id, intent)})
+            return self._post(
+                sub.channel_id, {**render_digest(sub, message), "metadata": digest_metadata(sub.id, intent)}
+            )
         except SlackApiError as exc:
             raise PublishRefused(_error(exc), sub.channel_id) from exc
 
-    def update_digest(
-        self, sub: Subscription, digest: Digest, rows: list[StaleRow], *, more: int, cutoff: datetime, now: datetime
-    ) -> bool:
-        message = render_digest(sub, rows, more=more, cutoff=cutoff, now=now)
+    def update_digest(self, sub: Subscription, digest: Digest, message: DigestMessage) -> bool:
         try:
-            self.client.chat_update(channel=digest.channel_id, ts=digest.message_ts, **message)
+            self.client.chat_update(channel=digest.channel_id, ts=digest.message_ts, **render_digest(sub, message))
         except SlackApiError as exc:
             error = _error(exc)
             if error in GONE:

@@ -10,9 +10,11 @@ from bot.store.base import TABLES, Store, Tables, Tx, open_tables
 from bot.store.errors import StoreDamaged, StoreError, StoreKeyMismatch, StoreSchemaBehind, StoreUnavailable
 from bot.store.keys import BAD_KEY_MESSAGE, Cipher, StoreKey, fernet_from_setting, local_key_file
 from bot.store.models import (
+    OPTION_FIELDS,
     PENDING_PREFIX,
     AlertRecord,
     Digest,
+    Scope,
     Subscription,
     new_pending_ts,
     new_subscription_id,
@@ -20,11 +22,13 @@ from bot.store.models import (
 
 __all__ = [
     "BAD_KEY_MESSAGE",
+    "OPTION_FIELDS",
     "PENDING_PREFIX",
     "TABLES",
     "AlertRecord",
     "Cipher",
     "Digest",
+    "Scope",
     "Store",
     "StoreDamaged",
     "StoreError",

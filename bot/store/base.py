@@ -25,7 +25,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
@@ -37,7 +37,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from bot.nexudus.credentials import Credentials
 from bot.store.errors import StoreKeyMismatch
 from bot.store.keys import Cipher
-from bot.store.models import PENDING_PREFIX, AlertRecord, Digest, Subscription
+from bot.store.models import PENDING_PREFIX, WORKER_FIELDS, AlertRecord, Digest, Scope, Subscription
 
 log = logging.getLogger(__name__)
 
@@ -460,13 +460,57 @@ class Store:
         return None if value is None else Subscription.model_validate(value)
 
     def update_subscription(self, sub: Subscription) -> bool:
-        """Overwrite an existing subscription; False (and nothing written) if it was removed.
+        """Record the alert worker's bookkeeping of ``sub`` (`WORKER_FIELDS`: paused, errors, quiet hours,
+        summary day) on the stored row; False (and nothing written) if it was removed.
 
-        The alert worker updates subscriptions while users may remove them; writing only when the
-        row still exists means a removed subscription is never brought back.
+        The worker holds a subscription read at the start of a cycle while users may remove it or change
+        its options: writing only its own fields onto the row as it is now, and only when the row still
+        exists, means a removed subscription is never brought back and a change is never undone.
         """
         with self._write() as tx:
-            return tx.update("subscriptions", sub.id, sub.model_dump(mode="json"))
+            value = tx.get("subscriptions", sub.id)
+            if not isinstance(value, dict):
+                return False
+            current = Subscription.model_validate(value)
+            kept = current.model_copy(update={name: getattr(sub, name) for name in WORKER_FIELDS})
+            return tx.update("subscriptions", sub.id, kept.model_dump(mode="json"))
+
+    def change_subscription(
+        self, team_id: str, sub_id: str, change: Callable[[Subscription, list[Subscription]], Subscription]
+    ) -> tuple[Subscription, Subscription] | None:
+        """Change a team's subscription in place: (before, after), or None if the team has no such one.
+
+        ``change(current, the channel's other subscriptions)`` returns the subscription as it should be (or
+        raises, and nothing is written). It runs inside one write transaction with the subscription writers
+        serialised, so its checks see what is written: two changes at once never undo each other, and no
+        two subscriptions of a channel ever end up with the same filter. The subscription keeps its alert
+        records; when its threshold or business changes, its digests keep the ones they were posted under.
+        """
+        with self._write() as tx:
+            tx.serialize("subscriptions")
+            value = tx.get("subscriptions", sub_id)
+            if not isinstance(value, dict) or value.get("team_id") != team_id:
+                return None
+            before = Subscription.model_validate(value)
+            siblings = [
+                other
+                for _, v in tx.scan("subscriptions")
+                if (other := Subscription.model_validate(v)).id != before.id
+                and (other.team_id, other.channel_id) == (before.team_id, before.channel_id)
+            ]
+            after = change(before, siblings).model_copy(update={"id": before.id, "team_id": before.team_id})
+            if after == before:
+                return before, after
+            tx.put("subscriptions", sub_id, after.model_dump(mode="json"))
+            posted_under = Scope(threshold_minutes=before.threshold_minutes, business_id=before.business_id)
+            if Scope(threshold_minutes=after.threshold_minutes, business_id=after.business_id) != posted_under:
+                for key, raw in tx.range("digests", *_prefix_bounds(sub_id)):
+                    digest = Digest.model_validate(raw)
+                    if digest.scope is None:
+                        tx.put(
+                            "digests", key, digest.model_copy(update={"scope": posted_under}).model_dump(mode="json")
+                        )
+            return before, after
 
     def remove_subscription(self, team_id: str, sub_id: str) -> bool:
         """Remove a team's subscription with its alerts and digests, in one transaction.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +49,13 @@ class Subscription(BaseModel):
     """Set by the first cycle that found it outside its hours; the next opening's summary says since when."""
     last_summary_on: str | None = None
     """The local date (ISO) of the last daily summary posted, so it is posted once a day."""
+    raised_threshold_until: datetime | None = None
+    """Set when the threshold was raised: until then a never-visited room alerted under the old threshold may
+    be missing from the scan only because it has not yet waited the new one, so it is not resolved for that."""
+
+    def options(self) -> dict[str, Any]:
+        """What a user chose (`alerts subscribe`, `alerts change`), by field name."""
+        return {name: getattr(self, name) for name in OPTION_FIELDS}
 
     def same_filter(self, other: Subscription) -> bool:
         """Same channel, threshold and business: the same alerts, whoever set them up."""
@@ -57,6 +65,21 @@ class Subscription(BaseModel):
             other.threshold_minutes,
             other.business_id,
         )
+
+
+OPTION_FIELDS = (
+    "threshold_minutes",
+    "business_id",
+    "escalate_after_minutes",
+    "escalate_to",
+    "open_hours",
+    "open_days",
+    "zone",
+    "summary_minute",
+)
+"""The fields of a subscription its users set; `alerts change` changes them in place."""
+WORKER_FIELDS = ("paused_reason", "last_error", "last_error_reported", "quiet_since", "last_summary_on")
+"""The fields the alert worker keeps on a subscription (`Store.update_subscription` writes only these)."""
 
 
 class AlertRecord(BaseModel):
@@ -81,6 +104,15 @@ class AlertRecord(BaseModel):
     """The escalation's message in the digest's thread, updated when the room is resolved."""
 
 
+class Scope(BaseModel):
+    """Which waits a digest was about: rooms of `business_id` (None: all) waiting over `threshold_minutes`."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    threshold_minutes: int
+    business_id: int | None = None
+
+
 class Digest(BaseModel):
     """One posted digest message, so its buttons can find the chatrooms it listed."""
 
@@ -93,6 +125,10 @@ class Digest(BaseModel):
     posted_at: datetime
     resolved_ids: dict[int, str] = Field(default_factory=dict)
     """Chatroom id -> Slack user who resolved it from this digest."""
+
+    scope: Scope | None = None
+    """The threshold and business it was posted under, kept when the subscription's were changed later
+    (None: the subscription's own), so a redraw still says what it said."""
 
     redraw: str | None = None
     """Set (a fresh token) when rows of this digest changed and its message must be redrawn; cleared once

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.digests import DigestMessage
 from bot.nexudus.errors import CommandFailed, Conflict, NotFound, ValidationFailed
 from bot.nexudus.models import ActionResult, ChatRoom, Command, FieldError, Page
 from bot.slack import ids
@@ -122,7 +123,7 @@ def test_alert_views_take_any_name(name: str, other: str, email: str) -> None:
         StaleRow(3, name, None, state="resolved", by="U1"),
         StaleRow(4, other, None, state="gone"),
     ]
-    assert_taken(render_digest(sub, rows, more=3, cutoff=NOW, now=NOW))
+    assert_taken(render_digest(sub, DigestMessage(rows, more=3, now=NOW)))
     assert_taken(render_subscriptions([sub], "C1", note="🔕 Removed"))
     section = HomeSection(f"Waiting · {name}", sub.id, rows, 9)
     assert_taken(render_home(email=email, subscriptions=[sub], sections=[section], now=NOW), view=True)

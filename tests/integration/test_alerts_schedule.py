@@ -177,5 +177,5 @@ def test_the_subscription_says_its_schedule(logged_in: RunningApp) -> None:
     )
     reply = text(replies(app)[0])
     assert "escalates to <!subteam^S0LEADS> after *8 h*" in reply
-    assert "posts 08:00–20:00, Mon, Tue, Wed, Thu, Fri" in reply and "daily summary at 09:00" in reply
+    assert "posts 08:00–20:00, Mon–Fri" in reply and "daily summary at 09:00" in reply
     assert "Europe/Paris" in reply

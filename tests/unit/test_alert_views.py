@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from bot.console.driver import find_action
+from bot.digests import DigestMessage
 from bot.slack import ids, payload_check
 from bot.slack.limits import MAX_HOME_BLOCKS, MAX_MESSAGE_BLOCKS
 from bot.slack.views.alerts import (
@@ -65,7 +66,7 @@ def assert_valid(blocks: list[dict], limit: int) -> None:
 
 
 def test_digest_row_has_the_four_buttons_with_sub_and_id() -> None:
-    msg = render_digest(sub(), [row(1)], more=0, cutoff=NOW - timedelta(hours=4), now=NOW)
+    msg = render_digest(sub(), DigestMessage([row(1)], more=0, now=NOW))
     assert_valid(msg["blocks"], MAX_MESSAGE_BLOCKS)
     for action_id in (ids.ALERT_VISITED, ids.ALERT_SNOOZE, ids.ALERT_SHOW, ids.ALERT_RUN):
         element = find_action(msg["blocks"], action_id)
@@ -77,8 +78,7 @@ def test_digest_row_has_the_four_buttons_with_sub_and_id() -> None:
 
 def test_digest_of_hundreds_is_cut_to_fifty_blocks_with_a_button_for_the_rest() -> None:
     rows = [row(i) for i in range(300)]
-    cutoff = NOW - timedelta(hours=4)
-    msg = render_digest(sub(business_id=9001), rows, more=37, cutoff=cutoff, now=NOW)
+    msg = render_digest(sub(business_id=9001), DigestMessage(rows, more=37, now=NOW))
     assert_valid(msg["blocks"], MAX_MESSAGE_BLOCKS)
     text = json.dumps(msg, ensure_ascii=False)
     assert f"…and {300 - MAX_DIGEST_ROWS + 37} more" in text
@@ -108,7 +108,7 @@ def test_resolved_snoozed_and_gone_rows() -> None:
         row(4, state="gone"),
         row(5, last_visit=None, created_on=NOW - timedelta(days=2)),
     ]
-    msg = render_digest(sub(), rows, more=0, cutoff=NOW, now=NOW)
+    msg = render_digest(sub(), DigestMessage(rows, more=0, now=NOW))
     assert_valid(msg["blocks"], MAX_MESSAGE_BLOCKS)
     by_id = {b.get("block_id"): b for b in msg["blocks"]}
     assert "Marked visited by <@U9>" in by_id["alert.room.1000001"]["text"]["text"]
@@ -120,7 +120,7 @@ def test_resolved_snoozed_and_gone_rows() -> None:
 
 
 def test_names_are_escaped_and_clipped() -> None:
-    msg = render_digest(sub(), [row(1, name="<!channel> & " + "x" * 500)], more=0, cutoff=NOW, now=NOW)
+    msg = render_digest(sub(), DigestMessage([row(1, name="<!channel> & " + "x" * 500)], more=0, now=NOW))
     text = msg["blocks"][1]["text"]["text"]
     assert "<!channel>" not in text and "&lt;!channel&gt; &amp;" in text
     assert len(text) < 400

@@ -42,6 +42,7 @@ from bot.store import (
     StoreUnavailable,
     Subscription,
 )
+from bot.subscriptions import EscalationIncomplete, EscalationNotLater, NoSuchSubscription, NotTheirs, SameAlertsExist
 
 # Local tools with their own output (the sandbox answers HTTP, the console prints to a terminal).
 NOT_SLACK = ("bot.sandbox", "bot.console", "bot.__main__")
@@ -105,6 +106,11 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     "TooManyPending": lambda: TooManyPending(10),
     "PublishRefused": lambda: PublishRefused("not_in_channel", "C0ALERTS"),
     "CycleFailed": lambda: CycleFailed(PublishRefused("not_in_channel", "C0ALERTS"), SUB),
+    "NoSuchSubscription": lambda: NoSuchSubscription("3f9a2c01"),
+    "NotTheirs": lambda: NotTheirs("3f9a2c01", "C0ALERTS", "U0001"),
+    "EscalationIncomplete": lambda: EscalationIncomplete("escalate-to"),
+    "EscalationNotLater": lambda: EscalationNotLater(240, 480),
+    "SameAlertsExist": lambda: SameAlertsExist("3f9a2c01", "C0ALERTS"),
 }
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.digests import DigestMessage
 from bot.nexudus.models import ActionResult, ChatRoom, Command, CommandParameter, Page
 from bot.slack import forms, ids
 from bot.slack.limits import MAX_DATE_TIME
@@ -201,7 +202,7 @@ def test_names_and_nexudus_text_are_escaped_in_fallbacks() -> None:
         {"id": "s1", "team_id": "T", "channel_id": "C", "created_by": "U", "threshold_minutes": 60, "created_at": NOW}
     )
     rows = [StaleRow(1, "R&D <team>", NOW)]
-    digest = render_digest(sub, rows, more=0, cutoff=NOW, now=NOW)
+    digest = render_digest(sub, DigestMessage(rows, more=0, now=NOW))
     assert "R&amp;D &lt;team&gt;" in digest["text"] and message_problems(digest) == []
     result = ActionResult.model_validate({"WasSuccessful": True, "Message": "Renamed to <b> & co"})
     ran = render_run_result(one_room_command(Name="A & B"), result, [1])

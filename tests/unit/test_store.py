@@ -626,3 +626,99 @@ def test_an_unopenable_store_path_says_which_and_why(tmp_path: Path, key: str) -
     (tmp_path / "dir.sqlite").mkdir()
     with pytest.raises(StoreError, match="Check STORE_PATH"):
         Store(tmp_path / "dir.sqlite", fernet_from_setting(key))
+
+
+# ------------------------------------------------------------------------ changing a subscription
+
+
+def test_the_worker_bookkeeping_never_undoes_a_users_change(store: Store) -> None:
+    """The worker holds the row it read at the start of a cycle; its write keeps options changed meanwhile."""
+    s = store.add_subscription(sub())
+    read_by_worker = store.get_subscription(s.id)
+    assert read_by_worker is not None
+    changed = store.change_subscription("T1", s.id, lambda cur, _: cur.model_copy(update={"open_hours": (540, 1080)}))
+    assert changed is not None
+    store.update_subscription(read_by_worker.model_copy(update={"quiet_since": NOW, "threshold_minutes": 5}))
+    got = store.get_subscription(s.id)
+    assert got is not None
+    assert got.open_hours == (540, 1080) and got.threshold_minutes == 60  # the user's change holds
+    assert got.quiet_since == NOW  # the worker's own field is written
+
+
+def test_change_subscription_is_one_read_modify_write(store: Store) -> None:
+    s = store.add_subscription(sub())
+    seen: list[list[Subscription]] = []
+
+    def change(current: Subscription, siblings: list[Subscription]) -> Subscription:
+        seen.append(siblings)
+        return current.model_copy(update={"summary_minute": 540, "id": "forged", "team_id": "T9"})
+
+    result = store.change_subscription("T1", s.id, change)
+    assert result is not None
+    before, after = result
+    assert before == s and after.summary_minute == 540
+    assert (after.id, after.team_id) == (s.id, "T1")  # neither the id nor the team can be changed
+    assert store.get_subscription(s.id) == after and store.get_subscription("forged") is None
+    assert seen == [[]]
+    # Another team's id, or an unknown one: None, nothing called, nothing written.
+    assert store.change_subscription("T2", s.id, change) is None
+    assert store.change_subscription("T1", "nope", change) is None
+    assert len(seen) == 1
+
+
+def test_a_refused_change_writes_nothing(store: Store) -> None:
+    s = store.add_subscription(sub())
+
+    def refuse(current: Subscription, siblings: list[Subscription]) -> Subscription:
+        raise ValueError("no")
+
+    with pytest.raises(ValueError):
+        store.change_subscription("T1", s.id, refuse)
+    assert store.get_subscription(s.id) == s
+
+
+def test_change_sees_only_the_channels_other_subscriptions(store: Store) -> None:
+    s = store.add_subscription(sub())
+    sibling = store.add_subscription(sub().model_copy(update={"business_id": 8, "id": "sibling"}))
+    store.add_subscription(sub(channel="C2"))
+    store.add_subscription(sub(team="T2"))
+    got: list[list[str]] = []
+    store.change_subscription("T1", s.id, lambda cur, sibs: got.append([x.id for x in sibs]) or cur)  # type: ignore[func-returns-value]
+    assert got == [[sibling.id]]
+
+
+def test_a_change_keeps_alert_records_and_the_digests_scope(store: Store) -> None:
+    s = store.add_subscription(sub())
+    store.put_alert(alert(s.id, 1))
+    posted = Digest(subscription_id=s.id, channel_id="C1", message_ts="1.1", chatroom_ids=[1], posted_at=NOW)
+    store.put_digest(posted)
+    store.change_subscription("T1", s.id, lambda cur, _: cur.model_copy(update={"open_days": (0, 1)}))
+    digest = store.get_digest(s.id, "1.1")
+    assert digest is not None and digest.scope is None  # same threshold and business: nothing to keep
+    store.change_subscription(
+        "T1", s.id, lambda cur, _: cur.model_copy(update={"threshold_minutes": 120, "business_id": None})
+    )
+    assert store.get_alert(s.id, 1) == alert(s.id, 1)
+    digest = store.get_digest(s.id, "1.1")
+    assert digest is not None and digest.scope is not None
+    assert (digest.scope.threshold_minutes, digest.scope.business_id) == (60, 7)  # what it was posted under
+    store.change_subscription("T1", s.id, lambda cur, _: cur.model_copy(update={"threshold_minutes": 240}))
+    digest = store.get_digest(s.id, "1.1")
+    assert digest is not None and digest.scope is not None and digest.scope.threshold_minutes == 60  # kept
+
+
+def test_concurrent_changes_each_keep_the_others(store: Store) -> None:
+    s = store.add_subscription(sub())
+    fields = [("summary_minute", 540), ("open_hours", (480, 1200)), ("open_days", (0, 1, 2)), ("zone", "UTC")]
+
+    def change(name: str, value: object) -> None:
+        store.change_subscription("T1", s.id, lambda cur, _: cur.model_copy(update={name: value}))
+
+    threads = [threading.Thread(target=change, args=field) for field in fields]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    got = store.get_subscription(s.id)
+    assert got is not None
+    assert (got.summary_minute, got.open_hours, got.open_days, got.zone) == (540, (480, 1200), (0, 1, 2), "UTC")

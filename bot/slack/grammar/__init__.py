@@ -21,6 +21,7 @@ from bot.slack.grammar.help import HELP_TOPICS, SHORT_USAGE, USAGE, help_text
 from bot.slack.grammar.intents import (
     COMMAND,
     INTERNAL_MESSAGE,
+    AlertsChangeIntent,
     AlertsListIntent,
     AlertsSubscribeIntent,
     AlertsUnsubscribeIntent,
@@ -48,6 +49,7 @@ __all__ = [
     "INTERNAL_MESSAGE",
     "SHORT_USAGE",
     "USAGE",
+    "AlertsChangeIntent",
     "AlertsListIntent",
     "AlertsSubscribeIntent",
     "AlertsUnsubscribeIntent",

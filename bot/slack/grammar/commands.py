@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,6 +18,7 @@ from bot.slack.grammar.intents import (
     COMMAND,
     MAX_THRESHOLD_MINUTES,
     MIN_THRESHOLD_MINUTES,
+    AlertsChangeIntent,
     AlertsListIntent,
     AlertsSubscribeIntent,
     AlertsUnsubscribeIntent,
@@ -207,7 +208,13 @@ _ALERT_ACTIONS = {
     "unsub": "unsubscribe",
     "remove": "unsubscribe",
     "rm": "unsubscribe",
+    "change": "change",
+    "edit": "change",
+    "update": "change",
+    "set": "change",
+    "modify": "change",
 }
+_ACTION_NAMES = ["list", "subscribe", "change", "unsubscribe"]
 
 
 def parse_alerts(args: Sequence[Token]) -> Intent:
@@ -218,8 +225,8 @@ def parse_alerts(args: Sequence[Token]) -> Intent:
     action = _ALERT_ACTIONS.get(word)
     if action is None:
         raise GrammarError(
-            f"{q(args[0].source)} is not an alerts action.{did_you_mean(word, ['list', 'subscribe', 'unsubscribe'])}"
-            " Use list, subscribe or unsubscribe.",
+            f"{q(args[0].source)} is not an alerts action.{did_you_mean(word, _ACTION_NAMES)}"
+            " Use list, subscribe, change or unsubscribe.",
             usage,
         )
     rest = args[1:]
@@ -228,19 +235,26 @@ def parse_alerts(args: Sequence[Token]) -> Intent:
             raise GrammarError(f"`alerts list` takes nothing after it; remove {q(rest[0].source)}.", usage)
         return AlertsListIntent()
     if action == "unsubscribe":
-        if not rest:
-            raise GrammarError(
-                "Which subscription? Give its ID from `alerts list`, e.g. `alerts unsubscribe 3f9a2c`.", usage
-            )
         if len(rest) > 1:
             raise GrammarError(f"Give one subscription ID; remove {q(rest[1].source)}.", usage)
-        sub_id = clean(rest[0].text).strip()
-        if not _SUBSCRIPTION_ID.fullmatch(sub_id):
-            raise GrammarError(
-                f"{q(rest[0].source)} is not a subscription ID; copy the ID shown by `alerts list`.", usage
-            )
-        return AlertsUnsubscribeIntent(subscription_id=sub_id)
+        return AlertsUnsubscribeIntent(subscription_id=_subscription_id(rest, "unsubscribe", usage))
+    if action == "change":
+        return parse_change(rest, usage)
     return parse_subscribe(rest, usage)
+
+
+def _subscription_id(args: Sequence[Token], action: str, usage: str) -> str:
+    """The subscription ID that starts `alerts unsubscribe` / `alerts change`."""
+    if not args:
+        raise GrammarError(f"Which subscription? Give its ID from `alerts list`, e.g. `alerts {action} 3f9a2c`.", usage)
+    sub_id = clean(args[0].text).strip()
+    key, _ = args[0].split()
+    if key is not None or not _SUBSCRIPTION_ID.fullmatch(sub_id):
+        example = " It comes first, e.g. `alerts change 3f9a2c hours:09:00-18:00`." if action == "change" else ""
+        raise GrammarError(
+            f"{q(args[0].source)} is not a subscription ID; copy the ID shown by `alerts list`.{example}", usage
+        )
+    return sub_id
 
 
 @dataclass(frozen=True)
@@ -278,38 +292,87 @@ _DAY_WORDS = {"weekdays": (0, 1, 2, 3, 4), "weekends": (5, 6), "every": tuple(ra
 _DAYS_HELP = "use mon, tue, wed, thu, fri, sat, sun, a range like mon-fri or a list like mon,wed,fri"
 
 
-def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
+_OFF = frozenset({"off", "none"})
+_OFF_KEYS = {
+    "business": "business",
+    "escalate-after": "escalation",
+    "escalate-to": "escalation",
+    "hours": "hours",
+    "days": "days",
+    "zone": "zone",
+    "summary": "summary",
+}
+
+
+@dataclass
+class _Options:
+    """The `key:value` options of `alerts subscribe` / `alerts change`, read and checked one by one."""
+
     channel: str | None = None
-    threshold: int | None = None
-    business: int | None = None
-    options: dict[str, Any] = {}
-    seen: dict[str, str] = {}
+    values: dict[str, Any] = field(default_factory=dict)
+    """Intent field -> value."""
+    off: set[str] = field(default_factory=set)
+    """Options turned off (`hours:off`), by `OffOption` name."""
+    seen: dict[str, str] = field(default_factory=dict)
+    """Option key -> the token that gave it, for messages."""
+
+
+def _read_options(args: Sequence[Token], usage: str) -> _Options:
+    found = _Options()
+    seen = found.seen
     for token in args:
         key, raw = token.split()
         if key is None:
-            found = _channel(token, usage)
+            channel = _channel(token, usage)
             if "channel" in seen:
                 raise GrammarError(f"`channel` given twice ({q(seen['channel'])} and {q(token.source)}).", usage)
             seen["channel"] = token.source
-            channel = found
+            found.channel = channel
             continue
         spec, value = _SUBSCRIBE_KEYS.take(key, raw, token.source, seen, usage)
-        if spec.key == "business":
-            business = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
+        if value.lower() in _OFF or (spec.key == "business" and value.lower() in ("all", "any")):
+            if spec.key == "after":
+                raise GrammarError(
+                    f"{q(token.source)}: alerts always have a threshold; give a duration instead, e.g. `after:4h`.",
+                    usage,
+                )
+            found.off.add(_OFF_KEYS[spec.key])
+        elif spec.key == "business":
+            found.values["business"] = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
         elif spec.key == "after":
-            threshold = _minutes(value, token.source, "alert", usage)
+            found.values["threshold_minutes"] = _minutes(value, token.source, "alert", usage)
         elif spec.key == "escalate-after":
-            options["escalate_after_minutes"] = _minutes(value, token.source, "escalate", usage)
+            found.values["escalate_after_minutes"] = _minutes(value, token.source, "escalate", usage)
         elif spec.key == "escalate-to":
-            options["escalate_to"] = _escalate_to(raw.strip(), token.source, usage)  # the mention, not its label
+            found.values["escalate_to"] = _escalate_to(raw.strip(), token.source, usage)  # the mention, not its label
         elif spec.key == "hours":
-            options["hours"] = _hours(value, token.source, usage)
+            found.values["hours"] = _hours(value, token.source, usage)
         elif spec.key == "days":
-            options["days"] = _days(value, token.source, usage)
+            found.values["days"] = _days(value, token.source, usage)
         elif spec.key == "zone":
-            options["zone"] = _zone(value, token.source, usage)
+            found.values["zone"] = _zone(value, token.source, usage)
         else:
-            options["summary_minute"] = _time_of_day(value, token.source, "summary:09:00", usage)
+            found.values["summary_minute"] = _time_of_day(value, token.source, "summary:09:00", usage)
+    escalate_after, threshold = found.values.get("escalate_after_minutes"), found.values.get("threshold_minutes")
+    if "escalation" in found.off and ("escalate_after_minutes" in found.values or "escalate_to" in found.values):
+        on, off = (
+            ("escalate-to", "escalate-after") if "escalate_to" in found.values else ("escalate-after", "escalate-to")
+        )
+        raise GrammarError(
+            f"{q(seen[on])} and {q(seen[off])} contradict each other: `off` turns escalation off altogether.", usage
+        )
+    if isinstance(escalate_after, int) and threshold is not None and escalate_after <= threshold:
+        raise GrammarError(
+            f"{q(seen['escalate-after'])} must be longer than {q(seen['after'])}: escalation is a second, later "
+            "reminder.",
+            usage,
+        )
+    return found
+
+
+def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
+    found = _read_options(args, usage)
+    options, seen = found.values, found.seen
     escalate_after, escalate_to = options.get("escalate_after_minutes"), options.get("escalate_to")
     if escalate_after is not None and escalate_to is None:
         raise GrammarError(
@@ -321,13 +384,26 @@ def parse_subscribe(args: Sequence[Token], usage: str) -> AlertsSubscribeIntent:
         raise GrammarError(
             f"{q(seen['escalate-to'])} needs to know when: add `escalate-after:8h` (longer than `after:`).", usage
         )
-    if isinstance(escalate_after, int) and threshold is not None and escalate_after <= threshold:
+    # `key:off` when subscribing is what leaving the option out means.
+    return AlertsSubscribeIntent(channel_id=found.channel, **options)
+
+
+def parse_change(args: Sequence[Token], usage: str) -> AlertsChangeIntent:
+    sub_id = _subscription_id(args, "change", usage)
+    found = _read_options(args[1:], usage)
+    if found.channel is not None:
         raise GrammarError(
-            f"{q(seen['escalate-after'])} must be longer than {q(seen['after'])}: escalation is a second, later "
-            "reminder.",
+            f"Alerts stay in their channel, so `{escape(sub_id)}` can't move to <#{found.channel}>: run "
+            f"`/chatrooms alerts subscribe` there, then `/chatrooms alerts unsubscribe {escape(sub_id)}`.",
             usage,
         )
-    return AlertsSubscribeIntent(channel_id=channel, threshold_minutes=threshold, business=business, **options)
+    if not found.values and not found.off:
+        raise GrammarError(
+            f"What should change? e.g. `alerts change {escape(sub_id)} hours:09:00-18:00` or "
+            f"`alerts change {escape(sub_id)} escalate-after:off` (`off` turns an option off).",
+            usage,
+        )
+    return AlertsChangeIntent(subscription_id=sub_id, off=frozenset(found.off), **found.values)
 
 
 def _minutes(value: str, source: str, verb: str, usage: str) -> int:

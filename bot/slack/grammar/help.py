@@ -116,9 +116,9 @@ COMMANDS: tuple[CommandHelp, ...] = (
     CommandHelp(
         "alerts",
         "get told in a channel when members wait too long",
-        f"`{_C} alerts [list]` · `{_C} alerts subscribe [#channel] [after:4h] [business:ID]` · "
-        f"`{_C} alerts unsubscribe ID` — e.g. `{_C} alerts subscribe #support after:30m` "
-        "(pick the channel from Slack's autocomplete)",
+        f"`{_C} alerts [list]` · `{_C} alerts subscribe [#channel] [after:4h] [business:ID] [options]` · "
+        f"`{_C} alerts change ID option:value|off …` · `{_C} alerts unsubscribe ID` — e.g. "
+        f"`{_C} alerts subscribe #support after:30m` (pick the channel from Slack's autocomplete)",
         "\n".join(
             (
                 "• `alerts` or `alerts list` — the subscriptions of the channel you type it in",
@@ -133,6 +133,10 @@ COMMANDS: tuple[CommandHelp, ...] = (
                 "• `hours:08:00-20:00` and `days:mon-fri` — post only then (nothing at night; the first "
                 "alert after says since when), in `zone:Europe/Paris` (default: the space's time zone)",
                 "• `summary:09:00` — a daily summary: what waits now, and yesterday's alerts and time to visit",
+                "• `alerts change ID hours:09:00-18:00 escalate-after:off …` — change any of these options of "
+                "alerts in place (`after:` `business:` `escalate-after:` `escalate-to:` `hours:` `days:` `zone:` "
+                "`summary:`; `off` turns one off); what was already alerted is not alerted again, and the channel "
+                "is told what changed",
                 "• `alerts unsubscribe ID` — the ID shown by `alerts list`",
             )
         ),

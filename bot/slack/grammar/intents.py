@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, TypeAlias
+from typing import Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -136,6 +136,54 @@ class AlertsSubscribeIntent(_Intent):
     summary_minute: int | None = None
 
 
+OffOption: TypeAlias = Literal["business", "escalation", "hours", "days", "zone", "summary"]
+"""The options `alerts change` can turn off (`key:off`); both escalation keys turn escalation off."""
+
+
+class AlertsChangeIntent(_Intent):
+    """`alerts change ID [after:6h] [business:ID|off] [escalate-after:8h|off] [escalate-to:@x|off]
+    [hours:09:00-18:00|off] [days:mon-fri|off] [zone:Europe/Paris|off] [summary:09:00|off]`: a value changes
+    that option, `off` (in `off`) turns it off, an option not given is kept."""
+
+    subscription_id: str
+    threshold_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
+    business: PositiveId | None = None
+    escalate_after_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
+    escalate_to: str | None = None
+    hours: tuple[int, int] | None = None
+    days: tuple[int, ...] | None = None
+    zone: str | None = None
+    summary_minute: int | None = None
+    off: frozenset[OffOption] = frozenset()
+
+    def changes(self) -> dict[str, Any]:
+        """The subscription fields to change (by `Subscription` field name), None for those turned off."""
+        given = {
+            "threshold_minutes": self.threshold_minutes,
+            "business_id": self.business,
+            "escalate_after_minutes": self.escalate_after_minutes,
+            "escalate_to": self.escalate_to,
+            "open_hours": self.hours,
+            "open_days": self.days,
+            "zone": self.zone,
+            "summary_minute": self.summary_minute,
+        }
+        changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+        for option in self.off:
+            changes.update(dict.fromkeys(_OFF_FIELDS[option]))
+        return changes
+
+
+_OFF_FIELDS: dict[str, tuple[str, ...]] = {
+    "business": ("business_id",),
+    "escalation": ("escalate_after_minutes", "escalate_to"),
+    "hours": ("open_hours",),
+    "days": ("open_days",),
+    "zone": ("zone",),
+    "summary": ("summary_minute",),
+}
+
+
 class AlertsUnsubscribeIntent(_Intent):
     """`alerts unsubscribe ID`."""
 
@@ -157,6 +205,7 @@ Intent: TypeAlias = (
     | RunIntent
     | AlertsListIntent
     | AlertsSubscribeIntent
+    | AlertsChangeIntent
     | AlertsUnsubscribeIntent
 )
 

@@ -15,6 +15,7 @@ from bot.services import EDIT_ROLE, NotLoggedIn, UserSession
 from bot.slack import ids
 from bot.slack.context import Ctx
 from bot.slack.grammar import (
+    AlertsChangeIntent,
     AlertsListIntent,
     AlertsSubscribeIntent,
     AlertsUnsubscribeIntent,
@@ -28,16 +29,21 @@ from bot.slack.metadata import OutOfDate
 from bot.slack.publisher import SlackPublisher
 from bot.slack.views.alerts import (
     business_text,
+    changed_notice,
+    changes_text,
     duration_text,
+    option_words,
     render_more,
     render_subscriptions,
     schedule_text,
     subscribed_notice,
+    subscription_line,
     unsubscribed_notice,
 )
 from bot.slack.views.chatrooms import render_notice
 from bot.slack.views.common import escape
 from bot.store import Subscription
+from bot.subscriptions import Change, NoSuchSubscription, apply_change, changed_options
 
 log = logging.getLogger(__name__)
 
@@ -95,14 +101,14 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
     )
     for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
         if existing.same_filter(wanted):
-            ctx.reply(already_subscribed(existing))
+            ctx.reply(already_subscribed(existing, wanted))
             return
     # The scan will use this login: it must work now (NotLoggedIn / CredentialsRejected point to login).
     probe = ctx.session().find(ChatRoomFilters(business=intent.business), size=1)
     # Checked again atomically: two identical subscribes at the same moment make one subscription.
     sub, created = deps.store.subscribe_once(wanted)
     if not created:
-        ctx.reply(already_subscribed(sub))
+        ctx.reply(already_subscribed(sub, wanted))
         return
     try:
         ctx.client.chat_postMessage(channel=channel, **subscribed_notice(sub, interval_text(deps)))
@@ -132,10 +138,54 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
     )
 
 
-def already_subscribed(existing: Subscription) -> dict[str, Any]:
-    return render_notice(
-        f"<#{existing.channel_id}> already has these alerts (`{escape(existing.id)}`, by <@{existing.created_by}>)."
-        f" `/chatrooms alerts` in <#{existing.channel_id}> lists them."
+def already_subscribed(existing: Subscription, wanted: Subscription) -> dict[str, Any]:
+    """The channel has alerts with this threshold and business: with other options, how to change them."""
+    text = f"<#{existing.channel_id}> already has these alerts (`{escape(existing.id)}`, by <@{existing.created_by}>)."
+    words = option_words(existing, wanted.model_copy(update={"threshold_minutes": existing.threshold_minutes}))
+    if words:
+        text += (
+            " To change their options in place (what was already alerted is not alerted again), run:\n"
+            f"`/chatrooms alerts change {escape(existing.id)} {' '.join(words)}`"
+        )
+    else:
+        text += f" `/chatrooms alerts` in <#{existing.channel_id}> lists them."
+    return render_notice(text)
+
+
+@handlers.subcommand(AlertsChangeIntent)
+def change(intent: AlertsChangeIntent, ctx: Ctx) -> None:
+    """Change a subscription's options in place: checked and written in one store transaction; the
+    channel is told what changed, before → after; its alert records and digests are kept."""
+    wanted = Change(values=intent.changes(), by=ctx.user_id, channel_id=ctx.channel_id)
+    now = ctx.now()
+    result = ctx.deps.store.change_subscription(
+        ctx.team_id,
+        intent.subscription_id,
+        lambda current, siblings: apply_change(current, siblings, wanted, now),
+    )
+    if result is None:
+        raise NoSuchSubscription(intent.subscription_id)
+    before, after = result
+    if not changed_options(before, after):
+        ctx.reply(
+            render_notice(
+                f"Alerts `{escape(after.id)}` in <#{after.channel_id}> already work that way; nothing changed.\n"
+                f"{subscription_line(after)}"
+            )
+        )
+        return
+    try:
+        ctx.client.chat_postMessage(channel=after.channel_id, **changed_notice(before, after, ctx.user_id))
+    except SlackApiError as exc:
+        log.info(
+            "alerts %s: could not announce the change in %s (%s)", after.id, after.channel_id, exc.response.get("error")
+        )
+    refresh_home(ctx)
+    ctx.reply(
+        render_notice(
+            f"✏️ Changed alerts `{escape(after.id)}` in <#{after.channel_id}>: {changes_text(before, after)}. "
+            "They take effect from the next check; chatrooms already alerted are not alerted again."
+        )
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.digests import MAX_DIGEST_ROWS, MORE_PAGE, StaleRow
+from bot.digests import MAX_DIGEST_ROWS, MORE_PAGE, DigestMessage, StaleRow
 from bot.schedule import DailySummary
 from bot.services import EDIT_ROLE
 from bot.slack import ids
@@ -34,9 +34,14 @@ from bot.store import Subscription
 MAX_HOME_ROWS = 30  # 60 blocks of rows, leaving 40 for login status, subscriptions and headings
 MAX_HOME_SUBSCRIPTIONS = 10
 MAX_HOME_SECTIONS = 5  # with 10 subscriptions and 30 rows, the Home tab stays under 100 blocks
-MAX_LISTED_SUBSCRIPTIONS = 45  # one block each under the 50-block message limit
+MAX_LISTED_SUBSCRIPTIONS = 45  # one block each under the 50-block message limit (with a note, a head, a hint)
 MAX_NAME = 150
 SNOOZE_LABEL = "Snooze 1 h"
+CHANGE_HINT = (
+    "Change one in place with `/chatrooms alerts change ID` and any of `after:` `business:` `escalate-after:` "
+    "`escalate-to:` `hours:` `days:` `zone:` `summary:` (`off` turns one off)."
+)
+UNFOLLOWED = "No longer listed: visited or closed in Nexudus, or outside the business these alerts now follow"
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,8 @@ def row_blocks(
     if row.state == "resolved":
         who = f"Marked visited by <@{row.by}>" if row.by else "No longer waiting: visited or closed in Nexudus"
         return [section(f"~{name}~  `#{row.chatroom_id}`\n✅ {who}.", block_id=room_id)]
+    if row.state == "unfollowed":
+        return [section(f"~{name}~  `#{row.chatroom_id}`\n➖ {UNFOLLOWED}.", block_id=room_id)]
     if row.last_visit is not None:
         waited = f"Last agent visit *{relative_time(row.last_visit, now)}*"
     else:
@@ -138,18 +145,11 @@ def _clock_time(when: datetime) -> str:
 # ----------------------------------------------------------------------------------------- digest
 
 
-def render_digest(
-    sub: Subscription,
-    rows: Sequence[StaleRow],
-    *,
-    more: int,
-    cutoff: datetime,
-    now: datetime,
-    quiet_since: datetime | None = None,
-) -> dict[str, Any]:
+def render_digest(sub: Subscription, message: DigestMessage) -> dict[str, Any]:
     """One subscription's alert: the oldest rows with buttons, the rest counted with the command to list them."""
+    rows, now, quiet_since = message.rows, message.now, message.quiet_since
     shown = list(rows)[:MAX_DIGEST_ROWS]
-    more += len(rows) - len(shown)
+    more = message.more + len(rows) - len(shown)
     total = len(shown) + more
     title = (
         f"⏰ *{_plural(total, 'chatroom')}* {'has' if total == 1 else 'have'} waited more than "
@@ -193,6 +193,8 @@ def render_more(
         elif row.state == "resolved":
             who = f"marked visited by <@{row.by}>" if row.by else "no longer waiting"
             lines.append(f"~{name}~ `#{row.chatroom_id}` · ✅ {who}")
+        elif row.state == "unfollowed":
+            lines.append(f"~{name}~ `#{row.chatroom_id}` · ➖ {UNFOLLOWED[0].lower()}{UNFOLLOWED[1:]}")
         else:
             waited = (
                 f"last agent visit {relative_time(row.last_visit, now)}"
@@ -290,8 +292,7 @@ def schedule_text(sub: Subscription) -> str:
         parts.append(f"escalates to {mention(sub.escalate_to)} after *{duration_text(sub.escalate_after_minutes)}*")
     if sub.open_hours is not None or sub.open_days is not None:
         hours = f"{hhmm(sub.open_hours[0])}–{hhmm(sub.open_hours[1])}" if sub.open_hours else "all day"
-        days = ", ".join(DAY_LABELS[d] for d in sub.open_days) if sub.open_days else "every day"
-        parts.append(f"posts {hours}, {days}")
+        parts.append(f"posts {hours}, {_days_text(sub.open_days)}")
     if sub.summary_minute is not None:
         parts.append(f"daily summary at {hhmm(sub.summary_minute)}")
     if parts:
@@ -354,6 +355,79 @@ def opened_notice(
     )
 
 
+def _days_text(days: Sequence[int] | None) -> str:
+    if days is None or len(days) == 7:
+        return "every day"
+    if len(days) > 2 and list(days) == list(range(days[0], days[-1] + 1)):
+        return f"{DAY_LABELS[days[0]]}–{DAY_LABELS[days[-1]]}"
+    return ", ".join(DAY_LABELS[d] for d in days)
+
+
+def option_texts(sub: Subscription) -> dict[str, str]:
+    """Each option of `sub` in words, by label: what `alerts change` announces before → after."""
+    escalation = "off"
+    if sub.escalate_after_minutes is not None and sub.escalate_to:
+        escalation = f"to {mention(sub.escalate_to)} after {duration_text(sub.escalate_after_minutes)}"
+    return {
+        "threshold": duration_text(sub.threshold_minutes),
+        "business": business_text(sub.business_id),
+        "escalation": escalation,
+        "hours": f"{hhmm(sub.open_hours[0])}–{hhmm(sub.open_hours[1])}" if sub.open_hours else "any hour",
+        "days": _days_text(sub.open_days),
+        "time zone": escape(sub.zone) if sub.zone else "the space's",
+        "daily summary": f"at {hhmm(sub.summary_minute)}" if sub.summary_minute is not None else "off",
+    }
+
+
+def changes_text(before: Subscription, after: Subscription) -> str:
+    """`hours any hour → 09:00–18:00 · escalation to @leads after 8 h → off`: the options that differ."""
+    old, new = option_texts(before), option_texts(after)
+    return " · ".join(f"{label} {old[label]} → *{new[label]}*" for label in new if old[label] != new[label])
+
+
+def changed_notice(before: Subscription, after: Subscription, by: str) -> dict[str, Any]:
+    """Told in the channel when `alerts change` changed its alerts (as subscribing and unsubscribing are)."""
+    return notice(
+        f"✏️ <@{by}> changed the stale-visit alerts `{escape(after.id)}` of this channel: "
+        f"{changes_text(before, after)}. Chatrooms already alerted here are not alerted again."
+    )
+
+
+def _duration_word(minutes: int) -> str:
+    """A duration as typed in a command (`4h`, `1d6h`, `1h30m`)."""
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    return "".join(f"{n}{unit}" for n, unit in ((days, "d"), (hours, "h"), (mins, "m")) if n) or "0m"
+
+
+def option_words(before: Subscription, after: Subscription) -> list[str]:
+    """The `key:value` (or `key:off`) words that turn `before`'s options into `after`'s."""
+    words: list[str] = []
+    if after.threshold_minutes != before.threshold_minutes:
+        words.append(f"after:{_duration_word(after.threshold_minutes)}")
+    if after.business_id != before.business_id:
+        words.append(f"business:{after.business_id if after.business_id is not None else 'off'}")
+    escalation = (after.escalate_after_minutes, after.escalate_to)
+    if escalation != (before.escalate_after_minutes, before.escalate_to):
+        if after.escalate_after_minutes is None or after.escalate_to is None:
+            words.append("escalate-after:off")
+        else:
+            words.append(f"escalate-after:{_duration_word(after.escalate_after_minutes)}")
+            words.append(f"escalate-to:{mention(after.escalate_to)}")
+    if after.open_hours != before.open_hours:
+        hours = after.open_hours
+        words.append(f"hours:{hhmm(hours[0])}-{hhmm(hours[1])}" if hours else "hours:off")
+    if after.open_days != before.open_days:
+        days = after.open_days
+        words.append(f"days:{','.join(DAY_LABELS[d].lower() for d in days)}" if days else "days:off")
+    if after.zone != before.zone:
+        words.append(f"zone:{escape(after.zone) if after.zone else 'off'}")
+    if after.summary_minute != before.summary_minute:
+        minute = after.summary_minute
+        words.append(f"summary:{hhmm(minute)}" if minute is not None else "summary:off")
+    return words
+
+
 def subscription_line(sub: Subscription) -> str:
     text = (
         f"`{escape(sub.id)}` · after *{duration_text(sub.threshold_minutes)}* · {business_text(sub.business_id)}"
@@ -395,6 +469,7 @@ def render_subscriptions(
         blocks.append(section(subscription_line(sub), accessory=accessory, block_id=f"alerts.sub.{sub.id}"))
     if len(subs) > MAX_LISTED_SUBSCRIPTIONS:
         blocks.append(context(f"…and {len(subs) - MAX_LISTED_SUBSCRIPTIONS} more."))
+    blocks.append(context(CHANGE_HINT))
     return {"text": f"{_plural(len(subs), 'alert subscription')} here.", "blocks": blocks}
 
 
