@@ -51,6 +51,8 @@ from bot.subscriptions import EscalationIncomplete, EscalationNotLater, NoSuchSu
 
 log = logging.getLogger(__name__)
 
+SubscriptionRefusal = NoSuchSubscription | NotTheirs | EscalationIncomplete | EscalationNotLater | SameAlertsExist
+
 
 LONG_THROTTLE = 90.0  # seconds: a Retry-After longer than the per-minute window means an hourly/daily limit
 
@@ -88,6 +90,8 @@ def describe(exc: BaseException) -> UserMessage:
     """Translate any exception into a clear sentence (and field errors where Nexudus named fields)."""
     if isinstance(exc, CycleFailed):
         return UserMessage(_cycle_failure(exc.cause, exc.subscription.channel_id, exc.subscription.id))
+    if isinstance(exc, SubscriptionRefusal):
+        return UserMessage(_change_refused(exc))
     message = _words(exc)
     text = _escape_data(message.text)
     if isinstance(exc, QuotaExhausted):  # Slack's date token is markup, inserted after escaping the data
@@ -98,6 +102,42 @@ def describe(exc: BaseException) -> UserMessage:
         message.field_errors,
         message.reference,
     )
+
+
+def _change_refused(exc: SubscriptionRefusal) -> str:
+    """Why `alerts change` changed nothing, as markup: its data are ids the app checked (channel and user
+    mentions must stay mentions), and durations."""
+    if isinstance(exc, NoSuchSubscription):
+        return (
+            f":mag: There are no alerts `{escape(exc.sub_id)}` in this workspace. `/chatrooms alerts` in a "
+            "channel lists that channel's, with their IDs."
+        )
+    if isinstance(exc, NotTheirs):
+        return (
+            f":no_entry: Alerts `{exc.sub_id}` belong to <#{exc.channel_id}>: change them from that channel, "
+            f"or ask <@{exc.created_by}>, who set them up. Nothing was changed."
+        )
+    if isinstance(exc, EscalationIncomplete):
+        what = (
+            "someone to escalate to: add `escalate-to:@person` or `escalate-to:@group` (pick them from Slack's "
+            "autocomplete)"
+            if exc.missing == "escalate-to"
+            else "to know when: add `escalate-after:8h` (longer than the alert threshold)"
+        )
+        return f":warning: These alerts have no escalation yet, so it needs {what}. Nothing was changed."
+    if isinstance(exc, EscalationNotLater):
+        return (
+            f":warning: Escalation after {duration_text(exc.escalate_after_minutes)} would not come after the "
+            f"alert itself ({duration_text(exc.threshold_minutes)}): escalation is a second, later reminder. "
+            "Make `escalate-after:` longer than `after:`, or turn escalation off with `escalate-after:off`. "
+            "Nothing was changed."
+        )
+    if isinstance(exc, SameAlertsExist):
+        return (
+            f":twisted_rightwards_arrows: <#{exc.channel_id}> already has alerts `{exc.existing_id}` with that "
+            "threshold and business, so nothing was changed. Change those instead, or unsubscribe one of them."
+        )
+    raise TypeError(f"unknown refusal {exc!r}")
 
 
 def _invalid_login_words(exc: InvalidLogin) -> str:
@@ -125,6 +165,8 @@ def _escape_data(text: str) -> str:
 
 
 def _words(exc: BaseException) -> UserMessage:
+    if isinstance(exc, SubscriptionRefusal):
+        return UserMessage(_change_refused(exc))
     if isinstance(exc, InvalidLogin):
         return UserMessage(_invalid_login_words(exc))
     if isinstance(exc, NotLoggedIn | CredentialsRejected):
@@ -199,36 +241,6 @@ def _words(exc: BaseException) -> UserMessage:
         return UserMessage(
             f":mag: Those stale-visit alerts were removed, so there is nothing to {exc.action} here. "
             "`/chatrooms alerts` lists this channel's subscriptions."
-        )
-    if isinstance(exc, NoSuchSubscription):
-        return UserMessage(
-            f":mag: There are no alerts `{exc.sub_id}` in this workspace. `/chatrooms alerts` in a channel lists "
-            "that channel's, with their IDs."
-        )
-    if isinstance(exc, NotTheirs):
-        return UserMessage(
-            f":no_entry: Alerts `{exc.sub_id}` belong to <#{exc.channel_id}>: change them from that channel, "
-            f"or ask <@{exc.created_by}>, who set them up. Nothing was changed."
-        )
-    if isinstance(exc, EscalationIncomplete):
-        what = (
-            "someone to escalate to: add `escalate-to:@person` or `escalate-to:@group` (pick them from Slack's "
-            "autocomplete)"
-            if exc.missing == "escalate-to"
-            else "to know when: add `escalate-after:8h` (longer than the alert threshold)"
-        )
-        return UserMessage(f":warning: These alerts have no escalation yet, so it needs {what}. Nothing was changed.")
-    if isinstance(exc, EscalationNotLater):
-        return UserMessage(
-            f":warning: Escalation after {duration_text(exc.escalate_after_minutes)} would not come after the "
-            f"alert itself ({duration_text(exc.threshold_minutes)}): escalation is a second, later reminder. "
-            "Make `escalate-after:` longer than `after:`, or turn escalation off with `escalate-after:off`. "
-            "Nothing was changed."
-        )
-    if isinstance(exc, SameAlertsExist):
-        return UserMessage(
-            f":twisted_rightwards_arrows: <#{exc.channel_id}> already has alerts `{exc.existing_id}` with that "
-            "threshold and business, so nothing was changed. Change those instead, or unsubscribe one of them."
         )
     if isinstance(exc, DigestGone):
         return UserMessage(

@@ -484,3 +484,18 @@ def test_clock_moves_the_app_through_quiet_hours_and_escalation(console: Console
     assert "(alert cycle:" in later and "escalated" in later.split("(alert cycle:", 1)[1]
     assert "The clock only moves forward" in run(console, ":clock -1h")
     assert "is not a duration" in run(console, ":clock +soon")
+
+
+def test_alerts_are_changed_in_place_from_the_console(console: Console) -> None:
+    out = run(console, "/chatrooms alerts subscribe after:4h zone:UTC\n:alerts")
+    found = re.search(r"ID `([0-9a-f]{8})`", out)
+    assert found is not None, out
+    sub_id = found.group(1)
+    closed = (datetime.now(UTC) + timedelta(hours=2)).strftime("%H:00")
+    reopens = (datetime.now(UTC) + timedelta(hours=3)).strftime("%H:00")
+    changed = run(console, f"/chatrooms alerts change {sub_id} hours:{closed}-{reopens} summary:off\n:alerts")
+    assert "╭─ #console\n│ ✏️ @demo changed the stale-visit alerts" in changed, changed
+    assert f"hours any hour → {closed}–{reopens}" in changed
+    assert "1 in quiet hours" in changed.split("> :alerts\n", 1)[1]
+    listed = run(console, "/chatrooms alerts")
+    assert f"posts {closed}–{reopens}, every day" in listed and "/chatrooms alerts change ID" in listed

@@ -118,11 +118,9 @@ class AlertsListIntent(_Intent):
     """`alerts` / `alerts list`: show the alert subscriptions of the channel it is typed in."""
 
 
-class AlertsSubscribeIntent(_Intent):
-    """`alerts subscribe [#channel] [after:4h] [business:ID] [escalate-after:8h escalate-to:@x] [hours:08:00-20:00]
-    [days:mon-fri] [zone:Europe/London] [summary:09:00]`; None means "use the default" (or "not set")."""
+class _AlertOptions(_Intent):
+    """The options of alerts, as `alerts subscribe` and `alerts change` take them; None: not given."""
 
-    channel_id: str | None = None
     threshold_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
     business: PositiveId | None = None
     escalate_after_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
@@ -135,30 +133,9 @@ class AlertsSubscribeIntent(_Intent):
     zone: str | None = None
     summary_minute: int | None = None
 
-
-OffOption: TypeAlias = Literal["business", "escalation", "hours", "days", "zone", "summary"]
-"""The options `alerts change` can turn off (`key:off`); both escalation keys turn escalation off."""
-
-
-class AlertsChangeIntent(_Intent):
-    """`alerts change ID [after:6h] [business:ID|off] [escalate-after:8h|off] [escalate-to:@x|off]
-    [hours:09:00-18:00|off] [days:mon-fri|off] [zone:Europe/Paris|off] [summary:09:00|off]`: a value changes
-    that option, `off` (in `off`) turns it off, an option not given is kept."""
-
-    subscription_id: str
-    threshold_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
-    business: PositiveId | None = None
-    escalate_after_minutes: int | None = Field(default=None, ge=MIN_THRESHOLD_MINUTES, le=MAX_THRESHOLD_MINUTES)
-    escalate_to: str | None = None
-    hours: tuple[int, int] | None = None
-    days: tuple[int, ...] | None = None
-    zone: str | None = None
-    summary_minute: int | None = None
-    off: frozenset[OffOption] = frozenset()
-
-    def changes(self) -> dict[str, Any]:
-        """The subscription fields to change (by `Subscription` field name), None for those turned off."""
-        given = {
+    def given(self) -> dict[str, Any]:
+        """The options given, by `Subscription` field name."""
+        values = {
             "threshold_minutes": self.threshold_minutes,
             "business_id": self.business,
             "escalate_after_minutes": self.escalate_after_minutes,
@@ -168,7 +145,31 @@ class AlertsChangeIntent(_Intent):
             "zone": self.zone,
             "summary_minute": self.summary_minute,
         }
-        changes: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+        return {name: value for name, value in values.items() if value is not None}
+
+
+class AlertsSubscribeIntent(_AlertOptions):
+    """`alerts subscribe [#channel] [after:4h] [business:ID] [escalate-after:8h escalate-to:@x] [hours:08:00-20:00]
+    [days:mon-fri] [zone:Europe/London] [summary:09:00]`; None means "use the default" (or "not set")."""
+
+    channel_id: str | None = None
+
+
+OffOption: TypeAlias = Literal["business", "escalation", "hours", "days", "zone", "summary"]
+"""The options `alerts change` can turn off (`key:off`); both escalation keys turn escalation off."""
+
+
+class AlertsChangeIntent(_AlertOptions):
+    """`alerts change ID [after:6h] [business:ID|off] [escalate-after:8h|off] [escalate-to:@x|off]
+    [hours:09:00-18:00|off] [days:mon-fri|off] [zone:Europe/Paris|off] [summary:09:00|off]`: a value changes
+    that option, `off` (in `off`) turns it off, an option not given is kept."""
+
+    subscription_id: str
+    off: frozenset[OffOption] = frozenset()
+
+    def changes(self) -> dict[str, Any]:
+        """The subscription fields to change (by `Subscription` field name), None for those turned off."""
+        changes = self.given()
         for option in self.off:
             changes.update(dict.fromkeys(_OFF_FIELDS[option]))
         return changes

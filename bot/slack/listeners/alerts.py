@@ -101,14 +101,14 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
     )
     for existing in deps.store.channel_subscriptions(ctx.team_id, channel):
         if existing.same_filter(wanted):
-            ctx.reply(already_subscribed(existing, wanted))
+            ctx.reply(already_subscribed(existing, intent))
             return
     # The scan will use this login: it must work now (NotLoggedIn / CredentialsRejected point to login).
     probe = ctx.session().find(ChatRoomFilters(business=intent.business), size=1)
     # Checked again atomically: two identical subscribes at the same moment make one subscription.
     sub, created = deps.store.subscribe_once(wanted)
     if not created:
-        ctx.reply(already_subscribed(sub, wanted))
+        ctx.reply(already_subscribed(sub, intent))
         return
     try:
         ctx.client.chat_postMessage(channel=channel, **subscribed_notice(sub, interval_text(deps)))
@@ -138,10 +138,12 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
     )
 
 
-def already_subscribed(existing: Subscription, wanted: Subscription) -> dict[str, Any]:
-    """The channel has alerts with this threshold and business: with other options, how to change them."""
+def already_subscribed(existing: Subscription, intent: AlertsSubscribeIntent) -> dict[str, Any]:
+    """The channel has alerts with this threshold and business: for the options typed, the `alerts change`
+    that gives them (the others are kept, as GitHub's `/github subscribe` adds to a subscription)."""
     text = f"<#{existing.channel_id}> already has these alerts (`{escape(existing.id)}`, by <@{existing.created_by}>)."
-    words = option_words(existing, wanted.model_copy(update={"threshold_minutes": existing.threshold_minutes}))
+    typed = {k: v for k, v in intent.given().items() if k not in ("threshold_minutes", "business_id")}
+    words = option_words(existing, existing.model_copy(update=typed))
     if words:
         text += (
             " To change their options in place (what was already alerted is not alerted again), run:\n"
@@ -180,7 +182,6 @@ def change(intent: AlertsChangeIntent, ctx: Ctx) -> None:
         log.info(
             "alerts %s: could not announce the change in %s (%s)", after.id, after.channel_id, exc.response.get("error")
         )
-    refresh_home(ctx)
     ctx.reply(
         render_notice(
             f"✏️ Changed alerts `{escape(after.id)}` in <#{after.channel_id}>: {changes_text(before, after)}. "
