@@ -204,3 +204,13 @@ def test_subscribing_again_with_other_options_points_to_the_change(logged_in: Ru
     assert "posts 09:00–18:00, every day" in shown and "daily summary at 09:00" in shown
     assert "/chatrooms alerts change ID" in shown
     assert find_action(app.fake.calls("response_url")[-1].args["blocks"], ids.ALERT_UNSUBSCRIBE) is not None
+
+
+def test_a_change_the_channel_could_not_be_told_of_says_so(logged_in: RunningApp) -> None:
+    app = logged_in
+    sub_id = subscribe(app, "alerts subscribe after:4h")
+    app.fake.fail_next("chat.postMessage", "not_in_channel")
+    reply = ask(app, f"alerts change {sub_id} summary:09:00")
+    assert "Changed alerts" in reply and "I couldn't tell" in reply and "not_in_channel" in reply
+    sub = app.deps.store.get_subscription(sub_id)
+    assert sub is not None and sub.summary_minute == 540

@@ -176,16 +176,17 @@ def change(intent: AlertsChangeIntent, ctx: Ctx) -> None:
             )
         )
         return
+    untold = ""
     try:
         ctx.client.chat_postMessage(channel=after.channel_id, **changed_notice(before, after, ctx.user_id))
     except SlackApiError as exc:
-        log.info(
-            "alerts %s: could not announce the change in %s (%s)", after.id, after.channel_id, exc.response.get("error")
-        )
+        error = str(exc.response.get("error") or "")
+        log.info("alerts %s: could not announce the change in %s (%s)", after.id, after.channel_id, error)
+        untold = f"\n:warning: I couldn't tell <#{after.channel_id}> ({escape(error)}); alerts need me there too."
     ctx.reply(
         render_notice(
             f"✏️ Changed alerts `{escape(after.id)}` in <#{after.channel_id}>: {changes_text(before, after)}. "
-            "They take effect from the next check; chatrooms already alerted are not alerted again."
+            f"They take effect from the next check; chatrooms already alerted are not alerted again.{untold}"
         )
     )
 
