@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,10 +51,6 @@ class Subscription(BaseModel):
     raised_threshold_until: datetime | None = None
     """Set when the threshold was raised: until then a never-visited room alerted under the old threshold may
     be missing from the scan only because it has not yet waited the new one, so it is not resolved for that."""
-
-    def options(self) -> dict[str, Any]:
-        """What a user chose (`alerts subscribe`, `alerts change`), by field name."""
-        return {name: getattr(self, name) for name in OPTION_FIELDS}
 
     def same_filter(self, other: Subscription) -> bool:
         """Same channel, threshold and business: the same alerts, whoever set them up."""

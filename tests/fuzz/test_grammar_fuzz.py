@@ -53,7 +53,9 @@ def check(text: str, zone: tzinfo = UTC, now: datetime = NOW) -> None:
 any_text = st.text(max_size=300)
 repeated = st.tuples(st.text(max_size=40), st.integers(min_value=1, max_value=150)).map(lambda p: p[0] * p[1])
 prefixed = st.tuples(
-    st.sampled_from([*HELP_TOPICS, "ls", "search", "alerts subscribe", "alerts unsubscribe", ""]),
+    st.sampled_from(
+        [*HELP_TOPICS, "ls", "search", "alerts subscribe", "alerts unsubscribe", "alerts change 3f9a2c01", ""]
+    ),
     st.text(max_size=200),
 ).map(lambda p: f"{p[0]} {p[1]}")
 controls = st.text(alphabet=st.characters(max_codepoint=0x9F), max_size=200)
@@ -189,6 +191,12 @@ KEYS = [
     "dir",
     "orderby",
     "threshold",
+    "escalate-after",
+    "escalate-to",
+    "hours",
+    "days",
+    "zone",
+    "summary",
     "channel",
     "colour",
     "ID",
@@ -221,6 +229,15 @@ VALUES = st.one_of(
             "2d",
             "1w",
             "1h30m",
+            "off",
+            "OFF",
+            "all",
+            "09:00-18:00",
+            "22:00-06:00",
+            "mon-fri",
+            "Europe/Paris",
+            "<@U0LEAD|lead>",
+            "<!subteam^S0LEADS|@leads>",
             "999999w",
             "soon",
             "-visited",
@@ -261,6 +278,8 @@ soups = st.tuples(
             "alerts",
             "alerts subscribe",
             "alerts unsubscribe",
+            "alerts change",
+            "alerts change 3f9a2c01",
             "alerts list",
             "login",
             "LIST",
