@@ -214,3 +214,13 @@ def test_a_change_the_channel_could_not_be_told_of_says_so(logged_in: RunningApp
     assert "Changed alerts" in reply and "I couldn't tell" in reply and "not_in_channel" in reply
     sub = app.deps.store.get_subscription(sub_id)
     assert sub is not None and sub.summary_minute == 540
+
+
+def test_the_home_tab_shows_the_changed_options(logged_in: RunningApp) -> None:
+    app = logged_in
+    sub_id = subscribe(app, "alerts subscribe after:4h")
+    ask(app, f"alerts change {sub_id} hours:09:00-18:00 days:mon-fri escalate-after:8h escalate-to:<@U0LEAD|lead>")
+    app.slack.event({"type": "app_home_opened", "user": app.slack.user_id, "channel": "D0001", "tab": "home"})
+    home = text(app.fake.wait_for("views.publish")[0].args["view"])
+    assert f"`{sub_id}` · after *4 h*" in home
+    assert "escalates to <@U0LEAD> after *8 h*" in home and "posts 09:00–18:00, Mon–Fri" in home
