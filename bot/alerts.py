@@ -174,6 +174,7 @@ class AlertWorker:
     def run_cycle(self) -> CycleReport:
         """One pass over every subscription of every team; one failing never stops the others."""
         report = CycleReport()
+        self._prune_audit()
         try:
             with self._lock:
                 self._publishers.clear()
@@ -193,6 +194,13 @@ class AlertWorker:
             raise
         metrics.ALERT_CYCLES.labels("with_errors" if report.errors else "ok").inc()
         return report
+
+    def _prune_audit(self) -> None:
+        """The audit trail's retention (`AUDIT_RETENTION_DAYS`), at most hourly: never a reason to skip alerts."""
+        try:
+            self.deps.services.audit.prune(self.deps.settings.audit_retention_days)
+        except Exception:
+            log.exception("audit trail: pruning old entries failed; retried next cycle")
 
     def _run_subscription(self, sub: Subscription, report: CycleReport) -> None:
         store = self.deps.store

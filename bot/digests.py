@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from bot.audit import Actor
 from bot.deps import Deps
 from bot.nexudus.errors import NexudusError
 from bot.nexudus.models import ChatRoom
@@ -326,11 +327,13 @@ def snooze(
     team_id: str,
     subscription_id: str | None,
     chatroom_id: int,
+    actor: Actor | None = None,
 ) -> tuple[datetime, bool]:
     """Silence one chatroom of one subscription for `SNOOZE`; the digest is redrawn to say until when.
 
     `session` (the clicking user's, None when they are not logged in) only reads names for the redraw;
-    without it the subscriber's login is used, as for the digest itself. Returns (until, redrawn).
+    without it the subscriber's login is used, as for the digest itself. `actor` (who clicked) is named in
+    the audit trail. Returns (until, redrawn).
     """
     sub = usable_subscription(deps, subscription_id, team_id)
     if sub is None:
@@ -341,7 +344,9 @@ def snooze(
     now = deps.clock()
     until = now + SNOOZE
     rec = deps.store.snooze(sub.id, chatroom_id, until)
-    if rec is None:
+    if rec is not None:
+        snoozed(deps, actor, sub, chatroom_id, until)
+    else:
         # Not alerted yet (snoozed from the Home tab): record its current wait, so the snooze holds.
         if session is None:
             raise NotLoggedIn()
@@ -358,8 +363,20 @@ def snooze(
                 snoozed_until=until,
             )
         )
+        snoozed(deps, actor, sub, chatroom_id, until)
         return until, False
     digest = deps.store.mark_digest(sub.id, rec.message_ts) if rec.message_ts else None
     if digest is None or session is None:
         return until, False  # a flagged digest is redrawn by the worker's next cycle
     return until, redraw_digest(deps, publisher, session, sub, digest)
+
+
+def snoozed(deps: Deps, actor: Actor | None, sub: Subscription, chatroom_id: int, until: datetime) -> None:
+    deps.services.audit.record(
+        actor,
+        "snooze",
+        chatroom_ids=[chatroom_id],
+        subscription_id=sub.id,
+        channel_id=sub.channel_id,
+        until=until,
+    )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from bot.audit import Actor, Audit, changed, created, deleted, ids_of, parameters
 from bot.locks import Locks, LockTimeout, ThreadLocks
 from bot.nexudus.auth import NoTokenEndpoint, TokenRefused, needs_refresh
 from bot.nexudus.client import ChatRoomChanges, ClientFactory, NewChatRoom, NexudusClient
@@ -160,10 +161,22 @@ class Services:
         self._refreshing: dict[tuple[str, str], threading.Lock] = {}
         self._kept_password: set[tuple[str, str]] = set()
         """Logins whose saved password could not be traded for tokens: not tried again in this process."""
+        self.audit = Audit(store, clock)
+        """The audit trail: every change below (and in digests, subscriptions) is recorded there."""
 
-    def login(self, team_id: str, user_id: str, email: str, password: str, code: str | None = None) -> str:
+    def login(
+        self,
+        team_id: str,
+        user_id: str,
+        email: str,
+        password: str,
+        code: str | None = None,
+        *,
+        enterprise_id: str | None = None,
+    ) -> str:
         """Exchange the login for tokens (or keep the password in basic mode), check it can list chatrooms,
-        then store it (encrypted). Returns the e-mail. The password is not kept in bearer mode."""
+        then store it (encrypted). Returns the e-mail. The password is not kept in bearer mode; the audit
+        entry holds the e-mail only."""
         try:
             credentials = self.clients.login(email, password, now=self.clock(), totp=code or None)
         except TokenRefused as exc:
@@ -178,10 +191,15 @@ class Services:
         self.forget_commands(credentials.email)
         with self._lock:
             self._refused.pop((team_id, user_id), None)  # a new login: roles are asked again
+        self.audit.record(Actor(team_id, user_id, enterprise_id), "login", email=credentials.email)
         return credentials.email
 
-    def logout(self, team_id: str, user_id: str) -> bool:
-        return self.store.delete_credentials(team_id, user_id)
+    def logout(self, team_id: str, user_id: str, *, enterprise_id: str | None = None) -> bool:
+        email = self.store.whoami(team_id, user_id)
+        removed = self.store.delete_credentials(team_id, user_id)
+        if removed:
+            self.audit.record(Actor(team_id, user_id, enterprise_id), "logout", email=email)
+        return removed
 
     def whoami(self, team_id: str, user_id: str) -> str | None:
         return self.store.whoami(team_id, user_id)
@@ -208,9 +226,16 @@ class Services:
         saved = self.store.load_credentials(team_id, user_id)
         return saved.scheme if saved is not None else None
 
-    def session(self, team_id: str, user_id: str) -> UserSession:
+    def session(self, team_id: str, user_id: str, *, enterprise_id: str | None = None) -> UserSession:
+        """Nexudus as this Slack user sees it; what they change through it is recorded in the audit trail."""
         credentials = self.credentials(team_id, user_id)
-        return UserSession(self, self.clients(credentials), credentials, owner=(team_id, user_id))
+        return UserSession(
+            self,
+            self.clients(credentials),
+            credentials,
+            owner=(team_id, user_id),
+            actor=Actor(team_id, user_id, enterprise_id),
+        )
 
     def credentials(self, team_id: str, user_id: str) -> Credentials:
         """The user's stored login, its tokens refreshed first when they expire within a day.
@@ -288,12 +313,16 @@ class UserSession:
         credentials: Credentials,
         *,
         owner: tuple[str, str] | None = None,
+        actor: Actor | None = None,
     ) -> None:
         self.services = services
         self.client = client
         self.email = credentials.email
         self.owner = owner
         """(team, user) of the Slack user acting, when there is one: roles refused to them are remembered."""
+        self.actor = actor
+        """Who the audit trail names for the changes made through this session (None: not recorded, e.g. the
+        alert worker's scans, which change nothing)."""
 
     def require(self, role: str, operation: str) -> None:
         """Refuse at once, before any form, what needs a role Nexudus refused this user a moment ago."""
@@ -338,9 +367,16 @@ class UserSession:
 
     def create(self, draft: NewChatRoom) -> Saved:
         """Create; the read-back is best effort: once Nexudus accepted the POST, it is reported as created."""
-        new_id = self._call(lambda c: c.create(draft))
+        audit = self.services.audit
+        try:
+            new_id = self._call(lambda c: c.create(draft))
+        except NexudusError as exc:
+            audit.record_failure(self.actor, "create", exc, name=draft.name, changes=created(draft.model_dump()))
+            raise
         sent = ChatRoom.model_validate({"Id": new_id, **draft.model_dump(exclude_none=True)})
-        return self._read_back(new_id, sent, draft.model_dump(exclude_none=True))
+        saved = self._read_back(new_id, sent, draft.model_dump(exclude_none=True))
+        audit.record(self.actor, "create", chatroom_ids=[new_id], name=saved.room.name, changes=created(saved.room))
+        return saved
 
     def edit(
         self,
@@ -350,23 +386,39 @@ class UserSession:
         expected_updated_on: datetime | None,
         expected_fingerprint: str | None,
         lock_timeout: float = 30.0,
+        action: str = "edit",
     ) -> Saved:
         """The safe edit: only `changes` differ, everything else is kept, a newer change is never overwritten.
 
         The read → check → PUT → read-back runs under the chatroom's lock, so two of our writers (threads or
         processes) never interleave there; the read-back then tells whether the record holds what was written.
+        The audit trail gets the fields that changed, as read just before the PUT → as written (`action`:
+        `edit`, or `visited` for Mark visited).
         """
+        wanted = {name: getattr(changes, name) for name in changes.model_fields_set}
+        audit = self.services.audit
         with self._holding([chatroom_id], timeout=lock_timeout):
-            written = self._call(
-                lambda c: c.edit(
-                    chatroom_id,
-                    changes,
-                    expected_updated_on=expected_updated_on,
-                    expected_fingerprint=expected_fingerprint,
+            try:
+                edited = self._call(
+                    lambda c: c.edit_record(
+                        chatroom_id,
+                        changes,
+                        expected_updated_on=expected_updated_on,
+                        expected_fingerprint=expected_fingerprint,
+                    )
                 )
-            )
-            wanted = {name: getattr(changes, name) for name in changes.model_fields_set}
-            return self._read_back(chatroom_id, written, wanted)
+            except NexudusError as exc:
+                audit.record_failure(self.actor, action, exc, chatroom_ids=[chatroom_id], changes=changed(None, wanted))
+                raise
+            saved = self._read_back(chatroom_id, edited.after, wanted)
+        audit.record(
+            self.actor,
+            action,
+            chatroom_ids=[chatroom_id],
+            name=edited.after.name,
+            changes=changed(edited.before, wanted),
+        )
+        return saved
 
     def _read_back(self, chatroom_id: int, sent: ChatRoom, wanted: dict[str, Any]) -> Saved:
         """After a write Nexudus accepted: read the record (best effort) and compare what was written."""
@@ -386,11 +438,23 @@ class UserSession:
             ChatRoomChanges(last_agent_visit=when),
             expected_updated_on=None,
             expected_fingerprint=None,
+            action="visited",
         ).room
 
     def delete(self, chatroom_id: int) -> ActionResult:
+        """Delete; the audit trail keeps what was deleted (the record read just before, under the lock)."""
+        audit = self.services.audit
         with self._holding([chatroom_id]):
-            return self._call(lambda c: c.delete(chatroom_id))
+            room = self._call(lambda c: c.get(chatroom_id)) if self.actor is not None else None
+            what: dict[str, Any] = {"chatroom_ids": [chatroom_id], "name": room.name if room else None}
+            what["changes"] = deleted(room) if room is not None else []
+            try:
+                result = self._call(lambda c: c.delete(chatroom_id))
+            except NexudusError as exc:
+                audit.record_failure(self.actor, "delete", exc, **what)
+                raise
+        audit.record(self.actor, "delete", **what)
+        return result
 
     @contextlib.contextmanager
     def _holding(self, chatroom_ids: Iterable[int], timeout: float = 30.0) -> Iterator[None]:
@@ -421,9 +485,19 @@ class UserSession:
         raise UnknownCommand(key, closest_key(key, [c.key for c in self.commands() if c.visible]))
 
     def run(self, command: Command, ids: Iterable[int], values: Sequence[tuple[CommandParameter, str]]) -> ActionResult:
-        chatroom_ids = list(ids)
+        """Run a command; the audit trail gets its key, parameters, chatrooms and outcome — also when Nexudus
+        answered `WasSuccessful: false`, or gave no usable answer (outcome unknown)."""
+        chatroom_ids = ids_of(ids)
+        what: dict[str, Any] = {"chatroom_ids": chatroom_ids, "command": command.key, "parameters": parameters(values)}
+        audit = self.services.audit
         with self._holding(chatroom_ids):  # a command may change the chatrooms an edit is merging
-            return self._call(lambda c: c.run_command(command.key, chatroom_ids, values))
+            try:
+                result = self._call(lambda c: c.run_command(command.key, chatroom_ids, values))
+            except NexudusError as exc:
+                audit.record_failure(self.actor, "run", exc, **what)
+                raise
+        audit.record(self.actor, "run", message=(result.message or None), **what)
+        return result
 
 
 def _same(written: Any, read: Any, codec: TimeCodec) -> bool:

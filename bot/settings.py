@@ -88,6 +88,8 @@ class Settings(BaseSettings):
     # Alerts
     alert_interval_seconds: int = Field(300, ge=10, le=86400)
     alert_default_threshold_minutes: int = Field(240, ge=1, le=60 * 24 * 30)
+    # The audit trail keeps entries this many days; older ones are pruned by the alert worker (hourly).
+    audit_retention_days: int = Field(365, ge=1, le=3660)
     # Processes without the web app (the alert worker, Socket Mode) serve their Prometheus /metrics on this port.
     metrics_port: int | None = Field(None, ge=1, le=65535)
 

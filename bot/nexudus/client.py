@@ -21,6 +21,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -157,6 +158,14 @@ def record_to_wire(record: ChatRoom, codec: TimeCodec, entity: EntitySpec = CHAT
         # A record read by id always carries Users; never send null, which would clear the list.
         body.pop("Users", None)
     return body
+
+
+@dataclass(frozen=True)
+class Edited:
+    """A safe edit's record as read just before the PUT, and as written (merged)."""
+
+    before: ChatRoom
+    after: ChatRoom
 
 
 class NexudusClient:
@@ -419,6 +428,22 @@ class NexudusClient:
         `UpdatedOn` or, since UpdatedOn has one-second resolution, its content fingerprint), merges,
         and PUTs every property. Returns the record as written (merged, before Nexudus stamps it).
         """
+        return self.edit_record(
+            chatroom_id,
+            changes,
+            expected_updated_on=expected_updated_on,
+            expected_fingerprint=expected_fingerprint,
+        ).after
+
+    def edit_record(
+        self,
+        chatroom_id: int,
+        changes: ChatRoomChanges,
+        *,
+        expected_updated_on: datetime | None = None,
+        expected_fingerprint: str | None = None,
+    ) -> Edited:
+        """`edit`, also returning the record as it was read just before the PUT (what the change replaced)."""
         current = self.get(chatroom_id)
         if expected_updated_on is not None and current.updated_on != expected_updated_on:
             raise Conflict(current)
@@ -429,7 +454,7 @@ class NexudusClient:
         body["Id"] = current.id
         self.replace(body)
         merged = current.model_copy(update={k: getattr(changes, k) for k in changes.model_fields_set})
-        return merged
+        return Edited(before=current, after=merged)
 
     def delete(self, chatroom_id: int) -> ActionResult:
         """Delete a chatroom (role ChatRoom-Delete)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, get_args
 
 from slack_bolt import App, BoltContext
@@ -11,14 +12,15 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.installations import BOT_SCOPES, UNINSTALLED, Installations
+from bot.installations import BOT_SCOPES, UNINSTALLED, Installations, client_for_team
 from bot.logs import quiet_unverified_bodies
+from bot.slack.audit_mirror import AuditMirror
 from bot.slack.deliveries import once_per_delivery
 from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, Intent
 from bot.slack.handlers import Handlers
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
-from bot.slack.listeners import alerts, auth, chatrooms, commands, home, run
+from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
 from bot.slack.shape import ShapeCheck
 
@@ -27,7 +29,14 @@ log = logging.getLogger(__name__)
 LAZY_WORKERS = 32
 
 # Each feature module's `handlers` (bot/slack/handlers.py): its slash subcommands, buttons, modals and events.
-FEATURES: list[Handlers] = [auth.handlers, chatrooms.handlers, run.handlers, alerts.handlers, home.handlers]
+FEATURES: list[Handlers] = [
+    auth.handlers,
+    chatrooms.handlers,
+    run.handlers,
+    alerts.handlers,
+    home.handlers,
+    audit.handlers,
+]
 # Every subcommand the grammar parses is served by a feature (help is answered in the command's ack).
 SUBCOMMANDS = [t for t in get_args(Intent) if t is not HelpIntent]
 
@@ -85,6 +94,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         feature.install(app, deps, router, deps.once)
     router.require(SUBCOMMANDS)
     commands.register(app, deps, router)
+    deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, client))
     if installations is not None:
         register_uninstall(app, deps, installations)
 
@@ -95,6 +105,15 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         log.error("listener failed: %s (%s)", type(error).__name__, message.text)
 
     return app
+
+
+def audit_clients(deps: Deps, client: WebClient) -> Callable[[str, str | None], WebClient | None]:
+    """The Slack client that mirrors a workspace's audit entries: the app's own (one workspace), or one with
+    the workspace's bot token from the installation store (the distributed app)."""
+    if deps.installations is None:
+        return lambda team_id, enterprise_id: client
+    url = deps.settings.slack_api_url
+    return client_for_team(deps.installations, lambda token: WebClient(token=token, base_url=url))
 
 
 INSTALL_PATH = "/slack/install"

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
 from bot import metrics
+from bot.audit import Actor
 from bot.deps import Deps
 from bot.once import MemoryOnce
 from bot.services import UserSession
@@ -68,7 +69,12 @@ class Ctx:
         return self.deps.clock()
 
     def session(self) -> UserSession:
-        return self.deps.services.session(self.team_id, self.user_id)
+        return self.deps.services.session(self.team_id, self.user_id, enterprise_id=self.enterprise_id)
+
+    @property
+    def actor(self) -> Actor:
+        """Who the audit trail names for what this request changes."""
+        return Actor(self.team_id, self.user_id, self.enterprise_id)
 
     def refused_roles(self) -> frozenset[str]:
         """Roles Nexudus refused this user lately: views leave out what needs them, and say why."""

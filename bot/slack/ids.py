@@ -69,3 +69,7 @@ ALERT_RUN = "alerts.run"
 ALERT_UNSUBSCRIBE = "alerts.unsubscribe"  # value: subscription id
 ALERT_MORE = "alerts.more"  # "Show the other N" of a digest: value "SUB:TS:OFFSET" (TS empty: this message)
 HOME_LOGOUT = "home.logout"
+
+# The audit trail (`/chatrooms audit`): Previous / Next, value = the command text of that page
+AUDIT_PREVIOUS = "audit.previous"
+AUDIT_NEXT = "audit.next"

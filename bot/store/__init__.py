@@ -6,6 +6,7 @@ PostgreSQL with SQLAlchemy Core (bot/store/postgres.py, when ``DATABASE_URL`` is
 bot/store/migrations).
 """
 
+from bot.store.audit import AuditAction, AuditChannel, AuditEntry, FieldChange, Outcome
 from bot.store.base import TABLES, Store, Tables, Tx, open_tables
 from bot.store.errors import StoreDamaged, StoreError, StoreKeyMismatch, StoreSchemaBehind, StoreUnavailable
 from bot.store.keys import BAD_KEY_MESSAGE, Cipher, StoreKey, fernet_from_setting, local_key_file
@@ -26,8 +27,13 @@ __all__ = [
     "PENDING_PREFIX",
     "TABLES",
     "AlertRecord",
+    "AuditAction",
+    "AuditChannel",
+    "AuditEntry",
     "Cipher",
     "Digest",
+    "FieldChange",
+    "Outcome",
     "Scope",
     "Store",
     "StoreDamaged",

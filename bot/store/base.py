@@ -1,8 +1,9 @@
 """The store's storage interface (`Tables`) and the one `Store` every backend shares.
 
-The store keeps five small tables of JSON records, each keyed by a text key: ``credentials``
+The store keeps small tables of JSON records, each keyed by a text key: ``credentials``
 (``team:user``), ``subscriptions`` (id), ``alerts`` (``subscription:chatroom``), ``digests``
-(``subscription:message_ts``) and ``meta``. A backend only stores and finds those records, inside
+(``subscription:message_ts``) and ``meta``, and the append-only ``audit`` (``team:time:random``, see
+`bot.store.audit`) and ``alert_history``. A backend only stores and finds those records, inside
 transactions (`Tables`, `Tx`); everything else lives here, above the storage, so the embedded SQLite file
 (`bot.store.sqlite`) and PostgreSQL (`bot.store.postgres`) behave the same:
 
@@ -27,7 +28,7 @@ import logging
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -35,6 +36,7 @@ from typing import Any, Protocol
 from cryptography.fernet import InvalidToken, MultiFernet
 
 from bot.nexudus.credentials import Credentials
+from bot.store.audit import AuditChannel, AuditEntry, audit_channel_key, time_key
 from bot.store.errors import StoreKeyMismatch
 from bot.store.keys import Cipher
 from bot.store.models import PENDING_PREFIX, WORKER_FIELDS, AlertRecord, Digest, Scope, Subscription
@@ -48,6 +50,10 @@ app) and ``alert_history`` (each wait: stale, alerted, escalated, visited) are a
 KEY_CHECK = "key_check"
 ALERT_CYCLE = "alert_cycle"
 """The last alert-cycle slot a worker claimed (see `Store.alert_cycle`)."""
+AUDIT_PRUNED = "audit_pruned"
+"""When the audit trail's retention last ran (see `Store.claim_audit_pruning`)."""
+AUDIT_CHUNK = 200
+"""Audit entries read at a time, newest first (`Store.audit_entries`)."""
 _KEY_CHECK_TEXT = b"chatrooms-bot store key check v1"
 _ENCRYPTED_FIELDS = ("token",)
 """The fields of a credentials record that hold Fernet tokens (re-encrypted when keys rotate)."""
@@ -71,8 +77,11 @@ class Tx(Protocol):
     def delete(self, table: str, key: str) -> bool:
         """Remove the record under ``key``; whether there was one."""
 
-    def range(self, table: str, low: str, high: str) -> list[tuple[str, Any]]:
-        """Records whose key is in ``[low, high)`` (byte order), by key."""
+    def range(
+        self, table: str, low: str, high: str, *, limit: int | None = None, descending: bool = False
+    ) -> list[tuple[str, Any]]:
+        """Records whose key is in ``[low, high)`` (byte order), by key (``descending``: last key first), at
+        most ``limit`` of them: a bounded read from either end of a range, using the key index."""
 
     def delete_range(self, table: str, low: str, high: str) -> int:
         """Remove the records whose key is in ``[low, high)``; how many."""
@@ -681,3 +690,108 @@ class Store:
         """A subscription's digests, oldest first."""
         digests = [Digest.model_validate(v) for _, v in self._range("digests", sub_id)]
         return sorted(digests, key=lambda dg: dg.posted_at)
+
+    # ------------------------------------------------------------------------------ audit trail
+    # Append-only: entries are only ever added (`append_audit`) and read; the one deletion is retention
+    # (`prune_audit`). Nothing here updates an entry (tests/unit/test_store.py checks the source says so).
+
+    def append_audit(self, entry: AuditEntry) -> AuditEntry:
+        """Add an entry under a new ``TEAM:TIME:NNNNNN`` key, never replacing one; the entry with its key.
+
+        Appends are serialised, so entries of the same microsecond (a frozen test clock, two processes)
+        get increasing numbers: the order they were recorded in is the order they are read in."""
+        stamp = f"{entry.team_id}:{time_key(entry.at)}"
+        with self._write() as tx:
+            tx.serialize("audit")
+            last = tx.range("audit", f"{stamp}:", f"{stamp};", limit=1, descending=True)
+            number = int(last[0][0].rsplit(":", 1)[1]) + 1 if last else 0
+            key = f"{stamp}:{number:06d}"
+            stored = entry.model_copy(update={"key": key})
+            tx.put("audit", key, stored.model_dump(mode="json", exclude={"key"}))
+        return stored
+
+    def audit_entries(
+        self,
+        team_id: str,
+        *,
+        since: datetime | None = None,
+        match: Callable[[AuditEntry], bool] | None = None,
+        offset: int = 0,
+        limit: int = 20,
+        chunk: int = AUDIT_CHUNK,
+    ) -> tuple[list[AuditEntry], bool]:
+        """One workspace's entries, newest first: those after ``since`` that ``match``, skipping ``offset`` of
+        them, at most ``limit``; and whether there are more. Reads the team's key range from its newest end
+        in chunks, so a page costs what it skips and shows, never another team's rows."""
+        low, high = _prefix_bounds(team_id)
+        if since is not None:
+            low = f"{team_id}:{time_key(since)}"
+        found: list[AuditEntry] = []
+        wanted = offset + limit + 1
+        while len(found) < wanted:
+            with self._read() as tx:
+                rows = tx.range("audit", low, high, limit=chunk, descending=True)
+            for key, value in rows:
+                entry = AuditEntry.model_validate({**value, "key": key})
+                if match is None or match(entry):
+                    found.append(entry)
+            if len(rows) < chunk:
+                break
+            high = rows[-1][0]  # the next chunk: strictly older keys
+        return found[offset : offset + limit], len(found) > offset + limit
+
+    def prune_audit(self, older_than: datetime) -> int:
+        """Retention: delete every workspace's entries older than ``older_than``; how many.
+
+        One bounded key-range delete per workspace, the workspaces found by skipping from one team's
+        range to the next (one indexed read each), never by reading the table."""
+        removed, low = 0, ""
+        cutoff = time_key(older_than)
+        while True:
+            with self._write() as tx:
+                first = tx.range("audit", low, "\U0010ffff", limit=1)
+                if not first:
+                    return removed
+                team = first[0][0].split(":", 1)[0]
+                removed += tx.delete_range("audit", f"{team}:", f"{team}:{cutoff}")
+            low = _prefix_bounds(team)[1]
+
+    def audit_channel(self, team_id: str) -> AuditChannel | None:
+        """Where a workspace's new audit entries are mirrored, if anywhere."""
+        value = self._get("meta", audit_channel_key(team_id))
+        return None if value is None else AuditChannel.model_validate(value)
+
+    def set_audit_channel(self, team_id: str, channel: AuditChannel | None) -> AuditChannel | None:
+        """Mirror a workspace's new entries to ``channel`` (None: stop); the setting it replaced."""
+        key = audit_channel_key(team_id)
+        with self._write() as tx:
+            old = tx.get("meta", key)
+            if channel is None:
+                tx.delete("meta", key)
+            else:
+                tx.put("meta", key, channel.model_dump(mode="json"))
+        return None if old is None else AuditChannel.model_validate(old)
+
+    def audit_mirror_state(self, team_id: str, channel_id: str, failing: str | None) -> bool:
+        """Record whether mirroring to ``channel_id`` fails (Slack's error) or works (None); whether that
+        changed — so the person who set the channel is told once, not for every entry."""
+        key = audit_channel_key(team_id)
+        with self._write() as tx:
+            value = tx.get("meta", key)
+            if not isinstance(value, dict) or value.get("channel_id") != channel_id:
+                return False
+            if value.get("failing") == failing:
+                return False
+            tx.put("meta", key, {**value, "failing": failing})
+            return True
+
+    def claim_audit_pruning(self, now: datetime, every: timedelta) -> bool:
+        """Whether retention pruning is due (last run ``every`` ago or more); claims it for ``now`` if so."""
+        with self._write() as tx:
+            tx.serialize("meta")
+            done = tx.get("meta", AUDIT_PRUNED)
+            last = done.get("at") if isinstance(done, dict) else None
+            if isinstance(last, str) and datetime.fromisoformat(last) > now - every:
+                return False
+            tx.put("meta", AUDIT_PRUNED, {"at": now.isoformat()})
+            return True

@@ -131,9 +131,14 @@ class _PgTx:
         t = TABLE_OBJECTS[table]
         return self._conn.execute(delete(t).where(t.c.key == key).returning(t.c.key)).first() is not None
 
-    def range(self, table: str, low: str, high: str) -> list[tuple[str, Any]]:
+    def range(
+        self, table: str, low: str, high: str, *, limit: int | None = None, descending: bool = False
+    ) -> list[tuple[str, Any]]:
         t = TABLE_OBJECTS[table]
-        query = select(t.c.key, t.c.value).where(t.c.key >= low, t.c.key < high).order_by(t.c.key)
+        query = select(t.c.key, t.c.value).where(t.c.key >= low, t.c.key < high)
+        query = query.order_by(t.c.key.desc() if descending else t.c.key)
+        if limit is not None:
+            query = query.limit(int(limit))
         if self._locking:
             query = query.with_for_update()
         return [(row.key, row.value) for row in self._conn.execute(query)]

@@ -112,9 +112,13 @@ class _SqliteTx:
     def delete(self, table: str, key: str) -> bool:
         return bool(self._rows(f"DELETE FROM {_checked(table)} WHERE key = ? RETURNING key", (key,)))
 
-    def range(self, table: str, low: str, high: str) -> list[tuple[str, Any]]:
-        sql = f"SELECT key, value FROM {_checked(table)} WHERE key >= ? AND key < ? ORDER BY key"
-        return [(key, json.loads(value)) for key, value in self._rows(sql, (low, high))]
+    def range(
+        self, table: str, low: str, high: str, *, limit: int | None = None, descending: bool = False
+    ) -> list[tuple[str, Any]]:
+        order = "DESC" if descending else "ASC"
+        sql = f"SELECT key, value FROM {_checked(table)} WHERE key >= ? AND key < ? ORDER BY key {order} LIMIT ?"
+        rows = self._rows(sql, (low, high, -1 if limit is None else int(limit)))
+        return [(key, json.loads(value)) for key, value in rows]
 
     def delete_range(self, table: str, low: str, high: str) -> int:
         sql = f"DELETE FROM {_checked(table)} WHERE key >= ? AND key < ? RETURNING key"

@@ -62,7 +62,7 @@ class FakeSession:
 
 def make_ctx(session: FakeSession | None = None) -> tuple[Ctx, FakeClient]:
     services = SimpleNamespace(
-        session=lambda team, user: session or FakeSession(), refused_roles=lambda team, user: frozenset()
+        session=lambda team, user, **_: session or FakeSession(), refused_roles=lambda team, user: frozenset()
     )
     deps: Any = SimpleNamespace(services=services, clock=lambda: NOW, zone=UTC, settings=None, refresh_home=None)
     client = FakeClient()

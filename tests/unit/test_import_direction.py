@@ -16,6 +16,7 @@ COMPOSITION_ROOTS = {"bot/web.py", "bot/runner.py", "bot/worker.py"}
 """Entry points that build the Slack app or the Slack publisher: they may wire bot.slack in."""
 SLACK_SIDE = ("bot/slack/", "bot/console/")
 SERVICES = {"bot/services.py", "bot/deps.py", "bot/stale.py", "bot/digests.py", "bot/alerts.py", "bot/wiring.py"}
+SERVICES |= {"bot/audit.py", "bot/subscribing.py", "bot/subscriptions.py"}
 APP_LAYERS = ("bot.slack", "bot.console", "bot.store", "bot.services", "bot.deps", "bot.digests", "bot.alerts")
 APP_LAYERS += ("bot.stale", "bot.worker", "bot.wiring")
 

@@ -15,6 +15,7 @@ exception. Messages, usage lines and help text are Slack mrkdwn, already escaped
     format.py    a ListIntent back to words (list header) and to command text (Previous/Next)
 """
 
+from bot.slack.grammar.audit import audit_text
 from bot.slack.grammar.commands import EDIT_KEYS
 from bot.slack.grammar.format import describe_filters, to_text
 from bot.slack.grammar.help import HELP_TOPICS, SHORT_USAGE, USAGE, help_text
@@ -25,6 +26,8 @@ from bot.slack.grammar.intents import (
     AlertsListIntent,
     AlertsSubscribeIntent,
     AlertsUnsubscribeIntent,
+    AuditChannelIntent,
+    AuditIntent,
     CommandsIntent,
     CreateIntent,
     DeleteIntent,
@@ -53,6 +56,8 @@ __all__ = [
     "AlertsListIntent",
     "AlertsSubscribeIntent",
     "AlertsUnsubscribeIntent",
+    "AuditChannelIntent",
+    "AuditIntent",
     "CommandsIntent",
     "CreateIntent",
     "DeleteIntent",
@@ -67,6 +72,7 @@ __all__ = [
     "RunIntent",
     "ShowIntent",
     "WhoamiIntent",
+    "audit_text",
     "describe_filters",
     "help_text",
     "parse_command",

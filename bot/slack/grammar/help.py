@@ -142,6 +142,32 @@ COMMANDS: tuple[CommandHelp, ...] = (
         ),
         aliases=("alert",),
     ),
+    CommandHelp(
+        "audit",
+        "who changed what through this app, and mirroring it to a channel",
+        f"`{_C} audit [ID] [user:@person] [since:7d]` · `{_C} audit channel #channel|off` — "
+        f"e.g. `{_C} audit 1000001 since:2d` or `{_C} audit channel #support`",
+        "\n".join(
+            (
+                "Every change made through this app is kept, newest first: chatrooms created, edited "
+                "(each field before → after), deleted (what they held), commands run (parameters, "
+                "chatrooms, and whether Nexudus said it worked), visits marked, alerts subscribed, "
+                "unsubscribed and snoozed, logins and logouts — with who, when and never a password or token. "
+                "A change Nexudus may or may not have applied (no answer came back) says so.",
+                "• `ID` — only that chatroom's entries",
+                "• `user:@person` — only what that person did (pick them from Slack's autocomplete)",
+                f"• `since:7d`, `since:2026-11-01`, `since:yesterday` — from then on (dates: {DATE_FORMS})",
+                "• `audit channel #ops` — post each new entry in that channel as well; anyone who can use "
+                "this app can set or change it. Invite the app to the channel first: if it cannot post "
+                "there, nothing is set and it says so; if the channel stops taking posts later, the "
+                "entries are still kept and whoever set the channel is told once by direct message",
+                "• `audit channel off` — stop mirroring; `audit channel` says where it goes now",
+                "You see this workspace's entries only. They are kept for `AUDIT_RETENTION_DAYS` "
+                "(365 days unless your administrator changed it).",
+            )
+        ),
+        aliases=("history",),
+    ),
 )
 _BY_NAME = {command.name: command for command in COMMANDS}
 HELP_TOPICS: tuple[str, ...] = tuple(_BY_NAME)

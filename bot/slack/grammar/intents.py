@@ -191,6 +191,23 @@ class AlertsUnsubscribeIntent(_Intent):
     subscription_id: str
 
 
+class AuditIntent(_Intent):
+    """`audit [ID] [user:@person] [since:7d] [page:N]`: the workspace's audit trail, newest first."""
+
+    chatroom_id: PositiveId | None = None
+    user_id: str | None = None
+    """A Slack user (`U…`/`W…`) whose changes to show."""
+    since: datetime | None = None
+    page: int = Field(default=1, ge=1, le=MAX_PAGE)
+
+
+class AuditChannelIntent(_Intent):
+    """`audit channel #ops` (mirror new entries there), `audit channel off`, or `audit channel` (where now)."""
+
+    channel_id: str | None = None
+    off: bool = False
+
+
 Intent: TypeAlias = (
     HelpIntent
     | LoginIntent
@@ -208,6 +225,8 @@ Intent: TypeAlias = (
     | AlertsSubscribeIntent
     | AlertsChangeIntent
     | AlertsUnsubscribeIntent
+    | AuditIntent
+    | AuditChannelIntent
 )
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
 
 from bot.slack.grammar import commands
+from bot.slack.grammar.audit import parse_audit
 from bot.slack.grammar.filters import parse_list
 from bot.slack.grammar.help import ALIASES, HELP_TOPICS, SHORT_USAGE, USAGE
 from bot.slack.grammar.intents import (
@@ -47,6 +48,7 @@ _PARSERS: dict[str, Parser] = {
     "commands": _args_only(commands.no_arguments("commands", CommandsIntent)),
     "run": _args_only(commands.parse_run),
     "alerts": _args_only(commands.parse_alerts),
+    "audit": parse_audit,
 }
 _ALL_COMMANDS = [*HELP_TOPICS, *ALIASES]
 

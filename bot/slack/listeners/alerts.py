@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
+from bot import subscribing
 from bot.deps import Deps
 from bot.digests import digest_page, resolve_by_user, snooze
 from bot.nexudus.query import ChatRoomFilters
@@ -105,16 +106,15 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
             return
     # The scan will use this login: it must work now (NotLoggedIn / CredentialsRejected point to login).
     probe = ctx.session().find(ChatRoomFilters(business=intent.business), size=1)
+
     # Checked again atomically: two identical subscribes at the same moment make one subscription.
-    sub, created = deps.store.subscribe_once(wanted)
-    if not created:
-        ctx.reply(already_subscribed(sub, intent))
-        return
+    def announce(new: Subscription) -> None:
+        ctx.client.chat_postMessage(channel=channel, **subscribed_notice(new, interval_text(deps)))
+
     try:
-        ctx.client.chat_postMessage(channel=channel, **subscribed_notice(sub, interval_text(deps)))
-    except SlackApiError as exc:
+        sub, created = subscribing.subscribe(deps, ctx.actor, wanted, announce)
+    except SlackApiError as exc:  # the subscription was removed again: nothing was set up
         error = str(exc.response.get("error") or "")
-        deps.store.remove_subscription(ctx.team_id, sub.id)
         if error in UNREACHABLE:
             ctx.reply(
                 render_notice(
@@ -124,6 +124,9 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
             )
             return
         raise
+    if not created:
+        ctx.reply(already_subscribed(sub, intent))
+        return
     schedule = f"\n{schedule_text(sub)}" if schedule_text(sub) else ""
     note = ""
     if intent.business is not None and probe.total_items == 0:
@@ -211,7 +214,7 @@ def remove(subscription_id: str, ctx: Ctx) -> str:
             f"Alerts `{escape(sub.id)}` belong to <#{sub.channel_id}>: unsubscribe from that channel, "
             f"or ask <@{sub.created_by}>, who set them up."
         )
-    if not ctx.deps.store.remove_subscription(ctx.team_id, sub.id):
+    if not subscribing.unsubscribe(ctx.deps, ctx.actor, sub):
         return (
             f"There are no alerts `{escape(subscription_id)}` in this workspace. "
             "`/chatrooms alerts` in a channel lists that channel's."
@@ -290,6 +293,7 @@ def snooze_room(ctx: Ctx, click: Click) -> None:
         team_id=ctx.team_id,
         subscription_id=sub_id,
         chatroom_id=chatroom_id,
+        actor=ctx.actor,
     )
     if not redrawn and not click.from_home:
         stamp = f"<!date^{int(until.timestamp())}^{{time}}|{until:%H:%M} UTC>"

@@ -40,7 +40,7 @@ class LoginForm:
 
 @handlers.subcommand(LogoutIntent)
 def logout(_: LogoutIntent, ctx: Ctx) -> None:
-    if ctx.deps.services.logout(ctx.team_id, ctx.user_id):
+    if ctx.deps.services.logout(ctx.team_id, ctx.user_id, enterprise_id=ctx.enterprise_id):
         ctx.reply(render_notice("👋 Logged out. Your Nexudus login was deleted from this app."))
     else:
         ctx.reply(render_notice("You were not logged in.", login_button=True))
@@ -86,7 +86,9 @@ def log_in(ctx: Ctx, meta: LoginContext, form: LoginForm) -> None:
     """Check the login with Nexudus before anything is stored; a refusal comes back under its field."""
     deps = ctx.deps
     try:
-        saved = deps.services.login(ctx.team_id, ctx.user_id, form.email, form.password, form.code)
+        saved = deps.services.login(
+            ctx.team_id, ctx.user_id, form.email, form.password, form.code, enterprise_id=ctx.enterprise_id
+        )
     except InvalidLogin as exc:
         on_code = exc.field == "code" and _tokens(deps)
         words = sentence(exc)  # the modal escapes what it shows

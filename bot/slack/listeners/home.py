@@ -104,5 +104,5 @@ def home_opened(ctx: Ctx, event: dict[str, Any]) -> None:
 
 @handlers.action(ids.HOME_LOGOUT)
 def logout_clicked(ctx: Ctx, click: Click) -> None:
-    ctx.deps.services.logout(ctx.team_id, ctx.user_id)
+    ctx.deps.services.logout(ctx.team_id, ctx.user_id, enterprise_id=ctx.enterprise_id)
     refresh_home(ctx.deps, ctx.client, ctx.team_id, ctx.user_id)

@@ -1,0 +1,63 @@
+"""Subscribing a channel to alerts and removing it (the store's change and its audit entry, in one place).
+
+The Slack side announces the change in the channel (`announce`); a subscription whose channel refuses the
+announcement is removed again, and then was never made: only a subscription in force is recorded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.audit import Actor
+from bot.deps import Deps
+from bot.store import Subscription
+
+
+def options_text(sub: Subscription) -> str:
+    """A subscription's options, as `alerts subscribe` takes them (for the audit trail)."""
+    words = [f"after:{sub.threshold_minutes}m"]
+    if sub.business_id is not None:
+        words.append(f"business:{sub.business_id}")
+    if sub.escalate_after_minutes is not None:
+        words.append(f"escalate-after:{sub.escalate_after_minutes}m")
+    if sub.open_hours is not None:
+        (a, b) = sub.open_hours
+        words.append(f"hours:{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}")
+    if sub.open_days is not None:
+        words.append("days:" + ",".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in sub.open_days))
+    if sub.zone:
+        words.append(f"zone:{sub.zone}")
+    if sub.summary_minute is not None:
+        words.append(f"summary:{sub.summary_minute // 60:02d}:{sub.summary_minute % 60:02d}")
+    return " ".join(words)
+
+
+def subscribe(
+    deps: Deps, actor: Actor, wanted: Subscription, announce: Callable[[Subscription], None]
+) -> tuple[Subscription, bool]:
+    """Save `wanted` unless its channel has the same alerts, then `announce` it; (the one in force, new?).
+
+    If `announce` raises, the new subscription is removed again (and the exception goes on): nothing was set
+    up, nothing is recorded."""
+    sub, created = deps.store.subscribe_once(wanted)
+    if not created:
+        return sub, False
+    try:
+        announce(sub)
+    except BaseException:
+        deps.store.remove_subscription(sub.team_id, sub.id)
+        raise
+    deps.services.audit.record(
+        actor, "subscribe", subscription_id=sub.id, channel_id=sub.channel_id, detail=options_text(sub)
+    )
+    return sub, True
+
+
+def unsubscribe(deps: Deps, actor: Actor, sub: Subscription) -> bool:
+    """Remove a team's subscription (with its alert state); whether it was there (and so recorded)."""
+    if not deps.store.remove_subscription(actor.team_id, sub.id):
+        return False
+    deps.services.audit.record(
+        actor, "unsubscribe", subscription_id=sub.id, channel_id=sub.channel_id, detail=options_text(sub)
+    )
+    return True
