@@ -42,6 +42,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import metrics
+from bot.audit import Actor
 from bot.deps import Deps
 from bot.digests import (
     MAX_DIGEST_ROWS,
@@ -519,7 +520,8 @@ class AlertWorker:
             return
         log.info("alerts %s: paused (%s)", sub.id, reason)
         self.publisher_for(fresh).tell(fresh, Paused(reason))
-        self.deps.store.update_subscription(fresh.model_copy(update={"paused_reason": reason}))
+        if self.deps.store.update_subscription(fresh.model_copy(update={"paused_reason": reason})):
+            self._audit(fresh, "pause", reason)
 
     def _succeeded(self, sub: Subscription, report: CycleReport) -> None:
         fresh = self.deps.store.get_subscription(sub.id)
@@ -534,8 +536,19 @@ class AlertWorker:
             if fresh.last_error_reported:
                 self.publisher_for(fresh).tell(fresh, Recovered())
             changes.update(last_error=None, last_error_reported=False)
-        if changes:
-            self.deps.store.update_subscription(fresh.model_copy(update=changes))
+        resumed = "paused_reason" in changes
+        if changes and self.deps.store.update_subscription(fresh.model_copy(update=changes)) and resumed:
+            self._audit(fresh, "resume", None)
+
+    def _audit(self, sub: Subscription, action: str, detail: str | None) -> None:
+        """Pauses and resumes are changes too: recorded as made by the app itself (no Slack user)."""
+        self.deps.services.audit.record(
+            Actor(sub.team_id, None, sub.enterprise_id),
+            action,
+            subscription_id=sub.id,
+            channel_id=sub.channel_id,
+            detail=detail,
+        )
 
     def _failed(self, sub: Subscription, exc: Exception, report: CycleReport) -> None:
         """Log every failure; tell the channel about the first of a run of failures only."""

@@ -23,6 +23,7 @@ from bot.alerts import AlertWorker
 from bot.deps import Deps
 from bot.digests import DigestPublisher
 from bot.installations import client_for_team
+from bot.slack.audit_mirror import AuditMirror, audit_clients
 from bot.slack.publisher import SlackPublisher
 from bot.store import StoreError
 
@@ -114,6 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     slack = slack_client(settings.slack_bot_token or "", settings.slack_api_url)
     use_workspace_tokens(deps)  # many workspaces (OAuth): each subscription posts with its workspace's token
+    # The worker's own audit entries (pauses, resumes) reach the audit channel like the web app's.
+    deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, slack))
     worker = AlertWorker(deps, SlackPublisher(slack, clock=deps.clock))
     try:
         if args.once:

@@ -180,7 +180,8 @@ class ConsoleConfig:
     user_name: str = "demo"
     channel_id: str = "C0CONSOLE"
     channel_name: str = "console"
-    other_channels: tuple[tuple[str, str], ...] = (("C0SUPPORT", "support"),)  # to try `alerts subscribe #support`
+    other_channels: tuple[tuple[str, str], ...] = (("C0SUPPORT", "support"), ("C0OPSROOM", "ops"))
+    """Channels to try `alerts subscribe #support` or `audit channel #ops` with."""
     login: tuple[str, str] = (ADMIN.email, ADMIN.password)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any, get_args
 
 from slack_bolt import App, BoltContext
@@ -12,9 +11,9 @@ from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.installations import BOT_SCOPES, UNINSTALLED, Installations, client_for_team
+from bot.installations import BOT_SCOPES, UNINSTALLED, Installations
 from bot.logs import quiet_unverified_bodies
-from bot.slack.audit_mirror import AuditMirror
+from bot.slack.audit_mirror import AuditMirror, audit_clients
 from bot.slack.deliveries import once_per_delivery
 from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, Intent
@@ -105,15 +104,6 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         log.error("listener failed: %s (%s)", type(error).__name__, message.text)
 
     return app
-
-
-def audit_clients(deps: Deps, client: WebClient) -> Callable[[str, str | None], WebClient | None]:
-    """The Slack client that mirrors a workspace's audit entries: the app's own (one workspace), or one with
-    the workspace's bot token from the installation store (the distributed app)."""
-    if deps.installations is None:
-        return lambda team_id, enterprise_id: client
-    url = deps.settings.slack_api_url
-    return client_for_team(deps.installations, lambda token: WebClient(token=token, base_url=url))
 
 
 INSTALL_PATH = "/slack/install"

@@ -15,6 +15,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from bot.deps import Deps
+from bot.installations import client_for_team
 from bot.slack.views.audit import render_mirror
 from bot.store import AuditEntry, Store
 
@@ -76,3 +78,12 @@ class AuditMirror:
             log.warning(
                 "audit channel %s: could not tell %s either (%s)", channel_id, user_id, exc.response.get("error")
             )
+
+
+def audit_clients(deps: Deps, client: WebClient) -> Callable[[str, str | None], WebClient | None]:
+    """The Slack client that mirrors a workspace's audit entries: the app's own (one workspace), or one with
+    the workspace's bot token from the installation store (the distributed app)."""
+    if deps.installations is None:
+        return lambda team_id, enterprise_id: client
+    url = deps.settings.slack_api_url
+    return client_for_team(deps.installations, lambda token: WebClient(token=token, base_url=url))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -272,3 +273,33 @@ def test_new_entries_are_mirrored_to_the_audit_channel_and_a_refusal_loses_nothi
     time.sleep(0.3)
     assert not [c for c in app.fake.calls("chat.postMessage")[posted + 5 :] if c.args.get("channel") == "C0OPSROOM"]
     assert latest(app, "audit_channel").channel_id is None
+
+
+def test_subscription_changes_are_recorded_by_whom_and_pauses_by_the_app(logged_in: RunningApp) -> None:
+    app = logged_in
+    command(app, "alerts subscribe <#C0SUPPORT|support> after:30m business:9001")
+    sub = latest(app, "subscribe")
+    assert sub.channel_id == "C0SUPPORT" and sub.user_id == app.slack.user_id
+    assert sub.detail == "after:30m business:9001"
+    subscription = app.deps.store.get_subscription(sub.subscription_id or "")
+    assert subscription is not None
+
+    app.slack.click(ids.ALERT_SNOOZE, f"{subscription.id}:1000001")
+    snoozed = latest(app, "snooze")
+    assert snoozed.chatroom_ids == [1000001] and snoozed.until == app.clock() + timedelta(hours=1)
+
+    worker = AlertWorker(
+        app.deps, SlackPublisher(WebClient(token="xoxb-test", base_url=app.fake.api_url), sleep=lambda s: None)
+    )
+    command(app, "logout")
+    worker.run_cycle()
+    paused = latest(app, "pause")
+    assert paused.user_id is None and paused.subscription_id == subscription.id and paused.detail
+    app.deps.services.login(app.slack.team_id, app.slack.user_id, *ADMIN)
+    worker.run_cycle()
+    assert latest(app, "resume").user_id is None
+
+    command(app, f"alerts unsubscribe {subscription.id}")
+    assert latest(app, "unsubscribe").subscription_id == subscription.id
+    shown = text(command(app, "audit"))
+    assert "the app paused alerts" in shown and "subscribed <#C0SUPPORT> to alerts" in shown

@@ -499,3 +499,20 @@ def test_alerts_are_changed_in_place_from_the_console(console: Console) -> None:
     assert "1 in quiet hours" in changed.split("> :alerts\n", 1)[1]
     listed = run(console, "/chatrooms alerts")
     assert f"posts {closed}–{reopens}, every day" in listed and "/chatrooms alerts change ID" in listed
+
+
+def test_the_audit_trail_and_its_channel_work_in_the_console(console: Console) -> None:
+    out = run(
+        console,
+        """
+/chatrooms edit 1000001 name:"Front desk & co"
+/chatrooms audit channel #ops
+/chatrooms edit 1000002 active:false
+/chatrooms audit 1000001 since:1h
+/chatrooms audit user:nobody
+""",
+    )
+    assert "@demo set this channel to receive this workspace's audit trail" in out
+    assert "╭─ #ops\n│ 📜 @demo edited Desk booking – Zoë Müller `#1000002`: Active yes → no" in out
+    assert "@demo edited Front desk & co `#1000001`: Name “Mail & parcels – Northwind Labs” → “Front desk & co”" in out
+    assert "`user:nobody` is not a person I can find" in out
