@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from bot.rules import id_problem
-from bot.slack.grammar.commands import _channel, single_id
+from bot.slack.grammar.commands import _channel, _Option, single_id
 from bot.slack.grammar.dates import day_bounds, iso, parse_date
 from bot.slack.grammar.help import USAGE
 from bot.slack.grammar.intents import MAX_PAGE, AuditChannelIntent, AuditIntent, GrammarError
@@ -18,12 +17,6 @@ from bot.slack.grammar.lexer import Keys, Token, clean, q
 _USER_MENTION = re.compile(r"<@([UW][A-Z0-9]{2,20})(?:\|[^>]*)?>")
 _RAW_USER = re.compile(r"[UW][A-Z0-9]{2,20}")
 _OFF = ("off", "none", "stop")
-
-
-@dataclass(frozen=True)
-class _Option:
-    key: str
-    example: str
 
 
 _USER = _Option("user", "user:@alex")

@@ -41,7 +41,7 @@ from bot.slack.views.alerts import (
     subscription_line,
     unsubscribed_notice,
 )
-from bot.slack.views.chatrooms import render_notice
+from bot.slack.views.chatrooms import cannot_post_notice, render_notice
 from bot.slack.views.common import escape
 from bot.store import Subscription
 from bot.subscriptions import Change, NoSuchSubscription, apply_change, changed_options
@@ -116,12 +116,7 @@ def subscribe(intent: AlertsSubscribeIntent, ctx: Ctx) -> None:
     except SlackApiError as exc:  # the subscription was removed again: nothing was set up
         error = str(exc.response.get("error") or "")
         if error in UNREACHABLE:
-            ctx.reply(
-                render_notice(
-                    f"I can't post in <#{channel}> ({error}), so nothing was set up. Invite me there first "
-                    f"(`/invite @chatrooms` in <#{channel}>), then subscribe again."
-                )
-            )
+            ctx.reply(cannot_post_notice(channel, error, "subscribe again"))
             return
         raise
     if not created:

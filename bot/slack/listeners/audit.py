@@ -8,12 +8,12 @@ from slack_sdk.errors import SlackApiError
 
 from bot.slack import ids
 from bot.slack.context import Ctx
-from bot.slack.grammar import AuditChannelIntent, AuditIntent, GrammarError, audit_text, parse_command
+from bot.slack.grammar import AuditChannelIntent, AuditIntent, audit_text
 from bot.slack.handlers import Click, Handlers
 from bot.slack.listeners.alerts import UNREACHABLE
-from bot.slack.metadata import OutOfDate
+from bot.slack.listeners.chatrooms import page_intent
 from bot.slack.views.audit import audit_filters_text, channel_set_notice, render_audit
-from bot.slack.views.chatrooms import render_notice
+from bot.slack.views.chatrooms import cannot_post_notice, render_notice
 
 log = logging.getLogger(__name__)
 
@@ -47,14 +47,9 @@ def show_audit(intent: AuditIntent, ctx: Ctx, *, replace_original: bool = False)
 @handlers.action(ids.AUDIT_PREVIOUS, ids.AUDIT_NEXT)
 def audit_page_clicked(ctx: Ctx, click: Click) -> None:
     """Previous / Next keep the filters: the button's value is the command text of that page."""
-    try:
-        intent = parse_command(click.value, now=ctx.now(), zone=ctx.deps.zone)
-    except GrammarError as exc:
-        ctx.reply(render_notice(exc.message))
-        return
-    if not isinstance(intent, AuditIntent):
-        raise OutOfDate("That button is out of date. Run `/chatrooms audit` again.")
-    show_audit(intent, ctx, replace_original=True)
+    intent = page_intent(ctx, click, AuditIntent, "audit")
+    if intent is not None:
+        show_audit(intent, ctx, replace_original=True)
 
 
 @handlers.subcommand(AuditChannelIntent)
@@ -95,12 +90,7 @@ def audit_channel(intent: AuditChannelIntent, ctx: Ctx) -> None:
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "")
         if error in UNREACHABLE:
-            ctx.reply(
-                render_notice(
-                    f"I can't post in <#{channel}> ({error}), so nothing was set. Invite me there first "
-                    f"(`/invite @chatrooms` in <#{channel}>), then run `/chatrooms audit channel` again."
-                )
-            )
+            ctx.reply(cannot_post_notice(channel, error, "run `/chatrooms audit channel` again"))
             return
         raise
     ctx.reply(

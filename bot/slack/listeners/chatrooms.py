@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.deps import Deps
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom
@@ -22,6 +22,7 @@ from bot.slack.grammar import (
     EditIntent,
     EditNowIntent,
     GrammarError,
+    Intent,
     ListIntent,
     RunIntent,
     ShowIntent,
@@ -55,6 +56,7 @@ _DELETE_VALUE = re.compile(r"([0-9]{1,12})(?::([0-9]{1,12}(?:,[0-9]{1,12}){0,9})
 
 
 handlers = Handlers()
+IntentT = TypeVar("IntentT", bound=Intent)
 
 
 # ------------------------------------------------------------------------------------- subcommands
@@ -217,17 +219,25 @@ def chatroom_id_of(click: Click) -> int:
     return int(text)
 
 
-@handlers.action(ids.LIST_PREVIOUS, ids.LIST_NEXT, ids.LIST_PAGE)
-def page_clicked(ctx: Ctx, click: Click) -> None:
-    """Previous / Next keep the filters: the button's value is the command text of that page."""
+def page_intent(ctx: Ctx, click: Click, kind: type[IntentT], again: str) -> IntentT | None:
+    """The intent of a Previous / Next button, whose value is the command text of that page (so it keeps the
+    filters); None when that text no longer parses (the person was told why)."""
     try:
         intent = parse_command(click.value, now=ctx.now(), zone=ctx.deps.zone)
     except GrammarError as exc:
         ctx.reply(render_notice(exc.message))
-        return
-    if not isinstance(intent, ListIntent):
-        raise OutOfDate("That button is out of date. Run `/chatrooms list` again.")
-    list_chatrooms(intent, ctx, replace_original=True)
+        return None
+    if not isinstance(intent, kind):
+        raise OutOfDate(f"That button is out of date. Run `/chatrooms {again}` again.")
+    return intent
+
+
+@handlers.action(ids.LIST_PREVIOUS, ids.LIST_NEXT, ids.LIST_PAGE)
+def page_clicked(ctx: Ctx, click: Click) -> None:
+    """Previous / Next keep the filters: the button's value is the command text of that page."""
+    intent = page_intent(ctx, click, ListIntent, "list")
+    if intent is not None:
+        list_chatrooms(intent, ctx, replace_original=True)
 
 
 @handlers.action(ids.SHOW)

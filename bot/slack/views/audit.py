@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.slack import ids
-from bot.slack.views.common import Block, actions, button, clip, context, escape, section
+from bot.slack.views.common import Block, clip, context, escape, paging, section
 from bot.store import AuditEntry, FieldChange
 
 FIELD_LABELS = {
@@ -183,19 +183,12 @@ def render_audit(
     if not entries:
         text = "Nothing recorded" + (" on this page." if offset else " matches. Try fewer filters, or `since:30d`.")
         blocks.append(context(text))
-        if previous_value:
-            blocks.append(actions(button("◀ Previous", ids.AUDIT_PREVIOUS, previous_value), block_id="paging"))
+        blocks.extend(paging((ids.AUDIT_PREVIOUS, previous_value), (ids.AUDIT_NEXT, None)))
         return {"text": f"Audit trail: {text}", "blocks": blocks}
     blocks.extend(section(entry_line(entry)) for entry in entries)
     count = f"{offset + 1}–{offset + len(entries)}, newest first"
     blocks.append(context(count))
-    buttons = []
-    if previous_value:
-        buttons.append(button("◀ Previous", ids.AUDIT_PREVIOUS, previous_value))
-    if next_value:
-        buttons.append(button("Next ▶", ids.AUDIT_NEXT, next_value))
-    if buttons:
-        blocks.append(actions(*buttons, block_id="paging"))
+    blocks.extend(paging((ids.AUDIT_PREVIOUS, previous_value), (ids.AUDIT_NEXT, next_value)))
     return {"text": f"Audit trail {count}", "blocks": blocks}
 
 

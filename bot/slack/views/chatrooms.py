@@ -22,6 +22,7 @@ from bot.slack.views.common import (
     escape,
     fields_section,
     mrkdwn,
+    paging,
     refused_note,
     relative_time,
     section,
@@ -141,13 +142,7 @@ def render_list(
         count += f" · showing the first {len(rows)} of this page (Slack shows at most {MAX_LIST_ROWS} rows)"
     note = refused_note(refused)
     blocks.append(context(f"{count}\n{note}" if note else count))
-    buttons = []
-    if previous_value:
-        buttons.append(button("◀ Previous", ids.LIST_PREVIOUS, previous_value))
-    if next_value:
-        buttons.append(button("Next ▶", ids.LIST_NEXT, next_value))
-    if buttons:
-        blocks.append(actions(*buttons, block_id="paging"))
+    blocks.extend(paging((ids.LIST_PREVIOUS, previous_value), (ids.LIST_NEXT, next_value)))
     return message(f"Chatrooms {count}", blocks)
 
 
@@ -315,6 +310,14 @@ def render_notice(text: str, *, login_button: bool = False, help_button: bool = 
     if elements:
         blocks.append(actions(*elements))
     return message(text, blocks)
+
+
+def cannot_post_notice(channel_id: str, error: str, then: str) -> dict[str, Any]:
+    """The app is not in a channel it was asked to post in (or cannot post there): nothing was set up."""
+    return render_notice(
+        f"I can't post in <#{channel_id}> ({escape(error)}), so nothing was set up. Invite me there first "
+        f"(`/invite @chatrooms` in <#{channel_id}>), then {then}."
+    )
 
 
 def render_help(text: str) -> dict[str, Any]:

@@ -101,6 +101,16 @@ def actions(*elements: dict[str, Any], block_id: str | None = None) -> Block:
     return block
 
 
+def paging(previous: tuple[str, str | None], following: tuple[str, str | None]) -> list[Block]:
+    """Previous / Next buttons (action id, value — None: no such page), as one block, or none."""
+    buttons = [
+        button(label, action_id, value)
+        for label, (action_id, value) in (("◀ Previous", previous), ("Next ▶", following))
+        if value
+    ]
+    return [actions(*buttons, block_id="paging")] if buttons else []
+
+
 def relative_time(when: datetime | None, now: datetime) -> str:
     """`3 h ago`, `2 d ago`, `just now`, `never` — how staff think about waiting members."""
     if when is None:
