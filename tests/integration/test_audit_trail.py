@@ -18,6 +18,7 @@ from test_slack_run import open_form, state_for, submit_and_wait
 
 from bot.alerts import AlertWorker
 from bot.console.driver import find_action
+from bot.sandbox.dialects import TOTP_SECRET, totp
 from bot.slack import ids
 from bot.slack.publisher import SlackPublisher
 from bot.store import AuditEntry, Store
@@ -202,7 +203,7 @@ def test_a_workspace_sees_only_its_own_entries(logged_in: RunningApp) -> None:
     assert "Nothing recorded" in text(answer(app, "audit 1000004"))
 
 
-def test_entries_survive_a_reopen_and_hold_no_secret(running_app: RunningApp, tmp_path: Path) -> None:
+def test_entries_survive_a_reopen_and_hold_no_password_token_or_code(running_app: RunningApp, tmp_path: Path) -> None:
     app = running_app
     app.slack.command("login")
     opened = app.next("views.open").response["view"]
@@ -219,14 +220,18 @@ def test_entries_survive_a_reopen_and_hold_no_secret(running_app: RunningApp, tm
     app.slack.command("logout")
     settings = app.deps.settings
     latest(app, "logout")
+    code = totp(TOTP_SECRET, app.clock())
+    app.deps.services.login(app.slack.team_id, "U0TWOFA", "2fa@sandbox.local", "sandbox-2fa", code)
     with app.deps.store.tables.read() as tx:
-        raw = text(tx.scan("audit"))
-    assert ADMIN[0] in raw, "the check reads the right rows"
-    for secret in (ADMIN[1], creds.access_token, creds.refresh_token):
+        rows = tx.scan("audit")
+    raw = text(rows)
+    assert ADMIN[0] in raw and "2fa@sandbox.local" in raw, "the check reads the right rows"
+    for secret in (ADMIN[1], "sandbox-2fa", creds.access_token, creds.refresh_token):
         assert secret not in raw
+    assert not [v for _, row in rows for v in row.values() if code in str(v)], "no field holds the 2FA code"
     assert ADMIN[1].encode() not in Path(settings.store_path).read_bytes()
     with Store(settings.store_path, store_cipher(settings, local=False)) as reopened:
-        assert [e.action for e in reopened.audit_entries(app.slack.team_id)[0]] == ["logout", "login"]
+        assert [e.action for e in reopened.audit_entries(app.slack.team_id)[0]] == ["login", "logout", "login"]
 
 
 def test_retention_prunes_from_the_alert_workers_cycle_with_the_injected_clock(logged_in: RunningApp) -> None:
