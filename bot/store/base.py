@@ -728,14 +728,15 @@ class Store:
             low = f"{team_id}:{time_key(since)}"
         found: list[AuditEntry] = []
         wanted = offset + limit + 1
+        size = min(chunk, wanted) if match is None else chunk  # unfiltered: read exactly what is shown
         while len(found) < wanted:
             with self._read() as tx:
-                rows = tx.range("audit", low, high, limit=chunk, descending=True)
+                rows = tx.range("audit", low, high, limit=size, descending=True)
             for key, value in rows:
                 entry = AuditEntry.model_validate({**value, "key": key})
                 if match is None or match(entry):
                     found.append(entry)
-            if len(rows) < chunk:
+            if len(rows) < size:
                 break
             high = rows[-1][0]  # the next chunk: strictly older keys
         return found[offset : offset + limit], len(found) > offset + limit
