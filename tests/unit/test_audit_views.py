@@ -56,6 +56,8 @@ def test_runs_say_their_outcome_and_an_unknown_one_says_so() -> None:
     assert "❌" in failed and "with no chatroom chosen" in failed and "Nexudus said it did not succeed" in failed
     unknown = entry_line(entry("create", outcome="unknown", chatroom_ids=[], name="New"))
     assert "outcome unknown" in unknown and "may or may not have been applied" in unknown
+    sent = entry_line(entry(outcome="unknown", changes=[FieldChange(field="name", after="X")], chatroom_ids=[1]))
+    assert "edited `#1`: Name → “X”" in sent, "the value before is not known: not shown as empty"
 
 
 def test_who_is_the_app_when_no_person_acted() -> None:

@@ -52,9 +52,12 @@ def value_text(field: str, value: Any) -> str:
     return escape(clip(str(value), MAX_VALUE))
 
 
-def change_text(change: FieldChange) -> str:
+def change_text(change: FieldChange, *, before_known: bool = True) -> str:
+    """`Name “Desk” → “Front desk”`; `Name → “Front desk”` when the value before is not known (a write
+    whose outcome is unknown failed before the record could be read)."""
     label = FIELD_LABELS.get(change.field, escape(change.field))
-    return f"{label} {value_text(change.field, change.before)} → {value_text(change.field, change.after)}"
+    before = f" {value_text(change.field, change.before)}" if before_known else ""
+    return f"{label}{before} → {value_text(change.field, change.after)}"
 
 
 def _values(changes: list[FieldChange], side: str) -> str:
@@ -87,12 +90,14 @@ def _outcome(entry: AuditEntry) -> str:
 
 
 def _edit_text(entry: AuditEntry, room: str) -> str:
-    return f"edited {room}: {'; '.join(change_text(c) for c in entry.changes) or 'nothing changed'}"
+    known = entry.outcome != "unknown"
+    changes = "; ".join(change_text(c, before_known=known) for c in entry.changes)
+    return f"edited {room}: {changes or 'nothing changed'}"
 
 
 def _visited_text(entry: AuditEntry, room: str) -> str:
-    visits = [c for c in entry.changes if c.field == "last_agent_visit"]
-    return f"marked {room} visited{f': {change_text(visits[0])}' if visits else ''}"
+    visits = [change_text(c, before_known=entry.outcome != "unknown") for c in entry.changes]
+    return f"marked {room} visited{f': {visits[0]}' if visits else ''}"
 
 
 def _login_text(entry: AuditEntry, room: str) -> str:
