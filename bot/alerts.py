@@ -41,8 +41,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import metrics
-from bot.audit import Actor
+from bot import metrics, subscribing
 from bot.deps import Deps
 from bot.digests import (
     MAX_DIGEST_ROWS,
@@ -521,7 +520,7 @@ class AlertWorker:
         log.info("alerts %s: paused (%s)", sub.id, reason)
         self.publisher_for(fresh).tell(fresh, Paused(reason))
         if self.deps.store.update_subscription(fresh.model_copy(update={"paused_reason": reason})):
-            self._audit(fresh, "pause", reason)
+            subscribing.by_the_app(self.deps, fresh, "pause", reason)
 
     def _succeeded(self, sub: Subscription, report: CycleReport) -> None:
         fresh = self.deps.store.get_subscription(sub.id)
@@ -538,17 +537,7 @@ class AlertWorker:
             changes.update(last_error=None, last_error_reported=False)
         resumed = "paused_reason" in changes
         if changes and self.deps.store.update_subscription(fresh.model_copy(update=changes)) and resumed:
-            self._audit(fresh, "resume", None)
-
-    def _audit(self, sub: Subscription, action: str, detail: str | None) -> None:
-        """Pauses and resumes are changes too: recorded as made by the app itself (no Slack user)."""
-        self.deps.services.audit.record(
-            Actor(sub.team_id, None, sub.enterprise_id),
-            action,
-            subscription_id=sub.id,
-            channel_id=sub.channel_id,
-            detail=detail,
-        )
+            subscribing.by_the_app(self.deps, fresh, "resume")
 
     def _failed(self, sub: Subscription, exc: Exception, report: CycleReport) -> None:
         """Log every failure; tell the channel about the first of a run of failures only."""

@@ -1,7 +1,8 @@
 """Subscribing a channel to alerts and removing it (the store's change and its audit entry, in one place).
 
 The Slack side announces the change in the channel (`announce`); a subscription whose channel refuses the
-announcement is removed again, and then was never made: only a subscription in force is recorded.
+announcement is removed again, and then was never made: only a subscription in force is recorded. Pauses
+and resumes are made by the app itself (the alert worker, an uninstall) and recorded as its own.
 """
 
 from __future__ import annotations
@@ -61,3 +62,26 @@ def unsubscribe(deps: Deps, actor: Actor, sub: Subscription) -> bool:
         actor, "unsubscribe", subscription_id=sub.id, channel_id=sub.channel_id, detail=options_text(sub)
     )
     return True
+
+
+def by_the_app(deps: Deps, sub: Subscription, action: str, detail: str | None = None) -> None:
+    """A change the app made by itself (a pause, a resume): recorded with no Slack user."""
+    deps.services.audit.record(
+        Actor(sub.team_id, None, sub.enterprise_id),
+        action,
+        subscription_id=sub.id,
+        channel_id=sub.channel_id,
+        detail=detail,
+    )
+
+
+def pause_workspace(deps: Deps, team_id: str, reason: str, why: str) -> int:
+    """Pause every running subscription of a workspace (the app was uninstalled); how many."""
+    paused = 0
+    for sub in deps.store.subscriptions(team_id):
+        if sub.paused_reason is not None:
+            continue
+        if deps.store.update_subscription(sub.model_copy(update={"paused_reason": reason})):
+            by_the_app(deps, sub, "pause", why)
+            paused += 1
+    return paused

@@ -10,6 +10,7 @@ from slack_bolt.authorization.authorize import InstallationStoreAuthorize
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 
+from bot import subscribing
 from bot.deps import Deps
 from bot.installations import BOT_SCOPES, UNINSTALLED, Installations
 from bot.logs import quiet_unverified_bodies
@@ -149,11 +150,7 @@ def register_uninstall(app: App, deps: Deps, installations: Installations) -> No
     store = installations.store
 
     def pause_team(team_id: str, why: str) -> None:
-        paused = 0
-        for sub in deps.store.subscriptions(team_id):
-            if sub.paused_reason is None:
-                deps.store.update_subscription(sub.model_copy(update={"paused_reason": UNINSTALLED}))
-                paused += 1
+        paused = subscribing.pause_workspace(deps, team_id, UNINSTALLED, why)
         log.warning("team %s: %s; its tokens were deleted and %d subscriptions paused", team_id, why, paused)
 
     @app.event("app_uninstalled")

@@ -337,6 +337,12 @@ def test_uninstall_deletes_the_tokens_pauses_the_subscriptions_and_a_reinstall_r
     assert "team TSOUTH: the app was uninstalled" in caplog.text
     for secret in (SOUTH.bot_token, NORTH.bot_token):
         assert secret not in caplog.text
+    # The audit trail: each workspace's own subscribe, and the pause made by the app itself.
+    south_trail = app.deps.store.audit_entries("TSOUTH")[0]
+    assert [(e.action, e.user_id) for e in south_trail][:2] == [("pause", None), ("subscribe", "U0001")]
+    assert south_trail[0].detail == "the app was uninstalled"
+    assert {e.team_id for e in app.deps.store.audit_entries("TNORTH")[0]} == {"TNORTH"}
+    assert "pause" not in [e.action for e in app.deps.store.audit_entries("TNORTH")[0]]
 
     app.fake.clear()
     alerts = worker(app)
