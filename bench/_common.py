@@ -58,6 +58,27 @@ def table(rows: Sequence[Sequence[Any]], head: Sequence[str]) -> None:
         print(line(r))
 
 
+@contextmanager
+def migrated_database(url: str | None, name: str) -> Iterator[str]:
+    """`url` (migrated first), or a database `name` on a throwaway PostgreSQL server started on loopback (the
+    tests' `PostgresServer`) and removed afterwards."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from bot.store.postgres import migrate
+
+    server = None
+    if url is None:
+        from helpers.servers import PostgresServer
+
+        server = PostgresServer().start()
+        url = server.create_database(name)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        if server is not None:
+            server.stop()
+
+
 @dataclass
 class SandboxProcess:
     """`python -m bot sandbox` in its own process, so it does not share the benchmark's GIL."""

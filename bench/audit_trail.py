@@ -17,14 +17,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import ROOT, header, table
+from _common import ROOT, header, migrated_database, table
 
 sys.path.insert(0, str(ROOT / "tests"))
 
 from cryptography.fernet import Fernet
 
 from bot.store import AuditEntry, FieldChange, Store
-from bot.store.postgres import migrate
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 
@@ -88,20 +87,8 @@ def main() -> int:
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "store.sqlite", cipher) as store:
         rows += measure("SQLite file", store, args.entries, args.teams)
-    server = None
-    url = args.database_url
-    if url is None:
-        from helpers.servers import PostgresServer
-
-        server = PostgresServer().start()
-        url = server.create_database("bench_audit")
-    try:
-        migrate(url)
-        with Store(url, cipher) as store:
-            rows += measure("PostgreSQL", store, args.entries, args.teams)
-    finally:
-        if server is not None:
-            server.stop()
+    with migrated_database(args.database_url, "bench_audit") as url, Store(url, cipher) as store:
+        rows += measure("PostgreSQL", store, args.entries, args.teams)
     table(rows, ["backend", "operation", "rate", "ms"])
     return 0
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import ROOT, header, table
+from _common import ROOT, header, migrated_database, table
 
 sys.path.insert(0, str(ROOT / "tests"))
 
@@ -28,7 +28,6 @@ from cryptography.fernet import Fernet
 
 from bot.nexudus.credentials import Credentials
 from bot.store import AlertRecord, Store
-from bot.store.postgres import migrate
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 USERS = 200
@@ -105,20 +104,8 @@ def main() -> int:
     rows: list[list[object]] = []
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "store.sqlite", cipher) as store:
         rows += measure("SQLite file", store, args.ops, args.threads)
-    server = None
-    url = args.database_url
-    if url is None:
-        from helpers.servers import PostgresServer
-
-        server = PostgresServer().start()
-        url = server.create_database("bench_store")
-    try:
-        migrate(url)
-        with Store(url, cipher) as store:
-            rows += measure("PostgreSQL", store, args.ops, args.threads)
-    finally:
-        if server is not None:
-            server.stop()
+    with migrated_database(args.database_url, "bench_store") as url, Store(url, cipher) as store:
+        rows += measure("PostgreSQL", store, args.ops, args.threads)
     table(rows, ["backend", "operation", "threads", "ops/s", "ms/op (per thread)"])
     return 0
 
