@@ -1,4 +1,4 @@
-"""Subscribing a channel to alerts and removing it (the store's change and its audit entry, in one place).
+"""Subscribing a channel to alerts, changing and removing it: the store's change and its audit entry, in one place.
 
 The Slack side announces the change in the channel (`announce`); a subscription whose channel refuses the
 announcement is removed again, and then was never made: only a subscription in force is recorded. Pauses
@@ -11,26 +11,36 @@ from collections.abc import Callable
 
 from bot.audit import Actor
 from bot.deps import Deps
-from bot.store import Subscription
+from bot.store import FieldChange, Subscription
+
+
+def option_values(sub: Subscription) -> dict[str, str]:
+    """A subscription's options as `alerts subscribe` takes them (`after` → `240m`), those that are set."""
+
+    def clock(minute: int) -> str:
+        return f"{minute // 60:02d}:{minute % 60:02d}"
+
+    values = {"after": f"{sub.threshold_minutes}m"}
+    if sub.business_id is not None:
+        values["business"] = str(sub.business_id)
+    if sub.escalate_after_minutes is not None:
+        values["escalate-after"] = f"{sub.escalate_after_minutes}m"
+    if sub.escalate_to is not None:
+        values["escalate-to"] = sub.escalate_to
+    if sub.open_hours is not None:
+        values["hours"] = f"{clock(sub.open_hours[0])}-{clock(sub.open_hours[1])}"
+    if sub.open_days is not None:
+        values["days"] = ",".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in sub.open_days)
+    if sub.zone:
+        values["zone"] = sub.zone
+    if sub.summary_minute is not None:
+        values["summary"] = clock(sub.summary_minute)
+    return values
 
 
 def options_text(sub: Subscription) -> str:
     """A subscription's options, as `alerts subscribe` takes them (for the audit trail)."""
-    words = [f"after:{sub.threshold_minutes}m"]
-    if sub.business_id is not None:
-        words.append(f"business:{sub.business_id}")
-    if sub.escalate_after_minutes is not None:
-        words.append(f"escalate-after:{sub.escalate_after_minutes}m")
-    if sub.open_hours is not None:
-        (a, b) = sub.open_hours
-        words.append(f"hours:{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}")
-    if sub.open_days is not None:
-        words.append("days:" + ",".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in sub.open_days))
-    if sub.zone:
-        words.append(f"zone:{sub.zone}")
-    if sub.summary_minute is not None:
-        words.append(f"summary:{sub.summary_minute // 60:02d}:{sub.summary_minute % 60:02d}")
-    return " ".join(words)
+    return " ".join(f"{key}:{value}" for key, value in option_values(sub).items() if key != "escalate-to")
 
 
 def subscribe(
@@ -52,6 +62,29 @@ def subscribe(
         actor, "subscribe", subscription_id=sub.id, channel_id=sub.channel_id, detail=options_text(sub)
     )
     return sub, True
+
+
+def change(
+    deps: Deps,
+    actor: Actor,
+    sub_id: str,
+    apply: Callable[[Subscription, list[Subscription]], Subscription],
+) -> tuple[Subscription, Subscription] | None:
+    """`alerts change`: `Store.change_subscription` (None: no such subscription in the workspace), recorded
+    with each option that changed, before → after (None: off)."""
+    result = deps.store.change_subscription(actor.team_id, sub_id, apply)
+    if result is None:
+        return None
+    before, after = (option_values(sub) for sub in result)
+    changes = [
+        FieldChange(field=key, before=before.get(key), after=after.get(key))
+        for key in dict.fromkeys([*before, *after])
+        if before.get(key) != after.get(key)
+    ]
+    if changes:
+        sub = result[1]
+        deps.services.audit.record(actor, "change", subscription_id=sub.id, channel_id=sub.channel_id, changes=changes)
+    return result
 
 
 def unsubscribe(deps: Deps, actor: Actor, sub: Subscription) -> bool:

@@ -24,6 +24,7 @@ AuditAction = Literal[
     "login",
     "logout",
     "subscribe",
+    "change",
     "unsubscribe",
     "snooze",
     "pause",

@@ -304,7 +304,14 @@ def test_subscription_changes_are_recorded_by_whom_and_pauses_by_the_app(logged_
     worker.run_cycle()
     assert latest(app, "resume").user_id is None
 
+    command(app, f"alerts change {subscription.id} after:1h hours:08:00-20:00")
+    changed = latest(app, "change")
+    assert [(c.field, c.before, c.after) for c in changed.changes] == [
+        ("after", "30m", "60m"),
+        ("hours", None, "08:00-20:00"),
+    ]
     command(app, f"alerts unsubscribe {subscription.id}")
     assert latest(app, "unsubscribe").subscription_id == subscription.id
     shown = text(command(app, "audit"))
     assert "the app paused alerts" in shown and "subscribed <#C0SUPPORT> to alerts" in shown
+    assert "`after:` 30m → 60m; `hours:` off → 08:00-20:00" in shown

@@ -17,7 +17,19 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 hostile = st.lists(
     st.sampled_from([*"ab <>&|@#!*_~`\n:;'\"é🙂", "&amp;", "<@U1>", "<!here>", "<https://x.y|z>"]), max_size=200
 ).map("".join)
-ACTIONS = ("create", "edit", "delete", "run", "visited", "login", "logout", "subscribe", "unsubscribe", "snooze")
+ACTIONS = (
+    "create",
+    "edit",
+    "delete",
+    "run",
+    "visited",
+    "login",
+    "logout",
+    "subscribe",
+    "unsubscribe",
+    "snooze",
+    "change",
+)
 ACTIONS += ("pause", "resume", "audit_channel")
 
 

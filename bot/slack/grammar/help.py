@@ -152,7 +152,7 @@ COMMANDS: tuple[CommandHelp, ...] = (
                 "Every change made through this app is kept, newest first: chatrooms created, edited "
                 "(each field before → after), deleted (what they held), commands run (parameters, "
                 "chatrooms, and whether Nexudus said it worked), visits marked, alerts subscribed, "
-                "unsubscribed and snoozed, logins and logouts — with who, when and never a password or token. "
+                "changed, unsubscribed and snoozed, logins and logouts — with who, when and never a password or token. "
                 "A change Nexudus may or may not have applied (no answer came back) says so.",
                 "• `ID` — only that chatroom's entries",
                 "• `user:@person` — only what that person did (pick them from Slack's autocomplete)",

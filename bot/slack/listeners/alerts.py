@@ -158,8 +158,9 @@ def change(intent: AlertsChangeIntent, ctx: Ctx) -> None:
     channel is told what changed, before → after; its alert records and digests are kept."""
     wanted = Change(values=intent.changes(), by=ctx.user_id, channel_id=ctx.channel_id)
     now = ctx.now()
-    result = ctx.deps.store.change_subscription(
-        ctx.team_id,
+    result = subscribing.change(
+        ctx.deps,
+        ctx.actor,
         intent.subscription_id,
         lambda current, siblings: apply_change(current, siblings, wanted, now),
     )

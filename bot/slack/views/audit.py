@@ -115,6 +115,16 @@ def _subscription_text(entry: AuditEntry, room: str) -> str:
     return f"unsubscribed {where} from {sub}{options}"
 
 
+def _change_text(entry: AuditEntry, room: str) -> str:
+    where = f" in <#{entry.channel_id}>" if entry.channel_id else ""
+    changes = "; ".join(
+        f"`{escape(c.field)}:` {escape(str(c.before)) if c.before is not None else 'off'} → "
+        f"{escape(str(c.after)) if c.after is not None else 'off'}"
+        for c in entry.changes
+    )
+    return f"changed alerts `{escape(entry.subscription_id or '?')}`{where}: {changes}"
+
+
 def _snooze_text(entry: AuditEntry, room: str) -> str:
     until = f" until {date_token(entry.until, '{time}')}" if entry.until else ""
     where = f" in <#{entry.channel_id}>" if entry.channel_id else ""
@@ -142,6 +152,7 @@ _WHAT: dict[str, Callable[[AuditEntry, str], str]] = {
     "logout": _login_text,
     "subscribe": _subscription_text,
     "unsubscribe": _subscription_text,
+    "change": _change_text,
     "snooze": _snooze_text,
     "pause": _pause_text,
     "resume": _pause_text,
