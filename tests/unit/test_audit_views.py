@@ -4,6 +4,7 @@ entry — every payload one Slack takes, whatever people or Nexudus wrote (check
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import get_args
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -11,26 +12,13 @@ from hypothesis import strategies as st
 from bot.slack import ids
 from bot.slack.payload_check import message_problems
 from bot.slack.views.audit import audit_filters_text, entry_line, render_audit, render_mirror
-from bot.store import AuditEntry, FieldChange
+from bot.store import AuditAction, AuditEntry, FieldChange
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 hostile = st.lists(
     st.sampled_from([*"ab <>&|@#!*_~`\n:;'\"é🙂", "&amp;", "<@U1>", "<!here>", "<https://x.y|z>"]), max_size=200
 ).map("".join)
-ACTIONS = (
-    "create",
-    "edit",
-    "delete",
-    "run",
-    "visited",
-    "login",
-    "logout",
-    "subscribe",
-    "unsubscribe",
-    "snooze",
-    "change",
-)
-ACTIONS += ("pause", "resume", "audit_channel")
+ACTIONS = get_args(AuditAction)
 
 
 def entry(action: str = "edit", **kw: object) -> AuditEntry:
