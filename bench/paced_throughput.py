@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.real_limits:
         limits, config = Limits(), SandboxConfig(throttle=True)
     else:
-        limits = Limits(min_interval=0.01, per_minute=1200, writes_per_minute=600)
+        limits = Limits(min_interval=0.01, per_minute=1200, writes_per_minute=600, margin=0.01)  # margin ÷ 10 too
         config = SandboxConfig(throttle=True, min_interval=0.01, per_minute=1200, writes_per_minute=600)
     sandbox = SandboxServer(config=config, chatrooms=200).start()
     try:

@@ -96,13 +96,17 @@ class NexudusRetry(Retry):
         return fresh
 
     def sleep(self, response: Any = None) -> None:
-        # A throttled retry is booked with the account's pacer, so its other requests queue behind it.
-        if response is not None and getattr(response, "status", None) in THROTTLED:
+        throttled = response is not None and getattr(response, "status", None) in THROTTLED
+        if throttled:
             metrics.NEXUDUS_THROTTLED.inc()
-        if response is not None and self.pacer is not None and getattr(response, "status", None) in THROTTLED:
+        if throttled and self.pacer is not None:
+            # The retry is booked with the account's pacer like any request — behind every slot already
+            # booked, in every process — and leaves at its slot, not at Retry-After: sent then, it would meet
+            # the requests booked around that time and be refused again, and again.
             wait = self.get_retry_after(response)
             method = str(self.history[-1].method or "GET").upper() if self.history else "GET"
             self.pacer.throttled(wait if wait is not None else self.get_backoff_time(), method in WRITE_METHODS)
+            return
         super().sleep(response)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:

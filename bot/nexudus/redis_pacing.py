@@ -3,7 +3,7 @@
 Same rules as `Pacer` and `SharedPacer` (bot/nexudus/pacing.py, `earliest_slot`): 100 ms apart, 120 a minute,
 60 writes a minute, 5000 an hour, 5000 writes a day; a blocking `acquire` that books the earliest allowed slot
 and sleeps until it; `QuotaExhausted` when the hour's or day's allowance frees up later than `max_wait`; and a
-throttled retry books its slot too, so the account's other requests, in any process, queue behind it.
+throttled retry books its own slot (not before `Retry-After`) behind every process's slots and leaves at it.
 
 **Why not pyrate-limiter's Redis bucket** (evaluated, version 4.5): it is a good limiter for "may I go now?",
 but it does not fit these rules:
@@ -118,8 +118,9 @@ class RedisPacer(_Paced):
         pipe.zremrangebyscore(self.writes_key, "-inf", now - max(lim.day, lim.window) - 60)
         pipe.pexpire(self.writes_key, int((max(lim.day, lim.window) + 120) * 1000))
 
-    def reserve(self, write: bool) -> float:
-        """Book the account's earliest allowed slot (in every process's view) and return how long to wait."""
+    def reserve(self, write: bool, not_before: float = 0.0) -> float:
+        """Book the account's earliest allowed slot (in every process's view), at least `not_before` s from now,
+        and return how long to wait."""
         lim = self.limits
 
         def decide(pipe: Any) -> Callable[[Any], float]:
@@ -131,7 +132,7 @@ class RedisPacer(_Paced):
                 hour=self._nth(pipe, self.all_key, lim.per_hour),
                 day_writes=self._nth(pipe, self.writes_key, lim.writes_per_day) if write else None,
             )
-            slot = earliest_slot(now, write, lim, booked)  # QuotaExhausted: nothing is booked
+            slot = earliest_slot(now + not_before, write, lim, booked)  # QuotaExhausted: nothing is booked
 
             def book(multi: Any) -> float:
                 self._queue_slot(multi, slot, write, now)
@@ -140,21 +141,3 @@ class RedisPacer(_Paced):
             return book
 
         return self._transaction(decide)
-
-    def throttled(self, wait: float, write: bool) -> None:
-        """Nexudus refused a request that will be retried in `wait` s: book that retry, so every other request
-        of the account, in every process, waits behind it instead of being refused too."""
-        self.refusals += 1
-
-        def decide(pipe: Any) -> Callable[[Any], float]:
-            now = self._now(pipe)
-            last = self._nth(pipe, self.all_key, 1)
-            at = max(now + wait, last) if last is not None else now + wait
-
-            def book(multi: Any) -> float:
-                self._queue_slot(multi, at, write, now)
-                return at
-
-            return book
-
-        self._transaction(decide)

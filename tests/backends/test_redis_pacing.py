@@ -61,10 +61,22 @@ def test_a_throttled_retry_in_one_process_holds_the_others_back(client: redis.Re
     web = RedisPacer(client, "ops@example.com", limits)
     worker = RedisPacer(client, "ops@example.com", limits)
     web.reserve(False)
-    web.throttled(2.0, write=True)
+    web.retry_slot(2.0, write=True)
     assert worker.reserve(False) == pytest.approx(2.0 + limits.min_interval + limits.margin, abs=0.05)
     assert web.refusals == 1
     assert len(_slots(client, web, web.writes_key)) == 1, "the retried write counts among the writes"
+
+
+def test_a_throttled_retry_is_booked_behind_every_process_s_slots(client: redis.Redis) -> None:
+    """Not at Retry-After among the slots other processes booked (it would be refused again), but after them."""
+    limits = Limits()
+    web = RedisPacer(client, "ops@example.com", limits)
+    worker = RedisPacer(client, "ops@example.com", limits)
+    for _ in range(20):
+        worker.reserve(False)
+    step = limits.min_interval + limits.margin
+    assert web.retry_slot(1.0, write=False) == pytest.approx(20 * step, abs=0.05)
+    assert worker.reserve(False) == pytest.approx(21 * step, abs=0.05), "and the next one is spaced after it"
 
 
 def test_redis_holds_no_e_mail_and_idle_accounts_expire(client: redis.Redis) -> None:

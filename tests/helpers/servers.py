@@ -67,9 +67,11 @@ def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
 
 
 class RedisServer:
-    """`redis-server` on 127.0.0.1:<free port>, no persistence, its directory removed on stop."""
+    """`redis-server` on 127.0.0.1:<free port>, its directory removed on stop. No persistence, unless
+    `appendonly` (an append-only file, fsync'd every second: what a restart keeps)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, appendonly: bool = False) -> None:
+        self.appendonly = appendonly
         self.binary = find_redis_server()
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="test-redis-"))
@@ -81,7 +83,8 @@ class RedisServer:
 
     def start(self) -> RedisServer:
         args = [self.binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.dir)]
-        args += ["--save", "", "--appendonly", "no", "--protected-mode", "yes", "--daemonize", "no"]
+        args += ["--save", "", "--appendonly", "yes" if self.appendonly else "no", "--appendfsync", "everysec"]
+        args += ["--protected-mode", "yes", "--daemonize", "no"]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
         self._wait_ready()
         return self
@@ -114,7 +117,7 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def restart(self) -> None:
-        """Stop and start again on the same port (the data is gone: no persistence)."""
+        """Stop and start again on the same port (the data is gone, unless `appendonly`)."""
         if self.process is not None:
             _stop(self.process)
         self.start()
@@ -149,14 +152,25 @@ class PostgresServer:
         done = subprocess.run(initdb, capture_output=True, timeout=120, cwd=self.dir, **self._as)  # type: ignore[call-overload]
         if done.returncode != 0:
             raise RuntimeError("initdb failed: " + done.stderr.decode(errors="replace")[-800:])
-        log = open(self.dir / "postgres.log", "wb")  # noqa: SIM115 (closed with the process)
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        log = open(self.dir / "postgres.log", "ab")  # noqa: SIM115 (closed with the process)
         args = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port)]
         args += ["-h", "127.0.0.1", "-k", str(self.dir), "-c", "fsync=off", "-c", "full_page_writes=off"]
         args += ["-c", "synchronous_commit=off", "-c", "max_connections=50"]
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, **self._as)  # type: ignore[call-overload]
         log.close()
         self._wait_ready()
-        return self
+
+    def restart(self) -> None:
+        """Stop the server (a fast shutdown: clients are cut) and start it again on the same port and data
+        directory, as `pg_ctl restart -m fast` does; the data is kept."""
+        if self.process is not None:
+            _stop(self.process, signal.SIGINT)
+            self.process = None
+        self._launch()
 
     def _wait_ready(self) -> None:
         import psycopg

@@ -43,7 +43,7 @@ from bot.nexudus import (
     UnexpectedResponse,
     ValidationFailed,
 )
-from bot.nexudus.pacing import PacerRegistry
+from bot.nexudus.pacing import Limits, Pacer, PacerRegistry
 from bot.nexudus.timecodec import TimeCodec
 
 BASE = "https://nexudus.test/api"
@@ -1157,6 +1157,30 @@ class TestRealRetryLoop:
             c.close()
         assert sleeps == [2.0, 3.0]
         assert len(server.seen) == 3
+
+    def test_a_throttled_retry_leaves_at_its_own_slot_behind_the_others(self, sleeps) -> None:
+        """Nexudus refused a request (Retry-After: 1) while the account's other processes booked the next 2.6 s:
+        the retry is booked after them, spaced, and leaves at that slot — not at +1 s in the middle of them,
+        where it met one of them and was refused again, four times in a row (bench/cluster_faults.py)."""
+        now = [1000.0]
+        limits = Limits()
+
+        class Busy(Pacer):  # after this request's slot, 20 requests of other processes are booked
+            def acquire(self, write: bool) -> None:
+                super().acquire(write)
+                for _ in range(20):
+                    self.reserve(False)
+
+        pacer = Busy(limits, clock=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s))
+        with ScriptedServer([(409, {"Retry-After": "1"}, "", 0), (200, JSON, json.dumps(page([])), 0)]) as server:
+            c = NexudusClient(server.url, CREDS, retries=2, backoff=0, pacer=pacer)
+            c.find()
+            c.close()
+        step = limits.min_interval + limits.margin
+        last_other = 1000.0 + 20 * step
+        assert now[0] == pytest.approx(last_other + step), "the retry left at its slot, after the others'"
+        assert sleeps == [], "and did not wait Retry-After on top of it"
+        assert len(server.seen) == 2
 
     def test_retry_after_is_capped(self, sleeps) -> None:
         with ScriptedServer([(409, {"Retry-After": "600"}, "", 0), (200, JSON, json.dumps(OK), 0)]) as server:

@@ -218,7 +218,7 @@ def test_registry_is_thread_safe(clock) -> None:
 def test_a_throttled_retry_is_booked_so_others_queue_behind_it(clock) -> None:
     pacer = make(clock)
     pacer.reserve(write=False)
-    pacer.throttled(2.0, write=True)
+    pacer.retry_slot(2.0, write=True)
     assert pacer.refusals == 1
     # The next request waits for the retry (at +2 s) plus the spacing, not just the spacing.
     assert pacer.reserve(write=False) == pytest.approx(2.0 + STEP)

@@ -137,8 +137,18 @@ def test_a_throttled_retry_in_one_process_holds_the_others_back(tmp_path: Path, 
     web = SharedPacer(SlotFile(tmp_path / "p.sqlite"), "ops@example.com", limits, clock, clock.sleep)
     worker = SharedPacer(SlotFile(tmp_path / "p.sqlite"), "ops@example.com", limits, clock, clock.sleep)
     web.reserve(False)
-    web.throttled(2.0, write=True)
+    web.retry_slot(2.0, write=True)
     assert worker.reserve(False) == pytest.approx(2.0 + limits.min_interval + limits.margin)
+
+
+def test_a_throttled_retry_is_booked_behind_the_other_process_s_slots(tmp_path: Path, clock: FakeClock) -> None:
+    limits = Limits()
+    web = SharedPacer(SlotFile(tmp_path / "p.sqlite"), "ops@example.com", limits, clock, clock.sleep)
+    worker = SharedPacer(SlotFile(tmp_path / "p.sqlite"), "ops@example.com", limits, clock, clock.sleep)
+    for _ in range(20):
+        worker.reserve(False)
+    step = limits.min_interval + limits.margin
+    assert web.retry_slot(1.0, write=False) == pytest.approx(20 * step), "after them, spaced, not at +1 s"
 
 
 def test_the_file_keeps_no_e_mail_and_is_private(tmp_path: Path, clock: FakeClock) -> None:
