@@ -21,6 +21,7 @@ import contextlib
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -51,6 +52,7 @@ from tests.helpers.servers import PostgresServer, RedisServer, child_pids, free_
 # fails when four web workers and two alert workers call it at once.
 ThreadingHTTPServer.request_queue_size = 256
 
+FIRST_ID = 1_000_001  # the sandbox's first chatroom
 ACK_TIMEOUT = 3.0  # Slack shows the user an error when the ack takes longer
 OUTCOME_TIMEOUT = float(
     os.environ.get("BENCH_OUTCOME_TIMEOUT", "120")
@@ -340,6 +342,14 @@ class Cluster:
         finally:
             deps.store.close()
 
+    def prepare(self, users: list[str], run: str, subscriptions: tuple[tuple[str, str], ...]) -> Users:
+        """Log every user in (one Nexudus account), subscribe the channels (as the first user); the users."""
+        self.login(users)
+        people = Users(self, run)
+        for channel, options in subscriptions:
+            people.subscribe(users[0], channel, options)
+        return people
+
     def alert_records(self) -> dict[tuple[str, str, int], int | None]:
         """(channel, subscription, chatroom) → the last agent visit its alert record was alerted on."""
         deps = self._deps()
@@ -425,14 +435,64 @@ class Told:
 class Users:
     """Slack users of one workspace, each sending signed requests to the web port as Slack would."""
 
-    def __init__(self, cluster: Cluster, channel: str = "C0BENCH01") -> None:
+    def __init__(self, cluster: Cluster, run: str, channel: str = "C0BENCH01") -> None:
         self.cluster = cluster
         self.slack = cluster.slack
         self.url = cluster.web_url + "/slack/events"
         self.channel = channel
+        self.run = run
         self._numbers = itertools.count(1)
+        self._markers = itertools.count(1)
         self._lock = threading.Lock()
         self.acks: list[int] = []
+        self.told: list[Told] = []
+
+    def next_marker(self) -> str:
+        """A value no other write of the run carries (a name), to find the write in the sandbox's log."""
+        with self._lock:
+            return f"bench-{self.run}-{next(self._markers)}"
+
+    def act(self, user: str, kind: str, rng: random.Random) -> Told:
+        """One request of `kind` on a random chatroom (list, show, edit (form), edit name:, run RENAME, create)."""
+        room = FIRST_ID + rng.randrange(self.cluster.chatrooms)
+        if kind == "list":
+            return self.slash(user, f"list page:{rng.randint(1, 5)}", kind, write=False)
+        if kind == "show":
+            return self.slash(user, f"show {room}", kind, write=False)
+        if kind == "edit (form)":
+            return self.edit_form(user, room, self.next_marker())
+        if kind == "run RENAME":
+            return self.run_rename(user, room, self.next_marker())
+        if kind == "create":
+            return self.create(user, 9001, self.next_marker())
+        if kind == "edit name:":
+            marker = self.next_marker()
+            return self.slash(user, f"edit {room} name:{marker}", kind, write=True, marker=marker, room=room)
+        raise ValueError(f"unknown request kind {kind!r}")
+
+    @contextlib.contextmanager
+    def load(
+        self,
+        users: list[str],
+        mix: tuple[tuple[str, int], ...],
+        until: float,
+        seed: int,
+        own: Callable[[str, str, random.Random], Told | None] = lambda user, kind, rng: None,
+    ) -> Iterator[None]:
+        """Every user sends requests drawn from `mix` (kind, weight), one at a time, until `until`; what they
+        were told is in `self.told`. `own` answers the kinds `act` does not know. A generator: the load runs
+        while the caller's `with` block does (and the block ends when every user has had their last answer)."""
+
+        def work(n: int) -> None:
+            rng = random.Random(seed * 1000 + n)
+            while time.time() < until:
+                kind = rng.choices([k for k, _ in mix], [w for _, w in mix])[0]
+                told = own(users[n], kind, rng) or self.act(users[n], kind, rng)
+                with self._lock:
+                    self.told.append(told)
+
+        with deadline_threads(len(users), work):
+            yield
 
     def post(self, body: str) -> tuple[int, Any]:
         headers = signing.signed_headers(body, SIGNING_SECRET) | {"Connection": "close"}
@@ -653,13 +713,14 @@ def _instant(value: Any) -> int | None:
     return int((when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp())
 
 
-def seeded_visits(path: Path) -> dict[int, int | None]:
-    """Each chatroom's last agent visit as the sandbox holds it now (read before the load starts)."""
+def seeded_visits(path: Path, *, active: bool | None = None) -> dict[int, int | None]:
+    """Each chatroom's last agent visit as the sandbox holds it now (read before the load starts); `active`:
+    only the open (True) or closed (False) ones."""
     from bot.sandbox.db import SandboxDB, SearchQuery
 
     db = SandboxDB(path)
     try:
-        rows, _ = db.search(SearchQuery(page=1, size=100_000))
+        rows, _ = db.search(SearchQuery(page=1, size=100_000, active=active))
         return {row.id: _instant(row.last_agent_visit) for row in rows}
     finally:
         db.close()

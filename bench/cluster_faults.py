@@ -33,12 +33,9 @@ from collections.abc import Callable
 from _cluster import (
     THROTTLED,
     Cluster,
-    Told,
-    Users,
     api_entries,
     applied_writes,
     closest_arrivals,
-    deadline_threads,
     digest_rows,
     repeated_digests,
     seeded_visits,
@@ -46,7 +43,6 @@ from _cluster import (
 )
 from _common import header, table
 
-FIRST_ID = 1_000_001
 SUBSCRIPTIONS = (("C0FAULTS1", "after:1h"), ("C0FAULTS2", "after:1h business:9001"))
 MIX = (("list", 2), ("show", 1), ("edit (form)", 2), ("edit name:", 2), ("run RENAME", 2), ("create", 1))
 GRACE = 5.0  # seconds after a fault's recovery still counted in its window
@@ -69,41 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     windows: list[dict[str, object]] = []
 
     with Cluster(interval=args.interval, redis_appendonly=args.redis_appendonly) as cluster:
-        cluster.login(users)
-        people = Users(cluster)
-        for channel, options in SUBSCRIPTIONS:
-            people.subscribe(users[0], channel, options)
+        people = cluster.prepare(users, run, SUBSCRIPTIONS)
         seeded = seeded_visits(cluster.sandbox_db)
-        told: list[Told] = []
-        numbers = iter(range(1, 10**9))
-        lock = threading.Lock()
         started = time.time()
-        stop_at = started + args.duration
-
-        def next_marker() -> str:
-            with lock:
-                return f"bench-{run}-{next(numbers)}"
-
-        def work(n: int) -> None:
-            user = users[n]
-            mine = random.Random(args.seed * 1000 + n)
-            while time.time() < stop_at:
-                kind = mine.choices([k for k, _ in MIX], [w for _, w in MIX])[0]
-                room = FIRST_ID + mine.randrange(cluster.chatrooms)
-                if kind == "list":
-                    out = people.slash(user, f"list page:{mine.randint(1, 5)}", kind, write=False)
-                elif kind == "show":
-                    out = people.slash(user, f"show {room}", kind, write=False)
-                elif kind == "edit (form)":
-                    out = people.edit_form(user, room, next_marker())
-                elif kind == "run RENAME":
-                    out = people.run_rename(user, room, next_marker())
-                elif kind == "create":
-                    out = people.create(user, 9001, next_marker())
-                else:
-                    marker = next_marker()
-                    out = people.slash(user, f"edit {room} name:{marker}", kind, write=True, marker=marker, room=room)
-                told.append(out)
 
         def fault(name: str, at: float, act: Callable[[], str], recovered: Callable[[], bool]) -> None:
             time.sleep(max(0.0, started + at - time.time()))
@@ -147,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             ("restart redis-server", 0.52, restart_redis, web_back),
             ("restart PostgreSQL", 0.75, restart_postgres, web_back),
         ]
-        with deadline_threads(args.users, work):
+        with people.load(users, MIX, started + args.duration, args.seed):
             for name, share, act, recovered in plan:
                 fault(name, share * args.duration, act, recovered)
         time.sleep(args.interval * 2 + 5)  # the alert cycles after the load
@@ -155,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         slack = cluster.slack
         cluster.stop()
         entries = cluster.sandbox_entries()
+    told = people.told
 
     # ------------------------------------------------------------------------------------- verdicts
     writes = [t for t in told if t.marker]

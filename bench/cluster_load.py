@@ -27,14 +27,13 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from _cluster import (
+    FIRST_ID,
     THROTTLED,
     Cluster,
     Told,
-    Users,
     api_entries,
     applied_writes,
     closest_arrivals,
-    deadline_threads,
     digest_rows,
     repeated_digests,
     seeded_visits,
@@ -43,7 +42,6 @@ from _cluster import (
 from _common import header, percentile, table
 from redis_pacing import fastest_schedule
 
-FIRST_ID = 1_000_001
 SUBSCRIPTIONS = (
     ("C0ALERTS1", "after:1h"),
     ("C0ALERTS2", "after:1h business:9001"),
@@ -66,52 +64,27 @@ def main(argv: list[str] | None = None) -> int:
     users = [f"U0LOAD{n:03d}" for n in range(args.users)]
 
     with Cluster(interval=args.interval, chatrooms=args.chatrooms) as cluster:
-        cluster.login(users)
-        people = Users(cluster)
-        for channel, options in SUBSCRIPTIONS:
-            people.subscribe(users[0], channel, options)
+        people = cluster.prepare(users, run, SUBSCRIPTIONS)
         seeded = seeded_visits(cluster.sandbox_db)
         now = time.time()
-        # Rooms made stale anew by `edit ID visited:…`: each once, among rooms not already an hour stale.
-        fresh = [room for room, seen in seeded.items() if seen is not None and now - seen < 55 * 60]
-        later = [room for room, seen in seeded.items() if seen is not None and now - seen > 80 * 60]
+        # Rooms made stale anew by `edit ID visited:…`: each once, among the open rooms (a closed one waits for
+        # nobody), those not already an hour stale first.
+        open_rooms = seeded_visits(cluster.sandbox_db, active=True)
+        fresh = [room for room, seen in open_rooms.items() if seen is not None and now - seen < 55 * 60]
+        later = [room for room, seen in open_rooms.items() if seen is not None and now - seen > 80 * 60]
         pool = fresh + rng.sample(later, len(later))
         pool_lock = threading.Lock()
-        told: list[Told] = []
-        numbers = iter(range(1, 10**9))
         started = time.time()
-        stop_at = started + args.duration
 
-        def next_marker() -> str:
+        def make_stale(user: str, kind: str, mine: random.Random) -> Told | None:
+            if kind != "edit visited:":
+                return None
             with pool_lock:
-                return f"bench-{run}-{next(numbers)}"
+                room = pool.pop(0) if pool else FIRST_ID + mine.randrange(args.chatrooms)
+            visit = f"{datetime.now(UTC) - timedelta(minutes=62):%Y-%m-%dT%H:%M}"
+            return people.slash(user, f"edit {room} visited:{visit}", kind, write=True, marker=visit, room=room)
 
-        def work(n: int) -> None:
-            user = users[n]
-            mine = random.Random(args.seed * 1000 + n)
-            while time.time() < stop_at:
-                kind = mine.choices([k for k, _ in MIX], [w for _, w in MIX])[0]
-                room = FIRST_ID + mine.randrange(args.chatrooms)
-                if kind == "list":
-                    out = people.slash(user, f"list page:{mine.randint(1, 5)}", kind, write=False)
-                elif kind == "show":
-                    out = people.slash(user, f"show {room}", kind, write=False)
-                elif kind == "edit (form)":
-                    out = people.edit_form(user, room, next_marker())
-                elif kind == "run RENAME":
-                    out = people.run_rename(user, room, next_marker())
-                elif kind == "edit name:":
-                    marker = next_marker()
-                    out = people.slash(user, f"edit {room} name:{marker}", kind, write=True, marker=marker, room=room)
-                else:
-                    with pool_lock:
-                        stale_room = pool.pop(0) if pool else room
-                    visit = datetime.now(UTC) - timedelta(minutes=62)
-                    text = f"edit {stale_room} visited:{visit:%Y-%m-%dT%H:%M}"
-                    out = people.slash(user, text, kind, write=True, marker=f"{visit:%Y-%m-%dT%H:%M}", room=stale_room)
-                told.append(out)
-
-        with deadline_threads(args.users, work):
+        with people.load(users, MIX, started + args.duration, args.seed, make_stale):
             pass
         ended = time.time()
         time.sleep(args.interval * 2 + 5)  # the alert cycles after the load post what it made stale
@@ -120,6 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         slack = cluster.slack
         cluster.stop()
         entries = cluster.sandbox_entries()
+    told = people.told
 
     during = api_entries(entries, started, ended)
     throttled = [e for e in during if e["s"] in THROTTLED]
