@@ -26,6 +26,11 @@ login is retried at once when it changes (the creator logged in again) and other
 back is noticed without a new login. (The worker remembers the refused login in memory; a restarted
 worker tries it once more.)
 
+*Shared scans.* Subscriptions whose creators use one Nexudus account share the cycle's scans
+(`bot/scans.py`): the cycle plans them first, each (account, business) is scanned once with the smallest
+threshold, and each subscription keeps what is stale by its own; `share_scans=False` scans once per
+subscription (the benchmark compares both).
+
 *Failures.* Any other failure (Nexudus down, throttled, Slack refusing) is logged and reported to the
 channel once (`last_error`, `last_error_reported`); the next cycle runs normally and, when it succeeds,
 says so. One subscription failing never stops the others.
@@ -61,6 +66,7 @@ from bot.digests import (
 )
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.models import ChatRoom
+from bot.scans import SharedScans, account_of
 from bot.schedule import daily_summary, is_open, summary_day, zone_of
 from bot.services import CredentialsRejected, LoginExpired, NotLoggedIn, UserSession
 from bot.stale import (
@@ -68,7 +74,6 @@ from bot.stale import (
     ScanStats,
     alert_decision,
     heard_in_channel,
-    scan_stale,
     unseen_resolved,
     waiting_key,
 )
@@ -139,9 +144,11 @@ class CycleReport:
 class AlertWorker:
     """Runs alert cycles over every subscription. Time comes from `deps.clock`; posts go through a publisher."""
 
-    def __init__(self, deps: Deps, publisher: DigestPublisher) -> None:
+    def __init__(self, deps: Deps, publisher: DigestPublisher, *, share_scans: bool = True) -> None:
         self.deps = deps
         self.publisher = publisher
+        self.share_scans = share_scans
+        """One scan per Nexudus account and business filter a cycle (`bot/scans.py`); False: one a subscription."""
         self._publishers: dict[tuple[str, str | None], DigestPublisher | None] = {}
         self.interval = float(deps.settings.alert_interval_seconds)
         self._rejected: dict[str, tuple[Credentials, datetime]] = {}
@@ -178,11 +185,13 @@ class AlertWorker:
         try:
             with self._lock:
                 self._publishers.clear()
-                for sub in self.deps.store.subscriptions():
+                subscriptions = self.deps.store.subscriptions()
+                scans = self._plan_scans(subscriptions)
+                for sub in subscriptions:
                     try:
                         if not self._installed(sub, report):
                             continue
-                        self._run_subscription(sub, report)
+                        self._run_subscription(sub, report, scans)
                     except StoreError:
                         raise  # the store, not this subscription: telling its channel would be untrue
                     except Exception as exc:
@@ -202,7 +211,27 @@ class AlertWorker:
         except Exception:
             log.exception("audit trail: pruning old entries failed; retried next cycle")
 
-    def _run_subscription(self, sub: Subscription, report: CycleReport) -> None:
+    def _plan_scans(self, subscriptions: Sequence[Subscription]) -> SharedScans:
+        """Which subscriptions will scan this cycle, by Nexudus account: shared scans use the smallest threshold."""
+        scans = SharedScans(enabled=self.share_scans)
+        if not self.share_scans:
+            return scans
+        now = self.deps.clock()
+        base_url = self.deps.services.clients.base_url
+        emails: dict[tuple[str, str], str | None] = {}
+        for sub in subscriptions:
+            if not is_open(sub, now, zone_of(sub, self.deps.zone)) or self._workspace_publisher(sub) is None:
+                continue  # quiet hours, or the app is not installed there: not scanned
+            creator = (sub.team_id, sub.created_by)
+            if creator not in emails:
+                credentials = self.deps.store.load_credentials(*creator)
+                emails[creator] = credentials.email if credentials is not None else None
+            email = emails[creator]
+            if email is not None:
+                scans.expect(sub, account_of(base_url, email))
+        return scans
+
+    def _run_subscription(self, sub: Subscription, report: CycleReport, scans: SharedScans) -> None:
         store = self.deps.store
         if not is_open(sub, self.deps.clock(), zone_of(sub, self.deps.zone)):
             # Quiet hours: nothing is posted (nor scanned); the next opening says what waited meanwhile.
@@ -231,7 +260,7 @@ class AlertWorker:
             # and the channel is told once, naming the creator, who is asked to log in again.
             current = services.credentials(sub.team_id, sub.created_by)
             session = UserSession(services, services.clients(current), current)
-            self._scan(sub, session, report)
+            self._scan(sub, session, report, scans)
         except NotLoggedIn:
             report.paused += 1
             if sub.paused_reason is None:
@@ -253,7 +282,7 @@ class AlertWorker:
         self._succeeded(sub, report)
 
     # ---------------------------------------------------------------------------------- a scan
-    def _scan(self, sub: Subscription, session: UserSession, report: CycleReport) -> None:
+    def _scan(self, sub: Subscription, session: UserSession, report: CycleReport, scans: SharedScans) -> None:
         store = self.deps.store
         self._reconcile(sub, report)
         self._redraw_flagged(sub, session, report)
@@ -277,7 +306,7 @@ class AlertWorker:
         to_escalate: list[tuple[AlertRecord, ChatRoom]] = []
         waiting_since: datetime | None = None
         try:
-            for room in scan_stale(session, cutoff, sub.business_id, stats):
+            for room in scans.stale_rooms(sub, session, now, stats):
                 if room.id in seen:
                     continue
                 seen.add(room.id)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import MAX_PAGE_SIZE, ChatRoomFilters, Direction
@@ -53,7 +53,18 @@ def stale_filters(cutoff: datetime, business_id: int | None) -> tuple[ChatRoomFi
     return never, visited
 
 
-def is_stale(room: ChatRoom, cutoff: datetime) -> bool:
+class Waiting(Protocol):
+    """What staleness reads of a room: a `ChatRoom`, or the few fields a shared scan keeps (`bot/scans.py`)."""
+
+    @property
+    def active(self) -> bool | None: ...
+    @property
+    def last_agent_visit(self) -> datetime | None: ...
+    @property
+    def created_on(self) -> datetime | None: ...
+
+
+def is_stale(room: Waiting, cutoff: datetime) -> bool:
     """The module's definition, re-checked on every record the filters return."""
     if room.active is False:
         return False

@@ -137,6 +137,8 @@ class SearchQuery:
     id: int | None = None
     active: bool | None = None
     business: int | None = None
+    businesses: tuple[int, ...] | None = None
+    """Only these businesses' chatrooms (the account's visibility), whatever the filters say."""
     visit_minute: datetime | None = None
     name: str | None = None
     user: int | None = None
@@ -193,6 +195,9 @@ def _where(query: SearchQuery) -> tuple[str, list[Any]]:
     if query.business is not None:
         clauses.append("business_id = ?")
         params.append(query.business)
+    if query.businesses is not None:
+        clauses.append("business_id IN (SELECT value FROM json_each(?))")
+        params.append("[" + ",".join(str(int(i)) for i in query.businesses) + "]")
     if query.visit_minute is not None:
         start = query.visit_minute.replace(second=0, microsecond=0)
         clauses.append("last_agent_visit >= ? AND last_agent_visit < ?")

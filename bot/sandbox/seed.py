@@ -45,6 +45,12 @@ class DemoUser:
     administrator: bool = False
     totp_secret: str | None = None
     """Set for an account with two-factor authentication: HTTP Basic is refused, a token login needs a code."""
+    businesses: frozenset[int] | None = None
+    """The businesses whose chatrooms it sees (reads, edits, deletes), as a Nexudus user with access to some
+    locations only; None: every business."""
+
+    def sees(self, business_id: int) -> bool:
+        return self.businesses is None or business_id in self.businesses
 
     def has_role(self, role: str) -> bool:
         return self.administrator or role in self.roles

@@ -511,6 +511,8 @@ class SandboxApp:
         if isinstance(parsed, Response):
             return parsed
         search, order_field = parsed
+        if user.businesses is not None:
+            search = replace(search, businesses=tuple(sorted(user.businesses)))
         rows, total = self.db.search(search)
         first = (search.page - 1) * search.size + 1 if rows else 0
         return json_response(
@@ -534,14 +536,16 @@ class SandboxApp:
 
     def get(self, request: Request, query: dict[str, list[str]], user: DemoUser, record_id: int | None) -> Response:
         row = self.db.get(record_id or 0)
-        return json_response(200, single_record(row, self.config.dialect)) if row else not_found()
+        if row is None or not user.sees(row.business_id):
+            return not_found()
+        return json_response(200, single_record(row, self.config.dialect))
 
     def ids_array(self, request: Request, query: dict[str, list[str]], user: DemoUser, _: int | None) -> Response:
         """`GET …/chatrooms?id=[1,2]` (dialect `ids-array`): a bare array of full records, in id order."""
         ids = _ids_filter(query.get("id", []))
         if ids is None:
             return validation_failure([field_error("id", "must be a list of ids like [1,2,3]", query.get("id"))])
-        rows = [row for row in (self.db.get(i) for i in sorted(ids)) if row is not None]
+        rows = [row for row in (self.db.get(i) for i in sorted(ids)) if row is not None and user.sees(row.business_id)]
         return json_response(200, [single_record(row, self.config.dialect) for row in rows])
 
     def commands(self, request: Request, query: dict[str, list[str]], user: DemoUser, _: int | None) -> Response:
@@ -589,6 +593,8 @@ class SandboxApp:
         record_id = as_id(raw_id)
         with self.db.transaction():
             current = self.db.get(record_id) if record_id is not None else None
+            if current is not None and not user.sees(current.business_id):
+                current = None
             if record_id is not None and current is None:
                 return not_found()
             values, errors = self.validate(body, current=current)
@@ -612,7 +618,8 @@ class SandboxApp:
         )
 
     def delete(self, request: Request, query: dict[str, list[str]], user: DemoUser, record_id: int | None) -> Response:
-        if not self.db.delete(record_id or 0):
+        current = self.db.get(record_id or 0)
+        if current is None or not user.sees(current.business_id) or not self.db.delete(current.id):
             return not_found()
         return json_response(
             200,
