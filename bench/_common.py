@@ -121,6 +121,16 @@ def sandbox_process(*args: str) -> Iterator[SandboxProcess]:
         running.stop()
 
 
+def run_child(code: str, *args: str, timeout: float = 300) -> Any:
+    """Run `code` in a fresh Python (`python -c`) from the repository root: its last line of output, as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, default=str)
 

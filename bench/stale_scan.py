@@ -11,16 +11,14 @@ not the sandbox's. Requests a cycle needs: ⌈stale / 1000⌉ + 1 (see `bot/aler
 from __future__ import annotations
 
 import argparse
-import json
 import math
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from _common import ADMIN, ROOT, header, table
+from _common import ADMIN, header, run_child, table
 from cryptography.fernet import Fernet
 
 from bot.console.fake_slack import FakeSlack
@@ -84,17 +82,7 @@ def prepare(sandbox: SandboxServer, n: int, now: datetime) -> int:
 
 def measure(mode: str, sandbox: SandboxServer, fake: FakeSlack, store: Path, key: str, cycles: int) -> list[dict]:
     before = sandbox.stats.total
-    done = subprocess.run(
-        [sys.executable, "-c", CHILD, mode, sandbox.url, fake.api_url, str(store), key, str(cycles)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
-    results: list[dict] = json.loads(done.stdout.strip().splitlines()[-1])
+    results: list[dict] = run_child(CHILD, mode, sandbox.url, fake.api_url, str(store), key, str(cycles))
     results[0]["requests"] = sandbox.stats.total - before  # all cycles together; split below
     return results
 

@@ -124,7 +124,7 @@ class CycleReport:
     summaries: int = 0
     errors: int = 0
     nexudus_requests: int = 0
-    """List and find-by-ids requests the scans made (retries not counted)."""
+    """List and find-by-ids requests the scans made (retries not counted); a shared scan is counted once."""
     details: list[str] = field(default_factory=list)
 
     def summary(self) -> str:

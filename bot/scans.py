@@ -79,6 +79,8 @@ class Scan:
     complete: bool
     visited_through: datetime | None
     """The newest visit read (visits are read oldest first): every room visited before it was seen."""
+    businesses_known: bool = True
+    """Every room carries its business, so a business-less scan can serve a business-filtered subscription."""
 
     def complete_for(self, threshold: int) -> bool:
         """Whether it saw every room stale by `threshold` minutes (as of when it ran)."""
@@ -91,7 +93,7 @@ class Scan:
         if self.business_id == business_id:
             # Stopped early and not past this threshold: a scan of its own might see it all (and resolve).
             return self.complete_for(threshold) or threshold == self.threshold
-        return self.complete_for(threshold) and all(room.business is not None for room in self.rooms)
+        return self.complete_for(threshold) and self.businesses_known
 
 
 @dataclass
@@ -209,4 +211,5 @@ def run_scan(
                 through = room.last_agent_visit
     finally:
         stats.requests += own.requests
-    return Scan(business_id, threshold, now, rooms, own.complete, None if own.complete else through)
+    known = all(room.business is not None for room in rooms)
+    return Scan(business_id, threshold, now, rooms, own.complete, None if own.complete else through, known)

@@ -4,7 +4,8 @@ Knows nothing of Slack. *Stale*: a chatroom is stale for a subscription when it 
 subscription's business (if one is set), and its `LastAgentVisit` is older than the threshold — or, never
 visited, it was created longer ago than the threshold (a member has been waiting since it was opened).
 
-*Cost of a scan* (per subscription and cycle, page size 1000, the API's maximum):
+*Cost of a scan* (one per Nexudus account and business filter a cycle, shared by the subscriptions that
+use them — `bot/scans.py`; page size 1000, the API's maximum):
 1. Visited stale chatrooms: `ChatRoom_Active=true`, `To_ChatRoom_LastAgentVisit=now−threshold`
    (minute resolution, so a room turns stale up to a minute late), `ChatRoom_Business`, ordered by
    LastAgentVisit ascending. Every record matches, so this costs one request per page of stale rooms.
@@ -12,7 +13,8 @@ visited, it was created longer ago than the threshold (a member has been waiting
    "is null" filter, so: `ChatRoom_Active=true`, `To_ChatRoom_CreatedOn=now−threshold`, ordered by
    LastAgentVisit ascending, which puts nulls first (SQL Server's and SQLite's order). We read until
    the first visited record: one request while fewer than 1000 rooms were never visited.
-So a cycle costs ⌈stale visited / 1000⌉ (at least 1) + 1 list requests. Only one page is held at a time.
+So a scan costs ⌈stale visited / 1000⌉ (at least 1) + 1 list requests. `scan_stale` holds one page at a
+time; a shared scan keeps its stale rooms' alert fields for the cycle.
 
 *No repeats* (`alert_decision`): a room still stale with the same LastAgentVisit it was alerted on is not
 posted again; a snoozed one waits for its snooze to end; a room another subscription of the same channel

@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,11 +19,11 @@ from typing import Any
 import pytest
 import requests
 from conftest import ADMIN, EVERY_DIALECT, READER, FakeClock, RunningApp
+from helpers.rooms import add_room as insert_room
 from slack_sdk import WebClient
 
 from bot.alerts import AlertWorker
 from bot.console.driver import SlackDriver, find_action
-from bot.sandbox.db import NewChatRoom
 from bot.sandbox.dialects import dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.slack import ids
@@ -54,22 +53,7 @@ def add_room(
     name: str = "Front desk",
     created_ago: timedelta = timedelta(days=3),
 ) -> int:
-    now = app.clock()
-    visit = None if visited_ago is None else now - visited_ago
-    return app.sandbox.db.insert(
-        NewChatRoom(
-            business_id=9001,
-            name=name,
-            active=True,
-            last_agent_visit=visit,
-            created_on=now - created_ago,
-            updated_on=visit or now - created_ago,
-            updated_by="System",
-            unique_id=str(uuid.uuid4()),
-            system_id='{"crm": "T-42"}',
-            users=[7000001, 7000002],
-        )
-    )
+    return insert_room(app.sandbox, app.clock, visited_ago=visited_ago, name=name, created_ago=created_ago)
 
 
 def worker(app: RunningApp) -> AlertWorker:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import math
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from conftest import ADMIN, FakeClock
+from helpers.rooms import add_room
 from slack_sdk import WebClient
 
 from bot.alerts import AlertWorker, CycleReport
@@ -23,7 +23,7 @@ from bot.console.fake_slack import FakeSlack
 from bot.deps import Deps
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.models import ChatRoom
-from bot.sandbox.db import NewChatRoom, SearchQuery
+from bot.sandbox.db import SearchQuery
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.limits import MAX_MESSAGE_BLOCKS
@@ -56,34 +56,6 @@ def sandbox(clock: FakeClock, rooms: int) -> Iterator[SandboxServer]:
 @pytest.fixture
 def slack(fake_slack: FakeSlack) -> WebClient:
     return WebClient(token="xoxb-test", base_url=fake_slack.api_url)
-
-
-def add_room(
-    sandbox: SandboxServer,
-    clock: FakeClock,
-    *,
-    visited_ago: timedelta | None,
-    created_ago: timedelta = timedelta(days=3),
-    active: bool = True,
-    business: int = 9001,
-    name: str = "Room",
-) -> int:
-    now = clock()
-    visit = None if visited_ago is None else now - visited_ago
-    return sandbox.db.insert(
-        NewChatRoom(
-            business_id=business,
-            name=name,
-            active=active,
-            last_agent_visit=visit,
-            created_on=now - created_ago,
-            updated_on=visit or now - created_ago,
-            updated_by="System",
-            unique_id=str(uuid.uuid4()),
-            system_id='{"crm": "T-1"}',
-            users=[7000001, 7000002],
-        )
-    )
 
 
 def subscribe(deps: Deps, *, threshold: int = 240, business: int | None = None, channel: str = CHANNEL) -> Subscription:

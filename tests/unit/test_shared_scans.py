@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import timedelta
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ADMIN, FakeClock
+from helpers.rooms import add_room
 from slack_sdk import WebClient
 
 from bot.alerts import AlertWorker, CycleReport
@@ -27,10 +27,9 @@ from bot.nexudus.client import ClientFactory, NexudusClient
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import NotFound
 from bot.nexudus.pacing import PacerRegistry
-from bot.sandbox.db import NewChatRoom
 from bot.sandbox.seed import ALL_ROLES, DEMO_USERS, ROLE_LIST, ROLE_READ, DemoUser
 from bot.sandbox.server import SandboxConfig, SandboxServer
-from bot.scans import SharedScans
+from bot.scans import Scan, SharedScans, StaleRoom
 from bot.settings import Settings
 from bot.slack.publisher import SlackPublisher
 from bot.store import Subscription
@@ -59,31 +58,6 @@ def sandbox(clock: FakeClock) -> Iterator[SandboxServer]:
         yield server
     finally:
         server.stop()
-
-
-def add_room(
-    sandbox: SandboxServer,
-    clock: FakeClock,
-    business: int,
-    visited_ago: timedelta | None,
-    *,
-    created_ago: timedelta = 3 * 24 * H,
-    active: bool = True,
-) -> int:
-    now = clock()
-    visit = None if visited_ago is None else now - visited_ago
-    return sandbox.db.insert(
-        NewChatRoom(
-            business_id=business,
-            name=f"Room of {business}",
-            active=active,
-            last_agent_visit=visit,
-            created_on=now - created_ago,
-            updated_on=visit or now - created_ago,
-            updated_by="System",
-            unique_id=str(uuid.uuid4()),
-        )
-    )
 
 
 def subscribe(
@@ -149,9 +123,9 @@ def test_shared_scans_post_exactly_what_one_scan_a_subscription_posts(
     settings: Settings, sandbox: SandboxServer, clock: FakeClock, tmp_path: Path
 ) -> None:
     for business, ago in [(9001, 0.3), (9001, 0.75), (9001, 1.5), (9002, 2.5), (9002, 3.3), (9003, 5), (9004, 10)]:
-        add_room(sandbox, clock, business, ago * H)
-    add_room(sandbox, clock, 9002, None, created_ago=5 * H)  # never visited
-    add_room(sandbox, clock, 9001, 12 * H, active=False)  # closed
+        add_room(sandbox, clock, business=business, visited_ago=ago * H)
+    add_room(sandbox, clock, business=9002, visited_ago=None, created_ago=5 * H)  # never visited
+    add_room(sandbox, clock, business=9001, visited_ago=12 * H, active=False)  # closed
     with ExitStack() as stack:
         runs = []
         for share in (True, False):
@@ -192,7 +166,7 @@ def test_shared_scans_post_exactly_what_one_scan_a_subscription_posts(
         clock.advance(minutes=40)
         visited = sorted(first["C1"])[:2]
         sandbox.db.update_fields(visited, clock(), "System", last_agent_visit=clock())  # resolved in Nexudus
-        add_room(sandbox, clock, 9003, 6 * H)
+        add_room(sandbox, clock, business=9003, visited_ago=6 * H)
         cycle()
         clock.advance(minutes=30)
         cycle()
@@ -203,9 +177,9 @@ def test_shared_scans_post_exactly_what_one_scan_a_subscription_posts(
 def test_one_account_with_different_thresholds_and_businesses_costs_one_scan(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
-    recent = add_room(sandbox, clock, 9001, 1.5 * H)
-    old = add_room(sandbox, clock, 9001, 5 * H)
-    other = add_room(sandbox, clock, 9002, 0.75 * H)
+    recent = add_room(sandbox, clock, business=9001, visited_ago=1.5 * H)
+    old = add_room(sandbox, clock, business=9001, visited_ago=5 * H)
+    other = add_room(sandbox, clock, business=9002, visited_ago=0.75 * H)
     hourly = subscribe(deps, "UADMIN1", "C1", 60)
     four_hours = subscribe(deps, "UADMIN2", "C2", 240)  # another Slack user, logged in to the same account
     only_9002 = subscribe(deps, "UADMIN1", "C3", 30, 9002)
@@ -230,7 +204,10 @@ def test_one_account_with_different_thresholds_and_businesses_costs_one_scan(
 def test_different_accounts_never_share_a_scan_nor_see_each_others_rooms(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
-    rooms = {business: add_room(sandbox, clock, business, 9 * H) for business in (9001, 9002, 9003, 9004)}
+    rooms = {
+        business: add_room(sandbox, clock, business=business, visited_ago=9 * H)
+        for business in (9001, 9002, 9003, 9004)
+    }
     subscribe(deps, "UNORTH", "CNORTH", 240)
     subscribe(deps, "USOUTH", "CSOUTH", 240)
     subscribe(deps, "UADMIN1", "CADMIN", 240)
@@ -251,7 +228,7 @@ def test_different_accounts_never_share_a_scan_nor_see_each_others_rooms(
 def test_an_incomplete_shared_scan_never_resolves(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    stale = [add_room(sandbox, clock, 9001, (5 + n) * H) for n in range(6)]
+    stale = [add_room(sandbox, clock, business=9001, visited_ago=(5 + n) * H) for n in range(6)]
     subscribe(deps, "UADMIN1", "C1", 60)
     subscribe(deps, "UADMIN2", "C2", 240)
     first = worker(deps, fake_slack).run_cycle()
@@ -278,10 +255,10 @@ def test_an_incomplete_shared_scan_never_resolves(
 def test_a_shared_scan_stopped_past_a_larger_threshold_still_resolves_for_it(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    old = add_room(sandbox, clock, 9001, 10 * H)
-    add_room(sandbox, clock, 9001, 9 * H)
+    old = add_room(sandbox, clock, business=9001, visited_ago=10 * H)
+    add_room(sandbox, clock, business=9001, visited_ago=9 * H)
     for n in range(4):
-        add_room(sandbox, clock, 9001, (1.5 + n / 10) * H)
+        add_room(sandbox, clock, business=9001, visited_ago=(1.5 + n / 10) * H)
     subscribe(deps, "UADMIN1", "C1", 60)
     four_hours = subscribe(deps, "UADMIN2", "C2", 240)
     worker(deps, fake_slack).run_cycle()
@@ -301,7 +278,7 @@ def test_a_shared_scan_stopped_past_a_larger_threshold_still_resolves_for_it(
 def test_a_refused_login_pauses_every_subscription_of_it_and_tells_each_channel_once(
     deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack
 ) -> None:
-    add_room(sandbox, clock, 9001, 5 * H)
+    add_room(sandbox, clock, business=9001, visited_ago=5 * H)
     subs = [subscribe(deps, "UADMIN1", "C1", 60), subscribe(deps, "UADMIN1", "C2", 240, 9001)]
     subscribe(deps, "UNORTH", "C3", 60)  # another account: unaffected
     deps.store.save_credentials(TEAM, "UADMIN1", Credentials(ADMIN[0], "changed-in-nexudus"), clock())
@@ -330,7 +307,10 @@ def test_a_sandbox_account_with_some_businesses_reads_edits_and_deletes_only_the
     sandbox: SandboxServer, clock: FakeClock
 ) -> None:
     """What the tests above rely on: the sandbox's accounts may see only some businesses, as in Nexudus."""
-    mine, theirs = add_room(sandbox, clock, 9001, H), add_room(sandbox, clock, 9004, H)
+    mine, theirs = (
+        add_room(sandbox, clock, business=9001, visited_ago=H),
+        add_room(sandbox, clock, business=9004, visited_ago=H),
+    )
     client = NexudusClient(sandbox.url, Credentials(NORTH.email, NORTH.password), retries=0)
     try:
         assert [room.id for room in client.iter_chatrooms(size=10)] == [mine]
@@ -343,3 +323,16 @@ def test_a_sandbox_account_with_some_businesses_reads_edits_and_deletes_only_the
     finally:
         client.close()
     assert sandbox.db.get(theirs) is not None
+
+
+def test_a_business_less_scan_serves_a_business_only_when_its_records_carry_their_business(clock: FakeClock) -> None:
+    now = clock()
+    rooms = [StaleRoom(1, 9001, "A", now - 5 * H, now - 50 * H), StaleRoom(2, None, "B", now - 6 * H, now - 50 * H)]
+    unknown = Scan(None, 30, now, rooms, complete=True, visited_through=None, businesses_known=False)
+    known = Scan(None, 30, now, rooms[:1], complete=True, visited_through=None, businesses_known=True)
+    assert unknown.serves(60, None) and known.serves(60, None)
+    assert not unknown.serves(60, 9001)  # room 2 might be 9001's: that subscription scans its business itself
+    assert known.serves(60, 9001)
+    assert not known.serves(20, 9001)  # a smaller threshold than the scan's would miss rooms
+    stopped = Scan(None, 30, now, rooms[:1], complete=False, visited_through=now - 5 * H, businesses_known=True)
+    assert not stopped.serves(60, 9001) and stopped.serves(480, 9001)  # saw every visit before 5 h ago
