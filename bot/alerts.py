@@ -150,6 +150,8 @@ class AlertWorker:
         self.share_scans = share_scans
         """One scan per Nexudus account and business filter a cycle (`bot/scans.py`); False: one a subscription."""
         self._publishers: dict[tuple[str, str | None], DigestPublisher | None] = {}
+        self._channels: dict[tuple[str, str], list[Subscription]] = {}
+        """This cycle's subscriptions by (team, channel): read once, not once a subscription."""
         self.interval = float(deps.settings.alert_interval_seconds)
         self._rejected: dict[str, tuple[Credentials, datetime]] = {}
         self._lock = threading.Lock()
@@ -186,6 +188,9 @@ class AlertWorker:
             with self._lock:
                 self._publishers.clear()
                 subscriptions = self.deps.store.subscriptions()
+                self._channels.clear()
+                for sub in subscriptions:
+                    self._channels.setdefault((sub.team_id, sub.channel_id), []).append(sub)
                 scans = self._plan_scans(subscriptions)
                 for sub in subscriptions:
                     try:
@@ -298,7 +303,7 @@ class AlertWorker:
         # about one wait, whichever of its subscriptions found it first.
         heard = heard_in_channel(
             theirs
-            for other in store.channel_subscriptions(sub.team_id, sub.channel_id)
+            for other in self._channels.get((sub.team_id, sub.channel_id), [])
             if other.id != sub.id
             for theirs in store.alerts_for(other.id)
         )

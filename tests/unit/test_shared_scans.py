@@ -336,3 +336,24 @@ def test_a_business_less_scan_serves_a_business_only_when_its_records_carry_thei
     assert not known.serves(20, 9001)  # a smaller threshold than the scan's would miss rooms
     stopped = Scan(None, 30, now, rooms[:1], complete=False, visited_through=now - 5 * H, businesses_known=True)
     assert not stopped.serves(60, 9001) and stopped.serves(480, 9001)  # saw every visit before 5 h ago
+
+
+def test_a_cycle_reads_the_subscriptions_once_however_many_there_are(
+    deps: Deps, sandbox: SandboxServer, clock: FakeClock, fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each subscription's channel siblings come from the cycle's one read (it was one read per subscription:
+    a cycle over 1,000 subscriptions decoded a million)."""
+    add_room(sandbox, clock, business=9001, visited_ago=5 * H)
+    subscribe(deps, "UADMIN1", "C1", 60)
+    subscribe(deps, "UADMIN1", "C1", 240)  # the same channel: told once about one wait
+    for n in range(4):
+        subscribe(deps, "UADMIN2", f"C{n + 2}", 240)
+    reads = []
+    read = deps.store.subscriptions
+    monkeypatch.setattr(deps.store, "subscriptions", lambda *a, **k: reads.append(a) or read(*a, **k))
+
+    report = worker(deps, fake_slack).run_cycle()
+
+    assert len(reads) == 1
+    assert (report.digests_posted, report.chatrooms_alerted) == (5, 5)
+    assert len(digest_rooms(fake_slack)) == 5
