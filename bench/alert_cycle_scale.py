@@ -70,12 +70,13 @@ if trace == "trace":
 for _ in range(int(cycles)):
     tracemalloc.reset_peak()
     base = tracemalloc.get_traced_memory()[0]
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     report = worker.run_cycle()
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     assert report.errors == 0, report.details
     peak = tracemalloc.get_traced_memory()[1] - base if tracemalloc.is_tracing() else None
-    out.append({"requests": report.nexudus_requests, "seconds": elapsed, "peak": peak, "digests": report.digests_posted,
+    out.append({"requests": report.nexudus_requests, "seconds": elapsed, "cpu": cpu, "peak": peak,
+                "digests": report.digests_posted,
                 "alerted": report.chatrooms_alerted, "scanned": report.subscriptions,
                 "rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "rss_before": rss_before})
 deps.store.close()
@@ -238,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
                     "first" if n == 1 else "again (nothing new)",
                     f"{c['requests']:,}",
                     f"{c['seconds']:.1f}",
+                    f"{c['cpu']:.1f}",
                     "–" if c["peak"] is None else f"{c['peak'] / 1024 / 1024:.1f}",
                     f"{c['rss'] / 1024:.0f}",
                     c["digests"],
@@ -246,7 +248,17 @@ def main(argv: list[str] | None = None) -> int:
             )
     table(
         rows,
-        ["scans", "cycle", "Nexudus requests", "wall s", "peak MiB", "max RSS MiB", "digests posted", "rooms alerted"],
+        [
+            "scans",
+            "cycle",
+            "Nexudus requests",
+            "wall s",
+            "worker CPU s",
+            "peak MiB",
+            "max RSS MiB",
+            "digests posted",
+            "rooms alerted",
+        ],
     )
     same = [(c["digests"], c["alerted"]) for c in shared] == [(c["digests"], c["alerted"]) for c in each]
     print(
