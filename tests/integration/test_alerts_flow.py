@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ADMIN, EVERY_DIALECT, READER, FakeClock, RunningApp
+from conftest import ADMIN, EVERY_DIALECT, READER, SLACK_E2E, FakeClock, RunningApp
 from slack_sdk import WebClient
 
 from bot.alerts import AlertWorker
@@ -30,7 +30,7 @@ from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.slack import ids
 from bot.slack.publisher import SlackPublisher
 
-pytestmark = [pytest.mark.integration, EVERY_DIALECT]
+pytestmark = [pytest.mark.integration, EVERY_DIALECT, SLACK_E2E]
 
 ROOT = Path(__file__).resolve().parents[2]
 
