@@ -323,8 +323,11 @@ def test_procfile_web_line_and_gunicorn_serve_the_app(
     from bot.console.driver import SlackDriver
 
     procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
-    assert set(procfile) == {"web", "worker", "alerts"}
+    assert set(procfile) == {"release", "web", "worker", "alerts"}
     assert procfile["alerts"] == "python -m bot alerts" and procfile["worker"] == "python -m bot run"
+    # Run before each deploy: migrates DATABASE_URL's schema, and says there is nothing to do without it
+    # (tests/backends/test_store_postgres.py runs the command both ways).
+    assert procfile["release"] == "python -m bot migrate"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
