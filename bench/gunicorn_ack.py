@@ -35,7 +35,17 @@ from pathlib import Path
 from tempfile import TemporaryDirectory
 from typing import Any
 
-from _common import ADMIN, ROOT, SIGNING_SECRET, header, percentile, sandbox_process, table
+from _common import (
+    ADMIN,
+    ROOT,
+    SIGNING_SECRET,
+    bare_bolt_app,
+    header,
+    percentile,
+    sandbox_process,
+    table,
+    wait_quiet,
+)
 from cryptography.fernet import Fernet
 
 from bot.console import signing
@@ -52,26 +62,11 @@ KINDS = ("slash `list`", "button Next page", "edit form submit")
 def bare_wsgi() -> Callable[..., Iterable[bytes]]:
     """gunicorn's factory for the bare app: Bolt's own WSGI handler over an app with the real app's options
     (bot/slack/app.py) whose every listener only acks."""
-    from slack_bolt import Ack, App
     from slack_bolt.adapter.wsgi import SlackRequestHandler
     from slack_sdk import WebClient
 
-    app = App(
-        client=WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"]),
-        signing_secret=os.environ["SLACK_SIGNING_SECRET"],
-        request_verification_enabled=True,
-        token_verification_enabled=False,
-        process_before_response=True,
-        raise_error_for_unhandled_request=False,
-        logger=logging.getLogger("bench.bare"),
-    )
-
-    def just_ack(ack: Ack) -> None:
-        ack()
-
-    app.command("/chatrooms")(just_ack)
-    app.action(re.compile(".*"))(just_ack)
-    app.view(re.compile(".*"))(just_ack)
+    client = WebClient(token=os.environ["SLACK_BOT_TOKEN"], base_url=os.environ["SLACK_API_URL"])
+    app = bare_bolt_app(client, os.environ["SLACK_SIGNING_SECRET"], process_before_response=True)
     return SlackRequestHandler(app)  # type: ignore[return-value]
 
 
@@ -212,18 +207,6 @@ def cpu_per_ack(settings: Any, env: dict[str, str], rounds: list[list[tuple[str,
     return spent
 
 
-def wait_quiet(fake: FakeSlack, idle: float = 1.0, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    seen, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        n = len(fake.calls())
-        if n != seen:
-            seen, since = n, time.monotonic()
-        elif time.monotonic() - since >= idle:
-            return
-        time.sleep(0.05)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=5, help="bursts per app (default 5)")
@@ -327,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             warmup = [b for _, b in bodies(-1)[: args.workers * 6]]
             for port in (app_port, bare_port):
                 warm(port, warmup)
-            wait_quiet(fake)
+            wait_quiet(fake, idle=1.0, limit=60.0)
 
             samples: dict[tuple[str, str], list[float]] = {(who, k): [] for who in ("app", "bare") for k in KINDS}
             failed = {"app": 0, "bare": 0}
@@ -340,12 +323,12 @@ def main(argv: list[str] | None = None) -> int:
                             samples[(who, kind)].append(seconds)
                         else:
                             failed[who] += 1
-                    wait_quiet(fake)
+                    wait_quiet(fake, idle=1.0, limit=60.0)
             elapsed = time.monotonic() - started
             in_app = ack_seconds_inside(app_port)
-            wait_quiet(fake)
+            wait_quiet(fake, idle=1.0, limit=60.0)
             cpu = cpu_per_ack(settings, env, [bodies(1000 + r) for r in range(3)])
-            wait_quiet(fake)
+            wait_quiet(fake, idle=1.0, limit=60.0)
             lazy_posts = len(fake.calls("response_url")) + len(fake.calls("views.update"))
     finally:
         for proc in procs:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from bot.deps import Deps
 from bot.nexudus.errors import Conflict
 from bot.nexudus.models import ChatRoom
 from bot.services import Saved
@@ -202,27 +203,12 @@ def test_an_app_whose_subcommand_has_no_handler_is_refused_at_build() -> None:
         router.require([ListIntent, ShowIntent])
 
 
-def test_the_app_tries_one_listener_for_every_button_and_one_for_every_modal(tmp_path: Any) -> None:
+def test_the_app_tries_one_listener_for_every_button_and_one_for_every_modal(deps: Deps) -> None:
     """Bolt tests each listener's matcher in turn for every request (~50 µs each): with one listener per
     action id the ack of a burst queued behind ~1.4 ms of matching per request (bench/gunicorn_ack.py)."""
-    from cryptography.fernet import Fernet
-
-    from bot.settings import Settings
     from bot.slack.app import FEATURES, build_app
-    from bot.wiring import build_deps
 
-    settings = Settings(
-        slack_bot_token="xoxb-one",
-        slack_signing_secret="signing",
-        store_path=tmp_path / "store.sqlite",
-        store_key=Fernet.generate_key().decode(),
-        _env_file=None,  # type: ignore[call-arg]
-    )
-    deps = build_deps(settings)
-    try:
-        app = build_app(deps)
-    finally:
-        deps.store.close()
+    app = build_app(deps)
     action_ids = [a.action_id for f in FEATURES for a in f.actions]
     callback_ids = [s.callback_id for f in FEATURES for s in f.submissions]
     assert len(action_ids) > 10 and len(callback_ids) > 3
