@@ -116,10 +116,12 @@ def test_a_killed_holder_frees_the_lock_within_one_lease(client: redis.Redis, re
 
 
 def _run_workers(url: str, lock: str, *extra: str) -> list[dict[str, Any]]:
-    start_at = time.time() + 1.5
+    """Both hosts read the chatroom, then save when both have read (not at a set time: under load one process's
+    start can take longer than any head start, and it would then read the other's saved version)."""
     procs = [
         subprocess.Popen(
-            [sys.executable, str(WORKER), url, lock, str(ROOM), field, value, f"{start_at}", *extra],
+            [sys.executable, str(WORKER), url, lock, str(ROOM), field, value, "stdin", *extra],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -127,12 +129,25 @@ def _run_workers(url: str, lock: str, *extra: str) -> list[dict[str, Any]]:
         )
         for field, value in (("name", "Renamed on host A"), ("active", "false"))
     ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
+    try:
+        for proc in procs:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
 
 
 @pytest.fixture
