@@ -108,7 +108,8 @@ from bot.nexudus.pacing import Limits
 from bot.nexudus.redis_pacing import RedisPacer
 limits = Limits(min_interval=0.01, margin=0.0, window=1.0, window_margin=0.0, per_minute=30, writes_per_minute=10)
 client = redis.Redis.from_url(sys.argv[1])
-time.sleep(max(0.0, float(sys.argv[2]) - time.time()))
+print("ready", flush=True)
+sys.stdin.readline()  # both processes start together once both are ready (a set time failed under load)
 started = time.time()
 conflicts = []
 def run(n):
@@ -126,14 +127,23 @@ print(json.dumps({"started": started, "ended": time.time(), "conflicts": sum(con
 def test_two_processes_contending_keep_every_limit_between_them(client: redis.Redis, redis_url: str) -> None:
     """Two processes of three threads each acquire 30 slots apiece, 1/3 writes, at once; the limits (scaled
     down: 10 ms apart, 30 a 1-s window, 10 writes a window) hold over the union of their slots."""
-    start_at = time.time() + 1.0
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-c", CONTENDER, redis_url, str(start_at)], stdout=subprocess.PIPE, text=True, env=env
+            [sys.executable, "-c", CONTENDER, redis_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
         )
         for _ in range(2)
     ]
+    for proc in procs:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
     runs = []
     for proc in procs:
         out, _ = proc.communicate(timeout=90)
