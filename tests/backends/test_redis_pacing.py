@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from helpers.edits import start_together
 
 from bot.nexudus.pacing import Limits, PacerRegistry
 from bot.nexudus.redis_pacing import RedisPacer
@@ -138,12 +139,7 @@ def test_two_processes_contending_keep_every_limit_between_them(client: redis.Re
         )
         for _ in range(2)
     ]
-    for proc in procs:
-        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    for proc in procs:
-        assert proc.stdin is not None
-        proc.stdin.write("go\n")
-        proc.stdin.flush()
+    start_together(procs)
     runs = []
     for proc in procs:
         out, _ = proc.communicate(timeout=90)

@@ -16,6 +16,17 @@ WORKER = ROOT / "tests" / "reliability" / "edit_worker.py"
 ROOM = 1_000_007
 
 
+def start_together(procs: list[subprocess.Popen[str]]) -> None:
+    """Once every process has printed "ready" (its set-up done), tell each to go (a line on its stdin)."""
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+
+
 def run_two_edits(url: str, lock: str | Path, new_name: str, *extra: str) -> list[dict[str, Any]]:
     """One process renames ROOM to `new_name`, the other turns it inactive; `lock` is a lock file or a Redis URL
     (`extra`: "nolock"). Each one's outcome, in that order."""
@@ -32,13 +43,7 @@ def run_two_edits(url: str, lock: str | Path, new_name: str, *extra: str) -> lis
         for field, value in (("name", new_name), ("active", "false"))
     ]
     try:
-        for proc in procs:
-            assert proc.stdout is not None
-            assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
+        start_together(procs)
         results = []
         for proc in procs:
             out, err = proc.communicate(timeout=60)
