@@ -131,6 +131,44 @@ def run_child(code: str, *args: str, timeout: float = 300) -> Any:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def wait_quiet(fake: Any, idle: float, limit: float) -> None:
+    """Until the fake Slack has seen no call for `idle` seconds (lazy listeners have finished), at most `limit`."""
+    deadline = time.monotonic() + limit
+    seen, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        n = len(fake.calls())
+        if n != seen:
+            seen, since = n, time.monotonic()
+        elif time.monotonic() - since >= idle:
+            return
+        time.sleep(0.05)
+
+
+def bare_bolt_app(client: Any, signing_secret: str, *, process_before_response: bool) -> Any:
+    """A Bolt app with the real app's options (bot/slack/app.py) whose every listener only acks."""
+    import logging
+
+    from slack_bolt import Ack, App
+
+    app = App(
+        client=client,
+        signing_secret=signing_secret,
+        request_verification_enabled=True,
+        token_verification_enabled=False,
+        process_before_response=process_before_response,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("bench.bare"),
+    )
+
+    def just_ack(ack: Ack) -> None:
+        ack()
+
+    app.command("/chatrooms")(just_ack)
+    app.action(re.compile(".*"))(just_ack)
+    app.view(re.compile(".*"))(just_ack)
+    return app
+
+
 def dump(obj: Any) -> str:
     return json.dumps(obj, indent=1, default=str)
 

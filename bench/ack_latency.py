@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
-from _common import ADMIN, SIGNING_SECRET, header, percentile, table
+from _common import ADMIN, SIGNING_SECRET, bare_bolt_app, header, percentile, table, wait_quiet
 from cryptography.fernet import Fernet
-from slack_bolt import Ack, App
+from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.console.driver import AckResponse, SlackDriver
@@ -40,23 +39,8 @@ ROOM = 1_000_001
 
 def bare_app(like: App, fake: FakeSlack) -> App:
     """A Bolt app with the real app's options whose every listener only acks."""
-    app = App(
-        client=WebClient(token="xoxb-bench", base_url=fake.api_url),
-        signing_secret=SIGNING_SECRET,
-        request_verification_enabled=True,
-        token_verification_enabled=False,
-        process_before_response=like._process_before_response,
-        raise_error_for_unhandled_request=False,
-        logger=logging.getLogger("bench.bare"),
-    )
-
-    def just_ack(ack: Ack) -> None:
-        ack()
-
-    app.command("/chatrooms")(just_ack)
-    app.action(re.compile(".*"))(just_ack)
-    app.view(re.compile(".*"))(just_ack)
-    return app
+    client = WebClient(token="xoxb-bench", base_url=fake.api_url)
+    return bare_bolt_app(client, SIGNING_SECRET, process_before_response=like._process_before_response)
 
 
 def start(bolt: App) -> tuple[str, Callable[[], None]]:
@@ -70,19 +54,6 @@ def start(bolt: App) -> tuple[str, Callable[[], None]]:
         thread.join(timeout=5)
 
     return f"http://127.0.0.1:{server.server_port}/slack/events", stop
-
-
-def wait_quiet(fake: FakeSlack, idle: float, limit: float) -> None:
-    """Until the fake Slack has seen no call for `idle` seconds (lazy listeners have finished)."""
-    deadline = time.monotonic() + limit
-    seen, since = -1, time.monotonic()
-    while time.monotonic() < deadline:
-        n = len(fake.calls())
-        if n != seen:
-            seen, since = n, time.monotonic()
-        elif time.monotonic() - since >= idle:
-            return
-        time.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> int:

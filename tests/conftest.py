@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.fernet import Fernet
@@ -19,16 +20,19 @@ from bot.console import fake_slack as fake_slack_module
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import Call, FakeSlack
 from bot.deps import Deps
-from bot.nexudus.client import ClientFactory
+from bot.nexudus.client import PACING_FILE, ClientFactory
 from bot.nexudus.dialect import KNOWN
-from bot.nexudus.pacing import PacerRegistry
+from bot.nexudus.pacing import Limits, PacerRegistry
 from bot.runner import drain
 from bot.sandbox.dialects import DIALECT_NAMES, LOCAL_ZONE, dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
 from bot.web import serve
-from bot.wiring import build_deps
+from bot.wiring import CHATROOM_LOCK_FILE, LOCAL_KEY_FILE, build_deps
+
+if TYPE_CHECKING:
+    import redis
 
 SIGNING_SECRET = "test-signing-secret"
 ADMIN = ("admin@sandbox.local", "sandbox-admin")
@@ -36,13 +40,34 @@ READER = ("reader@sandbox.local", "sandbox-reader")
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 EVERY_DIALECT = pytest.mark.every_dialect
 """Put on an end-to-end module (`pytestmark`): its tests that use the sandbox run in every dialect."""
+SLACK_E2E = pytest.mark.slack_e2e
+"""Put on a module of the Slack end-to-end suite (`pytestmark`): its tests that build the app run on the embedded
+backends (SQLite store, in-process pacing, file locks, once-only keys in memory) AND once more, in the seed
+dialect only, on the shared ones: a PostgreSQL store (DATABASE_URL, migrated) and Redis (REDIS_URL: pacing,
+chatroom locks, once-only keys). Test ids say which: `embedded`, `postgres-redis`."""
+
+EMBEDDED, SHARED = "embedded", "postgres-redis"
+_SHARED_MARKS = [pytest.mark.postgres, pytest.mark.redis]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.definition.get_closest_marker("one_dialect"):
-        return  # a test of process wiring, not of Nexudus: the default dialect is enough
-    if metafunc.definition.get_closest_marker("every_dialect") and "sandbox_dialect" in metafunc.fixturenames:
+    one = metafunc.definition.get_closest_marker("one_dialect") is not None  # process wiring, not Nexudus
+    every = (
+        not one
+        and metafunc.definition.get_closest_marker("every_dialect") is not None
+        and "sandbox_dialect" in metafunc.fixturenames
+    )
+    both = metafunc.definition.get_closest_marker("slack_e2e") is not None and "backend" in metafunc.fixturenames
+    if every and both:
+        # Every dialect on the embedded backends; the shared backends once, in the seed dialect (the backends
+        # are what varies there, not Nexudus).
+        cases = [pytest.param(name, EMBEDDED, id=f"{name}-{EMBEDDED}") for name in DIALECT_NAMES]
+        cases.append(pytest.param("seed", SHARED, id=f"seed-{SHARED}", marks=_SHARED_MARKS))
+        metafunc.parametrize(("sandbox_dialect", "backend"), cases)
+    elif every:
         metafunc.parametrize("sandbox_dialect", DIALECT_NAMES)
+    elif both:
+        metafunc.parametrize("backend", [EMBEDDED, pytest.param(SHARED, marks=_SHARED_MARKS)])
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -144,7 +169,25 @@ def fake_slack() -> Iterator[FakeSlack]:
 
 
 @pytest.fixture
-def settings(sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path, sandbox_dialect: str) -> Settings:
+def backend() -> str:
+    """Where the app keeps and shares its state: `embedded` (the default), or `postgres-redis` (DATABASE_URL
+    and REDIS_URL, for the modules of the Slack end-to-end suite: see SLACK_E2E)."""
+    return EMBEDDED
+
+
+@pytest.fixture
+def settings(
+    request: pytest.FixtureRequest,
+    sandbox: SandboxServer,
+    fake_slack: FakeSlack,
+    tmp_path: Path,
+    sandbox_dialect: str,
+    backend: str,
+) -> Settings:
+    database_url = redis_url = None
+    if backend == SHARED:  # a fresh migrated database and an empty Redis, or the test is skipped (or failed)
+        database_url = request.getfixturevalue("migrated_database_url")
+        redis_url = request.getfixturevalue("redis_url")
     return Settings(
         nexudus_base_url=sandbox.url,
         # As an operator would set them after `python -m bot doctor`: a server without /api/token needs
@@ -159,20 +202,60 @@ def settings(sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path, sand
         nexudus_pacing=False,
         nexudus_retries=1,
         nexudus_backoff=0,
-        redis_url=None,  # the embedded mode, whatever this machine's environment says; backend tests set them
-        database_url=None,
+        # The embedded mode whatever this machine's environment says, unless the test runs on the shared backends.
+        redis_url=redis_url,
+        database_url=database_url,
         _env_file=None,  # type: ignore[call-arg]
     )
 
 
+E2E_LIMITS = Limits(min_interval=0.0, margin=0.0, window_margin=0.0)
+"""Pacing on the shared backends: every request books its slot in Redis as in production, without the 100 ms
+spacing that would only slow the suite (the rules themselves: tests/backends/test_redis_pacing.py)."""
+
+
 @pytest.fixture
-def deps(settings: Settings, clock: FakeClock) -> Iterator[Deps]:
-    clients = ClientFactory.from_settings(settings, PacerRegistry(enabled=False))
-    built = build_deps(settings, clock=clock, clients=clients)
+def deps(settings: Settings, clock: FakeClock, sandbox: SandboxServer) -> Iterator[Deps]:
+    if settings.redis_url is None:
+        clients = ClientFactory.from_settings(settings, PacerRegistry(enabled=False))
+        built = build_deps(settings, clock=clock, clients=clients)
+        try:
+            yield built
+        finally:
+            built.store.close()
+        return
+    import redis
+
+    shared = redis.Redis.from_url(settings.redis_url)
+    clients = ClientFactory.from_settings(settings, PacerRegistry(E2E_LIMITS, redis=shared))
+    built = build_deps(settings, clock=clock, clients=clients, redis_client=shared)
     try:
         yield built
+        assert_on_shared_backends(built, shared, sandbox)
     finally:
         built.store.close()
+        shared.close()
+
+
+def assert_on_shared_backends(deps: Deps, shared: redis.Redis, sandbox: SandboxServer) -> None:
+    """After a test on the shared backends: the app kept its state in PostgreSQL, paced, locked and claimed
+    once-only keys in Redis, and touched none of the embedded mode's files."""
+    from bot.locks import RedisLocks
+    from bot.nexudus.redis_pacing import KEY_PREFIX as PACE_PREFIX
+    from bot.once import RedisOnce
+    from bot.store.postgres import PostgresTables
+
+    assert isinstance(deps.store.tables, PostgresTables), deps.store
+    assert isinstance(deps.services.locks, RedisLocks) and deps.services.locks.redis is shared
+    assert isinstance(deps.once, RedisOnce) and deps.once.redis is shared
+    assert deps.services.clients.pacers.enabled, "pacing is on"
+    folder = deps.settings.store_path.parent
+    embedded = [deps.settings.store_path.name, CHATROOM_LOCK_FILE, PACING_FILE, LOCAL_KEY_FILE.name]
+    written = [p.name for p in folder.glob("*") if any(p.name.startswith(name) for name in embedded)]
+    assert not written, f"the embedded mode's files were written: {written}"
+    if sandbox.app.stats.total:
+        paced = list(shared.scan_iter(match=f"{PACE_PREFIX}:*"))
+        assert paced, f"{sandbox.app.stats.total} requests reached Nexudus, none paced through Redis"
 
 
 @dataclass
@@ -184,6 +267,13 @@ class RunningApp:
     clock: FakeClock
     url: str
     seen: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def redis(self) -> redis.Redis | None:
+        """The Redis the app shares its pacing, locks and once-only keys through (None: the embedded mode)."""
+        from bot.once import RedisOnce
+
+        return self.deps.once.redis if isinstance(self.deps.once, RedisOnce) else None
 
     def next(self, method: str, timeout: float = 10.0) -> Call:
         """The next call of `method` not yet looked at, waiting for it (calls are never cleared)."""
@@ -272,6 +362,38 @@ def postgres_server() -> Iterator[PostgresServer]:
 _DATABASES = itertools.count(1)
 
 
+@pytest.fixture(scope="session")
+def migrated_database(postgres_server: PostgresServer) -> Iterator[str]:
+    """One database per session migrated to the current schema; each test that takes `migrated_database_url`
+    empties it first (much faster than a new database: ~20 ms against ~400 ms)."""
+    from bot.store.postgres import migrate
+
+    name = f"e2e_{os.getpid()}"
+    migrate(postgres_server.create_database(name))
+    try:
+        yield name
+    finally:
+        postgres_server.drop_database(name)
+
+
+@pytest.fixture
+def migrated_database_url(postgres_server: PostgresServer, migrated_database: str) -> str:
+    """`DATABASE_URL` of a database at the current schema with every table empty (as just migrated)."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(postgres_server.dsn(migrated_database), autocommit=True) as conn:
+        conn.execute("SET lock_timeout = '10s'")  # a connection the previous test left open fails here, clearly
+        tables = [
+            sql.Identifier(row[0])
+            for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            if row[0] != "alembic_version"
+        ]
+        assert tables, "the migrated database has the store's tables"
+        conn.execute(sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(sql.SQL(", ").join(tables)))
+    return postgres_server.url(migrated_database)
+
+
 @pytest.fixture
 def database_url(postgres_server: PostgresServer) -> Iterator[str]:
     """`DATABASE_URL` (SQLAlchemy form, psycopg 3) of a new, empty database, dropped after the test."""
@@ -281,6 +403,28 @@ def database_url(postgres_server: PostgresServer) -> Iterator[str]:
         yield url
     finally:
         postgres_server.drop_database(name)
+
+
+def database_text(url: str) -> str:
+    """Every row of every table of the database at `url` (SQLAlchemy form), as PostgreSQL writes rows as text:
+    what someone reading the database directly would see."""
+    import psycopg
+    from psycopg import sql
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    dsn = f"host={parsed.host} port={parsed.port} user={parsed.username} dbname={parsed.database}"
+    with psycopg.connect(dsn) as conn:
+        tables = [
+            row[0]
+            for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename")
+        ]
+        assert tables, "the database has tables"
+        rows = []
+        for table in tables:
+            query = sql.SQL("SELECT t::text FROM {} AS t").format(sql.Identifier(table))
+            rows += [f"{table}: {row[0]}" for row in conn.execute(query)]
+    return "\n".join(rows)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -170,6 +170,14 @@ class _Failure:
     retry_after: int | None
 
 
+class _Server(ThreadingHTTPServer):
+    """Slack takes every connection of a burst: a listen backlog of 5 (socketserver's default) would reset some
+    of 200 lazy replies sent at once, a failure Slack never shows."""
+
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class FakeSlack:
     """Fake Slack Web API on ``127.0.0.1:<free port>``, served from a background thread.
 
@@ -231,8 +239,7 @@ class FakeSlack:
         """Bind and serve; returns once the socket is listening."""
         if self._server is not None:
             return self
-        server = ThreadingHTTPServer((self._host, self._port), _make_handler(self))
-        server.daemon_threads = True
+        server = _Server((self._host, self._port), _make_handler(self))
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-slack", daemon=True)
         self._thread.start()

@@ -19,6 +19,7 @@ from bot.slack.deliveries import once_per_delivery
 from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, Intent
 from bot.slack.handlers import Handlers
+from bot.slack.handlers import install as install_handlers
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run
 from bot.slack.listeners.router import Router
@@ -90,8 +91,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     router = Router()
     # A double click or a Slack retry runs a submission once: the one guard of this app is `deps.once` (this
     # process's memory, or Redis' SET NX shared by every process with REDIS_URL), the same as for deliveries.
-    for feature in FEATURES:
-        feature.install(app, deps, router, deps.once)
+    install_handlers(FEATURES, app, deps, router, deps.once)
     router.require(SUBCOMMANDS)
     commands.register(app, deps, router)
     deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, client))

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import redis
 import sqlalchemy as sa
 from helpers.servers import PostgresServer, RedisServer, processes_with
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.redis
@@ -87,3 +93,53 @@ def test_a_stopped_postgres_server_leaves_no_process_nor_directory(postgres_serv
     assert process.poll() is not None
     assert not directory.exists()
     assert processes_with(f"-p {own.port}") == []
+
+
+NO_SERVERS_PLUGIN = """
+import helpers.servers as servers
+
+
+def _missing(what):
+    def find(*args, **kwargs):
+        raise servers.Unavailable(f"{what} is not installed: {servers.ENABLE_HINT}")
+
+    return find
+
+
+servers.find_redis_server = _missing("redis-server")
+servers.find_postgres_bin = _missing("PostgreSQL server binaries (initdb, postgres)")
+"""
+
+
+def test_without_the_servers_the_slack_suites_shared_variant_is_skipped_saying_how_to_enable_it(
+    tmp_path: Path,
+) -> None:
+    """A machine without redis-server or PostgreSQL still runs the Slack end-to-end suite on the embedded
+    backends; its `postgres-redis` variants are skipped with the reason and the way to enable them."""
+    (tmp_path / "no_servers.py").write_text(NO_SERVERS_PLUGIN)
+    env = {k: v for k, v in os.environ.items() if k != "REQUIRE_BACKENDS"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), str(ROOT / "tests"), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/integration/test_quota_message.py",
+            "-p",
+            "no_servers",
+            "-o",
+            "addopts=-rs",
+            "-v",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:]
+    assert "1 passed, 1 skipped" in out, out[-3000:]
+    assert "[embedded] PASSED" in out and "[postgres-redis] SKIPPED" in out, out[-3000:]
+    assert "PostgreSQL backend tests SKIPPED (1)" in out and "apt-get install -y redis-server postgresql" in out
+    assert "Set REQUIRE_BACKENDS=1 to make a missing server fail instead" in out

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -10,18 +9,16 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
+from helpers.edits import run_two_edits
 
 from bot.locks import LockTimeout, RedisLocks
 from bot.sandbox.server import SandboxServer
 
 pytestmark = pytest.mark.redis
 ROOT = Path(__file__).resolve().parents[2]
-WORKER = ROOT / "tests" / "reliability" / "edit_worker.py"
-ROOM = 1_000_007
 
 
 def _env() -> dict[str, str]:
@@ -115,26 +112,6 @@ def test_a_killed_holder_frees_the_lock_within_one_lease(client: redis.Redis, re
     assert 0 < waited <= 1.5
 
 
-def _run_workers(url: str, lock: str, *extra: str) -> list[dict[str, Any]]:
-    start_at = time.time() + 1.5
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), url, lock, str(ROOM), field, value, f"{start_at}", *extra],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
-        )
-        for field, value in (("name", "Renamed on host A"), ("active", "false"))
-    ]
-    results = []
-    for proc in procs:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, err
-        results.append(json.loads(out.strip().splitlines()[-1]))
-    return results
-
-
 @pytest.fixture
 def slow_sandbox(sandbox: SandboxServer) -> SandboxServer:
     sandbox.config.delay = 0.2  # two saves started together overlap read → PUT
@@ -142,5 +119,5 @@ def slow_sandbox(sandbox: SandboxServer) -> SandboxServer:
 
 
 def test_two_hosts_saving_one_chatroom_never_both_see_saved(slow_sandbox: SandboxServer, redis_url: str) -> None:
-    results = _run_workers(slow_sandbox.url, redis_url)
+    results = run_two_edits(slow_sandbox.url, redis_url, "Renamed on host A")
     assert sorted(r["outcome"] for r in results) == ["conflict", "saved"], results

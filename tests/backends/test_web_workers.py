@@ -87,13 +87,18 @@ def test_web_concurrency_without_redis_runs_one_process_as_before(tmp_path: Path
 
 
 @pytest.mark.redis
-def test_with_redis_four_workers_share_the_port_and_their_metrics(
+def test_with_redis_the_procfile_web_line_runs_four_workers_sharing_the_port_and_metrics(
     tmp_path: Path, redis_url: str, fake_slack: FakeSlack
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = _env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url, TMPDIR=str(tmp_path))
-    proc = _run(env, "--port", str(port))
+    env = _env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url, TMPDIR=str(tmp_path), PORT=str(port))
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # `python` is this venv's
+    # The Procfile's web line itself, as a platform runs it: with REDIS_URL it starts 4 worker processes.
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    proc = subprocess.Popen(
+        ["sh", "-c", f"exec {procfile['web']}"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     try:
         _wait_until(lambda: len(_children(proc.pid)) == 4 and _healthy(base))
         assert "redis: ok" in requests.get(base + "/healthz", timeout=5).text

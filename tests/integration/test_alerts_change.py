@@ -8,14 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import RunningApp
+from conftest import SLACK_E2E, RunningApp
 from test_alerts_flow import add_room, subscribe, text, worker
 from test_alerts_flow import sandbox as sandbox
 
 from bot.console.driver import SlackDriver, find_action
 from bot.slack import ids
 
-pytestmark = [pytest.mark.integration]
+pytestmark = [pytest.mark.integration, SLACK_E2E]
 
 LEADS = "<!subteam^S0LEADS|@support-leads>"
 

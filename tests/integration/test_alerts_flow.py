@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ADMIN, EVERY_DIALECT, READER, FakeClock, RunningApp
+from conftest import ADMIN, EVERY_DIALECT, READER, SLACK_E2E, FakeClock, RunningApp
 from helpers.rooms import add_room as insert_room
 from slack_sdk import WebClient
 
@@ -29,7 +29,7 @@ from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.slack import ids
 from bot.slack.publisher import SlackPublisher
 
-pytestmark = [pytest.mark.integration, EVERY_DIALECT]
+pytestmark = [pytest.mark.integration, EVERY_DIALECT, SLACK_E2E]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -307,8 +307,11 @@ def test_procfile_web_line_and_gunicorn_serve_the_app(
     from bot.console.driver import SlackDriver
 
     procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
-    assert set(procfile) == {"web", "worker", "alerts"}
+    assert set(procfile) == {"release", "web", "worker", "alerts"}
     assert procfile["alerts"] == "python -m bot alerts" and procfile["worker"] == "python -m bot run"
+    # Run before each deploy: migrates DATABASE_URL's schema, and says there is nothing to do without it
+    # (tests/backends/test_store_postgres.py runs the command both ways).
+    assert procfile["release"] == "python -m bot migrate"
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]

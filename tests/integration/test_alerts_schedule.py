@@ -7,14 +7,14 @@ import statistics
 from datetime import timedelta
 
 import pytest
-from conftest import EVERY_DIALECT, RunningApp
+from conftest import EVERY_DIALECT, SLACK_E2E, RunningApp
 from test_alerts_flow import add_room, replies, subscribe, text, worker
 from test_alerts_flow import sandbox as sandbox
 
 from bot.console.driver import find_action
 from bot.slack import ids
 
-pytestmark = [pytest.mark.integration, EVERY_DIALECT]
+pytestmark = [pytest.mark.integration, EVERY_DIALECT, SLACK_E2E]
 
 LEADS = "<!subteam^S0LEADS|@support-leads>"
 

@@ -11,11 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from conftest import ADMIN, RunningApp
+import pytest
+from conftest import ADMIN, SLACK_E2E, RunningApp
 
 from bot.console.fake_slack import Call
 from bot.nexudus.query import ChatRoomFilters
 from bot.slack import ids
+
+pytestmark = [pytest.mark.integration, SLACK_E2E]
 
 
 def text_of(value: Any) -> str:

@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import ADMIN, EVERY_DIALECT, READER, RunningApp
+from conftest import ADMIN, EVERY_DIALECT, READER, SLACK_E2E, RunningApp
 
 from bot.console.driver import find_action
 from bot.slack import ids
 
-pytestmark = [pytest.mark.integration, EVERY_DIALECT]
+pytestmark = [pytest.mark.integration, EVERY_DIALECT, SLACK_E2E]
 
 
 def response_messages(app: RunningApp, count: int = 1) -> list[dict[str, Any]]:

@@ -8,14 +8,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from conftest import EVERY_DIALECT, READER, RunningApp
+from conftest import EVERY_DIALECT, READER, SLACK_E2E, RunningApp
 
 from bot.console.driver import find_action
 from bot.console.render import field_state, initial_state, render_modal
 from bot.slack import ids
 from bot.slack.limits import MAX_OPTION_TEXT
 
-pytestmark = [pytest.mark.integration, EVERY_DIALECT]
+pytestmark = [pytest.mark.integration, EVERY_DIALECT, SLACK_E2E]
 
 
 def all_text(value: Any) -> str:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from conftest import ADMIN, RunningApp
+from conftest import ADMIN, SLACK_E2E, RunningApp, database_text
 from cryptography.fernet import Fernet, InvalidToken
 from slack_sdk import WebClient
 
@@ -19,7 +19,7 @@ from bot.sandbox.dialects import TOTP_SECRET, totp
 from bot.slack import ids
 from bot.slack.publisher import SlackPublisher
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, SLACK_E2E]
 
 TWO_FACTOR = ("2fa@sandbox.local", "sandbox-2fa")
 FERNET_TOKEN = re.compile(rb"gAAAAA[A-Za-z0-9_\-=]{40,}")
@@ -59,9 +59,13 @@ def answer(app: RunningApp, command: str) -> str:
 
 
 def decrypted_store(app: RunningApp) -> tuple[bytes, list[str]]:
-    """The raw bytes of every store file, and every Fernet token in them decrypted with the store key."""
-    folder = app.deps.settings.store_path.parent
-    raw = b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())
+    """The raw bytes of every store file (or every row of every table of the store's database), and every Fernet
+    token in them decrypted with the store key."""
+    if app.deps.settings.database_url is not None:
+        raw = database_text(app.deps.settings.database_url.get_secret_value()).encode()
+    else:
+        folder = app.deps.settings.store_path.parent
+        raw = b"".join(p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file())
     cipher = Fernet(str(app.deps.settings.store_key).encode())
     plain = []
     for token in FERNET_TOKEN.findall(raw):

@@ -4,7 +4,6 @@ Conflict instead of silently overwriting it ("both saw Saved, one change lost").
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import ADMIN
+from helpers.edits import run_two_edits
 
 from bot.locks import FileLocks, LockTimeout, ThreadLocks
 from bot.nexudus.client import ChatRoomChanges, NexudusClient
@@ -26,7 +26,6 @@ from bot.services import ChatroomBusy, Services, UserSession
 from bot.slack.errors import describe
 
 ROOT = Path(__file__).resolve().parents[2]
-WORKER = Path(__file__).with_name("edit_worker.py")
 ROOM = 1_000_007
 
 
@@ -160,42 +159,9 @@ def test_two_threads_saving_one_chatroom_one_saves_one_is_told_the_conflict(
     assert outcomes[saved[0]].confirmed and outcomes[saved[0]].differs == ()
 
 
-def _run_workers(url: str, lock_file: Path, *extra: str) -> list[dict[str, Any]]:
-    """Two processes read the chatroom, say ready, and save together when both are."""
-    procs = [
-        subprocess.Popen(
-            [sys.executable, str(WORKER), url, str(lock_file), str(ROOM), field, value, "stdin", *extra],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=_env(),
-        )
-        for field, value in (("name", "Renamed by the web process"), ("active", "false"))
-    ]
-    try:
-        for proc in procs:
-            assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-        for proc in procs:
-            assert proc.stdin is not None
-            proc.stdin.write("go\n")
-            proc.stdin.flush()
-        results = []
-        for proc in procs:
-            out, err = proc.communicate(timeout=60)
-            assert proc.returncode == 0, err
-            results.append(json.loads(out.strip().splitlines()[-1]))
-        return results
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait(timeout=10)
-
-
 def test_two_processes_saving_one_chatroom_never_both_see_saved(slow_sandbox: SandboxServer, tmp_path: Path) -> None:
     """The web process and the alert worker are separate processes: the lock must span them."""
-    results = _run_workers(slow_sandbox.url, tmp_path / "chatrooms.lock")
+    results = run_two_edits(slow_sandbox.url, tmp_path / "chatrooms.lock", "Renamed by the web process")
     outcomes = sorted(r["outcome"] for r in results)
     assert outcomes == ["conflict", "saved"], results
 

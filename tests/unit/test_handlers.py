@@ -6,12 +6,14 @@ install are called with what Bolt would pass.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from bot.deps import Deps
 from bot.nexudus.errors import Conflict
 from bot.nexudus.models import ChatRoom
 from bot.services import Saved
@@ -128,11 +130,11 @@ class FakeApp:
     """Captures what `Handlers.install` registers, as Bolt's App would."""
 
     def __init__(self) -> None:
-        self.views: dict[str, dict[str, Any]] = {}
+        self.views: list[tuple[re.Pattern[str], dict[str, Any]]] = []
 
-    def view(self, callback_id: str) -> Any:
+    def view(self, callback_ids: re.Pattern[str]) -> Any:
         def register(**kwargs: Any) -> None:
-            self.views[callback_id] = kwargs
+            self.views.append((callback_ids, kwargs))
 
         return register
 
@@ -145,7 +147,8 @@ def installed_submission(handler: Any) -> tuple[Any, Any]:
     app = FakeApp()
     deps: Any = SimpleNamespace(clock=lambda: NOW, zone=UTC)
     handlers.install(app, deps, Router(), Once())  # type: ignore[arg-type]
-    listener = app.views[ids.EDIT_MODAL]
+    ((pattern, listener),) = app.views  # one listener for every modal, dispatching by callback_id
+    assert pattern.search(ids.EDIT_MODAL) and not pattern.search(ids.EDIT_MODAL + "x")
     return listener["ack"], listener["lazy"][0]
 
 
@@ -154,7 +157,13 @@ def edit_view(meta: str, name: str = "Back office", hash_: str = "h1") -> dict[s
         ids.F_BUSINESS: {ids.F_BUSINESS: {"type": "plain_text_input", "value": "9004"}},
         ids.F_NAME: {ids.F_NAME: {"type": "plain_text_input", "value": name}},
     }
-    return {"id": "V1", "hash": hash_, "private_metadata": meta, "state": {"values": state}}
+    return {
+        "id": "V1",
+        "callback_id": ids.EDIT_MODAL,
+        "hash": hash_,
+        "private_metadata": meta,
+        "state": {"values": state},
+    }
 
 
 def test_the_submission_ack_answers_forged_metadata_field_errors_and_loading() -> None:
@@ -192,3 +201,38 @@ def test_an_app_whose_subcommand_has_no_handler_is_refused_at_build() -> None:
     router.on(ListIntent, lambda intent, ctx: None)
     with pytest.raises(RuntimeError, match="no handler for ShowIntent"):
         router.require([ListIntent, ShowIntent])
+
+
+def test_the_app_tries_one_listener_for_every_button_and_one_for_every_modal(deps: Deps) -> None:
+    """Bolt tests each listener's matcher in turn for every request (~50 µs each): with one listener per
+    action id the ack of a burst queued behind ~1.4 ms of matching per request (bench/gunicorn_ack.py)."""
+    from bot.slack.app import FEATURES, build_app
+
+    app = build_app(deps)
+    action_ids = [a.action_id for f in FEATURES for a in f.actions]
+    callback_ids = [s.callback_id for f in FEATURES for s in f.submissions]
+    assert len(action_ids) > 10 and len(callback_ids) > 3
+    others = sum(len(f.options_sources) + len(f.events) for f in FEATURES) + 1  # + the /chatrooms command
+    assert len(app._listeners) == 1 + 1 + others, "one listener for the buttons, one for the modals"
+    from slack_bolt.request import BoltRequest
+    from slack_bolt.response import BoltResponse
+
+    from bot.console import signing
+
+    def matching(body: str) -> int:
+        request = BoltRequest(body=body)
+        return sum(listener.matches(req=request, resp=BoltResponse(status=200)) for listener in app._listeners)
+
+    def click(action_id: str) -> str:
+        action = {"action_id": action_id, "block_id": "b", "type": "button", "value": "1"}
+        return signing.block_actions_body(action, user_id="U1", team_id="T1", trigger_id="1.2.x", channel_id="C1")
+
+    def submit(callback_id: str) -> str:
+        view = {"id": "V1", "type": "modal", "callback_id": callback_id, "blocks": []}
+        return signing.view_submission_body(view, {}, user_id="U1", team_id="T1", trigger_id="1.2.x")
+
+    for action_id in action_ids:
+        assert matching(click(action_id)) == 1, action_id
+    for callback_id in callback_ids:
+        assert matching(submit(callback_id)) == 1, callback_id
+    assert matching(click(action_ids[0] + "x")) == matching(submit(callback_ids[0] + "x")) == 0

@@ -1,0 +1,57 @@
+"""Two processes editing one chatroom at once through the services (tests/reliability/edit_worker.py): each reads
+it, says ready, and both save when both have read — never at a set time, since under load one process's start
+can take longer than any head start, and it would then read the other's saved version."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER = ROOT / "tests" / "reliability" / "edit_worker.py"
+ROOM = 1_000_007
+
+
+def start_together(procs: list[subprocess.Popen[str]]) -> None:
+    """Once every process has printed "ready" (its set-up done), tell each to go (a line on its stdin)."""
+    for proc in procs:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read() if proc.stderr else ""
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+
+
+def run_two_edits(url: str, lock: str | Path, new_name: str, *extra: str) -> list[dict[str, Any]]:
+    """One process renames ROOM to `new_name`, the other turns it inactive; `lock` is a lock file or a Redis URL
+    (`extra`: "nolock"). Each one's outcome, in that order."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(WORKER), url, str(lock), str(ROOM), field, value, "stdin", *extra],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for field, value in (("name", new_name), ("active", "false"))
+    ]
+    try:
+        start_together(procs)
+        results = []
+        for proc in procs:
+            out, err = proc.communicate(timeout=60)
+            assert proc.returncode == 0, err
+            results.append(json.loads(out.strip().splitlines()[-1]))
+        return results
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
