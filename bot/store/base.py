@@ -187,27 +187,26 @@ def _changes(old: AlertRecord | None, new: AlertRecord, at: datetime | None) -> 
     return found
 
 
-def _history_events(sub: Any, old: AlertRecord | None, new: AlertRecord, at: datetime | None) -> list[HistoryEvent]:
+def _history_events(
+    sub: Subscription | None, old: AlertRecord | None, new: AlertRecord, at: datetime | None
+) -> list[HistoryEvent]:
     """The history entries for one alert write; none when its subscription is gone (removed meanwhile)."""
     changes = _changes(old, new, at)
-    if not changes or not isinstance(sub, dict) or not isinstance(sub.get("team_id"), str):
+    if not changes or sub is None:
         return []
     since = new.waiting_since or new.last_agent_visit
-    threshold = sub.get("threshold_minutes")
-    stale_at = since + timedelta(minutes=threshold) if since is not None and isinstance(threshold, int) else None
-    watched_from = Subscription.model_validate(sub).created_at
-    if stale_at is not None and stale_at < watched_from:
-        stale_at = watched_from  # stale before the alerts were set up: the desk's time starts with them
-    business = new.business_id if new.business_id is not None else sub.get("business_id")
+    stale_at = since + timedelta(minutes=sub.threshold_minutes) if since is not None else None
+    if stale_at is not None and stale_at < sub.created_at:
+        stale_at = sub.created_at  # stale before the alerts were set up: the desk's time starts with them
     return [
         HistoryEvent(
             kind=kind,
             at=when,
-            team_id=sub["team_id"],
+            team_id=sub.team_id,
             subscription_id=new.subscription_id,
             channel_id=new.channel_id,
             chatroom_id=new.chatroom_id,
-            business_id=business if isinstance(business, int) else None,
+            business_id=new.business_id if new.business_id is not None else sub.business_id,
             last_agent_visit=new.last_agent_visit,
             waiting_since=since,
             stale_at=stale_at,
@@ -625,7 +624,7 @@ class Store:
                         event.model_copy(update={"kind": "unwatched", "at": now})
                         for rec in waiting
                         if _alerted(rec)
-                        for event in _history_events(value, None, rec, None)[:1]
+                        for event in _history_events(Subscription.model_validate(value), None, rec, None)[:1]
                     ],
                 )
             tx.delete("subscriptions", sub_id)
@@ -678,10 +677,16 @@ class Store:
         for sub_id in dict.fromkeys(rec.subscription_id for rec in recs):
             mine = [rec for rec in recs if rec.subscription_id == sub_id]
             value = sub if sub is not None else tx.get("subscriptions", sub_id)
+            watcher = Subscription.model_validate(value) if isinstance(value, dict) else None
             if old is not None:
                 before = {rec.chatroom_id: rec for rec in old if rec.subscription_id == sub_id}
-            elif len(mine) > 8:  # a digest's rows: one key-range read of the subscription's
-                stored = [AlertRecord.model_validate(raw) for _, raw in tx.range("alerts", *_prefix_bounds(sub_id))]
+            elif len(mine) > 32:  # a digest's rows: one key-range read of the subscription's, not one read each
+                wanted = {_alert_key(sub_id, rec.chatroom_id) for rec in mine}
+                stored = [
+                    AlertRecord.model_validate(raw)
+                    for key, raw in tx.range("alerts", *_prefix_bounds(sub_id))
+                    if key in wanted
+                ]
                 before = {rec.chatroom_id: rec for rec in stored}
             else:
                 before = {
@@ -691,7 +696,7 @@ class Store:
                 }
             for rec in mine:
                 tx.put("alerts", _alert_key(sub_id, rec.chatroom_id), rec.model_dump(mode="json"))
-                events += _history_events(value, before.get(rec.chatroom_id), rec, at)
+                events += _history_events(watcher, before.get(rec.chatroom_id), rec, at)
         self._append_history(tx, events)
 
     def _append_history(self, tx: Tx, events: list[HistoryEvent]) -> None:
@@ -752,7 +757,7 @@ class Store:
     def stamp_digest(self, sub_id: str, pending_ts: str, message_ts: str) -> Digest | None:
         """Give a pending digest and its rows Slack's ts, in one transaction; None if there was no such intent."""
         with self._write() as tx:
-            tx.get("subscriptions", sub_id)  # first, as everywhere: one lock order
+            sub = tx.get("subscriptions", sub_id)  # first, as everywhere: one lock order
             value = tx.get("digests", _digest_key(sub_id, pending_ts))
             if value is None:
                 return None
@@ -760,7 +765,7 @@ class Store:
             digest = pending.model_copy(update={"message_ts": message_ts})
             tx.delete("digests", _digest_key(sub_id, pending_ts))
             tx.put("digests", _digest_key(sub_id, message_ts), digest.model_dump(mode="json"))
-            self._restamp(tx, pending, message_ts)
+            self._restamp(tx, pending, message_ts, sub)
             return digest
 
     def drop_digest(self, sub_id: str, pending_ts: str) -> int:
@@ -773,7 +778,7 @@ class Store:
             tx.delete("digests", _digest_key(sub_id, pending_ts))
             return self._restamp(tx, Digest.model_validate(value), None)
 
-    def _restamp(self, tx: Tx, digest: Digest, new_ts: str | None) -> int:
+    def _restamp(self, tx: Tx, digest: Digest, new_ts: str | None, sub: Any = None) -> int:
         """Point a digest's rows from its ts to ``new_ts`` (None: delete them); rows touched.
 
         Only rows still pointing at this digest change: one alerted again since keeps its newer digest.
@@ -787,7 +792,8 @@ class Store:
                 tx.delete("alerts", key)
             touched.append(AlertRecord.model_validate(value))
         if new_ts is not None:  # posted: its rooms were alerted (a dropped intent never was)
-            self._record(tx, [rec.model_copy(update={"message_ts": new_ts}) for rec in touched], old=touched)
+            restamped = [rec.model_copy(update={"message_ts": new_ts}) for rec in touched]
+            self._record(tx, restamped, sub=sub, old=touched)
         return len(touched)
 
     def mark_digest(self, sub_id: str, message_ts: str, resolved: dict[int, str] | None = None) -> Digest | None:

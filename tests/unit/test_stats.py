@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import random
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -279,3 +280,32 @@ def test_the_home_tab_shows_the_last_7_days_within_its_block_limit() -> None:
     assert [str(p) for p in payload_check.view_problems(view)] == []
     assert "Last 7 days" in json.dumps(view, ensure_ascii=False)
     assert "no room alerted" in json.dumps(home_stats_blocks(stats_of([], days=7)))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(1, 5), st.integers(0, 72), st.one_of(st.none(), st.integers(0, 600))),
+        max_size=15,
+    ),
+    st.randoms(use_true_random=False),
+)
+def test_a_wait_seen_by_more_subscriptions_or_in_another_order_gives_the_same_figures(
+    waits: list[tuple[int, int, int | None]], rnd: random.Random
+) -> None:
+    """Each (room, hours ago it was alerted, minutes to its visit); a room alerted again is a new wait."""
+    events: list[HistoryEvent] = []
+    for room, hours, visit in waits:
+        since = NOW - timedelta(hours=hours, minutes=room)  # its own visit: one wait per (room, hours)
+        after = None if visit is None else timedelta(minutes=visit)
+        events += wait(room, NOW - timedelta(hours=hours), after, last_agent_visit=since)
+    seen_twice = events + [e.model_copy(update={"subscription_id": "s2"}) for e in events]
+    rnd.shuffle(seen_twice)
+    once, twice = stats_of(events, days=7), stats_of(seen_twice, days=7)
+    assert (once.alerted, once.visited, once.waiting, once.median_minutes, once.p90_minutes) == (
+        twice.alerted,
+        twice.visited,
+        twice.waiting,
+        twice.median_minutes,
+        twice.p90_minutes,
+    )
+    assert once.alerted == len({(room, hours) for room, hours, _ in waits})

@@ -3,7 +3,9 @@ both backends (the `store_where` contract fixture: SQLite and a real PostgreSQL)
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,7 +13,17 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.stats import fold_waits
-from bot.store import AlertRecord, Digest, Store, Subscription, fernet_from_setting, new_pending_ts
+from bot.store import (
+    AlertRecord,
+    Digest,
+    Store,
+    Subscription,
+    Tables,
+    Tx,
+    fernet_from_setting,
+    new_pending_ts,
+    open_tables,
+)
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 VISIT = NOW - timedelta(hours=5)
@@ -182,3 +194,45 @@ def test_entries_past_the_retention_are_removed_when_the_team_writes_again(store
         assert [e.chatroom_id for e in store.history("T1", NOW - timedelta(days=30))] == [2]
         # Another team's entries go when that team writes (each write prunes its own team: a bounded cost).
         assert [e.chatroom_id for e in store.history("T2", NOW - timedelta(days=30))] == [5]
+
+
+class _FailingHistory:
+    """A backend whose transactions refuse to write history entries: what a crash between the two writes
+    would leave, if they were two transactions."""
+
+    def __init__(self, inner: Tables) -> None:
+        self.inner = inner
+        self.where = inner.where
+        self.lost_key_hint = inner.lost_key_hint
+
+    def read(self) -> AbstractContextManager[Tx]:
+        return self.inner.read()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self.inner.write() as tx:
+            original = tx.put
+
+            def put(table: str, key: str, value: object) -> None:
+                if table == "alert_history":
+                    raise OSError("disk full")
+                original(table, key, value)
+
+            tx.put = put  # type: ignore[method-assign]
+            yield tx
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def exclusive(self, name: str) -> AbstractContextManager[bool]:
+        return self.inner.exclusive(name)
+
+
+def test_an_alert_and_its_history_are_written_together_or_not_at_all(store_where: Path | str) -> None:
+    with Store(store_where, fernet_from_setting(KEY)) as plain:
+        sub_id = subscription(plain)
+    with Store(_FailingHistory(open_tables(store_where)), fernet_from_setting(KEY)) as failing:
+        with pytest.raises(OSError):
+            failing.put_alerts([record(sub_id, 1, "1764072000.000100")])
+        assert failing.get_alert(sub_id, 1) is None  # rolled back with its history entry
+        assert failing.snooze(sub_id, 1, NOW) is None
