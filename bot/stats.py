@@ -173,13 +173,22 @@ def compute_stats(
     last_day = (end - timedelta(microseconds=1)).astimezone(zone).date() if end > start else first_day
     days = (last_day - first_day).days + 1
     per = max(1, math.ceil(days / max(1, max_columns)))
-    columns: list[Column] = []
-    for offset in range(0, days, per):
-        first = first_day + timedelta(days=offset)
-        last = min(last_day, first + timedelta(days=per - 1))
-        mine = [w for w in waits if first <= w.alerted_at.astimezone(zone).date() <= last]
-        visits = [m for w in mine if (m := w.minutes_to_visit) is not None]
-        columns.append(Column(first, last, len(mine), statistics.median(visits) if visits else None))
+    alerted: list[int] = [0] * math.ceil(days / per)
+    visits: list[list[float]] = [[] for _ in alerted]
+    for w in waits:  # one pass: each wait into the column of the local day it was first alerted
+        index = min(len(alerted) - 1, max(0, (w.alerted_at.astimezone(zone).date() - first_day).days // per))
+        alerted[index] += 1
+        if (m := w.minutes_to_visit) is not None:
+            visits[index].append(m)
+    columns = [
+        Column(
+            first := first_day + timedelta(days=index * per),
+            min(last_day, first + timedelta(days=per - 1)),
+            count,
+            statistics.median(visits[index]) if visits[index] else None,
+        )
+        for index, count in enumerate(alerted)
+    ]
     return Stats(
         start=start,
         end=end,
