@@ -520,7 +520,7 @@ def test_the_audit_trail_and_its_channel_work_in_the_console(console: Console) -
 
 def test_stats_after_a_day_of_alerts(console: Console) -> None:
     empty = run(console, "/chatrooms stats")
-    assert "No room of all businesses was alerted in this workspace" in empty
+    assert "No room was alerted in this workspace" in empty
     assert "No channel has alerts set up" in empty
     out = run(console, "/chatrooms alerts subscribe after:4h\n:alerts\n:clock +20m\n:press 1\n:alerts")
     assert "✅ Marked visited by @demo." in out

@@ -257,7 +257,7 @@ def test_empty_stats_say_so_truthfully(subscriptions: int) -> None:
     msg = render_stats(stats_of([]), zone=UTC, days=30, subscriptions=subscriptions, interval_minutes=5)
     assert [str(p) for p in payload_check.message_problems(msg)] == []
     text = json.dumps(msg, ensure_ascii=False)
-    assert "No room of all businesses was alerted in this workspace since Tue 27 Oct" in text
+    assert "No room was alerted in this workspace since Tue 27 Oct" in text
     assert ("No channel has alerts set up" in text) is (subscriptions == 0)
     assert "median" not in text
 

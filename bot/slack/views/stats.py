@@ -47,6 +47,10 @@ def zone_name(zone: tzinfo) -> str:
     return str(getattr(zone, "key", None) or zone)
 
 
+def _rooms(count: int) -> str:
+    return f"{count} room{'s' if count != 1 else ''}"
+
+
 def _scope(stats: Stats) -> str:
     return business_text(stats.business)
 
@@ -83,7 +87,8 @@ def render_stats(stats: Stats, *, zone: tzinfo, days: int, subscriptions: int, i
     where = f"{_scope(stats)} · last {days} day{'s' if days != 1 else ''} (since {since}, {zone_name(zone)})"
     blocks: list[Block] = [header("Response times"), context(where)]
     if stats.alerted == 0:
-        text = f"No room of {_scope(stats)} was alerted in this workspace since {since}: nothing to measure yet."
+        which = "No room" if stats.business is None else f"No room of {_scope(stats)}"
+        text = f"{which} was alerted in this workspace since {since}: nothing to measure yet."
         if subscriptions == 0:
             text += " No channel has alerts set up: `/chatrooms alerts subscribe after:4h` in a channel starts them."
         blocks.append(section(text))
@@ -111,7 +116,7 @@ def render_stats(stats: Stats, *, zone: tzinfo, days: int, subscriptions: int, i
             f"(every {duration_text(interval_minutes)}); *Mark visited* at once."
         )
     )
-    fallback = f"{stats.alerted} rooms alerted; median time to visit {minutes_text(stats.median_minutes)}."
+    fallback = f"{_rooms(stats.alerted)} alerted; median time to visit {minutes_text(stats.median_minutes)}."
     return message(clip(fallback, 3000), blocks)
 
 
@@ -126,7 +131,7 @@ def home_stats_blocks(stats: Stats) -> list[Block]:
         else "none visited yet"
     )
     text = (
-        f"*Last 7 days*: {stats.alerted} room{'s' if stats.alerted != 1 else ''} alerted · {median} · "
+        f"*Last 7 days*: {_rooms(stats.alerted)} alerted · {median} · "
         f"{stats.escalated} escalated · {stats.waiting} still waiting"
     )
     alerts, medians = _lines(stats.columns)
