@@ -9,7 +9,7 @@ costs over a year of history, on the SQLite file and on PostgreSQL.
    `Store.history` for 365 days and `bot.stats.compute_stats` on it — what one `/chatrooms stats since:365d`
    does.
 
-    .venv/bin/python bench/alert_history.py [--rows 100] [--per-day 100] [--database-url URL]
+    .venv/bin/python bench/alert_history.py [--rows 100] [--per-day 20] [--database-url URL]
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def year(name: str, store: Store, per_day: int) -> list[list[object]]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100)
-    parser.add_argument("--per-day", type=int, default=100)
+    parser.add_argument("--per-day", type=int, default=20)
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
     header("Alert history: what it adds to alert writes, and a year of /chatrooms stats")
