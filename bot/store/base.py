@@ -198,9 +198,12 @@ def _history_events(
     stale_at = since + timedelta(minutes=sub.threshold_minutes) if since is not None else None
     if stale_at is not None and stale_at < sub.created_at:
         stale_at = sub.created_at  # stale before the alerts were set up: the desk's time starts with them
+    # A room of another business than the alerts now follow (`alerts change … business:`) that the scan stopped
+    # finding may have left the business rather than been visited: no longer watched, not a visit.
+    elsewhere = new.business_id is not None and sub.business_id not in (None, new.business_id)
     return [
         HistoryEvent(
-            kind=kind,
+            kind="unwatched" if kind == "resolved" and elsewhere and new.resolved_by is None else kind,
             at=when,
             team_id=sub.team_id,
             subscription_id=new.subscription_id,

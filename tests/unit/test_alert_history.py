@@ -23,7 +23,8 @@ def test_a_room_that_waits_twice_in_a_day_is_two_waits_in_the_summary(
 ) -> None:
     room = add_room(sandbox, clock, visited_ago=timedelta(hours=5))
     sub = subscribe(deps, threshold=240)
-    deps.store.update_subscription(sub.model_copy(update={"summary_minute": 9 * 60, "zone": "UTC"}))
+    daily = {"summary_minute": 9 * 60, "zone": "UTC"}
+    assert deps.store.change_subscription(TEAM, sub.id, lambda current, _: current.model_copy(update=daily))
     worker = make_worker(deps, slack)
     assert worker.run_cycle().chatrooms_alerted == 1  # Wednesday 12:00, stale since 11:00
     clock.advance(minutes=20)

@@ -157,6 +157,18 @@ def test_unsubscribing_stops_watching_and_keeps_the_history(store: Store) -> Non
     assert [w.watched for w in fold_waits(store.history("T1", NOW))] == [False, False]
 
 
+def test_a_room_of_a_business_the_alerts_no_longer_follow_is_unwatched_not_visited(store: Store) -> None:
+    sub_id = subscription(store, business_id=9001)
+    post(store, sub_id, [1, 2])
+    store.change_subscription("T1", sub_id, lambda sub, _: sub.model_copy(update={"business_id": 9002}))
+    later = NOW + timedelta(minutes=10)
+    one, two = store.get_alert(sub_id, 1), store.get_alert(sub_id, 2)
+    assert one is not None and two is not None
+    store.put_alerts([one.model_copy(update={"resolved_at": later})])  # the scan stopped finding it
+    store.put_alert(two.model_copy(update={"resolved_at": later, "resolved_by": "U9"}))  # a click: a visit
+    assert kinds(store)[2:] == [("unwatched", 1), ("resolved", 2)]
+
+
 def test_history_is_per_team_and_by_time(store: Store) -> None:
     mine, theirs = subscription(store, team="T1"), subscription(store, team="T2")
     post(store, mine, [1])
