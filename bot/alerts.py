@@ -43,7 +43,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import metrics, subscribing
@@ -67,7 +67,7 @@ from bot.digests import (
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.models import ChatRoom
 from bot.scans import SharedScans, account_of
-from bot.schedule import daily_summary, is_open, summary_day, zone_of
+from bot.schedule import SUMMARY_LOOKBACK, daily_summary, is_open, summary_day, zone_of
 from bot.services import CredentialsRejected, LoginExpired, NotLoggedIn, UserSession
 from bot.stale import (
     MAX_SCAN_PAGES,
@@ -90,6 +90,8 @@ LOGGED_OUT = "<@{user}>'s Nexudus login was removed from this app."
 UNREADABLE = "<@{user}>'s saved Nexudus login can no longer be read by this app; they need to log in again."
 REJECTED = "Nexudus no longer accepts <@{user}>'s saved login (or the account lacks the ChatRoom-List role)."
 EXPIRED = "<@{user}>'s Nexudus login expired and could not be renewed."
+NewWait = tuple[float, int, datetime | None, int | None]
+"""A room newly waiting in a scan: (waiting since as a timestamp, id, last visit, business)."""
 
 
 class CycleFailed(Exception):
@@ -296,7 +298,7 @@ class AlertWorker:
         alerts = {rec.chatroom_id: rec for rec in store.alerts_for(sub.id)}
         stats = ScanStats()
         seen: set[int] = set()
-        new: list[tuple[float, int, datetime | None]] = []  # (waiting since, id, visit) of each new room
+        new: list[NewWait] = []  # (waiting since, id, visit, business) of each new room
         oldest: list[tuple[float, int, ChatRoom]] = []  # a max-heap (negated keys) of the oldest new rooms
         to_resolve: list[AlertRecord] = []
         # What this channel already heard about through its other subscriptions: a channel is told once
@@ -337,11 +339,13 @@ class AlertWorker:
                             channel_id=sub.channel_id,
                             message_ts=told.message_ts,
                             alerted_at=now,
+                            waiting_since=since,
+                            business_id=room.business,
                         )
                     )
                     continue
                 key, room_id = waiting_key(room)
-                new.append((key, room.id, room.last_agent_visit))
+                new.append((key, room.id, room.last_agent_visit, room.business))
                 heapq.heappush(oldest, (-key, -room_id, room))
                 if len(oldest) > MAX_DIGEST_ROWS:
                     heapq.heappop(oldest)
@@ -406,7 +410,7 @@ class AlertWorker:
         self,
         sub: Subscription,
         rows: list[StaleRow],
-        new: list[tuple[float, int, datetime | None]],
+        new: list[NewWait],
         now: datetime,
         report: CycleReport,
     ) -> None:
@@ -416,7 +420,7 @@ class AlertWorker:
         shown = [row.chatroom_id for row in rows]
         shown_set = set(shown)
         # The rest in the digest's order (longest waiting first), for its "Show the other N" button.
-        rest = [chatroom_id for _, chatroom_id, _ in sorted(new) if chatroom_id not in shown_set]
+        rest = [chatroom_id for _, chatroom_id, *_ in sorted(new) if chatroom_id not in shown_set]
 
         pending = Digest(
             subscription_id=sub.id,
@@ -433,8 +437,10 @@ class AlertWorker:
                 channel_id=sub.channel_id,
                 message_ts=pending.message_ts,
                 alerted_at=now,
+                waiting_since=datetime.fromtimestamp(key, UTC) if key else None,
+                business_id=business,
             )
-            for _, chatroom_id, visit in new
+            for key, chatroom_id, visit, business in new
         ]
         # The intent first: the digest and its rows are recorded before the post, so a worker killed at
         # any point repeats nothing, and the next cycle finds the posted message to stamp (`_reconcile`).
@@ -501,7 +507,8 @@ class AlertWorker:
         fresh = self.deps.store.get_subscription(sub.id)
         if day is None or fresh is None:
             return
-        summary = daily_summary(self.deps.store.alerts_for(sub.id), day, zone, waiting, oldest_since)
+        history = self.deps.store.history(sub.team_id, since=now - SUMMARY_LOOKBACK)
+        summary = daily_summary(history, sub.id, day, zone, waiting, oldest_since)
         self.deps.store.update_subscription(fresh.model_copy(update={"last_summary_on": day.isoformat()}))
         try:
             self.publisher_for(sub).post_summary(sub, summary, now=now)

@@ -343,7 +343,7 @@ def snooze(
             session = deps.services.session(sub.team_id, sub.created_by)
     now = deps.clock()
     until = now + SNOOZE
-    rec = deps.store.snooze(sub.id, chatroom_id, until)
+    rec = deps.store.snooze(sub.id, chatroom_id, until, now=now)
     if rec is not None:
         snoozed(deps, actor, sub, chatroom_id, until)
     else:

@@ -7,13 +7,16 @@ open from Monday 22:00 to Saturday 06:00.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
-from bot.store import AlertRecord, Subscription
+from bot.stats import LOOKBACK, compute_stats, day_start
+from bot.store import HistoryEvent, Subscription
+
+SUMMARY_LOOKBACK = timedelta(days=2) + LOOKBACK
+"""The history a daily summary reads (yesterday, today so far, and the margin before yesterday)."""
 
 
 def zone_of(sub: Subscription, default: tzinfo) -> tzinfo:
@@ -39,14 +42,16 @@ def is_open(sub: Subscription, now: datetime, zone: tzinfo) -> bool:
 
 @dataclass(frozen=True)
 class DailySummary:
-    """`summary:09:00`: what waits now, and how yesterday went (from the alert records in the store)."""
+    """`summary:09:00`: what waits now, and how yesterday went (from the alert history in the store)."""
 
     waiting: int
     oldest_since: datetime | None
     alerted_yesterday: int
+    """Waits this subscription first alerted yesterday (its own digests, and its channel's others')."""
     median_minutes_to_visit: int | None
-    """Median time from an alert to the visit that resolved it, for rooms resolved yesterday."""
+    """Median time from going stale to an agent visit, for those of them visited since (`bot/stats.py`)."""
     escalated_yesterday: int
+    """Those of them escalated."""
 
 
 def summary_day(sub: Subscription, now: datetime, zone: tzinfo) -> date | None:
@@ -60,26 +65,22 @@ def summary_day(sub: Subscription, now: datetime, zone: tzinfo) -> date | None:
     return None if sub.last_summary_on == today.isoformat() else today
 
 
-def day_bounds(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
-    start = datetime.combine(day, time(0, 0), zone)
-    return start, datetime.combine(day + timedelta(days=1), time(0, 0), zone)
-
-
 def daily_summary(
-    records: Iterable[AlertRecord], today: date, zone: tzinfo, waiting: int, oldest_since: datetime | None
+    history: Iterable[HistoryEvent],
+    subscription_id: str,
+    today: date,
+    zone: tzinfo,
+    waiting: int,
+    oldest_since: datetime | None,
 ) -> DailySummary:
-    """Yesterday's figures from the store's alert records (alerted in a digest; resolved after an alert)."""
-    start, end = day_bounds(today - timedelta(days=1), zone)
-    alerted = escalated = 0
-    to_visit: list[float] = []
-    for rec in records:
-        if not rec.message_ts:
-            continue  # snoozed from the Home tab before any alert: never alerted
-        if start <= rec.alerted_at < end:
-            alerted += 1
-        if rec.escalated_at is not None and start <= rec.escalated_at < end:
-            escalated += 1
-        if rec.resolved_at is not None and start <= rec.resolved_at < end:
-            to_visit.append((rec.resolved_at - rec.alerted_at).total_seconds() / 60)
-    median = round(statistics.median(to_visit)) if to_visit else None
-    return DailySummary(waiting, oldest_since, alerted, median, escalated)
+    """Yesterday's figures from the alert history (read from `SUMMARY_LOOKBACK` ago): the same definitions as
+    `/chatrooms stats`, for this subscription's entries and yesterday's waits."""
+    yesterday = compute_stats(
+        history,
+        start=day_start(today - timedelta(days=1), zone),
+        end=day_start(today, zone),
+        zone=zone,
+        subscription_id=subscription_id,
+    )
+    median = round(yesterday.median_minutes) if yesterday.median_minutes is not None else None
+    return DailySummary(waiting, oldest_since, yesterday.alerted, median, yesterday.escalated)

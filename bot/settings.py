@@ -90,6 +90,8 @@ class Settings(BaseSettings):
     alert_default_threshold_minutes: int = Field(240, ge=1, le=60 * 24 * 30)
     # The audit trail keeps entries this many days; older ones are pruned by the alert worker (hourly).
     audit_retention_days: int = Field(365, ge=1, le=3660)
+    # The alert history behind `/chatrooms stats` and the daily summary: entries older than this are removed.
+    history_retention_days: int = Field(400, ge=1, le=3660)
     # Processes without the web app (the alert worker, Socket Mode) serve their Prometheus /metrics on this port.
     metrics_port: int | None = Field(None, ge=1, le=65535)
 

@@ -89,7 +89,7 @@ def change(
 
 def unsubscribe(deps: Deps, actor: Actor, sub: Subscription) -> bool:
     """Remove a team's subscription (with its alert state); whether it was there (and so recorded)."""
-    if not deps.store.remove_subscription(actor.team_id, sub.id):
+    if not deps.store.remove_subscription(actor.team_id, sub.id, now=deps.clock()):
         return False
     deps.services.audit.record(
         actor, "unsubscribe", subscription_id=sub.id, channel_id=sub.channel_id, detail=options_text(sub)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,7 +51,7 @@ def open_store(settings: Settings, *, local: bool) -> Store:
     """
     cipher = store_cipher(settings, local=local)
     try:
-        return Store(settings.store_location, cipher)
+        return Store(settings.store_location, cipher, history_retention=timedelta(days=settings.history_retention_days))
     except StoreError as exc:  # a wrong key, a damaged file, an old schema: what is wrong and what to do
         raise SettingsError(str(exc)) from None
 

@@ -423,7 +423,7 @@ class Console:
                 "  /chatrooms list active:true",
                 "  /chatrooms edit 1000012",
                 "  /chatrooms run MARK_VISITED 1000012 1000013",
-                "  /chatrooms alerts subscribe     then  :alerts",
+                "  /chatrooms alerts subscribe     then  :alerts   (and :clock +1h, /chatrooms stats)",
                 "Press a button by typing its number. :help lists console commands; :quit or Ctrl-D exits.",
             ]
         )

@@ -21,7 +21,7 @@ from bot.slack.grammar import HelpIntent, Intent
 from bot.slack.handlers import Handlers
 from bot.slack.handlers import install as install_handlers
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
-from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run
+from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run, stats
 from bot.slack.listeners.router import Router
 from bot.slack.shape import ShapeCheck
 
@@ -37,6 +37,7 @@ FEATURES: list[Handlers] = [
     alerts.handlers,
     home.handlers,
     audit.handlers,
+    stats.handlers,
 ]
 # Every subcommand the grammar parses is served by a feature (help is answered in the command's ack).
 SUBCOMMANDS = [t for t in get_args(Intent) if t is not HelpIntent]

@@ -7,7 +7,7 @@ bot/store/migrations).
 """
 
 from bot.store.audit import AuditAction, AuditChannel, AuditEntry, FieldChange, Outcome
-from bot.store.base import TABLES, Store, Tables, Tx, open_tables
+from bot.store.base import HISTORY_RETENTION, TABLES, Store, Tables, Tx, open_tables
 from bot.store.errors import StoreDamaged, StoreError, StoreKeyMismatch, StoreSchemaBehind, StoreUnavailable
 from bot.store.keys import BAD_KEY_MESSAGE, Cipher, StoreKey, fernet_from_setting, local_key_file
 from bot.store.models import (
@@ -15,6 +15,7 @@ from bot.store.models import (
     PENDING_PREFIX,
     AlertRecord,
     Digest,
+    HistoryEvent,
     Scope,
     Subscription,
     new_pending_ts,
@@ -23,6 +24,7 @@ from bot.store.models import (
 
 __all__ = [
     "BAD_KEY_MESSAGE",
+    "HISTORY_RETENTION",
     "OPTION_FIELDS",
     "PENDING_PREFIX",
     "TABLES",
@@ -33,6 +35,7 @@ __all__ = [
     "Cipher",
     "Digest",
     "FieldChange",
+    "HistoryEvent",
     "Outcome",
     "Scope",
     "Store",

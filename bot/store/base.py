@@ -14,6 +14,14 @@ transactions (`Tables`, `Tx`); everything else lives here, above the storage, so
   other processes (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``SELECT … FOR UPDATE``), and a decision over a
   whole table (``subscribe_once``) first serialises that table's writers (`Tx.serialize`).
 
+*The alert history* (``alert_history``): every write of alert records (`Store._record`) compares each record
+with the one it replaces and appends what changed — alerted (once its digest is posted), escalated (or
+un-escalated when the post was refused), snoozed, resolved, and unwatched when a subscription is removed —
+in the same transaction, so the history and the alert state never disagree. Entries are keyed
+``team:time:…``: a team's window is one key-range read (`Store.history`), and each append removes that team's
+entries older than the retention (``HISTORY_RETENTION_DAYS``) with one key-range delete. `bot/stats.py`
+turns entries into figures.
+
 To add an operation (escalations, quiet hours, …): write it here in terms of `Tx`; both backends get it.
 A new kind of record is one more name in `TABLES` (and, on PostgreSQL, one Alembic revision).
 
@@ -26,7 +34,7 @@ import contextlib
 import json
 import logging
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -39,7 +47,16 @@ from bot.nexudus.credentials import Credentials
 from bot.store.audit import AuditChannel, AuditEntry, audit_channel_key, time_key
 from bot.store.errors import StoreKeyMismatch
 from bot.store.keys import Cipher
-from bot.store.models import PENDING_PREFIX, WORKER_FIELDS, AlertRecord, Digest, Scope, Subscription
+from bot.store.models import (
+    PENDING_PREFIX,
+    WORKER_FIELDS,
+    AlertRecord,
+    Digest,
+    HistoryEvent,
+    HistoryKind,
+    Scope,
+    Subscription,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +64,8 @@ TABLES = ("credentials", "subscriptions", "alerts", "digests", "meta", "audit", 
 """Every table of the store; each holds JSON records under a text key. ``audit`` (changes made through the
 app) and ``alert_history`` (each wait: stale, alerted, escalated, visited) are append-only."""
 
+HISTORY_RETENTION = timedelta(days=400)
+"""How long the alert history is kept by default (``HISTORY_RETENTION_DAYS``): a year of stats and some."""
 KEY_CHECK = "key_check"
 ALERT_CYCLE = "alert_cycle"
 """The last alert-cycle slot a worker claimed (see `Store.alert_cycle`)."""
@@ -140,6 +159,67 @@ def _digest_key(sub_id: str, message_ts: str) -> str:
     return f"{sub_id}:{message_ts}"
 
 
+def _history_key(event: HistoryEvent) -> str:
+    """``team:time:chatroom:subscription:kind``: one team's history is one key range, in time order, so a
+    window (`Store.history`) and the retention (`Store._append_history`) are key-range operations."""
+    return f"{event.team_id}:{time_key(event.at)}:{event.chatroom_id:012d}:{event.subscription_id}:{event.kind}"
+
+
+def _alerted(rec: AlertRecord) -> bool:
+    """Shown in a posted digest (not a pending intent, not a snooze from the Home tab before any alert)."""
+    return bool(rec.message_ts) and not rec.message_ts.startswith(PENDING_PREFIX)
+
+
+def _changes(old: AlertRecord | None, new: AlertRecord, at: datetime | None) -> list[tuple[HistoryKind, datetime]]:
+    """What writing ``new`` over ``old`` (one room of one subscription) adds to the history, and when."""
+    found: list[tuple[HistoryKind, datetime]] = []
+    same_wait = old is not None and old.last_agent_visit == new.last_agent_visit
+    if _alerted(new) and not (old is not None and same_wait and _alerted(old) and old.alerted_at == new.alerted_at):
+        found.append(("alerted", new.alerted_at))
+    if new.escalated_at is not None and (old is None or old.escalated_at is None or not same_wait):
+        found.append(("escalated", new.escalated_at))
+    if old is not None and same_wait and old.escalated_at is not None and new.escalated_at is None:
+        found.append(("unescalated", old.escalated_at))  # its post was refused: it did not happen
+    if new.snoozed_until is not None and (old is None or old.snoozed_until != new.snoozed_until):
+        found.append(("snoozed", at or new.alerted_at))
+    if new.resolved_at is not None and (old is None or old.resolved_at is None or not same_wait):
+        found.append(("resolved", new.resolved_at))
+    return found
+
+
+def _history_events(
+    sub: Subscription | None, old: AlertRecord | None, new: AlertRecord, at: datetime | None
+) -> list[HistoryEvent]:
+    """The history entries for one alert write; none when its subscription is gone (removed meanwhile)."""
+    changes = _changes(old, new, at)
+    if not changes or sub is None:
+        return []
+    since = new.waiting_since or new.last_agent_visit
+    stale_at = since + timedelta(minutes=sub.threshold_minutes) if since is not None else None
+    if stale_at is not None and stale_at < sub.created_at:
+        stale_at = sub.created_at  # stale before the alerts were set up: the desk's time starts with them
+    # A room of another business than the alerts now follow (`alerts change … business:`) that the scan stopped
+    # finding may have left the business rather than been visited: no longer watched, not a visit.
+    elsewhere = new.business_id is not None and sub.business_id not in (None, new.business_id)
+    return [
+        HistoryEvent(
+            kind="unwatched" if kind == "resolved" and elsewhere and new.resolved_by is None else kind,
+            at=when,
+            team_id=sub.team_id,
+            subscription_id=new.subscription_id,
+            channel_id=new.channel_id,
+            chatroom_id=new.chatroom_id,
+            business_id=new.business_id if new.business_id is not None else sub.business_id,
+            last_agent_visit=new.last_agent_visit,
+            waiting_since=since,
+            stale_at=stale_at,
+            by=new.resolved_by if kind == "resolved" else None,
+            until=new.snoozed_until if kind == "snoozed" else None,
+        )
+        for kind, when in changes
+    ]
+
+
 def _tokens(value: Any) -> list[str]:
     """The Fernet tokens in one credentials record."""
     if not isinstance(value, dict):
@@ -203,7 +283,10 @@ class Store:
     with a key list, re-encrypts every login under the first key.
     """
 
-    def __init__(self, where: Path | str | Tables, cipher: Cipher) -> None:
+    def __init__(
+        self, where: Path | str | Tables, cipher: Cipher, *, history_retention: timedelta = HISTORY_RETENTION
+    ) -> None:
+        self.history_retention = history_retention
         self._tables = open_tables(where)
         self.path: Path | None = getattr(self._tables, "path", None)
         self._cipher = cipher
@@ -521,15 +604,32 @@ class Store:
                         )
             return before, after
 
-    def remove_subscription(self, team_id: str, sub_id: str) -> bool:
+    def remove_subscription(self, team_id: str, sub_id: str, *, now: datetime | None = None) -> bool:
         """Remove a team's subscription with its alerts and digests, in one transaction.
 
-        Another team's id is treated as unknown (False), so ids cannot be probed across teams.
+        Another team's id is treated as unknown (False), so ids cannot be probed across teams. With ``now``, the
+        history records that the rooms it had alerted and still saw waiting are no longer watched by it.
         """
         with self._write() as tx:
             value = tx.get("subscriptions", sub_id)
             if not isinstance(value, dict) or value.get("team_id") != team_id:
                 return False
+            if now is not None:
+                waiting = [
+                    AlertRecord.model_validate(rec)
+                    for _, rec in tx.range("alerts", *_prefix_bounds(sub_id))
+                    if isinstance(rec, dict) and rec.get("resolved_at") is None
+                ]
+                self._append_history(
+                    tx,
+                    [
+                        # the wait as an alert names it, told as no longer watched by this subscription
+                        event.model_copy(update={"kind": "unwatched", "at": now})
+                        for rec in waiting
+                        if _alerted(rec)
+                        for event in _history_events(Subscription.model_validate(value), None, rec, None)[:1]
+                    ],
+                )
             tx.delete("subscriptions", sub_id)
             for table in ("alerts", "digests"):
                 tx.delete_range(table, *_prefix_bounds(sub_id))
@@ -550,8 +650,7 @@ class Store:
         if not recs:
             return
         with self._write() as tx:
-            for rec in recs:
-                tx.put("alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
+            self._record(tx, recs)
 
     def alerts_for(self, sub_id: str) -> list[AlertRecord]:
         """A subscription's alert records, by a key-range scan rather than a full table scan."""
@@ -562,19 +661,82 @@ class Store:
         with self._write() as tx:
             return tx.delete("alerts", _alert_key(sub_id, chatroom_id))
 
-    def snooze(self, sub_id: str, chatroom_id: int, until: datetime) -> AlertRecord | None:
-        """Silence one chatroom's alert until ``until``; None if there is no such alert.
+    def _record(
+        self,
+        tx: Tx,
+        recs: list[AlertRecord],
+        *,
+        at: datetime | None = None,
+        sub: Any = None,
+        old: Iterable[AlertRecord] | None = None,
+    ) -> None:
+        """Write alert records and, in the same transaction, append what their changes add to the history.
+
+        Each record's subscription is read first (``sub`` when the caller already has), then the records it
+        replaces (``old`` when the caller already has them): on PostgreSQL every write takes its locks in the
+        order subscription → alerts, as `remove_subscription` does, so two writers never wait on each other.
+        """
+        events: list[HistoryEvent] = []
+        for sub_id in dict.fromkeys(rec.subscription_id for rec in recs):
+            mine = [rec for rec in recs if rec.subscription_id == sub_id]
+            value = sub if sub is not None else tx.get("subscriptions", sub_id)
+            watcher = Subscription.model_validate(value) if isinstance(value, dict) else None
+            if old is not None:
+                before = {rec.chatroom_id: rec for rec in old if rec.subscription_id == sub_id}
+            elif len(mine) > 32:  # a digest's rows: one key-range read of the subscription's, not one read each
+                wanted = {_alert_key(sub_id, rec.chatroom_id) for rec in mine}
+                stored = [
+                    AlertRecord.model_validate(raw)
+                    for key, raw in tx.range("alerts", *_prefix_bounds(sub_id))
+                    if key in wanted
+                ]
+                before = {rec.chatroom_id: rec for rec in stored}
+            else:
+                before = {
+                    rec.chatroom_id: AlertRecord.model_validate(raw)
+                    for rec in mine
+                    if (raw := tx.get("alerts", _alert_key(sub_id, rec.chatroom_id))) is not None
+                }
+            for rec in mine:
+                tx.put("alerts", _alert_key(sub_id, rec.chatroom_id), rec.model_dump(mode="json"))
+                events += _history_events(watcher, before.get(rec.chatroom_id), rec, at)
+        self._append_history(tx, events)
+
+    def _append_history(self, tx: Tx, events: list[HistoryEvent]) -> None:
+        """Append history entries; each team's entries older than the retention go in the same transaction (a
+        key-range delete below the oldest time kept: an index seek, nothing to scan when nothing expired)."""
+        for event in events:
+            tx.put("alert_history", _history_key(event), event.model_dump(mode="json"))
+        latest: dict[str, datetime] = {}
+        for event in events:
+            latest[event.team_id] = max(latest.get(event.team_id, event.at), event.at)
+        for team_id, when in latest.items():
+            tx.delete_range("alert_history", f"{team_id}:", f"{team_id}:{time_key(when - self.history_retention)}")
+
+    def history(self, team_id: str, since: datetime, until: datetime | None = None) -> list[HistoryEvent]:
+        """One team's alert history from ``since`` (until ``until``), oldest first: one key-range read."""
+        high = f"{team_id}:{time_key(until)}" if until is not None else f"{team_id};"
+        with self._read() as tx:
+            rows = tx.range("alert_history", f"{team_id}:{time_key(since)}", high)
+        return [HistoryEvent.model_validate(value) for _, value in rows]
+
+    def snooze(
+        self, sub_id: str, chatroom_id: int, until: datetime, *, now: datetime | None = None
+    ) -> AlertRecord | None:
+        """Silence one chatroom's alert until ``until``; None if there is no such alert. The history records
+        the snooze at ``now`` (None: at its alert's time).
 
         Read and write happen in one transaction (the row locked), so a concurrent ``put_alert`` from the
         worker is either fully before (and kept, snoozed) or fully after.
         """
-        key = _alert_key(sub_id, chatroom_id)
         with self._write() as tx:
-            value = tx.get("alerts", key)
+            sub = tx.get("subscriptions", sub_id)  # first, as everywhere: one lock order
+            value = tx.get("alerts", _alert_key(sub_id, chatroom_id))
             if value is None:
                 return None
-            rec = AlertRecord.model_validate(value).model_copy(update={"snoozed_until": until})
-            tx.put("alerts", key, rec.model_dump(mode="json"))
+            old = AlertRecord.model_validate(value)
+            rec = old.model_copy(update={"snoozed_until": until})
+            self._record(tx, [rec], at=now, sub=sub, old=[old])
             return rec
 
     def put_digest(self, digest: Digest) -> None:
@@ -591,13 +753,14 @@ class Store:
         if not digest.pending:
             raise ValueError("begin_digest takes a digest whose message_ts is pending")
         with self._write() as tx:
+            sub = tx.get("subscriptions", digest.subscription_id)
             tx.put("digests", _digest_key(digest.subscription_id, digest.message_ts), digest.model_dump(mode="json"))
-            for rec in recs:
-                tx.put("alerts", _alert_key(rec.subscription_id, rec.chatroom_id), rec.model_dump(mode="json"))
+            self._record(tx, recs, sub=sub)
 
     def stamp_digest(self, sub_id: str, pending_ts: str, message_ts: str) -> Digest | None:
         """Give a pending digest and its rows Slack's ts, in one transaction; None if there was no such intent."""
         with self._write() as tx:
+            sub = tx.get("subscriptions", sub_id)  # first, as everywhere: one lock order
             value = tx.get("digests", _digest_key(sub_id, pending_ts))
             if value is None:
                 return None
@@ -605,35 +768,36 @@ class Store:
             digest = pending.model_copy(update={"message_ts": message_ts})
             tx.delete("digests", _digest_key(sub_id, pending_ts))
             tx.put("digests", _digest_key(sub_id, message_ts), digest.model_dump(mode="json"))
-            self._restamp(tx, pending, message_ts)
+            self._restamp(tx, pending, message_ts, sub)
             return digest
 
     def drop_digest(self, sub_id: str, pending_ts: str) -> int:
         """Forget a digest that never reached Slack and its rows, so the next cycle posts them; rows dropped."""
         with self._write() as tx:
+            tx.get("subscriptions", sub_id)  # first, as everywhere: one lock order
             value = tx.get("digests", _digest_key(sub_id, pending_ts))
             if value is None:
                 return 0
             tx.delete("digests", _digest_key(sub_id, pending_ts))
             return self._restamp(tx, Digest.model_validate(value), None)
 
-    @staticmethod
-    def _restamp(tx: Tx, digest: Digest, new_ts: str | None) -> int:
+    def _restamp(self, tx: Tx, digest: Digest, new_ts: str | None, sub: Any = None) -> int:
         """Point a digest's rows from its ts to ``new_ts`` (None: delete them); rows touched.
 
         Only rows still pointing at this digest change: one alerted again since keeps its newer digest.
         One key-range read of the subscription's rows (locked), however many digests it has.
         """
-        touched = 0
+        touched: list[AlertRecord] = []
         for key, value in tx.range("alerts", *_prefix_bounds(digest.subscription_id)):
             if not isinstance(value, dict) or value.get("message_ts") != digest.message_ts:
                 continue
             if new_ts is None:
                 tx.delete("alerts", key)
-            else:
-                tx.put("alerts", key, {**value, "message_ts": new_ts})
-            touched += 1
-        return touched
+            touched.append(AlertRecord.model_validate(value))
+        if new_ts is not None:  # posted: its rooms were alerted (a dropped intent never was)
+            restamped = [rec.model_copy(update={"message_ts": new_ts}) for rec in touched]
+            self._record(tx, restamped, sub=sub, old=touched)
+        return len(touched)
 
     def mark_digest(self, sub_id: str, message_ts: str, resolved: dict[int, str] | None = None) -> Digest | None:
         """Record rows resolved from a posted digest and flag it for a redraw, in one transaction.

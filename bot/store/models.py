@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -97,6 +98,51 @@ class AlertRecord(BaseModel):
     """When this wait was escalated (recorded before the post: an escalation is posted at most once)."""
     escalation_ts: str | None = None
     """The escalation's message in the digest's thread, updated when the room is resolved."""
+    waiting_since: datetime | None = None
+    """When the member's wait began: the last agent visit, or the room's creation when never visited (None:
+    unknown, e.g. a record written before the alert history existed)."""
+    business_id: int | None = None
+    """The room's business, when the scan saw it."""
+
+
+HistoryKind = Literal["alerted", "escalated", "unescalated", "snoozed", "resolved", "unwatched"]
+
+
+class HistoryEvent(BaseModel):
+    """One entry of the append-only alert history: something that happened to one wait of one room, as one
+    subscription saw it. Written by the store in the same transaction as the alert record it follows from
+    (`Store._record`); never changed afterwards, removed only by the retention (``HISTORY_RETENTION_DAYS``).
+
+    A *wait* is a chatroom and the last agent visit it waits since (None: never visited): several
+    subscriptions seeing one wait write one event each, and `bot/stats.py` counts the wait once.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    kind: HistoryKind
+    """alerted (posted in a digest, or recorded against a sibling's digest in the same channel), escalated,
+    unescalated (the escalation post was refused: it did not happen), snoozed, resolved (visited — by a button,
+    or seen no longer stale in Nexudus: visited or closed), unwatched (its subscription was removed)."""
+    at: datetime
+    team_id: str
+    subscription_id: str
+    channel_id: str
+    chatroom_id: int
+    business_id: int | None = None
+    last_agent_visit: datetime | None = None
+    """The visit the member waits since: with the chatroom, it names the wait."""
+    waiting_since: datetime | None = None
+    stale_at: datetime | None = None
+    """When the wait passed the subscription's threshold, or when the subscription was set up if later (a room
+    already stale then is the desk's from that moment on); None: unknown, stats then count from the alert."""
+    by: str | None = None
+    """The Slack user who resolved it from a button (None: Nexudus itself)."""
+    until: datetime | None = None
+    """The end of a snooze."""
+
+    @property
+    def wait(self) -> tuple[int, datetime | None]:
+        return self.chatroom_id, self.last_agent_visit
 
 
 class Scope(BaseModel):

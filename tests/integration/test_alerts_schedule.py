@@ -7,12 +7,13 @@ import statistics
 from datetime import timedelta
 
 import pytest
-from conftest import EVERY_DIALECT, SLACK_E2E, RunningApp
+from conftest import EVERY_DIALECT, SLACK_E2E, START, RunningApp
 from test_alerts_flow import add_room, replies, subscribe, text, worker
 from test_alerts_flow import sandbox as sandbox
 
 from bot.console.driver import find_action
 from bot.slack import ids
+from bot.slack.views.alerts import duration_text
 
 pytestmark = [pytest.mark.integration, EVERY_DIALECT, SLACK_E2E]
 
@@ -148,13 +149,17 @@ def test_the_daily_summary_counts_match_the_store(logged_in: RunningApp) -> None
     assert alerts.run_cycle().summaries == 1
     summary = top_level_posts(app)[-1]["text"]
 
+    # The counts are the store's alert history of that day: each wait alerted, and when it was visited.
     sub = app.deps.store.subscriptions()[0]
-    records = app.deps.store.alerts_for(sub.id)
-    wednesday = [r for r in records if r.alerted_at.date().isoformat() == "2026-11-25"]
-    visits = [(r.resolved_at - r.alerted_at).total_seconds() / 60 for r in wednesday if r.resolved_at]
-    waiting = [r for r in records if r.resolved_at is None]
-    assert f"yesterday {len(wednesday)} alerted" in summary  # 3
-    assert f"median time to visit {round(statistics.median(visits))} min" in summary  # 42 min
+    history = [e for e in app.deps.store.history(sub.team_id, START) if e.subscription_id == sub.id]
+    wednesday = [e for e in history if e.kind == "alerted" and e.at.date().isoformat() == "2026-11-25"]
+    stale = {e.chatroom_id: e.stale_at for e in wednesday}
+    visits = [(e.at - stale[e.chatroom_id]).total_seconds() / 60 for e in history if e.kind == "resolved"]
+    waiting = set(stale) - {e.chatroom_id for e in history if e.kind == "resolved"}
+    # Stale since 11:00, before the alerts were set up at 12:00: the desk's time runs from 12:00 to 12:42.
+    assert len(wednesday) == 3 and sorted(visits) == [42.0, 42.0]
+    assert f"yesterday {len(wednesday)} alerted" in summary
+    assert f"median time to visit {duration_text(round(statistics.median(visits)))} after going stale" in summary
     assert f"{len(waiting)} room waiting, oldest 26 h" in summary  # Room 2, last visited Wednesday 07:00
     assert alerts.run_cycle().summaries == 0  # once a day
     app.clock.advance(days=1)

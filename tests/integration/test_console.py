@@ -516,3 +516,23 @@ def test_the_audit_trail_and_its_channel_work_in_the_console(console: Console) -
     assert "╭─ #ops\n│ 📜 @demo edited Desk booking – Zoë Müller `#1000002`: Active yes → no" in out
     assert "@demo edited Front desk & co `#1000001`: Name “Mail & parcels – Northwind Labs” → “Front desk & co”" in out
     assert "`user:nobody` is not a person I can find" in out
+
+
+def test_stats_after_a_day_of_alerts(console: Console) -> None:
+    empty = run(console, "/chatrooms stats")
+    assert "No room was alerted in this workspace" in empty
+    assert "No channel has alerts set up" in empty
+    out = run(console, "/chatrooms alerts subscribe after:4h\n:alerts\n:clock +20m\n:press 1\n:alerts")
+    assert "✅ Marked visited by @demo." in out
+    cycle = re.search(r"\(alert cycle: 1 subscriptions scanned, 0 paused, (\d+) chatrooms alerted", out)
+    assert cycle is not None, out
+    alerted = int(cycle[1])
+    stats = run(console, "/chatrooms stats since:7d")
+    assert "Response times" in stats and f"{alerted} rooms alerted" in stats
+    # Every room was stale before the alerts were set up: counted from then, visited 20 minutes later.
+    assert "median 20 min, 90th percentile 20 min (1 visited)" in stats
+    assert re.search(r"│ Alerted {7}[▁█]{7}  max \d+", stats), stats  # the code block, a mark a day
+    assert "A mark a day" in stats
+    assert "stats go back at most 365 days" in run(console, "/chatrooms stats since:400d")
+    home = run(console, ":home")
+    assert f"Last 7 days: {alerted} rooms alerted · median 20 min from going stale to a visit" in home

@@ -9,7 +9,7 @@ exception. Messages, usage lines and help text are Slack mrkdwn, already escaped
     dates.py     typed dates and ages → aware datetimes (and back)
     values.py    ids, yes/no, names, bounded numbers
     filters.py   THE table of `list`/`search` filters (and sort fields), and parsing them
-    commands.py  the other subcommands' arguments (show, edit, create, run, alerts, …)
+    commands.py  the other subcommands' arguments (show, edit, create, run, alerts, stats, …)
     help.py      one row per subcommand: summary, usage, details, aliases; the help text
     parser.py    parse_command: dispatch to the subcommand's parser
     format.py    a ListIntent back to words (list header) and to command text (Previous/Next)
@@ -41,6 +41,7 @@ from bot.slack.grammar.intents import (
     LogoutIntent,
     RunIntent,
     ShowIntent,
+    StatsIntent,
     WhoamiIntent,
 )
 from bot.slack.grammar.parser import parse_command
@@ -71,6 +72,7 @@ __all__ = [
     "LogoutIntent",
     "RunIntent",
     "ShowIntent",
+    "StatsIntent",
     "WhoamiIntent",
     "audit_text",
     "describe_filters",

@@ -16,6 +16,7 @@ from bot.slack.grammar.filters import FILTER_KEYS
 from bot.slack.grammar.help import ALIASES, USAGE
 from bot.slack.grammar.intents import (
     COMMAND,
+    MAX_STATS_DAYS,
     MAX_THRESHOLD_MINUTES,
     MIN_THRESHOLD_MINUTES,
     AlertsChangeIntent,
@@ -30,6 +31,7 @@ from bot.slack.grammar.intents import (
     Intent,
     RunIntent,
     ShowIntent,
+    StatsIntent,
 )
 from bot.slack.grammar.lexer import QUOTE_LIMIT, Keys, Token, clean, did_you_mean, escape, q, unescape
 from bot.slack.grammar.values import check_name, flag, key_id, name_from_words, parse_ids, user_ids
@@ -516,3 +518,48 @@ def _channel(token: Token, usage: str) -> str:
     raise GrammarError(
         f"{q(token.source)} is not a channel; pick one from Slack's autocomplete (type `#`).{hint}", usage
     )
+
+
+# --------------------------------------------------------------------------------------------- stats
+
+_STATS_KEYS = Keys(
+    {"business": _Option("business", _BUSINESS_EXAMPLE), "since": _Option("since", "since:30d")},
+    "something `stats` takes",
+    "business, since",
+    needs_value=False,  # an empty `since:` is "not a number of days", an empty `business:` not a business id
+)
+_DAYS = re.compile(r"([0-9]{1,12})\s*(d|w|days?|weeks?)?", re.IGNORECASE)
+
+
+def parse_stats(args: Sequence[Token]) -> StatsIntent:
+    usage = USAGE["stats"]
+    values: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for token in args:
+        key, raw = token.split()
+        if key is None:
+            raise GrammarError(
+                f"{q(token.source)} is not something `stats` takes; give `business:ID` and/or `since:30d`.", usage
+            )
+        spec, value = _STATS_KEYS.take(key, raw, token.source, seen, usage)
+        if spec.key == "business":
+            values["business"] = key_id(value, token.source, "business", _BUSINESS_EXAMPLE, usage)
+        else:
+            values["days"] = _stats_days(value, token.source, usage)
+    return StatsIntent(**values)
+
+
+def _stats_days(value: str, source: str, usage: str) -> int:
+    """`since:30d`, `since:2w`, `since:30` (days): 1 to `MAX_STATS_DAYS` days back, today included."""
+    found = _DAYS.fullmatch(value.strip())
+    if found is None:
+        hint = " Stats count whole days." if duration(value, bare_minutes=False) is not None else ""
+        raise GrammarError(
+            f"{q(source)} is not a number of days; use e.g. `since:30d`, `since:2w` or `since:7`.{hint}", usage
+        )
+    days = int(found.group(1)) * (7 if (found.group(2) or "d").lower().startswith("w") else 1)
+    if days < 1:
+        raise GrammarError(f"{q(source)} is no time at all; give at least `since:1d` (today).", usage)
+    if days > MAX_STATS_DAYS:
+        raise GrammarError(f"{q(source)} is too far back; stats go back at most {MAX_STATS_DAYS} days.", usage)
+    return days

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from bot.rules import MAX_NAME
 from bot.slack.grammar.dates import DATE_FORMS
 from bot.slack.grammar.filters import FILTERS, SORT_FIELDS_HELP
-from bot.slack.grammar.intents import COMMAND, MAX_IDS
+from bot.slack.grammar.intents import COMMAND, DEFAULT_STATS_DAYS, MAX_IDS, MAX_STATS_DAYS
 from bot.slack.grammar.lexer import QUOTE_LIMIT, q
 
 _C = COMMAND
@@ -167,6 +167,23 @@ COMMANDS: tuple[CommandHelp, ...] = (
             )
         ),
         aliases=("history",),
+    ),
+    CommandHelp(
+        "stats",
+        "how fast waiting members get an agent: response times of this workspace's alerts",
+        f"`{_C} stats [business:ID] [since:30d]` — e.g. `{_C} stats` or `{_C} stats business:9001 since:7d`",
+        "\n".join(
+            (
+                f"• `since:30d` (the default), `since:2w`, `since:7` — today and the days before it, at most "
+                f"{MAX_STATS_DAYS} days (default {DEFAULT_STATS_DAYS})",
+                "• `business:ID` — only chatrooms of that business",
+                "Shows the rooms alerted, the median and 90th percentile time from a room going stale (its last "
+                "agent visit plus the alert threshold, or when the alerts were set up if it was stale already) to "
+                "an agent visit, escalations, rooms still waiting, and a line a day. A room seen by several alert "
+                "subscriptions counts once. Days are the space's time zone.",
+            )
+        ),
+        aliases=("statistics",),
     ),
 )
 _BY_NAME = {command.name: command for command in COMMANDS}

@@ -17,6 +17,8 @@ MIN_THRESHOLD_MINUTES = 5
 MAX_THRESHOLD_MINUTES = 30 * 24 * 60
 MAX_AGE = timedelta(days=3660)  # relative dates reach back at most ~10 years
 MAX_MESSAGE = 500
+DEFAULT_STATS_DAYS = 30
+MAX_STATS_DAYS = 365
 INTERNAL_MESSAGE = "Sorry, I couldn't read that command."
 
 PositiveId = Annotated[int, Field(ge=1, le=MAX_ID)]
@@ -208,6 +210,13 @@ class AuditChannelIntent(_Intent):
     off: bool = False
 
 
+class StatsIntent(_Intent):
+    """`stats [business:ID] [since:30d]`: response times of the workspace's alerts over the last days."""
+
+    business: PositiveId | None = None
+    days: int = Field(default=DEFAULT_STATS_DAYS, ge=1, le=MAX_STATS_DAYS)
+
+
 Intent: TypeAlias = (
     HelpIntent
     | LoginIntent
@@ -227,6 +236,7 @@ Intent: TypeAlias = (
     | AlertsUnsubscribeIntent
     | AuditIntent
     | AuditChannelIntent
+    | StatsIntent
 )
 
 

@@ -49,6 +49,7 @@ _PARSERS: dict[str, Parser] = {
     "run": _args_only(commands.parse_run),
     "alerts": _args_only(commands.parse_alerts),
     "audit": parse_audit,
+    "stats": _args_only(commands.parse_stats),
 }
 _ALL_COMMANDS = [*HELP_TOPICS, *ALIASES]
 

@@ -1,4 +1,5 @@
-"""The App Home tab: login status, the user's alert subscriptions, and the chatrooms waiting now.
+"""The App Home tab: login status, the user's alert subscriptions, the workspace's last 7 days of response
+times, and the chatrooms waiting now.
 
 Published on `app_home_opened` (in a lazy listener: it reads Nexudus) and after login or logout, via
 `deps.refresh_home`, which the login flow calls.
@@ -19,6 +20,7 @@ from bot.slack import ids
 from bot.slack.context import Ctx
 from bot.slack.errors import describe
 from bot.slack.handlers import Click, Handlers
+from bot.slack.listeners.stats import workspace_stats
 from bot.slack.views.alerts import (
     MAX_HOME_ROWS,
     MAX_HOME_SECTIONS,
@@ -27,6 +29,7 @@ from bot.slack.views.alerts import (
     duration_text,
     render_home,
 )
+from bot.slack.views.stats import home_stats_blocks
 from bot.stale import oldest_stale
 
 log = logging.getLogger(__name__)
@@ -75,7 +78,10 @@ def build_home(deps: Deps, team_id: str, user_id: str) -> dict[str, Any]:
                     rows.append(stale_row(room))
             sections.append(HomeSection(title, sub_id, rows, total, above=above))
     refused = deps.services.refused_roles(team_id, user_id)
-    return render_home(email=email, subscriptions=subs, sections=sections, now=now, note=note, refused=refused)
+    week = home_stats_blocks(workspace_stats(deps, team_id, days=7))
+    return render_home(
+        email=email, subscriptions=subs, sections=sections, now=now, note=note, refused=refused, week=week
+    )
 
 
 def publish_home(deps: Deps, client: WebClient, team_id: str, user_id: str) -> None:

@@ -33,7 +33,7 @@ from bot.store import Subscription
 
 MAX_HOME_ROWS = 30  # 60 blocks of rows, leaving 40 for login status, subscriptions and headings
 MAX_HOME_SUBSCRIPTIONS = 10
-MAX_HOME_SECTIONS = 5  # with 10 subscriptions and 30 rows, the Home tab stays under 100 blocks
+MAX_HOME_SECTIONS = 5  # with 10 subscriptions, 30 rows and the last 7 days, the Home tab stays under 100 blocks
 MAX_LISTED_SUBSCRIPTIONS = 45  # one block each under the 50-block message limit (with a note, a head, a hint)
 MAX_NAME = 150
 SNOOZE_LABEL = "Snooze 1 h"
@@ -326,7 +326,7 @@ def render_summary(sub: Subscription, summary: DailySummary, now: datetime) -> d
     else:
         now_text = "no room waiting"
     median = (
-        f", median time to visit {duration_text(summary.median_minutes_to_visit)}"
+        f", median time to visit {duration_text(summary.median_minutes_to_visit)} after going stale"
         if summary.median_minutes_to_visit is not None
         else ""
     )
@@ -510,8 +510,10 @@ def render_home(
     now: datetime,
     note: str | None = None,
     refused: frozenset[str] = frozenset(),
+    week: Sequence[Block] = (),
 ) -> dict[str, Any]:
-    """The Home tab: login status, the user's subscriptions, and what is waiting now, with actions."""
+    """The Home tab: login status, the user's subscriptions, the last 7 days (`week`: the workspace's response
+    times, `bot/slack/views/stats.py`) and what is waiting now, with actions."""
     blocks: list[Block] = [header("Nexudus chatrooms")]
     if email:
         blocks.append(
@@ -544,6 +546,7 @@ def render_home(
         blocks.append(
             context("None yet. In a channel, `/chatrooms alerts subscribe after:4h` posts waiting chatrooms there.")
         )
+    blocks.extend(week)
     budget = MAX_HOME_ROWS
     for number, part in enumerate(list(sections)[:MAX_HOME_SECTIONS]):
         blocks.append(divider())
