@@ -13,24 +13,42 @@ from bot.audit import Actor
 from bot.deps import Deps
 from bot.store import FieldChange, Subscription
 
+_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def duration(minutes: int) -> str:
+    """Minutes as `after:` takes them, in the largest whole unit: 240 → `4h`, 2880 → `2d`, 90 → `90m`."""
+    for unit, size in (("d", 1440), ("h", 60)):
+        if minutes and minutes % size == 0:
+            return f"{minutes // size}{unit}"
+    return f"{minutes}m"
+
+
+def days_text(days: tuple[int, ...]) -> str:
+    """Days as `days:` takes them: a run of three or more as a range (`mon-fri`), others listed (`mon,wed`)."""
+    ordered = sorted(set(days))
+    if len(ordered) >= 3 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{_DAYS[ordered[0]]}-{_DAYS[ordered[-1]]}"
+    return ",".join(_DAYS[d] for d in ordered)
+
 
 def option_values(sub: Subscription) -> dict[str, str]:
-    """A subscription's options as `alerts subscribe` takes them (`after` → `240m`), those that are set."""
+    """A subscription's options as `alerts subscribe` takes them (`after` → `4h`), those that are set."""
 
     def clock(minute: int) -> str:
         return f"{minute // 60:02d}:{minute % 60:02d}"
 
-    values = {"after": f"{sub.threshold_minutes}m"}
+    values = {"after": duration(sub.threshold_minutes)}
     if sub.business_id is not None:
         values["business"] = str(sub.business_id)
     if sub.escalate_after_minutes is not None:
-        values["escalate-after"] = f"{sub.escalate_after_minutes}m"
+        values["escalate-after"] = duration(sub.escalate_after_minutes)
     if sub.escalate_to is not None:
         values["escalate-to"] = sub.escalate_to
     if sub.open_hours is not None:
         values["hours"] = f"{clock(sub.open_hours[0])}-{clock(sub.open_hours[1])}"
     if sub.open_days is not None:
-        values["days"] = ",".join(("mon", "tue", "wed", "thu", "fri", "sat", "sun")[d] for d in sub.open_days)
+        values["days"] = days_text(sub.open_days)
     if sub.zone:
         values["zone"] = sub.zone
     if sub.summary_minute is not None:

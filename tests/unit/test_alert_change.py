@@ -13,6 +13,7 @@ from bot.slack.grammar import AlertsChangeIntent, GrammarError, parse_command
 from bot.slack.views.alerts import changed_notice, changes_text, option_words
 from bot.stale import unseen_resolved
 from bot.store import OPTION_FIELDS, AlertRecord, Digest, Scope, Subscription
+from bot.subscribing import days_text, duration, options_text
 from bot.subscriptions import (
     Change,
     EscalationIncomplete,
@@ -275,3 +276,44 @@ def test_a_digest_posted_before_a_change_is_redrawn_as_it_was_posted() -> None:
     resolved = {1: record(NOW - timedelta(hours=5), resolved_at=NOW)}
     [row] = digest_rows(digest, resolved, {1: room}, NOW, unfollowed=True)
     assert row.state == "unfollowed"  # it may have left the business rather than been visited
+
+
+@pytest.mark.parametrize(
+    "minutes,days",
+    [(240, (0, 1, 2, 3, 4)), (90, (0, 2, 4)), (2880, (5, 6)), (1440 + 60, (6, 0, 1)), (5, (3,))],
+)
+def test_the_options_the_audit_trail_records_read_back_as_the_same_options(minutes: int, days: tuple[int, ...]) -> None:
+    """The audit trail writes options as people type them (`after:4h days:mon-fri`), and they mean the same."""
+    sub = Subscription(
+        team_id="T1",
+        channel_id="C1",
+        created_by="U1",
+        threshold_minutes=minutes,
+        escalate_after_minutes=minutes * 2,
+        escalate_to="S0LEADS",
+        open_hours=(480, 1200),
+        open_days=days,
+        zone="Europe/Paris",
+        summary_minute=540,
+        created_at=datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    text = options_text(sub)
+    changes = parse(text).changes()
+    assert changes == {
+        "threshold_minutes": minutes,
+        "escalate_after_minutes": minutes * 2,
+        "open_hours": (480, 1200),
+        "open_days": tuple(sorted(days)),
+        "zone": "Europe/Paris",
+        "summary_minute": 540,
+    }
+
+
+def test_whole_hours_and_days_are_written_in_their_unit_and_runs_of_days_as_ranges() -> None:
+    assert [duration(m) for m in (240, 2880, 90, 5, 1500)] == ["4h", "2d", "90m", "5m", "25h"]
+    assert [days_text(d) for d in ((0, 1, 2, 3, 4), (5, 6), (0, 2, 4), (6, 0, 1))] == [
+        "mon-fri",
+        "sat,sun",
+        "mon,wed,fri",
+        "mon,tue,sun",
+    ]
