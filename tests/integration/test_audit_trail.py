@@ -311,7 +311,7 @@ def test_subscription_changes_are_recorded_by_whom_and_pauses_by_the_app(logged_
     command(app, f"alerts change {subscription.id} after:1h hours:08:00-20:00")
     changed = latest(app, "change")
     assert [(c.field, c.before, c.after) for c in changed.changes] == [
-        ("after", "30m", "60m"),
+        ("after", "30m", "1h"),
         ("hours", None, "08:00-20:00"),
     ]
     command(app, f"alerts unsubscribe {subscription.id}")
