@@ -318,4 +318,4 @@ def test_subscription_changes_are_recorded_by_whom_and_pauses_by_the_app(logged_
     assert latest(app, "unsubscribe").subscription_id == subscription.id
     shown = text(command(app, "audit"))
     assert "the app paused alerts" in shown and "subscribed <#C0SUPPORT> to alerts" in shown
-    assert "`after:` 30m → 60m; `hours:` off → 08:00-20:00" in shown
+    assert "`after:` 30m → 1h; `hours:` off → 08:00-20:00" in shown
