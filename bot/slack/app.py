@@ -20,6 +20,7 @@ from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, Intent
 from bot.slack.handlers import Handlers
 from bot.slack.handlers import install as install_handlers
+from bot.slack.handoff import Handoff
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run, stats
 from bot.slack.listeners.router import Router
@@ -72,10 +73,10 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         signing_secret=secret or "socket-mode",
         request_verification_enabled=not socket_mode,
         token_verification_enabled=False,
-        # Acks run inline on the request thread; only lazy work goes to the listener executor. With False,
-        # acks queue behind slow lazy work in that same executor and miss Slack's 3 s (bench/ack_latency.py).
+        # Acks run inline on the request thread; only the work they hand over goes to the listener executor.
+        # With False, acks queue behind slow work in that same executor and miss Slack's 3 s (bench/ack_latency.py).
         process_before_response=True,
-        # Lazy work waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users,
+        # Work after the ack waits on Nexudus (seconds when it is slow): Bolt's default 5 threads would queue users,
         # and a plain pool lets one user's burst take every thread. Lanes per user, served in turn.
         listener_executor=executor,
         raise_error_for_unhandled_request=False,
@@ -92,9 +93,12 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     router = Router()
     # A double click or a Slack retry runs a submission once: the one guard of this app is `deps.once` (this
     # process's memory, or Redis' SET NX shared by every process with REDIS_URL), the same as for deliveries.
-    install_handlers(FEATURES, app, deps, router, deps.once)
+    # Each ack hands its slow work to the lane executor itself (bot/slack/handoff.py), not to Bolt's lazy
+    # listeners: those re-parse and deep-copy every request on its way to the ack.
+    later = Handoff(app.listener_runner)
+    install_handlers(FEATURES, app, deps, router, deps.once, later)
     router.require(SUBCOMMANDS)
-    commands.register(app, deps, router)
+    commands.register(app, deps, router, later)
     deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, client))
     if installations is not None:
         register_uninstall(app, deps, installations)

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
@@ -133,11 +132,6 @@ class Ctx:
         if view_id and self.show(view_id, info_modal("Something's wrong", message.text)):
             return
         self.reply(render_notice(message.text, login_button=message.login_button))
-
-
-def ack_only(ack: Ack) -> None:
-    """The ack of a listener whose work all happens lazily."""
-    ack()
 
 
 def _dict(value: Any) -> dict[str, Any]:

@@ -15,18 +15,19 @@ A feature module (bot/slack/listeners/*.py) makes one `Handlers` and decorates t
     def save_edit(ctx: Ctx, meta: EditContext, values: dict[str, Any]) -> None: ...
 
 The helpers own what every handler of a kind used to write for itself:
-- an **action** is acked at once; its lazy half builds the `Ctx` and runs the handler guarded (any exception
-  becomes words through `describe`; a forged or stale button raises `OutOfDate`);
+- an **action** is acked at once; the ack builds the `Ctx` and hands the handler, guarded (any exception
+  becomes words through `describe`; a forged or stale button raises `OutOfDate`), to the work after the ack;
 - a **submission**'s ack loads the modal's `private_metadata` (a forged one answers in the modal), parses the
-  form (field errors answer under the fields) and swaps in a loading view; its lazy half parses again, runs once
-  per view id and hash (`Deps.once`, passed to `install`: Redis' with REDIS_URL), sends every answer to the modal's
-  `response_url` and runs the handler guarded, failures shown in the modal;
+  form (field errors answer under the fields) and swaps in a loading view; after the ack the handler runs once
+  per view id and hash (`Deps.once`, passed to `install`: Redis' with REDIS_URL) with the values the ack parsed,
+  every answer also going to the modal's `response_url`, failures shown in the modal;
 - an **options** source answers within Slack's 3 s from a small per-app pool, or offers nothing;
 - a **subcommand** joins the router that the `/chatrooms` command dispatches through (listeners/commands.py).
 
-Handlers are plain functions: a unit test calls them with a `Ctx` (see tests/unit/test_handlers.py). The
-dependencies reach them through the `Ctx` that `install` builds from the `Deps` it was given once per app,
-never through Bolt's `context` (Bolt deep-copies that for lazy listeners).
+The work after an ack runs on the app's lane executor through `Later` (bot/slack/handoff.py), not Bolt's lazy
+listeners, which re-parse and deep-copy every request before its ack. Handlers are plain functions: a unit test
+calls them with a `Ctx` (see tests/unit/test_handlers.py). The dependencies reach them through the `Ctx` that
+`install` builds from the `Deps` it was given once per app, never through Bolt's `context`.
 """
 
 from __future__ import annotations
@@ -44,8 +45,9 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.once import OnceKeys  # the one once-only guard of an app: Deps.once (memory, or Redis SET NX)
-from bot.slack.context import Ctx, ack_only, guarded
+from bot.slack.context import Ctx, guarded
 from bot.slack.errors import describe
+from bot.slack.handoff import Handoff, Later
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, Metadata, OutOfDate
 from bot.slack.submissions import StateValues, state_values
@@ -213,18 +215,22 @@ class Handlers:
         return wire
 
     # -- into an app -------------------------------------------------------------------------------
-    def install(self, app: App, deps: Deps, router: Router, once: OnceKeys) -> None:
-        install([self], app, deps, router, once)
+    def install(self, app: App, deps: Deps, router: Router, once: OnceKeys, later: Later | None = None) -> None:
+        install([self], app, deps, router, once, later)
 
 
-def install(features: list[Handlers], app: App, deps: Deps, router: Router, once: OnceKeys) -> None:
+def install(
+    features: list[Handlers], app: App, deps: Deps, router: Router, once: OnceKeys, later: Later | None = None
+) -> None:
     """Every feature's handlers into `app`: ONE Bolt listener for all the buttons and menus and one for all the
     modals, each dispatching by `action_id` / `callback_id` through a dict.
 
     Bolt tries its listeners one after the other for every request, building each one's arguments to test its
     matcher (~50 µs each): with a listener per id, that alone cost ~1.4 ms of CPU per request, more than the
-    rest of an ack, and under a burst the acks queue behind it (bench/gunicorn_ack.py)."""
-    actions: dict[str, Callable[..., None]] = {}
+    rest of an ack, and under a burst the acks queue behind it (bench/gunicorn_ack.py). Each listener acks and
+    hands its slow work to `later` (bot/slack/handoff.py: the app's lane executor), not to Bolt's lazy listeners."""
+    later = later if later is not None else Handoff(app.listener_runner)
+    actions: dict[str, Action] = {}
     submissions: dict[str, Submission] = {}
     for feature in features:
         for wire in feature.setups:
@@ -234,17 +240,16 @@ def install(features: list[Handlers], app: App, deps: Deps, router: Router, once
         for act in feature.actions:
             if act.action_id in actions:
                 raise RuntimeError(f"two handlers for the action {act.action_id}")
-            actions[act.action_id] = _lazy_action(deps, act)
+            actions[act.action_id] = act
         for sub in feature.submissions:
             if sub.callback_id in submissions:
                 raise RuntimeError(f"two handlers for the modal {sub.callback_id}")
             submissions[sub.callback_id] = sub
     if actions:
-        app.action(_one_of(actions))(ack=ack_only, lazy=[_dispatch_action(actions)])
+        app.action(_one_of(actions))(_action_listener(deps, actions, later))
     if submissions:
-        acks = {cid: _submission_ack(deps, sub) for cid, sub in submissions.items()}
-        lazies = {cid: _submission_lazy(deps, sub, once) for cid, sub in submissions.items()}
-        app.view(_one_of(submissions))(ack=_dispatch_ack(acks), lazy=[_dispatch_lazy(lazies)])
+        acks = {cid: _submission_ack(deps, sub, once, later) for cid, sub in submissions.items()}
+        app.view(_one_of(submissions))(_dispatch_ack(acks))
     sources = [source for feature in features for source in feature.options_sources]
     if sources:
         pool = ThreadPoolExecutor(max_workers=OPTIONS_WORKERS, thread_name_prefix="options")
@@ -252,7 +257,7 @@ def install(features: list[Handlers], app: App, deps: Deps, router: Router, once
             app.options(source.action_id)(_options_ack(deps, source, pool))
     for feature in features:
         for event in feature.events:
-            app.event(event.name)(ack=ack_only, lazy=[_lazy_event(deps, event)])
+            app.event(event.name)(_event_listener(deps, event, later))
 
 
 def _one_of(names: dict[str, Any]) -> re.Pattern[str]:
@@ -260,68 +265,57 @@ def _one_of(names: dict[str, Any]) -> re.Pattern[str]:
     return re.compile("^(?:" + "|".join(re.escape(name) for name in sorted(names)) + ")$")
 
 
-def _dispatch_action(lazies: dict[str, Callable[..., None]]) -> Callable[..., None]:
-    def lazy(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
-        run = lazies.get(str(action.get("action_id"))) if isinstance(action, dict) else None
-        if run is not None:  # always, since the listener's pattern only lets these ids in
-            run(body=body, client=client, context=context, action=action)
+def _action_listener(deps: Deps, actions: dict[str, Action], later: Later) -> Callable[..., None]:
+    """Acks a button or menu at once; its handler runs after the ack."""
 
-    return lazy
+    def on_action(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+        ack()
+        act = actions.get(str(action.get("action_id"))) if isinstance(action, dict) else None
+        if act is None:  # never: the listener's pattern only lets these ids in
+            return
+        ctx = Ctx.from_bolt(deps, body, client, context)
+        click = Click(action, body)
+        if act.in_modal and not ctx.view_id:
+            return  # a select inside a form, with no form to answer in
+        view_id = ctx.view_id if act.in_modal else None
+        later(act.action_id, lambda: guarded(ctx, lambda: act.handler(ctx, click), view_id=view_id))
 
-
-def _submission_of(view: Any, by_callback: dict[str, Callable[..., None]]) -> Callable[..., None] | None:
-    return by_callback.get(str(view.get("callback_id"))) if isinstance(view, dict) else None
+    return on_action
 
 
 def _dispatch_ack(acks: dict[str, Callable[..., None]]) -> Callable[..., None]:
-    def ack_submission(ack: Ack, view: dict[str, Any]) -> None:
-        run = _submission_of(view, acks)
+    def ack_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
+        run = acks.get(str(view.get("callback_id"))) if isinstance(view, dict) else None
         if run is not None:  # always, since the listener's pattern only lets these callback ids in
-            run(ack=ack, view=view)
+            run(ack=ack, body=body, client=client, context=context, view=view)
 
     return ack_submission
-
-
-def _dispatch_lazy(lazies: dict[str, Callable[..., None]]) -> Callable[..., None]:
-    def lazy(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
-        run = _submission_of(view, lazies)
-        if run is not None:
-            run(body=body, client=client, context=context, view=view)
-
-    return lazy
 
 
 def _loading(title: str, text: str) -> Callable[[Any], dict[str, Any]]:
     return lambda _meta: loading_modal(title, text)
 
 
-def _lazy_action(deps: Deps, act: Action) -> Callable[..., None]:
-    def lazy(body: dict[str, Any], client: WebClient, context: Any, action: dict[str, Any]) -> None:
+def _event_listener(deps: Deps, event: Event, later: Later) -> Callable[..., None]:
+    def on_event(ack: Ack, body: dict[str, Any], client: WebClient, context: Any) -> None:
+        ack()
+        raw = body.get("event")
+        payload = raw if isinstance(raw, dict) else {}
         ctx = Ctx.from_bolt(deps, body, client, context)
-        click = Click(action if isinstance(action, dict) else {}, body)
-        if act.in_modal and not ctx.view_id:
-            return  # a select inside a form, with no form to answer in
-        guarded(ctx, lambda: act.handler(ctx, click), view_id=ctx.view_id if act.in_modal else None)
+        later(event.name, lambda: guarded(ctx, lambda: event.handler(ctx, payload)))
 
-    return lazy
+    return on_event
 
 
-def _lazy_event(deps: Deps, event: Event) -> Callable[..., None]:
-    def lazy(body: dict[str, Any], client: WebClient, context: Any, event: dict[str, Any]) -> None:
-        ctx = Ctx.from_bolt(deps, body, client, context)
-        guarded(ctx, lambda: handler(ctx, event if isinstance(event, dict) else {}))
+def _submission_ack(deps: Deps, sub: Submission, once: OnceKeys, later: Later) -> Callable[..., None]:
+    """Pure and fast: metadata, then the form's checks, then the loading view (Slack's 3 s); the handler runs
+    after the ack with the values parsed here, once per view id and hash (a double click or a retry of a
+    submission already running does nothing more)."""
 
-    handler = event.handler
-    return lazy
-
-
-def _submission_ack(deps: Deps, sub: Submission) -> Callable[..., None]:
-    """Pure and fast: metadata, then the form's checks, then the loading view (Slack's 3 s)."""
-
-    def ack_submission(ack: Ack, view: dict[str, Any]) -> None:
+    def ack_submission(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
         try:
             meta = sub.meta.load(view.get("private_metadata"))
-            _, errors = sub.parse(state_values(view), meta, deps)
+            values, errors = sub.parse(state_values(view), meta, deps)
         except BadMetadata as exc:
             ack(response_action="update", view=info_modal(sub.title, f":warning: {exc}"))
             return
@@ -329,25 +323,18 @@ def _submission_ack(deps: Deps, sub: Submission) -> Callable[..., None]:
             ack(response_action="errors", errors=errors)
             return
         ack(response_action="update", view=sub.loading(meta))
-
-    return ack_submission
-
-
-def _submission_lazy(deps: Deps, sub: Submission, once: OnceKeys) -> Callable[..., None]:
-    def lazy(body: dict[str, Any], client: WebClient, context: Any, view: dict[str, Any]) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)
-        try:
-            meta = sub.meta.load(view.get("private_metadata"))
-            values, errors = sub.parse(state_values(view), meta, deps)
-        except BadMetadata:
-            return  # answered in the ack
-        if errors or not once.first(f"{sub.key}:{view.get('id')}:{view.get('hash')}"):
-            return  # answered in the ack, or a double click / retry of a submission already running
         ctx.view_id = view.get("id") if isinstance(view.get("id"), str) else ctx.view_id
         ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
-        guarded(ctx, lambda: sub.handler(ctx, meta, values), view_id=ctx.view_id)
+        once_key = f"{sub.key}:{view.get('id')}:{view.get('hash')}"
 
-    return lazy
+        def run() -> None:
+            if once.first(once_key):  # off the ack: with Redis it is a network round trip
+                guarded(ctx, lambda: sub.handler(ctx, meta, values), view_id=ctx.view_id)
+
+        later(sub.callback_id, run)
+
+    return ack_submission
 
 
 def _options_ack(deps: Deps, source: Options, pool: ThreadPoolExecutor) -> Callable[..., None]:

@@ -1,17 +1,18 @@
-"""Fair lazy work: one user's burst never starves everyone else.
+"""Fair work after the ack: one user's burst never starves everyone else.
 
-Bolt runs every lazy listener on its `listener_executor`. With a plain thread pool, one user's 200 `list`
-commands (each waiting on their account's pacer) filled every thread, and another user's `whoami` waited
-70 s behind them. `FairExecutor` gives each lane a FIFO: at most `per_lane` of a lane's jobs run at once,
-and free threads take the next job from the lanes in turn (round robin), so other users' work starts at once.
+The work each ack hands over (bot/slack/handoff.py) runs on the app's `listener_executor`. With a plain
+thread pool, one user's 200 `list` commands (each waiting on their account's pacer) filled every thread, and
+another user's `whoami` waited 70 s behind them. `FairExecutor` gives each lane a FIFO: at most `per_lane` of
+a lane's jobs run at once, and free threads take the next job from the lanes in turn (round robin), so other
+users' work starts at once.
 
 Each Slack user has two lanes: their *lookups* (slash commands answered by a Nexudus query: list, show,
 commands — what a burst is made of) and their *prompt* work (buttons, form submissions, modal openers whose
 `trigger_id` lives 3 s, and commands that need no Nexudus call such as `whoami`), so a user's own queue of
 lookups never delays their own clicks either. `lane_middleware` tells the executor whose request it is
-(Bolt runs middleware, ack and the lazy submit on one thread); the slash command's ack picks the lane with
-`choose_lane`, shows how many of the user's requests are ahead, and beyond `LANE_BOUND` pending refuses
-with a clear answer (never silence).
+(Bolt runs middleware and ack on one thread, where the ack hands its work over); the slash command's ack
+picks the lane with `choose_lane`, shows how many of the user's requests are ahead, and beyond `LANE_BOUND`
+pending refuses with a clear answer (never silence).
 """
 
 from __future__ import annotations
@@ -28,10 +29,9 @@ log = logging.getLogger(__name__)
 
 LANE_WORKERS = 2  # threads one lane may hold at once
 LANE_BOUND = 10  # pending jobs in a lane beyond which a slash command is refused
-# Bolt context keys (plain values: Bolt deep-copies the context for lazy listeners).
+# Bolt context keys.
 LANE = "lane"  # the lane this request's lazy work joins
 PENDING = "lane_pending"  # {lane: jobs queued or running} for the user's two lanes, when the request came
-REFUSED = "lane_refused"  # the ack refused the command: its lazy listener must do nothing
 PROMPT = "/prompt"
 
 
@@ -69,7 +69,7 @@ class FairExecutor(Executor):
         self._shutdown = False
         self._local = threading.local()
 
-    # -- whose work: set on the request thread before Bolt submits its lazy listeners ----------------
+    # -- whose work: set on the request thread before its ack hands work over ---------------------------
     def enter(self, context: MutableMapping[str, Any]) -> None:
         """The request context this thread now serves; its `LANE` (which the ack may change) is read at submit."""
         self._local.context = context
@@ -187,9 +187,3 @@ def choose_lane(context: MutableMapping[str, Any], *, lookup: bool) -> int:
     chosen = base if lookup else base + PROMPT
     context[LANE] = chosen
     return int((context.get(PENDING) or {}).get(chosen, 0))
-
-
-def refuse(context: MutableMapping[str, Any], pending: int) -> TooManyPending:
-    """Mark this request refused (its lazy listener checks `REFUSED`) and return the error to word."""
-    context[REFUSED] = True
-    return TooManyPending(pending)

@@ -8,7 +8,7 @@ from concurrent.futures import Future, wait
 import pytest
 
 from bot.slack.errors import describe
-from bot.slack.lanes import LANE, PENDING, PROMPT, REFUSED, FairExecutor, TooManyPending, choose_lane, refuse
+from bot.slack.lanes import LANE, PENDING, PROMPT, FairExecutor, TooManyPending, choose_lane
 
 
 def _submit(executor: FairExecutor, lane: str, fn, *args):  # type: ignore[no-untyped-def]
@@ -90,8 +90,6 @@ def test_a_command_chooses_the_lookup_or_the_prompt_lane() -> None:
     context: dict = {LANE: "T:U", PENDING: {"T:U": 7, "T:U" + PROMPT: 1}}
     assert choose_lane(context, lookup=False) == 1 and context[LANE] == "T:U" + PROMPT
     assert choose_lane(context, lookup=True) == 7 and context[LANE] == "T:U"
-    error = refuse(context, 7)
-    assert context[REFUSED] is True and error.pending == 7
 
 
 def test_the_lane_is_read_when_work_is_submitted_so_the_ack_can_change_it() -> None:

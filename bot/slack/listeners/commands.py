@@ -1,4 +1,4 @@
-"""The `/chatrooms` slash command: parse in the ack (pure and fast), do the work lazily."""
+"""The `/chatrooms` slash command: parse in the ack (pure and fast), do the work after it."""
 
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ from bot.slack.grammar import (
     help_text,
     parse_command,
 )
-from bot.slack.lanes import LANE_BOUND, REFUSED, choose_lane, refuse
+from bot.slack.handoff import Handoff, Later
+from bot.slack.lanes import LANE_BOUND, TooManyPending, choose_lane
 from bot.slack.listeners.router import Router
 from bot.slack.views.chatrooms import queued_note, render_help, render_notice
 
@@ -38,13 +39,15 @@ PLACEHOLDERS: dict[type, str] = {
 }
 
 
-def register(app: App, deps: Deps, router: Router) -> None:
-    def parse(text: Any) -> Any:
-        return parse_command(text if isinstance(text, str) else "", now=deps.clock(), zone=deps.zone)
+def register(app: App, deps: Deps, router: Router, later: Later | None = None) -> None:
+    """The command's ack parses it (a grammar error or help is answered right there), chooses the lane and
+    hands the work to `later` (bot/slack/handoff.py), with the intent already parsed."""
+    later = later if later is not None else Handoff(app.listener_runner)
 
-    def ack_command(ack: Ack, command: dict[str, Any], context: Any) -> None:
+    def on_command(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, command: dict[str, Any]) -> None:
+        text = command.get("text")
         try:
-            intent = parse(command.get("text"))
+            intent = parse_command(text if isinstance(text, str) else "", now=deps.clock(), zone=deps.zone)
         except GrammarError as exc:
             ack(response_type="ephemeral", **render_notice(f"{exc.message}\n\n{exc.usage}", help_button=True))
             return
@@ -56,24 +59,14 @@ def register(app: App, deps: Deps, router: Router) -> None:
         placeholder = PLACEHOLDERS.get(type(intent))
         ahead = choose_lane(context, lookup=placeholder is not None)
         if ahead >= LANE_BOUND:
-            ack(response_type="ephemeral", **render_notice(describe(refuse(context, ahead)).text))
+            ack(response_type="ephemeral", **render_notice(describe(TooManyPending(ahead)).text))
             return
         if placeholder:
             ack(response_type="ephemeral", text=placeholder + queued_note(ahead))
         else:
             ack()
-
-    def run_command(body: dict[str, Any], client: WebClient, context: Any, command: dict[str, Any]) -> None:
-        if context.get(REFUSED):
-            return  # answered in the ack: too many pending
-        try:
-            intent = parse(command.get("text"))
-        except GrammarError:
-            return  # already answered in the ack
-        if isinstance(intent, HelpIntent):
-            return  # answered in the ack
         ctx = Ctx.from_bolt(deps, body, client, context)
-        ctx.placeholder = type(intent) in PLACEHOLDERS
-        guarded(ctx, lambda: router.dispatch(intent, ctx))
+        ctx.placeholder = placeholder is not None
+        later(COMMAND, lambda: guarded(ctx, lambda: router.dispatch(intent, ctx)))
 
-    app.command(COMMAND)(ack=ack_command, lazy=[run_command])
+    app.command(COMMAND)(on_command)

@@ -1,0 +1,49 @@
+"""After the ack: a request's slow work handed to the app's lane executor — our lazy listeners.
+
+Bolt's lazy listeners rebuild the request for each lazy function before the ack is sent: they parse the raw body
+again and deep-copy the whole request and its context (Bolt does so because a lazy function may run in another
+process, e.g. on AWS Lambda). On the request thread that was ~0.6 ms of CPU per request, half of what an ack cost,
+and under a burst every ack waits behind it (bench/gunicorn_ack.py). Our slow work runs in this process and
+needs only what the ack already holds — the parsed body, the request's client and who is acting — so the ack
+hands those over as they are. Nothing changes them afterwards: once acked, Bolt only builds the HTTP answer.
+
+The work joins the executor Bolt's app was given (`App(listener_executor=…)`, the `FairExecutor` of
+bot/slack/lanes.py), looked up at each hand-off, so the lane chosen by the middleware and the ack, the console's
+tracking of work in flight and the drain at shutdown all see it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Executor
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+Work = Callable[[], object]
+
+
+class Later(Protocol):
+    def __call__(self, what: str, work: Work) -> None:
+        """Run `work` after the ack; `what` names it in the log should it raise."""
+        ...
+
+
+class Handoff:
+    """`Later` on a Bolt app's listener executor."""
+
+    def __init__(self, runner: object) -> None:
+        self._runner = runner  # `App.listener_runner`: its `listener_executor` may be wrapped after build
+
+    def __call__(self, what: str, work: Work) -> None:
+        executor: Executor = self._runner.listener_executor  # type: ignore[attr-defined]
+        executor.submit(_logged, what, work)
+
+
+def _logged(what: str, work: Work) -> None:
+    """Our handlers turn their own errors into words (`guarded`); anything escaping that is logged, not lost."""
+    try:
+        work()
+    except Exception:
+        log.exception("%s failed after its ack", what)
