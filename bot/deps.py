@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.acks import AcksFirst
 from bot.installations import Installations
 from bot.once import MemoryOnce, OnceKeys
 from bot.services import Services
@@ -46,6 +47,8 @@ class Deps:
     """Set by the Home feature when the app is built; None in a worker without a Slack app."""
     installations: Installations | None = None
     """The workspaces installed through Slack's OAuth flow; None in the single-workspace mode (SLACK_BOT_TOKEN)."""
+    acks: AcksFirst = field(default_factory=AcksFirst)
+    """The requests this process is acknowledging now: the work after acks yields to them (bot/slack/lanes.py)."""
     publisher_for_team: Callable[[str, str | None], DigestPublisher | None] | None = None
     """Where the alert worker posts for a workspace, by team and Enterprise Grid organisation (its bot token
     from the installation store), None when it has no installation. None: the worker's one publisher."""

@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from bot.settings import THREADS, default_workers, load_settings, worker_refusal
 
 _settings = load_settings()
 _made: list[Path] = []  # a metrics directory this master made, removed when it exits
+_dead: list[Callable[[int], None]] = []  # marks a worker's metrics dead (set in on_starting)
 
 bind = f"0.0.0.0:{_settings.port}"
 workers = default_workers(_settings)
@@ -44,12 +46,16 @@ def on_starting(server: Any) -> None:
         stale.unlink()
     # Set before any worker imports prometheus_client (each worker loads the app after the fork).
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+    # Imported here, once, by the master: importing it inside `child_exit`, which gunicorn may enter again for
+    # another worker while the first import is under way, raised "partially initialized module" at shutdown.
+    from prometheus_client import multiprocess
+
+    _dead.append(lambda pid: multiprocess.mark_process_dead(pid, path=str(directory)))
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(worker.pid, path=os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    for mark in _dead:
+        mark(worker.pid)
 
 
 def on_exit(server: Any) -> None:

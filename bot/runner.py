@@ -88,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         checks=deps.checks,
         secrets=secrets,
         metrics_dir=settings.prometheus_multiproc_dir,
+        acks=deps.acks,
         reuse_port=args.reuse_port,
     )
 

@@ -27,6 +27,7 @@ from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 
 from bot import metrics
+from bot.acks import AcksFirst
 from bot.health import Check, run_checks
 from bot.logs import configure_logging
 from bot.settings import SettingsError, load_settings, worker_refusal
@@ -55,6 +56,7 @@ def create_wsgi_app() -> WSGIApp:
             checks=deps.checks,
             secrets=tuple(s for s in (settings.redis_url, settings.store_location) if isinstance(s, str)),
             metrics_dir=settings.prometheus_multiproc_dir,
+            acks=deps.acks,
         )
     except SettingsError as exc:
         log.critical("%s", exc)  # gunicorn shows the log, not the text of a worker's exit
@@ -62,12 +64,19 @@ def create_wsgi_app() -> WSGIApp:
 
 
 class _MeasuredHandler(SlackRequestHandler):
-    """Bolt's WSGI handler, timing each request from its arrival to its ack, by kind (bot/metrics.py)."""
+    """Bolt's WSGI handler, timing each request from its arrival to its ack, by kind (bot/metrics.py), and telling
+    `acks` (bot/acks.py) which requests are being acknowledged, so that the work after acks yields to them."""
+
+    def __init__(self, app: App, acks: AcksFirst | None = None) -> None:
+        super().__init__(app)
+        self.acks = acks
 
     def dispatch(self, request: WsgiHttpRequest) -> BoltResponse:
         started = time.perf_counter()
-        bolt_request = BoltRequest(body=request.get_body(), query=request.query_string, headers=request.get_headers())
-        response = self.app.dispatch(bolt_request)
+        with self.acks.acking() if self.acks is not None else contextlib.nullcontext():
+            body = request.get_body()
+            bolt_request = BoltRequest(body=body, query=request.query_string, headers=request.get_headers())
+            response = self.app.dispatch(bolt_request)
         if response.status < 400:
             kind = metrics.ack_kind(bolt_request.body)
             metrics.ACKS.labels(kind).inc()
@@ -81,11 +90,13 @@ def wsgi_for(
     checks: dict[str, Check] | None = None,
     secrets: tuple[str, ...] = (),
     metrics_dir: Path | None = None,
+    acks: AcksFirst | None = None,
 ) -> WSGIApp:
     """Slack's requests on /slack/events, the health check on /healthz (Redis and the database when configured:
     503 naming what failed), Prometheus metrics on /metrics, the OAuth flow's two pages when the app is
-    distributed (/slack/install, /slack/oauth_redirect), 404 elsewhere."""
-    handler = _MeasuredHandler(bolt)
+    distributed (/slack/install, /slack/oauth_redirect), 404 elsewhere. With `acks` (the app's `Deps.acks`), the
+    work after acks yields to the requests being acknowledged (bot/acks.py)."""
+    handler = _MeasuredHandler(bolt, acks)
     flow = bolt.oauth_flow
     oauth_paths = {flow.install_path, flow.redirect_uri_path} if flow is not None else set()
 
@@ -342,16 +353,17 @@ def serve(
     checks: dict[str, Check] | None = None,
     secrets: tuple[str, ...] = (),
     metrics_dir: Path | None = None,
+    acks: AcksFirst | None = None,
     **options: Any,
 ) -> SoundWSGIServer:
     """The app on a `SoundWSGIServer` (tests, the console, `python -m bot run` in HTTP mode).
 
     Call `serve_forever()` on it (or run it in a thread) and `shutdown()` + `server_close()` to stop.
-    ``checks``, ``secrets`` and ``metrics_dir`` go to `wsgi_for`; ``options`` to the server (``workers``,
+    ``checks``, ``secrets``, ``metrics_dir`` and ``acks`` go to `wsgi_for`; ``options`` to the server (``workers``,
     ``request_timeout``, ``write_timeout``, ``max_waiting``, ``reuse_port``).
     """
     server = SoundWSGIServer((host, port), _QuietHandler, **options)
-    server.set_app(wsgi_for(bolt, checks=checks, secrets=secrets, metrics_dir=metrics_dir))
+    server.set_app(wsgi_for(bolt, checks=checks, secrets=secrets, metrics_dir=metrics_dir, acks=acks))
     return server
 
 

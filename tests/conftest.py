@@ -287,7 +287,7 @@ class RunningApp:
 def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
     """The real Bolt app served over HTTP on loopback, driven by signed requests."""
     bolt = build_app(deps)
-    server = serve(bolt, port=0)
+    server = serve(bolt, port=0, acks=deps.acks)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/slack/events"

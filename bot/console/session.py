@@ -323,7 +323,7 @@ class Console:
             self.deps = build_deps(settings, local=True, clock=self.clock)
             self.app = build_app(self.deps)
             self._tracking = _track(self.app)
-            self._server = serve(self.app, port=0)
+            self._server = serve(self.app, port=0, acks=self.deps.acks)
             self._server_thread = threading.Thread(
                 target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="console-app", daemon=True
             )

@@ -29,6 +29,7 @@ from bot.slack.shape import ShapeCheck
 log = logging.getLogger(__name__)
 
 LAZY_WORKERS = 32
+WORK_NICE = 10  # how much lower the work after acks runs than the acks (bench/gunicorn_ack.py)
 
 # Each feature module's `handlers` (bot/slack/handlers.py): its slash subcommands, buttons, modals and events.
 FEATURES: list[Handlers] = [
@@ -67,7 +68,11 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     else:
         client = WebClient(base_url=settings.slack_api_url)  # no token: each request gets its workspace's
         multi = oauth_options(deps, installations, client)
-    executor = FairExecutor(max_workers=LAZY_WORKERS, per_lane=LANE_WORKERS, thread_name_prefix="lazy")
+    # Acks first: the work after acks waits while this process acknowledges requests (bot/acks.py, which the web
+    # handler brackets), and its threads run at a lower CPU priority than the request threads of every process.
+    executor = FairExecutor(
+        max_workers=LAZY_WORKERS, per_lane=LANE_WORKERS, thread_name_prefix="lazy", acks=deps.acks, nice=WORK_NICE
+    )
     app = App(
         client=client,
         signing_secret=secret or "socket-mode",

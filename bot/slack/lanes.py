@@ -18,12 +18,17 @@ pending refuses with a clear answer (never silence).
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import threading
+import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
+
+from bot.acks import AcksFirst
 
 log = logging.getLogger(__name__)
 
@@ -49,15 +54,25 @@ class _Job:
     args: tuple[Any, ...]
     kwargs: dict[str, Any]
     future: Future[Any]
+    queued_at: float = 0.0
 
 
 class FairExecutor(Executor):
     """A thread pool whose queue is one FIFO per lane, served round robin, with `per_lane` running at most."""
 
-    def __init__(self, max_workers: int = 32, per_lane: int = 2, thread_name_prefix: str = "lazy") -> None:
+    def __init__(
+        self,
+        max_workers: int = 32,
+        per_lane: int = 2,
+        thread_name_prefix: str = "lazy",
+        acks: AcksFirst | None = None,
+        nice: int = 0,
+    ) -> None:
         if max_workers < 1 or per_lane < 1:
             raise ValueError("max_workers and per_lane must be at least 1")
         self.max_workers = max_workers
+        self.acks = acks  # with it, a job starts once this process has no ack in progress (or waited enough)
+        self.nice = nice  # its threads' CPU priority below the request threads' (Linux), see `lower_priority`
         self.per_lane = per_lane
         self._prefix = thread_name_prefix
         self._cond = threading.Condition()
@@ -90,7 +105,7 @@ class FairExecutor(Executor):
         with self._cond:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new work after shutdown")
-            self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future))
+            self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future, time.monotonic()))
             self._queued += 1
             # A thread notified but not yet awake still counts as idle, and its job as queued: more queued
             # jobs than idle threads means some job has no thread to take it.
@@ -116,6 +131,7 @@ class FairExecutor(Executor):
         return None
 
     def _work(self) -> None:
+        lower_priority(self.nice)
         while True:
             with self._cond:
                 picked = self._next()
@@ -127,6 +143,8 @@ class FairExecutor(Executor):
                     self._idle -= 1
                     picked = self._next()
             lane, job = picked
+            if self.acks is not None:
+                self.acks.yield_to_acks(job.queued_at)
             try:
                 if job.future.set_running_or_notify_cancel():
                     try:
@@ -187,3 +205,18 @@ def choose_lane(context: MutableMapping[str, Any], *, lookup: bool) -> int:
     chosen = base if lookup else base + PROMPT
     context[LANE] = chosen
     return int((context.get(PENDING) or {}).get(chosen, 0))
+
+
+def lower_priority(nice: int) -> bool:
+    """Lower the calling thread's CPU priority by `nice` (Linux: a thread's own nice value), so that on a busy host
+    the kernel runs the threads answering Slack's requests — in every process — before the work after acks. True
+    when done; elsewhere (where the call would change the whole process) or when refused, nothing changes."""
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return False
+    tid = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    except OSError as exc:
+        log.info("could not lower the priority of the work after acks: %s", exc)
+        return False
+    return True
