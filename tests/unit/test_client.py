@@ -1272,3 +1272,24 @@ class TestMaybeApplied:
         with pytest.raises(Unavailable) as info:
             c.create(NewChatRoom(business_id=1, name="x"))
         assert info.value.maybe_applied is False
+
+
+def test_the_environment_s_proxy_and_ca_settings_are_read_once_when_the_client_is_made(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.nexudus.client import environment_once
+
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    client = NexudusClient("https://spaces.nexudus.com", Credentials("a@b.co", "pw"), retries=0)
+    inside = environment_once(requests.Session(), "https://nexudus.internal.example")
+    assert client.session.proxies.get("https") == "http://proxy.example:3128"
+    assert client.session.verify == "/etc/ssl/company-ca.pem"
+    assert not inside.proxies.get("https"), "NO_PROXY is honoured"
+    # Read once: a request no longer scans the environment, so a later change does not reach this client.
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.example:1")
+    settings = client.session.merge_environment_settings(client.url, {}, None, None, None)
+    assert client.session.trust_env is False and settings["proxies"]["https"] == "http://proxy.example:3128"
