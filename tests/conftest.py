@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import threading
@@ -283,9 +284,10 @@ class RunningApp:
         return call
 
 
-@pytest.fixture
-def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
-    """The real Bolt app served over HTTP on loopback, driven by signed requests."""
+@contextlib.contextmanager
+def serving(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
+    """The real Bolt app built from `deps`, served over HTTP on loopback and driven by signed requests; stopped,
+    and its lazy work drained, on the way out (what every test that serves the app uses)."""
     bolt = build_app(deps)
     server = serve(bolt, port=0, acks=deps.acks)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -299,6 +301,13 @@ def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock
         thread.join(timeout=5)
         # Lazy work still running would meet a stopped fake Slack and log errors into the next test.
         drain(bolt.listener_runner.listener_executor, timeout=30)
+
+
+@pytest.fixture
+def running_app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
+    """The real Bolt app served over HTTP on loopback, driven by signed requests."""
+    with serving(deps, fake_slack, sandbox, clock) as app:
+        yield app
 
 
 @pytest.fixture

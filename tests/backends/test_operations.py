@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 from conftest import SIGNING_SECRET, RunningApp
-from cryptography.fernet import Fernet
+from helpers.processes import app_env, wait_healthy
 from helpers.servers import child_pids, free_port
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
@@ -244,19 +244,7 @@ def test_log_format_is_a_checked_setting() -> None:
 
 # ------------------------------------------------------------------------------------ gunicorn workers
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DATABASE_URL", "WEB_CONCURRENCY"}}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    return env | {
-        "PYTHONPATH": str(ROOT),
-        "PORT": str(free_port()),
-        "STORE_PATH": str(tmp_path / "store.sqlite"),
-        "STORE_KEY": Fernet.generate_key().decode(),
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-        "NEXUDUS_BASE_URL": "http://127.0.0.1:9/api",
-        **extra,
-    }
+    return app_env(tmp_path, PORT=str(free_port()), **extra)
 
 
 def _gunicorn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -283,20 +271,6 @@ def test_the_refusal_also_holds_without_the_gunicorn_config() -> None:
     assert worker_refusal(4, settings.model_copy(update={"redis_url": "redis://127.0.0.1:6379/0"})) is None
 
 
-def _wait_healthy(base: str, proc: subprocess.Popen[str]) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-        try:
-            answer = requests.get(base + "/healthz", timeout=5)
-            if answer.status_code == 200:
-                return answer.text
-        except requests.RequestException:  # not listening yet, or its workers still loading the app
-            pass
-        time.sleep(0.2)
-    raise AssertionError("gunicorn did not become healthy")
-
-
 @pytest.mark.redis
 def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
     tmp_path: Path, redis_url: str, fake_slack: FakeSlack
@@ -305,7 +279,7 @@ def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
     proc = _gunicorn(env)
     base = f"http://127.0.0.1:{env['PORT']}"
     try:
-        assert "redis: ok" in _wait_healthy(base, proc)
+        assert "redis: ok" in wait_healthy(base, proc)
         workers = child_pids(proc.pid)
         assert len(workers) == 4
         sent = 24

@@ -6,13 +6,12 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 import redis
-from helpers.edits import run_two_edits
+from helpers.edits import overlaps_under_contention, run_two_edits
 
 from bot.locks import LockTimeout, RedisLocks
 from bot.sandbox.server import SandboxServer
@@ -33,27 +32,7 @@ def client(redis_url: str):  # type: ignore[no-untyped-def]
 
 
 def test_one_key_admits_one_thread_at_a_time(client: redis.Redis) -> None:
-    locks = RedisLocks(client)
-    inside: list[int] = []
-    overlaps: list[int] = []
-    barrier = threading.Barrier(6)
-
-    def worker(n: int) -> None:
-        barrier.wait()
-        for _ in range(5):
-            with locks.hold("chatroom:1"):
-                inside.append(n)
-                if len(inside) > 1:
-                    overlaps.append(n)
-                time.sleep(0.002)
-                inside.remove(n)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not overlaps
+    assert overlaps_under_contention(RedisLocks(client)) == []
     assert client.keys("chatrooms:lock:*") == [], "released, not left to expire"
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +15,9 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import ADMIN, SIGNING_SECRET, FakeClock, RunningApp
+from conftest import ADMIN, SIGNING_SECRET, FakeClock, RunningApp, serving
 
 from bot.console import signing
-from bot.console.driver import SlackDriver
 from bot.console.fake_slack import FakeSlack
 from bot.console.render import initial_state, render_modal
 from bot.nexudus.client import ClientFactory
@@ -28,8 +26,6 @@ from bot.once import MemoryOnce, RedisOnce
 from bot.sandbox.server import SandboxServer
 from bot.settings import Settings
 from bot.slack import ids
-from bot.slack.app import build_app
-from bot.web import serve
 from bot.wiring import build_deps
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,16 +36,10 @@ def _worker(settings: Settings, fake: FakeSlack, sandbox: SandboxServer, clock: 
     """One web worker: its own store handle, Redis client, once-only guard and Bolt app, as a process has."""
     clients = ClientFactory.from_settings(settings, PacerRegistry(enabled=False))
     deps = build_deps(settings, clock=clock, clients=clients)
-    server = serve(build_app(deps), port=0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/slack/events"
     try:
-        yield RunningApp(deps, SlackDriver(url, SIGNING_SECRET, fake), fake, sandbox, clock, url)
+        with serving(deps, fake, sandbox, clock) as app:
+            yield app
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         deps.store.close()
 
 

@@ -7,34 +7,16 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
 from conftest import SIGNING_SECRET
-from cryptography.fernet import Fernet
+from helpers.processes import ROOT, app_env, health, wait_until
 from helpers.servers import child_pids, free_port
 
 from bot.console import signing
 from bot.console.fake_slack import FakeSlack
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    drop = {"REDIS_URL", "DATABASE_URL", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR", "SLACK_APP_TOKEN"}
-    env = {k: v for k, v in os.environ.items() if k not in drop}
-    return env | {
-        "PYTHONPATH": str(ROOT),
-        "STORE_PATH": str(tmp_path / "store.sqlite"),
-        "STORE_KEY": Fernet.generate_key().decode(),
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-        "NEXUDUS_BASE_URL": "http://127.0.0.1:9/api",
-        **extra,
-    }
 
 
 def _run(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
@@ -52,22 +34,8 @@ def _children(pid: int) -> list[str]:
     return child_pids(pid)
 
 
-def _wait_until(check, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.2)
-
-
-def _healthy(base: str) -> bool:
-    try:
-        return requests.get(base + "/healthz", timeout=5).status_code == 200
-    except requests.RequestException:
-        return False
-
-
 def test_workers_without_redis_are_refused_saying_why(tmp_path: Path) -> None:
-    proc = _run(_env(tmp_path), "--port", str(free_port()), "--workers", "2")
+    proc = _run(app_env(tmp_path), "--port", str(free_port()), "--workers", "2")
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 2
     assert "REDIS_URL is not set" in out and "could run twice" in out, out + err
@@ -76,9 +44,9 @@ def test_workers_without_redis_are_refused_saying_why(tmp_path: Path) -> None:
 def test_web_concurrency_without_redis_runs_one_process_as_before(tmp_path: Path) -> None:
     """Platforms set WEB_CONCURRENCY by themselves: without Redis it is ignored (one process), and said so."""
     port = free_port()
-    proc = _run(_env(tmp_path, WEB_CONCURRENCY="3"), "--port", str(port))
+    proc = _run(app_env(tmp_path, WEB_CONCURRENCY="3"), "--port", str(port))
     try:
-        _wait_until(lambda: _healthy(f"http://127.0.0.1:{port}") or proc.poll() is not None)
+        wait_until(lambda: health(f"http://127.0.0.1:{port}") is not None or proc.poll() is not None)
         assert proc.poll() is None and _children(proc.pid) == []
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -92,7 +60,7 @@ def test_with_redis_the_procfile_web_line_runs_four_workers_sharing_the_port_and
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = _env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url, TMPDIR=str(tmp_path), PORT=str(port))
+    env = app_env(tmp_path, REDIS_URL=redis_url, SLACK_API_URL=fake_slack.api_url, TMPDIR=str(tmp_path), PORT=str(port))
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"  # `python` is this venv's
     # The Procfile's web line itself, as a platform runs it: with REDIS_URL it starts 4 worker processes.
     procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
@@ -100,7 +68,7 @@ def test_with_redis_the_procfile_web_line_runs_four_workers_sharing_the_port_and
         ["sh", "-c", f"exec {procfile['web']}"], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        _wait_until(lambda: len(_children(proc.pid)) == 4 and _healthy(base))
+        wait_until(lambda: len(_children(proc.pid)) == 4 and health(base) is not None)
         assert "redis: ok" in requests.get(base + "/healthz", timeout=5).text
         sent = 24
         for n in range(sent):  # new connections each: the kernel spreads them over the workers
@@ -115,8 +83,8 @@ def test_with_redis_the_procfile_web_line_runs_four_workers_sharing_the_port_and
         # A worker killed is replaced; the others kept serving.
         victim = _children(proc.pid)[0]
         os.kill(int(victim), signal.SIGKILL)
-        _wait_until(lambda: len(_children(proc.pid)) == 4 and victim not in _children(proc.pid))
-        _wait_until(lambda: _healthy(base))
+        wait_until(lambda: len(_children(proc.pid)) == 4 and victim not in _children(proc.pid))
+        wait_until(lambda: health(base) is not None)
         workers = _children(proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)

@@ -8,8 +8,12 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
+
+from bot.locks import Locks
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "tests" / "reliability" / "edit_worker.py"
@@ -55,3 +59,29 @@ def run_two_edits(url: str, lock: str | Path, new_name: str, *extra: str) -> lis
             if proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=10)
+
+
+def overlaps_under_contention(locks: Locks, key: str = "chatroom:1", *, threads: int = 6, rounds: int = 5) -> list[int]:
+    """`threads` threads released at once each take `key` `rounds` times, staying inside a moment: the workers
+    that found another one inside (none, when the lock admits one thread at a time). Every thread is joined."""
+    inside: list[int] = []
+    overlaps: list[int] = []
+    barrier = threading.Barrier(threads)
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        for _ in range(rounds):
+            with locks.hold(key):
+                inside.append(n)
+                if len(inside) > 1:
+                    overlaps.append(n)
+                time.sleep(0.002)
+                inside.remove(n)
+
+    running = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join(timeout=30)
+    assert not any(t.is_alive() for t in running), "every worker finished"
+    return overlaps

@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import sqlite3
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -21,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import ADMIN, READER, SIGNING_SECRET, FakeClock, RunningApp
+from conftest import ADMIN, READER, SIGNING_SECRET, FakeClock, RunningApp, serving
 from cryptography.fernet import Fernet
 
 from bot.alerts import AlertWorker
@@ -33,14 +32,11 @@ from bot.installations import INSTALLATIONS_FILE, UNINSTALLED
 from bot.logs import RedactingFilter
 from bot.nexudus.client import ClientFactory
 from bot.nexudus.pacing import PacerRegistry
-from bot.runner import drain
 from bot.sandbox.db import NewChatRoom
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack import ids
-from bot.slack.app import build_app
 from bot.slack.publisher import SlackPublisher
-from bot.web import serve
 from bot.wiring import build_deps
 from bot.worker import slack_client, use_workspace_tokens
 
@@ -103,18 +99,8 @@ def deps(settings: Settings, clock: FakeClock) -> Iterator[Deps]:
 
 @pytest.fixture
 def app(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock) -> Iterator[RunningApp]:
-    bolt = build_app(deps)
-    server = serve(bolt, port=0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/slack/events"
-    try:
-        yield RunningApp(deps, SlackDriver(url, SIGNING_SECRET, fake_slack), fake_slack, sandbox, clock, url)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        drain(bolt.listener_runner.listener_executor, timeout=30)
+    with serving(deps, fake_slack, sandbox, clock) as running:
+        yield running
 
 
 def base(app: RunningApp) -> str:

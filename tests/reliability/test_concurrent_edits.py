@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import ADMIN
-from helpers.edits import run_two_edits
+from helpers.edits import overlaps_under_contention, run_two_edits
 
 from bot.locks import FileLocks, LockTimeout, ThreadLocks
 from bot.nexudus.client import ChatRoomChanges, NexudusClient
@@ -37,26 +37,7 @@ def _env() -> dict[str, str]:
 @pytest.mark.parametrize("kind", ["file", "thread"])
 def test_one_key_admits_one_thread_at_a_time(kind: str, tmp_path: Path) -> None:
     locks = FileLocks(tmp_path / "l.lock") if kind == "file" else ThreadLocks()
-    inside: list[int] = []
-    overlaps: list[int] = []
-    barrier = threading.Barrier(6)
-
-    def worker(n: int) -> None:
-        barrier.wait()
-        for _ in range(5):
-            with locks.hold("chatroom:1"):
-                inside.append(n)
-                if len(inside) > 1:
-                    overlaps.append(n)
-                time.sleep(0.002)
-                inside.remove(n)
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert not overlaps
+    assert overlaps_under_contention(locks) == []
 
 
 def test_different_keys_do_not_wait_for_each_other(tmp_path: Path) -> None:

@@ -9,12 +9,11 @@ ahead, and beyond the bound A's commands are refused with a clear answer, never 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
-from conftest import ADMIN, READER, SIGNING_SECRET, FakeClock, RunningApp
+from conftest import ADMIN, READER, FakeClock, RunningApp, serving
 from reliability_helpers import wait_quiet
 
 import bot.slack.app as slack_app
@@ -24,7 +23,6 @@ from bot.console.fake_slack import Call, FakeSlack
 from bot.deps import Deps
 from bot.sandbox.server import SandboxServer
 from bot.slack import lanes
-from bot.web import serve
 
 BURST = 30
 
@@ -34,16 +32,8 @@ def small_pool_app(
     deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[RunningApp]:
     monkeypatch.setattr(slack_app, "LAZY_WORKERS", 4)
-    server = serve(slack_app.build_app(deps), port=0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/slack/events"
-    try:
-        yield RunningApp(deps, SlackDriver(url, SIGNING_SECRET, fake_slack), fake_slack, sandbox, clock, url)
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(deps, fake_slack, sandbox, clock) as app:
+        yield app
 
 
 def _command(driver: SlackDriver, text: str, target: str) -> dict:  # type: ignore[type-arg]

@@ -1,0 +1,67 @@
+"""The app run as a child process by a test (`python -m bot run`, gunicorn): its environment, and waiting for it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+from conftest import SIGNING_SECRET
+from cryptography.fernet import Fernet
+
+ROOT = Path(__file__).resolve().parents[2]
+NOT_LISTENING = "http://127.0.0.1:9"
+"""The discard port on loopback: nothing listens there, so a child that calls out fails at once and clearly."""
+MACHINE_SETTINGS = {"REDIS_URL", "DATABASE_URL", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR", "SLACK_APP_TOKEN"}
+
+
+def app_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of an app process: this checkout importable, the embedded mode whatever this machine's
+    environment says (none of `MACHINE_SETTINGS`), a fresh store under `tmp_path`, the test signing secret and bot
+    token, Slack and Nexudus where nothing listens; `extra` adds or overrides settings."""
+    env = {k: v for k, v in os.environ.items() if k not in MACHINE_SETTINGS}
+    return env | {
+        "PYTHONPATH": str(ROOT),
+        "STORE_PATH": str(tmp_path / "store.sqlite"),
+        "STORE_KEY": Fernet.generate_key().decode(),
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_API_URL": f"{NOT_LISTENING}/api/",
+        "NEXUDUS_BASE_URL": f"{NOT_LISTENING}/api",
+        **extra,
+    }
+
+
+def wait_until(check: Callable[[], object], timeout: float = 60.0, what: str = "the condition") -> None:
+    """Poll `check` every 0.2 s until it is true; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+def health(base: str) -> str | None:
+    """The text of `base`/healthz when it answers 200, else None (not listening yet, or still loading the app)."""
+    try:
+        answer = requests.get(base + "/healthz", timeout=5)
+    except requests.RequestException:
+        return None
+    return answer.text if answer.status_code == 200 else None
+
+
+def wait_healthy(base: str, proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
+    """The health text once `proc` serves `base`/healthz; fails at once (with its stderr) if `proc` exits first."""
+    found: list[str] = []
+
+    def answered() -> bool:
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else f"exited {proc.returncode}"
+        text = health(base)
+        if text is not None:
+            found.append(text)
+        return text is not None
+
+    wait_until(answered, timeout, f"{base}/healthz")
+    return found[0]
