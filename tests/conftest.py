@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 import os
 import threading
 from collections import Counter
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from cryptography.fernet import Fernet
+from helpers.dialect_plan import FEATURES, Watch, runs_in
 from helpers.servers import PostgresServer, RedisServer, Unavailable
 
 from bot.console import fake_slack as fake_slack_module
@@ -40,7 +42,8 @@ ADMIN = ("admin@sandbox.local", "sandbox-admin")
 READER = ("reader@sandbox.local", "sandbox-reader")
 START = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 EVERY_DIALECT = pytest.mark.every_dialect
-"""Put on an end-to-end module (`pytestmark`): its tests that use the sandbox run in every dialect."""
+"""Put on an end-to-end module (`pytestmark`): its tests that use the sandbox run in every dialect that changes what
+they touch (`@pytest.mark.dialect_sensitive(...)`), and in the full dialects: see tests/helpers/dialect_plan.py."""
 SLACK_E2E = pytest.mark.slack_e2e
 """Put on a module of the Slack end-to-end suite (`pytestmark`): its tests that build the app run on the embedded
 backends (SQLite store, in-process pacing, file locks, once-only keys in memory) AND once more, in the seed
@@ -51,6 +54,15 @@ EMBEDDED, SHARED = "embedded", "postgres-redis"
 _SHARED_MARKS = [pytest.mark.postgres, pytest.mark.redis]
 
 
+def declared_features(node: pytest.Function | pytest.FunctionDefinition) -> frozenset[str]:
+    """What a test says it touches of what dialects change (`@pytest.mark.dialect_sensitive(...)`)."""
+    named = frozenset(f for mark in node.iter_markers("dialect_sensitive") for f in mark.args)
+    unknown = named - set(FEATURES)
+    if unknown:
+        raise pytest.UsageError(f"{node.nodeid}: dialect_sensitive names no dialect feature {sorted(unknown)}")
+    return named
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     one = metafunc.definition.get_closest_marker("one_dialect") is not None  # process wiring, not Nexudus
     every = (
@@ -59,16 +71,65 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         and "sandbox_dialect" in metafunc.fixturenames
     )
     both = metafunc.definition.get_closest_marker("slack_e2e") is not None and "backend" in metafunc.fixturenames
+    # The full suite in the full dialects; in the others, the tests touching what they change (tests/helpers/
+    # dialect_plan.py says why, and how the markers are kept true).
+    touched = declared_features(metafunc.definition)
+    names = [name for name in DIALECT_NAMES if runs_in(name, touched)] if every else []
     if every and both:
-        # Every dialect on the embedded backends; the shared backends once, in the seed dialect (the backends
-        # are what varies there, not Nexudus).
-        cases = [pytest.param(name, EMBEDDED, id=f"{name}-{EMBEDDED}") for name in DIALECT_NAMES]
+        # The embedded backends in those dialects; the shared backends once, in the seed dialect (the backends are
+        # what varies there, not Nexudus).
+        cases = [pytest.param(name, EMBEDDED, id=f"{name}-{EMBEDDED}") for name in names]
         cases.append(pytest.param("seed", SHARED, id=f"seed-{SHARED}", marks=_SHARED_MARKS))
         metafunc.parametrize(("sandbox_dialect", "backend"), cases)
     elif every:
-        metafunc.parametrize("sandbox_dialect", DIALECT_NAMES)
+        metafunc.parametrize("sandbox_dialect", names)
     elif both:
         metafunc.parametrize("backend", [EMBEDDED, pytest.param(SHARED, marks=_SHARED_MARKS)])
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """With DIALECT_PLAN_OUT set (tests/integration/test_dialect_plan.py does), write down what was collected: each
+    test's function, parameters and declared dialect features, to check the plan against the dialects."""
+    out = os.environ.get("DIALECT_PLAN_OUT")
+    if not out:
+        return
+    plan = [
+        {
+            "nodeid": item.nodeid,
+            "function": item.originalname,
+            "params": {k: str(v) for k, v in getattr(getattr(item, "callspec", None), "params", {}).items()},
+            "features": sorted(declared_features(item)),
+            "every_dialect": item.get_closest_marker("every_dialect") is not None,
+            "slack_e2e": item.get_closest_marker("slack_e2e") is not None,
+        }
+        for item in session.items
+        if isinstance(item, pytest.Function)
+    ]
+    Path(out).write_text(json.dumps(plan))
+
+
+@pytest.fixture(autouse=True)
+def dialect_watch(request: pytest.FixtureRequest) -> Iterator[None]:
+    """In the seed dialect, a test of an `every_dialect` module must declare what it touches that a partial dialect
+    changes (it runs in that dialect only then): its requests to the sandbox are watched, and a touch it does not
+    declare fails it, saying which marker to add."""
+    node = request.node
+    params = getattr(getattr(node, "callspec", None), "params", {})
+    if params.get("sandbox_dialect") != "seed" or node.get_closest_marker("every_dialect") is None:
+        yield
+        return
+    watch = Watch(request.getfixturevalue("sandbox"))
+    yield
+    missing = watch.undeclared(declared_features(node))
+    if missing:
+        lines = [f"{feature} ({FEATURES[feature]}), e.g. {first}" for feature, first in sorted(missing.items())]
+        marker = ", ".join(f'"{f}"' for f in sorted(missing))
+        pytest.fail(
+            "this test touched what a dialect changes without saying so, so it would not run in that dialect:\n"
+            + "\n".join(lines)
+            + f"\nadd @pytest.mark.dialect_sensitive({marker}) (tests/helpers/dialect_plan.py)",
+            pytrace=False,
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -93,6 +93,7 @@ def subscribe(app: RunningApp, command: str = "alerts subscribe after:4h") -> st
     return subs[0].id
 
 
+@pytest.mark.dialect_sensitive("extra_fields", "ids", "local_zone")
 def test_subscribe_alert_mark_visited_and_no_repeats(logged_in: RunningApp) -> None:
     app = logged_in
     room = add_room(app, visited_ago=timedelta(hours=3))
@@ -135,6 +136,7 @@ def test_subscribe_alert_mark_visited_and_no_repeats(logged_in: RunningApp) -> N
     assert (report.digests_posted, report.digests_updated, report.chatrooms_alerted) == (0, 0, 0)
 
 
+@pytest.mark.dialect_sensitive("extra_fields")
 def test_reader_cannot_mark_visited_and_is_told_why(running_app: RunningApp) -> None:
     app = running_app
     room = add_room(app, visited_ago=timedelta(hours=6))
@@ -165,6 +167,7 @@ def test_reader_cannot_mark_visited_and_is_told_why(running_app: RunningApp) -> 
     assert "What needs the *ChatRoom-Edit* role (Edit, Run command, Mark visited) is hidden" in text(home)
 
 
+@pytest.mark.dialect_sensitive("ids", "local_zone")
 def test_snooze_show_and_run_buttons(logged_in: RunningApp) -> None:
     app = logged_in
     room = add_room(app, visited_ago=timedelta(hours=5), name="Lobby")
@@ -247,6 +250,7 @@ def test_subscribe_needs_a_login_and_a_channel_the_app_is_in(running_app: Runnin
     assert len(app.deps.store.subscriptions()) == 1
 
 
+@pytest.mark.dialect_sensitive("local_zone")
 def test_home_tab_shows_login_state_and_stale_rooms(running_app: RunningApp) -> None:
     app = running_app
     add_room(app, visited_ago=timedelta(hours=7), name="Parcel desk")
@@ -275,6 +279,7 @@ def test_home_tab_shows_login_state_and_stale_rooms(running_app: RunningApp) -> 
     assert app.deps.store.whoami(app.slack.team_id, app.slack.user_id) is None
 
 
+@pytest.mark.dialect_sensitive("basic", "tokens")
 def test_login_refreshes_the_home_tab(running_app: RunningApp) -> None:
     app = running_app
     assert callable(app.deps.refresh_home)
@@ -426,6 +431,7 @@ def test_unsubscribing_is_announced_in_the_channel(logged_in: RunningApp) -> Non
     assert app.deps.store.get_subscription(other) is None
 
 
+@pytest.mark.dialect_sensitive("ids", "local_zone")
 def test_the_rest_of_a_digest_lists_exactly_the_rooms_not_shown_never_visited_included(logged_in: RunningApp) -> None:
     app = logged_in
     visited = [add_room(app, visited_ago=timedelta(hours=6, minutes=i), name=f"Visited {i}") for i in range(24)]
@@ -461,6 +467,7 @@ def _digest_room_ids(message: dict[str, Any]) -> set[int]:
     }
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_overlapping_subscriptions_tell_a_channel_once_about_a_wait(logged_in: RunningApp) -> None:
     app = logged_in
     old = add_room(app, visited_ago=timedelta(hours=6), name="Old")
@@ -487,6 +494,7 @@ def test_overlapping_subscriptions_tell_a_channel_once_about_a_wait(logged_in: R
     assert (report.errors, report.digests_updated, report.digests_posted) == (0, 1, 0), report.details
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_a_row_listed_again_after_its_snooze_keeps_its_buttons_in_the_older_digest(logged_in: RunningApp) -> None:
     app = logged_in
     lobby = add_room(app, visited_ago=timedelta(hours=5), name="Lobby")

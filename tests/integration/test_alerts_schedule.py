@@ -28,6 +28,7 @@ def thread_posts(app: RunningApp) -> list[dict]:
     return [c.args for c in app.fake.calls("chat.postMessage") if c.error is None and c.args.get("thread_ts")]
 
 
+@pytest.mark.dialect_sensitive("extra_fields", "ids", "local_zone")
 def test_escalation_fires_once_in_the_digest_thread_and_resolving_updates_both(logged_in: RunningApp) -> None:
     app = logged_in
     room = add_room(app, visited_ago=timedelta(hours=5))
@@ -65,6 +66,7 @@ def test_escalation_fires_once_in_the_digest_thread_and_resolving_updates_both(l
     assert app.deps.store.get_alert(app.deps.store.subscriptions()[0].id, room).resolved_at is not None  # type: ignore[union-attr]
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_an_escalated_room_visited_in_nexudus_updates_the_thread_too(logged_in: RunningApp) -> None:
     app = logged_in
     room = add_room(app, visited_ago=timedelta(hours=9))
@@ -81,6 +83,7 @@ def test_an_escalated_room_visited_in_nexudus_updates_the_thread_too(logged_in: 
     assert updated is not None and "visited or closed in Nexudus" in updated["text"]
 
 
+@pytest.mark.dialect_sensitive("local_zone")
 def test_quiet_hours_hold_overnight_and_the_opening_digest_says_since_when(logged_in: RunningApp) -> None:
     app = logged_in  # the clock starts on Wednesday 12:00 UTC
     subscribe(app, "alerts subscribe after:4h hours:08:00-20:00 days:mon-fri zone:UTC")
@@ -132,6 +135,7 @@ def test_the_opening_with_nothing_new_says_so_once(logged_in: RunningApp) -> Non
     assert len(top_level_posts(app)) == 1
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_the_daily_summary_counts_match_the_store(logged_in: RunningApp) -> None:
     app = logged_in  # Wednesday 12:00 UTC
     rooms = [add_room(app, visited_ago=timedelta(hours=5), name=f"Room {i}") for i in range(3)]

@@ -40,6 +40,7 @@ def test_bad_argument_is_answered_in_the_ack_with_usage(running_app: RunningApp)
     assert running_app.fake.calls("response_url") == []
 
 
+@pytest.mark.dialect_sensitive("basic", "tokens")
 def test_login_via_modal_then_list_and_next_page(running_app: RunningApp) -> None:
     app = running_app
     app.slack.command("login")
@@ -84,6 +85,7 @@ def test_login_via_modal_then_list_and_next_page(running_app: RunningApp) -> Non
     assert app.fake.last("response_url").error is None, "the strict fake Slack took the page"
 
 
+@pytest.mark.dialect_sensitive("dir")
 def test_list_keeps_filters_across_pages(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("list active:true size:5 sort:-visited")
@@ -96,6 +98,7 @@ def test_list_keeps_filters_across_pages(logged_in: RunningApp) -> None:
     assert f"of {active}" in all_text(first)
 
 
+@pytest.mark.dialect_sensitive("dir", "local_zone")
 def test_a_size_above_slacks_40_rows_is_capped_and_the_header_says_so(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("list size:50 sort:-visited")
@@ -107,6 +110,7 @@ def test_a_size_above_slacks_40_rows_is_capped_and_the_header_says_so(logged_in:
     assert nxt is not None and "size:40" in nxt["value"], "the next page continues where this one stopped"
 
 
+@pytest.mark.dialect_sensitive("extra_fields", "local_zone")
 def test_edit_via_modal_keeps_users_and_other_fields(logged_in: RunningApp) -> None:
     app = logged_in
     session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
@@ -130,6 +134,7 @@ def test_edit_via_modal_keeps_users_and_other_fields(logged_in: RunningApp) -> N
     assert after.business == before.business
 
 
+@pytest.mark.dialect_sensitive("extra_fields", "local_zone")
 def test_edit_refused_when_someone_else_changed_the_record(logged_in: RunningApp) -> None:
     app = logged_in
     session = app.deps.services.session(app.slack.team_id, app.slack.user_id)
@@ -245,6 +250,7 @@ def prefilled_state(view: dict[str, Any]) -> dict[str, Any]:
     return {f.block_id: {f.action_id: initial_state(f)} for f in modal.fields}
 
 
+@pytest.mark.dialect_sensitive("extra_fields")
 def test_saving_again_after_a_conflict_keeps_the_other_change(logged_in: RunningApp) -> None:
     from bot.nexudus.client import ChatRoomChanges
 
@@ -268,6 +274,7 @@ def test_saving_again_after_a_conflict_keeps_the_other_change(logged_in: Running
     assert after.active is False, "the other person's change must survive"
 
 
+@pytest.mark.dialect_sensitive("extra_fields")
 def test_edit_keeps_a_long_name_and_a_huge_member_list_it_cannot_show(logged_in: RunningApp) -> None:
     from bot.nexudus.client import ChatRoomChanges
 
@@ -297,6 +304,7 @@ def test_edit_keeps_a_long_name_and_a_huge_member_list_it_cannot_show(logged_in:
     assert after.users == members
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_show_of_many_ids_uses_few_messages(logged_in: RunningApp) -> None:
     app = logged_in
     ids_text = " ".join(str(i) for i in range(1_000_001, 1_000_026))
@@ -316,6 +324,7 @@ def test_slow_answers_show_a_placeholder_that_the_answer_replaces(logged_in: Run
     assert "1–2 of 60" in all_text(answer)
 
 
+@pytest.mark.dialect_sensitive("extra_fields", "local_zone")
 def test_inline_edit_applies_at_once_and_keeps_users_and_untouched_fields(logged_in: RunningApp, sandbox: Any) -> None:
     app = logged_in
     before = sandbox.db.get(1_000_001)
@@ -345,6 +354,7 @@ def test_inline_edit_applies_at_once_and_keeps_users_and_untouched_fields(logged
     assert (again.name, again.active, again.business_id) == ("Front desk", False, before.business_id)
 
 
+@pytest.mark.dialect_sensitive("local_zone")
 def test_inline_edit_refusals_are_answered_in_the_ack_and_change_nothing(
     logged_in: RunningApp, sandbox: Any, clock: Any
 ) -> None:
@@ -362,6 +372,7 @@ def test_inline_edit_refusals_are_answered_in_the_ack_and_change_nothing(
     assert app.fake.calls("response_url") == []
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_a_deleted_chatroom_s_card_is_redrawn_as_deleted_by_whom_without_buttons(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("show 1000001 1000002")
@@ -384,6 +395,7 @@ def test_a_deleted_chatroom_s_card_is_redrawn_as_deleted_by_whom_without_buttons
     assert any(v.startswith("1000001") for v in values)  # the other card keeps its buttons
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_once_nexudus_refuses_a_role_what_needs_it_is_hidden_and_said_why_until_the_next_login(
     running_app: RunningApp,
 ) -> None:

@@ -88,6 +88,7 @@ def test_commands_lists_visible_commands_in_order(logged_in: RunningApp) -> None
     assert "1 command that Nexudus hides" in text
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_command_metadata_is_cached_per_user(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("commands")
@@ -99,6 +100,7 @@ def test_command_metadata_is_cached_per_user(logged_in: RunningApp) -> None:
     assert app.sandbox.stats.count("GET", "commands") == 2
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_set_active_runs_and_posts_result_with_refreshed_cards(logged_in: RunningApp) -> None:
     app = logged_in
     assert app.sandbox.db.get(1_000_001).active and app.sandbox.db.get(1_000_002).active  # type: ignore[union-attr]
@@ -120,6 +122,7 @@ def test_set_active_runs_and_posts_result_with_refreshed_cards(logged_in: Runnin
     assert runs(app) == 1
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_invalid_values_come_back_under_their_fields_and_nothing_runs(logged_in: RunningApp) -> None:
     app = logged_in
     form = open_form(app, "run SCHEDULE_FOLLOW_UP 1000001 1000002")
@@ -139,6 +142,7 @@ def test_invalid_values_come_back_under_their_fields_and_nothing_runs(logged_in:
     assert runs(app) == 0
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_entity_rules_are_enforced_before_anything_is_sent(logged_in: RunningApp) -> None:
     app = logged_in
     cases = [
@@ -171,6 +175,7 @@ def test_close_idle_runs_with_no_chatroom(logged_in: RunningApp) -> None:
     assert "idle chatroom" in all_text(result)
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_nexudus_refusal_is_shown_in_the_form_with_values_kept(logged_in: RunningApp) -> None:
     app = logged_in
     form = open_form(app, "run RENAME 1000001")
@@ -191,6 +196,7 @@ def test_nexudus_refusal_is_shown_in_the_form_with_values_kept(logged_in: Runnin
     ]
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_pick_a_command_in_the_modal_keeps_the_chosen_chatrooms(logged_in: RunningApp) -> None:
     app = logged_in
     app.slack.command("show 1000003")
@@ -255,6 +261,7 @@ def test_chatroom_picker_searches_by_name_and_id(logged_in: RunningApp) -> None:
         app.sandbox.config.delay = 0.0
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_double_submit_runs_once(logged_in: RunningApp) -> None:
     app = logged_in
     form = open_form(app, "run MARK_VISITED 1000004")
@@ -266,6 +273,7 @@ def test_double_submit_runs_once(logged_in: RunningApp) -> None:
     assert runs(app) == 1
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_hidden_and_forged_commands_are_refused(logged_in: RunningApp) -> None:
     app = logged_in
     before = len(app.fake.calls("views.update"))
@@ -281,6 +289,7 @@ def test_hidden_and_forged_commands_are_refused(logged_in: RunningApp) -> None:
     assert runs(app) == 0
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_a_mistyped_command_key_suggests_the_right_one(logged_in: RunningApp) -> None:
     app = logged_in
     before = len(app.fake.calls("views.update"))
@@ -291,6 +300,7 @@ def test_a_mistyped_command_key_suggests_the_right_one(logged_in: RunningApp) ->
     assert "MARK_VISITED" in all_text(form)
 
 
+@pytest.mark.dialect_sensitive("ids")
 def test_reader_is_told_the_missing_role(running_app: RunningApp) -> None:
     app = running_app
     app.deps.services.login(app.slack.team_id, app.slack.user_id, *READER)
