@@ -940,10 +940,9 @@ def test_persistence_across_restart(tmp_path: Path, clock: FakeClock) -> None:
         assert requests.get(third.chatrooms_url, auth=ADMIN, timeout=5).json()["TotalItems"] == 5
 
 
-def test_100k_chatrooms_page_is_fast(clock: FakeClock) -> None:
-    started = time.perf_counter()
-    with SandboxServer(config=SandboxConfig(throttle=False, clock=clock), chatrooms=100_000) as sandbox:
-        seeded = time.perf_counter() - started
+def test_thousands_of_chatrooms_serve_a_deep_filtered_sorted_page_and_a_name_search(clock: FakeClock) -> None:
+    # How fast at 100,000 chatrooms (the target: under 1 s each): bench/sandbox_scale.py.
+    with SandboxServer(config=SandboxConfig(throttle=False, clock=clock), chatrooms=5_000) as sandbox:
         params: dict[str, str | int] = {
             "ChatRoom_Active": "true",
             "To_ChatRoom_LastAgentVisit": (datetime.now(UTC) - timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M"),
@@ -953,20 +952,14 @@ def test_100k_chatrooms_page_is_fast(clock: FakeClock) -> None:
             "size": 25,
         }
         with requests.Session() as session:
-            session.get(sandbox.chatrooms_url, auth=ADMIN, params={"size": 1}, timeout=10)
-            started = time.perf_counter()
             response = session.get(sandbox.chatrooms_url, auth=ADMIN, params=params, timeout=10)
-            elapsed = time.perf_counter() - started
-            by_name = time.perf_counter()
             named = session.get(sandbox.chatrooms_url, auth=ADMIN, params={"ChatRoom_Name": "ana"}, timeout=10)
-            name_elapsed = time.perf_counter() - by_name
     page = response.json()
-    print(
-        f"100k seed {seeded:.2f} s; filtered page {elapsed * 1000:.1f} ms of {page['TotalItems']}; "
-        f"name contains {name_elapsed * 1000:.1f} ms of {named.json()['TotalItems']}"
-    )
     assert len(page["Records"]) == 25 and page["TotalItems"] > 1000
-    assert elapsed < 1.0 and name_elapsed < 1.0
+    visits = [r["LastAgentVisit"] for r in page["Records"]]
+    assert visits == sorted(visits) and all(r["Active"] for r in page["Records"])
+    assert named.status_code == 200 and named.json()["TotalItems"] > 0
+    assert all("ana" in r["Name"].lower() for r in named.json()["Records"])
 
 
 # -- the CLI --------------------------------------------------------------------------------------

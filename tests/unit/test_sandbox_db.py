@@ -198,19 +198,14 @@ def test_datetime_round_trip() -> None:
     assert to_db(None) is None
 
 
-def test_seeding_100k_is_fast() -> None:
-    import time
-
+def test_seeding_thousands_gives_every_row_and_a_full_deep_filtered_page() -> None:
+    # How fast at 100,000 rows (the target: seeded in under 30 s, a page in under 1 s): bench/sandbox_scale.py.
     store = SandboxDB(":memory:")
-    started = time.perf_counter()
-    seed(store, NOW, chatrooms=100_000)
-    seeded = time.perf_counter() - started
-    started = time.perf_counter()
+    seed(store, NOW, chatrooms=5_000)
     rows, total = store.search(SearchQuery(active=True, visited_to=NOW - timedelta(hours=4), page=50, size=25))
-    searched = time.perf_counter() - started
-    print(f"seed 100k: {seeded:.2f} s, filtered page: {searched * 1000:.1f} ms ({total} matches)")
-    assert store.count() == 100_000 and len(rows) == 25
-    assert seeded < 30 and searched < 1
+    assert store.count() == 5_000 and len(rows) == 25 and total > 50 * 25
+    cutoff = NOW - timedelta(hours=4)
+    assert all(r.active and r.last_agent_visit is not None and r.last_agent_visit <= cutoff for r in rows)
     store.close()
 
 
