@@ -9,7 +9,7 @@ import threading
 import pytest
 import redis
 from conftest import ADMIN, SIGNING_SECRET, FakeClock, RunningApp
-from helpers.servers import free_port
+from helpers.servers import free_port, nowhere_redis
 
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import FakeSlack
@@ -26,7 +26,7 @@ from bot.wiring import build_deps
 
 
 def _nowhere() -> redis.Redis:
-    return redis.Redis(host="127.0.0.1", port=free_port(), password="pa55word", socket_connect_timeout=0.3)
+    return nowhere_redis(password="pa55word")  # type: ignore[no-any-return]
 
 
 def test_a_pacer_without_redis_refuses_rather_than_send_unpaced() -> None:

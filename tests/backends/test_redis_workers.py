@@ -174,9 +174,9 @@ def test_once_keys_expire_and_hold_no_ids_in_clear(redis_url: str) -> None:
 
 
 def test_an_unreachable_redis_still_guards_within_the_process(caplog: pytest.LogCaptureFixture) -> None:
-    from helpers.servers import free_port
+    from helpers.servers import nowhere_redis
 
-    once = RedisOnce(redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2))
+    once = RedisOnce(nowhere_redis())
     assert once.first("run:V1:h") is True
     assert once.first("run:V1:h") is False
     assert "guarding in this process only" in caplog.text

@@ -22,6 +22,7 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 START_TIMEOUT = 30.0
 ENABLE_HINT = "install it (`apt-get install -y redis-server postgresql`) or run `bash .ci/run`, which installs both"
@@ -35,6 +36,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def nowhere_redis(password: str | None = None) -> Any:
+    """A Redis client of a loopback port nothing listens on, that fails at once: redis-py's own retries (about 3.5 s
+    of backoff per command) are not what a test of the app's fallback is about."""
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return redis.Redis(
+        host="127.0.0.1", port=free_port(), password=password, socket_connect_timeout=0.3, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def find_redis_server() -> str:
