@@ -351,7 +351,7 @@ def serving(deps: Deps, fake_slack: FakeSlack, sandbox: SandboxServer, clock: Fa
     and its lazy work drained, on the way out (what every test that serves the app uses)."""
     bolt = build_app(deps)
     server = serve(bolt, port=0, acks=deps.acks)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{server.server_port}/slack/events"
     try:

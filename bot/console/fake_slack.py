@@ -241,7 +241,7 @@ class FakeSlack:
             return self
         server = _Server((self._host, self._port), _make_handler(self))
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, args=(0.05,), name="fake-slack", daemon=True)
+        self._thread = threading.Thread(target=server.serve_forever, args=(0.01,), name="fake-slack", daemon=True)
         self._thread.start()
         return self
 

@@ -61,6 +61,8 @@ TOKEN_PATH = "/api/token"
 WIRE_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 MAX_PAGE_SIZE = 1000
 MAX_BODY = 1 << 20
+STOP_POLL = 0.01
+"""How often the serving thread looks whether to stop (s): `stop()` waits up to this long (tests stop thousands)."""
 DENIED = {"Message": "Authorization has been denied for this request."}
 MAX_PAGE = 2**31 - 1
 _DIGITS = re.compile(r"[0-9]{1,30}")
@@ -1077,7 +1079,7 @@ class SandboxServer:
             return self
         self._httpd = _HTTPServer((self.host, self.requested_port), self.app)
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="sandbox", daemon=True
+            target=self._httpd.serve_forever, kwargs={"poll_interval": STOP_POLL}, name="sandbox", daemon=True
         )
         self._thread.start()
         return self

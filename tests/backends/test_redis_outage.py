@@ -4,14 +4,12 @@ so in words (bot/slack/errors.py), never a stack trace, a reference number or th
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 import redis
-from conftest import ADMIN, SIGNING_SECRET, FakeClock, RunningApp
+from conftest import ADMIN, FakeClock, serving
 from helpers.servers import free_port, nowhere_redis
 
-from bot.console.driver import SlackDriver
 from bot.console.fake_slack import FakeSlack
 from bot.locks import RedisLocks, SharedStateUnavailable
 from bot.nexudus.client import ClientFactory
@@ -19,9 +17,7 @@ from bot.nexudus.pacing import PacerRegistry
 from bot.nexudus.redis_pacing import RedisPacer
 from bot.sandbox.server import SandboxServer
 from bot.settings import Settings
-from bot.slack.app import build_app
 from bot.slack.errors import describe
-from bot.web import serve
 from bot.wiring import build_deps
 
 
@@ -47,22 +43,15 @@ def test_an_edit_while_redis_is_down_is_refused_in_words(
 ) -> None:
     down = settings.model_copy(update={"redis_url": f"redis://:pa55word@127.0.0.1:{free_port()}/0"})
     deps = build_deps(down, clock=clock, clients=ClientFactory.from_settings(down, PacerRegistry(enabled=False)))
-    server = serve(build_app(deps), port=0)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_port}/slack/events"
     try:
-        app = RunningApp(deps, SlackDriver(url, SIGNING_SECRET, fake_slack), fake_slack, sandbox, clock, url)
-        app.deps.services.login(app.slack.team_id, app.slack.user_id, *ADMIN)
-        before = sandbox.db.get(1_000_003)
-        assert app.slack.command('edit 1000003 name:"Renamed while Redis is down"').status == 200
-        replies = [c.args for c in fake_slack.wait_for("response_url", count=1, timeout=15)]
-        text = json.dumps(replies, ensure_ascii=False)
-        assert "could not coordinate this with its other processes" in text, text
-        assert "pa55word" not in text and "Something went wrong" not in text
-        assert sandbox.db.get(1_000_003) == before, "nothing was written"
+        with serving(deps, fake_slack, sandbox, clock) as app:
+            app.deps.services.login(app.slack.team_id, app.slack.user_id, *ADMIN)
+            before = sandbox.db.get(1_000_003)
+            assert app.slack.command('edit 1000003 name:"Renamed while Redis is down"').status == 200
+            replies = [c.args for c in fake_slack.wait_for("response_url", count=1, timeout=15)]
+            text = json.dumps(replies, ensure_ascii=False)
+            assert "could not coordinate this with its other processes" in text, text
+            assert "pa55word" not in text and "Something went wrong" not in text
+            assert sandbox.db.get(1_000_003) == before, "nothing was written"
     finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
         deps.store.close()
