@@ -325,7 +325,7 @@ class Console:
             self._tracking = _track(self.app)
             self._server = serve(self.app, port=0, acks=self.deps.acks)
             self._server_thread = threading.Thread(
-                target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="console-app", daemon=True
+                target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, name="console-app", daemon=True
             )
             self._server_thread.start()
             url = f"http://127.0.0.1:{self._server.server_port}/slack/events"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import DESELECTED, collected_plan
 from helpers.dialect_plan import ADAPTER_ONLY, FEATURES, FULL_DIALECTS, changes
 
 from bot.sandbox.dialects import DIALECT_NAMES, SandboxDialect
@@ -22,18 +23,29 @@ ROOT = Path(__file__).resolve().parents[2]
 SHARED = "seed-postgres-redis"
 
 
+PLANNED = [
+    p for p in sorted((ROOT / "tests" / "integration").glob("test_*.py")) if "every_dialect" in p.read_text().lower()
+]
+"""The modules the plan concerns: the end-to-end ones (EVERY_DIALECT) and test_dialects.py (it names them)."""
+
+
 @pytest.fixture(scope="module")
-def plan(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    """What `pytest --collect-only tests/integration` collects, as conftest writes it down."""
+def plan(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
+    """What pytest collects of the integration tests: this session's items when it holds every module concerned
+    whole (as in `make test`), else those of `pytest --collect-only tests/integration` run apart."""
+    items = request.session.items
+    held = {item.nodeid.split("::")[0] for item in items}
+    whole = not any(d.startswith("tests/integration/") for d in DESELECTED)
+    if whole and {str(p.relative_to(ROOT)) for p in PLANNED} <= held:
+        return collected_plan(items)  # type: ignore[return-value]
     out = tmp_path_factory.mktemp("plan") / "plan.json"
     command = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "tests/integration"]
     done = subprocess.run(
         command, cwd=ROOT, env={**os.environ, "DIALECT_PLAN_OUT": str(out)}, capture_output=True, text=True, timeout=300
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    items: list[dict[str, Any]] = json.loads(out.read_text())
-    assert len(items) > 100, "the integration tests were collected"
-    return items
+    collected: list[dict[str, Any]] = json.loads(out.read_text())
+    return collected
 
 
 def e2e_runs(plan: list[dict[str, Any]]) -> dict[str, set[str]]:
@@ -61,6 +73,7 @@ def test_the_features_are_the_sandbox_dialect_fields_and_the_full_dialects_exist
 
 
 def test_the_full_dialects_and_the_shared_backends_run_every_end_to_end_test(plan: list[dict[str, Any]]) -> None:
+    assert len(plan) > 100, "the integration tests were collected"
     runs = e2e_runs(plan)
     assert len(runs) > 40, "the end-to-end modules' tests were found"
     for test, where in runs.items():
