@@ -220,7 +220,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def sandbox_dialect() -> str:
-    """The dialect the sandbox speaks; end-to-end modules parametrize it (tests/helpers/dialect_plan.py says over which)."""
+    """The dialect the sandbox speaks; end-to-end modules parametrize it (over which: tests/helpers/dialect_plan.py)."""
     return "seed"
 
 
