@@ -110,3 +110,25 @@ def test_a_stopped_journal_removes_its_heartbeat_so_its_leftovers_are_recovered_
     a.stop(timeout=5)
     assert a._thread is not None and not a._thread.is_alive()
     assert b.sweep() == 1 and told[0].chatroom_ids == [1000003]
+
+
+def test_the_alert_workers_cycle_sweeps_too_and_a_failing_store_never_ends_its_loop(store: Store) -> None:
+    from types import SimpleNamespace
+
+    from bot.worker import sweep_inflight
+
+    clock = Clock()
+    dead, worker = journal(store, clock, "web-dead"), journal(store, clock, "alerts-1")
+    told: list[InFlight] = []
+    worker.recover = told.append
+    dead.start(thread=False)
+    tracker(dead).begin("create", name="Lobby", business_id=9001)
+    sweep_inflight(SimpleNamespace(journal=worker))  # type: ignore[arg-type]
+    assert told == [], "a journal not started (no heartbeat) claims nothing"
+    worker.start(thread=False)
+    clock.now = T0 + timedelta(minutes=1)
+    worker.beat()
+    sweep_inflight(SimpleNamespace(journal=worker))  # type: ignore[arg-type]
+    assert [w.name for w in told] == ["Lobby"]
+    store.close()
+    sweep_inflight(SimpleNamespace(journal=worker))  # type: ignore[arg-type]  # logged, not raised

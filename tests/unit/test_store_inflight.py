@@ -50,7 +50,7 @@ def test_work_is_recorded_encrypted_read_back_whole_and_forgotten_when_told(stor
     entry = store.begin_work(work("A"))
     assert [w.model_dump() for w in store.inflight()] == [entry.model_dump()]
     stored = raw_rows(store)
-    assert SECRET_URL not in stored and "Front desk" not in stored and "U1" not in stored  # sealed
+    assert SECRET_URL not in stored and "Front desk" not in stored and "user_id" not in stored  # sealed
     assert store.end_work(entry.key) is True
     assert store.inflight() == [] and store.end_work(entry.key) is False
 
