@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -22,12 +23,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from bot.audit import Actor
 from bot.nexudus.client import ChatRoomChanges
 from bot.nexudus.errors import NexudusError, NotFound
 from bot.nexudus.models import ChatRoom
 from bot.nexudus.query import ChatRoomFilters
 from bot.services import NotLoggedIn, Services, same_value
-from bot.store import Store
+from bot.store import AuditEntry, Store
 from bot.store.inflight import InFlight, WorkKind, inflight_key, new_process_id
 
 log = logging.getLogger(__name__)
@@ -69,18 +71,22 @@ class Journal:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._started = False
+        self._pid = os.getpid()
         self._unended: set[str] = set()
         self._lock = threading.Lock()
 
     @property
     def running(self) -> bool:
-        return self._started and not self._stop.is_set()
+        """Beating: entries begun now are this process's. False in a child forked after `start` (gunicorn
+        --preload): it has no heartbeat thread, so it journals nothing rather than pass for its parent."""
+        return self._started and not self._stop.is_set() and os.getpid() == self._pid
 
     # -- lifecycle
     def start(self, *, thread: bool = True) -> None:
         """Beat once now, then every `beat_every` s (and sweep every `sweep_every` s) on a daemon thread."""
         if self._started:
             return
+        self._pid = os.getpid()
         self.store.heartbeat(self.process_id, self.clock())
         self._started = True
         if thread:
@@ -124,12 +130,14 @@ class Journal:
             log.warning("heartbeat not written (%s); trying again in %.0f s", type(exc).__name__, self.beat_every)
 
     # -- entries
-    def begin(self, work: InFlight) -> str | None:
-        """Record acknowledged work of this process before it starts; its key (None: journal not started)."""
+    def begin(self, work: InFlight, key: str | None = None) -> str | None:
+        """Record acknowledged work of this process before it starts (under `key`: replacing that entry); its
+        key (None: journal not started)."""
         if not self.running:
             return None
         started = self.clock()
-        entry = work.model_copy(update={"key": inflight_key(started), "owner": self.process_id, "started_at": started})
+        key = key or inflight_key(started)
+        entry = work.model_copy(update={"key": key, "owner": self.process_id, "started_at": started})
         self.store.begin_work(entry)
         return entry.key
 
@@ -145,7 +153,7 @@ class Journal:
     def sweep(self) -> int:
         """Claim dead processes' work and have each told; how many were claimed. Telling that fails gives the
         entry back, for the next sweep (anywhere) to try again."""
-        if self.recover is None or not self._started:
+        if self.recover is None or not self.running:
             return 0
         claimed = self.store.claim_orphans(self.process_id, self.clock(), self.orphan_after)
         for work in claimed:
@@ -180,6 +188,8 @@ class Tracker:
         self.enterprise_id = enterprise_id
         self.answer = answer
         self.keys: list[str] = []
+        self._waiting: str | None = None
+        """The key of this request's `request` entry, while no write has begun in it."""
 
     def begin(
         self,
@@ -190,6 +200,8 @@ class Tracker:
         name: str | None = None,
         business_id: int | None = None,
         command: str | None = None,
+        subscription_id: str | None = None,
+        what: str | None = None,
     ) -> None:
         work = InFlight(
             owner="",
@@ -203,11 +215,19 @@ class Tracker:
             name=name,
             business_id=business_id,
             command=command,
+            subscription_id=subscription_id,
+            what=what,
             answer=self.answer(),
         )
+        if self._waiting is not None and kind != "request":  # the request's first write: its entry becomes it
+            reused, self._waiting = self._waiting, None
+            self.journal.begin(work, key=reused)
+            return
         key = self.journal.begin(work)
         if key is not None:
             self.keys.append(key)
+            if kind == "request":
+                self._waiting = key
 
     def mark(self) -> int:
         return len(self.keys)
@@ -216,6 +236,8 @@ class Tracker:
         """The outcomes of the writes begun since `mark` reached their user."""
         for key in self.keys[mark:]:
             self.journal.end(key)
+            if key == self._waiting:
+                self._waiting = None
         del self.keys[mark:]
 
 
@@ -239,8 +261,16 @@ class Finding:
 def verify(services: Services, work: InFlight) -> Finding:
     """Check with the person's own Nexudus login what interrupted work left behind. Never claims success
     it has not read: a command (Nexudus keeps no trace of a run) and any failed read are `unknown`."""
+    if work.kind == "request":  # nothing was written to Nexudus in it (a write would have taken its entry)
+        return Finding("unknown", reason="request")
     if work.kind == "run":
         return Finding("unknown", reason="command")
+    if work.kind == "snooze":  # kept in the store, not in Nexudus
+        wanted = work.changes.get("snoozed_until")
+        rec = services.store.get_alert(work.subscription_id or "", work.chatroom_ids[0]) if work.chatroom_ids else None
+        until = rec.snoozed_until if rec is not None else None
+        held = until is not None and isinstance(wanted, str) and until >= datetime.fromisoformat(wanted)
+        return Finding("done" if held else "not_done")
     try:
         session = services.session(work.team_id, work.user_id, enterprise_id=work.enterprise_id)
     except (NotLoggedIn, NexudusError):
@@ -267,6 +297,40 @@ def verify(services: Services, work: InFlight) -> Finding:
         return Finding("not_done" if differs else "done", room=room, differs=differs)
     except (NexudusError, IndexError):
         return Finding("unknown", reason="nexudus")
+
+
+def settle(services: Services, work: InFlight) -> Finding:
+    """What became of interrupted work (`verify`), written in the audit trail as the finished write would have
+    been — unless its process recorded it before dying: `ok` when Nexudus shows it, `unknown` when it cannot
+    be told; nothing when it was not applied (as for any write Nexudus refused)."""
+    finding = verify(services, work)
+    if finding.state not in ("done", "unknown") or work.kind == "request":
+        return finding
+    actor = Actor(work.team_id, work.user_id, work.enterprise_id)
+
+    def same(entry: AuditEntry) -> bool:
+        if entry.user_id != work.user_id or entry.action != work.kind:
+            return False
+        return entry.name == work.name if work.kind == "create" else entry.chatroom_ids == work.chatroom_ids
+
+    try:
+        recorded, _ = services.store.audit_entries(work.team_id, since=work.started_at, match=same, limit=1)
+    except Exception:
+        log.warning("in-flight work %s: the audit trail could not be read; not recorded again", work.key)
+        return finding
+    if recorded:
+        return finding
+    room = finding.room
+    fields: dict[str, Any] = {
+        "chatroom_ids": [room.id] if work.kind == "create" and room is not None else work.chatroom_ids,
+        "name": (room.name if room is not None else None) or work.name,
+        "command": work.command,
+    }
+    if finding.state == "unknown":
+        fields["outcome"] = "unknown"
+        fields["message"] = "the app restarted during it; it may or may not have been applied"
+    services.audit.record(actor, work.kind, **fields)
+    return finding
 
 
 def _verify_create(session: Any, work: InFlight) -> Finding:

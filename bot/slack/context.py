@@ -40,6 +40,7 @@ class Ctx:
     enterprise_id: str | None = None  # the Enterprise Grid organisation, if any
     placeholder: bool = False  # the ack showed a "looking up…" message that the first reply replaces
     progress_view: str | None = None  # the modal showing this request's "Saving…" view (set by `guarded`)
+    waiting: str | None = None  # what the person waits on (a slash command, a form): journalled by `guarded`
     tracker: Tracker | None = None  # this request's writes in flight, journalled in the store (bot/inflight.py)
 
     @classmethod
@@ -168,9 +169,16 @@ def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None)
 
     The writes the work journalled (bot/inflight.py) are forgotten once their outcome has been told here: if
     this process dies before that, another one tells the user what became of them."""
-    mark = ctx.tracker.mark() if ctx.tracker is not None else 0
     if view_id and ctx.progress_view is None:
         ctx.progress_view = view_id
+    tracker = ctx.tracking() if ctx.waiting else ctx.tracker
+    mark = tracker.mark() if tracker is not None else 0
+    if tracker is not None and ctx.waiting:
+        waiting, ctx.waiting = ctx.waiting, None
+        try:
+            tracker.begin("request", what=waiting)
+        except Exception:  # the store is down a moment: the request still runs (its writes say so if they fail)
+            log.warning("could not journal a request in flight; running it anyway")
     try:
         work()
     except Exception as exc:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.inflight import verify
+from bot.inflight import settle
 from bot.slack.context import Ctx
 from bot.slack.views.recovery import render_recovered
 from bot.store.inflight import InFlight
@@ -35,7 +35,7 @@ class Recovery:
         if client is None:
             log.info("in-flight work %s: workspace %s has no Slack client any more; not told", work.key, work.team_id)
             return
-        finding = verify(self.deps.services, work)
+        finding = settle(self.deps.services, work)
         answer = work.answer
         response_url = answer.get("response_url")
         view_id = answer.get("view_id")

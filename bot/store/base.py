@@ -1032,23 +1032,28 @@ class Store:
         dropped with a log line instead. Heartbeats a day old are removed on the way.
         """
         cutoff = now - orphan_after
-        claimed: list[InFlight] = []
-        with self._write() as tx:
-            tx.serialize("inflight")
+
+        def alive(owner: object, beats: dict[str, Any]) -> bool:
+            beat = beats.get(owner) if isinstance(owner, str) else None
+            at = beat.get("beat") if isinstance(beat, dict) else None
+            return isinstance(at, str) and datetime.fromisoformat(at) > cutoff
+
+        with self._read() as tx:  # most sweeps find nothing: no write transaction, no lock for them
             entries = tx.range("inflight", "", "\U0010ffff", limit=200)
             if not entries:
                 return []
             beats = dict(tx.scan("processes"))
-
-            def alive(owner: object) -> bool:
-                beat = beats.get(owner) if isinstance(owner, str) else None
-                at = beat.get("beat") if isinstance(beat, dict) else None
-                return isinstance(at, str) and datetime.fromisoformat(at) > cutoff
-
+        if all(isinstance(row, dict) and alive(row.get("owner"), beats) for _, row in entries):
+            return []
+        claimed: list[InFlight] = []
+        with self._write() as tx:
+            tx.serialize("inflight")
+            entries = tx.range("inflight", "", "\U0010ffff", limit=200)
+            beats = dict(tx.scan("processes"))
             for key, row in entries:
                 if len(claimed) >= limit:
                     break
-                if not isinstance(row, dict) or alive(row.get("owner")):
+                if not isinstance(row, dict) or alive(row.get("owner"), beats):
                     continue
                 work = self._unseal(key, row)
                 if work is None or work.attempts >= MAX_ATTEMPTS:

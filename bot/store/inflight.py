@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.store.audit import time_key
 
-WorkKind = Literal["edit", "visited", "create", "delete", "run"]
+WorkKind = Literal["request", "edit", "visited", "create", "delete", "run", "snooze"]
+"""`request`: any other request a person is waiting on (a lookup's placeholder, a form's loading view) — until a
+write begins in it, when its entry becomes that write's."""
 
 SEALED_FIELDS = (
     "team_id",
@@ -33,6 +35,8 @@ SEALED_FIELDS = (
     "name",
     "business_id",
     "command",
+    "subscription_id",
+    "what",
     "answer",
 )
 """What is encrypted in an entry's row (the rest — key, owner, times, attempts — the sweep reads in clear)."""
@@ -58,6 +62,10 @@ class InFlight(BaseModel):
     name: str | None = None
     business_id: int | None = None
     command: str | None = None
+    subscription_id: str | None = None
+    """A snooze's alert subscription (its alert record holds the snooze)."""
+    what: str | None = None
+    """What a `request` is, in the person's words (the slash command typed, the form's title)."""
     answer: dict[str, Any] = Field(default_factory=dict)
     """Where to answer (the Slack side's: modal, response_url, placeholder); opaque to the store."""
 

@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from conftest import SLACK_E2E, RunningApp
+from test_alerts_flow import subscribe, worker
 from test_slack_run import open_form, state_for
 
+from bot.console.driver import find_action
 from bot.inflight import Journal, Tracker
 from bot.nexudus.client import ChatRoomChanges, NewChatRoom
 from bot.slack import ids
@@ -43,15 +46,39 @@ def _until(check: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
         time.sleep(0.02)
 
 
-def journalled_while_running(app: RunningApp, start: Callable[[], None]) -> InFlight:
-    """Start a write with Nexudus slowed; the entry seen in the store while it runs. It is gone once told."""
+def journalled_while_running(app: RunningApp, start: Callable[[], None], kind: str | None = None) -> InFlight:
+    """Start a request with Nexudus slowed; its entry (of `kind`: a write's, by default) seen in the store while
+    it runs — one entry a request, however it goes. It is gone once told."""
     app.sandbox.config.delay = 0.4
     start()
     seen: list[InFlight] = []
-    _until(lambda: bool(seen.extend(app.deps.store.inflight()) or seen), "the write to be journalled")
+
+    def found() -> bool:
+        now = app.deps.store.inflight()
+        assert len(now) <= 1, now
+        seen.extend(w for w in now if (w.kind == kind if kind else w.kind != "request"))
+        return bool(seen)
+
+    _until(found, "the request to be journalled")
     app.sandbox.config.delay = 0
     _until(lambda: app.deps.store.inflight() == [], "the entry to be forgotten once told")
     return seen[0]
+
+
+def test_a_lookup_is_journalled_as_the_command_typed_and_told_to_run_it_again_if_its_process_dies(
+    app: RunningApp,
+) -> None:
+    entry = journalled_while_running(app, lambda: app.slack.command("list active:true"), kind="request")
+    assert (entry.what, entry.answer["placeholder"]) == ("`/chatrooms list active:true`", True)
+    app.next("response_url")  # the page of chatrooms
+    url = app.fake.response_url("list-command")
+    left_by_a_dead_process(app, "request", {"response_url": url, "placeholder": True}, what="`/chatrooms list`")
+    assert sweep_after_the_orphan_delay(app) == 1
+    told = app.next("response_url").args
+    assert told["replace_original"] is True
+    assert "The app restarted while answering `/chatrooms list`.\nPlease run it again." in told["text"]
+    actions = [e.action for e in app.deps.store.audit_entries(app.slack.team_id)[0]]
+    assert actions == ["login"], "the fixture's login, and nothing for a lookup"
 
 
 def prefilled(view: dict[str, Any]) -> dict[str, Any]:
@@ -92,6 +119,30 @@ def test_a_delete_and_a_command_run_are_journalled_too(app: RunningApp) -> None:
     form = open_form(app, "run SET_ACTIVE 1000002")
     entry = journalled_while_running(app, lambda: app.slack.submit(form, state_for(form, {"Active": "false"})).json)
     assert (entry.kind, entry.command, entry.chatroom_ids) == ("run", "SET_ACTIVE", [1_000_002])
+
+
+def test_mark_visited_and_snooze_from_a_digest_are_journalled_too(app: RunningApp) -> None:
+    subscribe(app)
+    worker(app).run_cycle()
+    ts = app.fake.calls("chat.postMessage")[-1].response["ts"]
+    digest = app.fake.message(app.slack.channel_id, ts)
+    assert digest is not None
+    buttons = {
+        (b["action_id"], b["value"])
+        for block in digest["blocks"]
+        for b in [block.get("accessory"), *(block.get("elements") or [])]
+        if isinstance(b, dict) and "action_id" in b
+    }
+    visited = min(v for a, v in buttons if a == ids.ALERT_VISITED)
+    room = int(visited.split(":")[1])
+    entry = journalled_while_running(app, lambda: app.slack.click(ids.ALERT_VISITED, visited, message=digest))
+    assert (entry.kind, entry.chatroom_ids, list(entry.changes)) == ("visited", [room], ["last_agent_visit"])
+    assert find_action(digest["blocks"], ids.ALERT_SNOOZE) is not None
+    value = max(v for a, v in buttons if a == ids.ALERT_SNOOZE)
+    other = int(value.split(":")[1])
+    assert other != room
+    entry = journalled_while_running(app, lambda: app.slack.click(ids.ALERT_SNOOZE, value, message=digest))
+    assert (entry.kind, entry.chatroom_ids, entry.subscription_id) == ("snooze", [other], value.split(":")[0])
 
 
 # ------------------------------------------------------------------- a dead process's work, told by this one
@@ -148,6 +199,8 @@ def test_an_interrupted_edit_is_told_in_its_open_modal_and_privately_as_nexudus_
         assert ids.EDIT in text(message), "the chatroom's card, with its Edit button, to try again"
     assert app.deps.store.inflight() == []
     assert sweep_after_the_orphan_delay(app) == 0, "told once"
+    edits = [e for e in app.deps.store.audit_entries(app.slack.team_id)[0] if e.action == "edit"]
+    assert len(edits) == (1 if applied else 0), "recorded once when applied (here by the write itself), else not"
 
 
 def test_an_interrupted_edit_whose_modal_was_closed_is_told_by_direct_message(app: RunningApp) -> None:
@@ -196,6 +249,13 @@ def test_an_interrupted_command_is_never_claimed_to_have_run_and_the_placeholder
     assert message["replace_original"] is True
     assert "running `RENAME` on 2 chatrooms" in text(message) and "may or may not have run" in text(message)
     assert "✅" not in text(message)
+    entry, _login = app.deps.store.audit_entries(app.slack.team_id)[0]  # the audit trail has it, as unknown
+    assert (entry.action, entry.outcome, entry.command, entry.chatroom_ids) == (
+        "run",
+        "unknown",
+        "RENAME",
+        [ROOM, 1_000_002],
+    )
 
 
 def test_an_interrupted_delete_is_checked_and_a_user_logged_out_since_is_told_it_is_unknown(app: RunningApp) -> None:
@@ -218,3 +278,37 @@ def test_a_live_process_s_work_is_left_to_it(app: RunningApp) -> None:
     Tracker(journal, app.slack.team_id, app.slack.user_id, None, dict).begin("delete", chatroom_ids=[ROOM])
     assert sweep_after_the_orphan_delay(app) == 0 and len(app.deps.store.inflight()) == 1
     assert not app.fake.calls("response_url") and not app.fake.calls("chat.postMessage")
+
+
+@pytest.mark.parametrize("applied", [True, False])
+def test_an_interrupted_snooze_is_checked_in_the_store(app: RunningApp, applied: bool) -> None:
+    from bot.store import AlertRecord
+
+    now = app.clock()
+    store = app.deps.store
+    store.put_alert(
+        AlertRecord(
+            subscription_id="S1",
+            chatroom_id=ROOM,
+            last_agent_visit=None,
+            channel_id="C1",
+            message_ts="1.2",
+            alerted_at=now,
+        )
+    )
+    until = now + timedelta(hours=1)
+    url = app.fake.response_url("snooze")
+    left_by_a_dead_process(
+        app,
+        "snooze",
+        {"response_url": url},
+        chatroom_ids=[ROOM],
+        changes={"snoozed_until": until.isoformat()},
+        subscription_id="S1",
+    )
+    if applied:
+        store.snooze("S1", ROOM, until, now=now)
+    assert sweep_after_the_orphan_delay(app) == 1
+    message = text(app.next("response_url").args)
+    assert "The app restarted while snoozing the alerts about chatroom" in message
+    assert ("✅ It is snoozed" in message) is applied and ("its alerts are not snoozed" in message) is not applied

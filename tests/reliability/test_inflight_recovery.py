@@ -115,7 +115,8 @@ def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_surviv
         ack = user.command(f'edit {ROOM} name:"{name}"')
         assert ack.status == 200
         with _store(env) as store:
-            _until(lambda: len(store.inflight()) == 1, 30, "the write to be journalled")
+            # One entry for the request: the command typed, then (before anything is sent) the edit itself.
+            _until(lambda: [w.kind for w in store.inflight()] == ["edit"], 30, "the write to be journalled")
             (entry,) = store.inflight()
         assert entry.kind == "edit" and entry.chatroom_ids == [ROOM] and entry.changes == {"name": name}
         if killed.startswith("after"):
@@ -133,6 +134,7 @@ def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_surviv
         time.sleep(1.0)  # a second telling would come now (sweeps run every 2.5 s here)
         with _store(env) as store:
             _until(lambda: store.inflight() == [], 10, "the entry to be forgotten once told")
+            audited = [(e.action, e.outcome, e.chatroom_ids) for e in store.audit_entries("T0001")[0]]
     finally:
         _stop(dying)
         _stop(survivor)
@@ -142,9 +144,11 @@ def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_surviv
     if killed.startswith("after"):
         assert row.name == name, "the PUT left before the kill: Nexudus has it"
         assert "✅ Nexudus has it" in message and "holds your changes (name)" in message
+        assert audited == [("edit", "ok", [ROOM])], "the audit trail has the write its dead process never recorded"
     else:
         assert row.name != name
         assert "Nothing was saved" in message and "✅" not in message
+        assert audited == [], "nothing changed: nothing in the audit trail"
     assert '"replace_original": true' in message, "the Saving… placeholder is replaced, not left behind"
     refused = [c for c in fake.calls() if c.error is not None]
     assert not refused, refused

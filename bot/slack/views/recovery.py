@@ -14,7 +14,7 @@ from bot.slack.views.modals import info_modal
 from bot.store.inflight import InFlight
 
 TITLES = {"done": "Saved", "not_done": "Not saved", "gone": "Not saved", "unknown": "Outcome unknown"}
-DONE_TITLES = {"create": "Chatroom created", "delete": "Deleted", "visited": "Marked visited"}
+DONE_TITLES = {"create": "Chatroom created", "delete": "Deleted", "visited": "Marked visited", "snooze": "Snoozed"}
 
 
 def _room_label(work: InFlight, room: ChatRoom | None) -> str:
@@ -30,6 +30,8 @@ def _fields(names: Any) -> str:
 
 def subject(work: InFlight, room: ChatRoom | None = None) -> str:
     """The interrupted work in words: "saving your edit of chatroom *Foo* (`#1000001`) (name)"."""
+    if work.kind == "request":
+        return f"answering {escape(work.what or 'your request')}"
     if work.kind == "create":
         business = f" in business {work.business_id}" if work.business_id is not None else ""
         return f"creating the chatroom *{escape(work.name or 'without a name')}*{business}"
@@ -37,6 +39,8 @@ def subject(work: InFlight, room: ChatRoom | None = None) -> str:
         return f"deleting {_room_label(work, room)}"
     if work.kind == "visited":
         return f"marking {_room_label(work, room)} visited"
+    if work.kind == "snooze":
+        return f"snoozing the alerts about {_room_label(work, room)}"
     if work.kind == "run":
         count = len(work.chatroom_ids)
         on = (
@@ -60,6 +64,8 @@ def _verdict(work: InFlight, finding: Finding) -> str:
             return "✅ Nexudus no longer has that chatroom: it is deleted."
         if work.kind == "visited":
             return "✅ Nexudus has it: the chatroom is marked visited."
+        if work.kind == "snooze":
+            return "✅ It is snoozed: no alert about it here for the next hour."
         return f"✅ Nexudus has it: the chatroom holds your changes ({_fields(work.changes)})."
     if state == "gone":
         return f"The chatroom `#{first}` no longer exists in Nexudus, so nothing could be saved to it."
@@ -70,10 +76,14 @@ def _verdict(work: InFlight, finding: Finding) -> str:
             return f"Nothing was deleted: the chatroom is still there. Run `/chatrooms delete {first}` to try again."
         if work.kind == "visited":
             return "Nothing was saved: the chatroom is not marked visited. Press Mark visited again to try again."
+        if work.kind == "snooze":
+            return "Nothing was saved: its alerts are not snoozed. Press Snooze again to try again."
         return (
             f"Nothing was saved: the chatroom does not hold your changes ({_fields(finding.differs)}). "
             f"Edit it again (the Edit button below, or `/chatrooms edit {first}`)."
         )
+    if finding.reason == "request":
+        return "Please run it again."
     if finding.reason == "command":
         return (
             "Nexudus keeps no record of a command having run, so it may or may not have run. "
@@ -95,6 +105,8 @@ def render_recovered(
     headline = f":warning: The app restarted while {subject(work, finding.room)}."
     verdict = _verdict(work, finding)
     title = DONE_TITLES.get(work.kind, "Saved") if finding.state == "done" else TITLES[finding.state]
+    if work.kind == "request":
+        title = "Not finished"
     view = info_modal(title, f"{headline}\n{verdict}")
     room = finding.room if work.kind != "delete" or finding.state != "done" else None
     if room is not None:
