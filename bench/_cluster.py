@@ -646,6 +646,7 @@ _OUTCOME_TITLES = {
     "Nothing changed",
     "Not saved",  # told by another process after the one doing it died (bot/inflight.py)
     "Outcome unknown",
+    "Not finished",
 }
 
 
