@@ -638,7 +638,16 @@ def _view(call: Call | None) -> dict[str, Any]:
     return view if isinstance(view, dict) else {}
 
 
-_OUTCOME_TITLES = {"Saved", "Command run", "Chatroom created", "Something's wrong", "Nothing changed"}
+_OUTCOME_TITLES = {
+    "Saved",
+    "Command run",
+    "Chatroom created",
+    "Something's wrong",
+    "Nothing changed",
+    "Not saved",  # told by another process after the one doing it died (bot/inflight.py)
+    "Outcome unknown",
+    "Not finished",
+}
 
 
 def _is_outcome(call: Call) -> bool:

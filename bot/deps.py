@@ -12,6 +12,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.acks import AcksFirst
+from bot.inflight import Journal
 from bot.installations import Installations
 from bot.once import MemoryOnce, OnceKeys
 from bot.services import Services
@@ -49,6 +50,8 @@ class Deps:
     """The workspaces installed through Slack's OAuth flow; None in the single-workspace mode (SLACK_BOT_TOKEN)."""
     acks: AcksFirst = field(default_factory=AcksFirst)
     """The requests this process is acknowledging now: the work after acks yields to them (bot/slack/lanes.py)."""
+    journal: Journal | None = None
+    """Acknowledged writes in flight, kept in the store (bot/inflight.py); started by the entry points."""
     publisher_for_team: Callable[[str, str | None], DigestPublisher | None] | None = None
     """Where the alert worker posts for a workspace, by team and Enterprise Grid organisation (its bot token
     from the installation store), None when it has no installation. None: the worker's one publisher."""

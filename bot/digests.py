@@ -338,11 +338,15 @@ def snooze(
     sub = usable_subscription(deps, subscription_id, team_id)
     if sub is None:
         raise SubscriptionGone("snooze")
+    tracker = session.tracker if session is not None else None  # the clicking user's request (bot/inflight.py)
     if session is None:
         with contextlib.suppress(NotLoggedIn):
             session = deps.services.session(sub.team_id, sub.created_by)
     now = deps.clock()
     until = now + SNOOZE
+    if tracker is not None:
+        changes = {"snoozed_until": until.isoformat()}
+        tracker.begin("snooze", chatroom_ids=[chatroom_id], changes=changes, subscription_id=sub.id)
     rec = deps.store.snooze(sub.id, chatroom_id, until, now=now)
     if rec is not None:
         snoozed(deps, actor, sub, chatroom_id, until)

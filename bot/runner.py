@@ -9,6 +9,7 @@ import threading
 from concurrent.futures import Executor
 from types import FrameType
 
+from bot.deps import Deps
 from bot.logs import configure_logging
 from bot.settings import SettingsError, default_workers, load_settings, worker_refusal
 from bot.slack.app import build_app
@@ -68,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
         app = build_app(deps, socket_mode=True)
+        start_journal(deps)
         if settings.metrics_port:
             from bot import metrics
 
@@ -80,6 +82,7 @@ def main(argv: list[str] | None = None) -> int:
 
     port = args.port or settings.port
     app = build_app(deps)
+    start_journal(deps)
     secrets = tuple(s for s in (settings.redis_url, settings.store_location) if isinstance(s, str))
     server = serve(
         app,
@@ -106,9 +109,18 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         server.server_close()
         drain(app.listener_runner.listener_executor)
+        if deps.journal is not None:
+            deps.journal.stop()
         deps.store.close()
     log.info("HTTP mode stopped")
     return 0
+
+
+def start_journal(deps: Deps) -> None:
+    """Journal this process's acknowledged writes, beat, and sweep up those of processes that died."""
+    if deps.journal is not None:
+        deps.journal.start()
+        log.info("in-flight writes journalled in the store (process %s)", deps.journal.process_id)
 
 
 def drain(executor: Executor, timeout: float = DRAIN_SECONDS) -> None:

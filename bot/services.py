@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bot.audit import Actor, Audit, changed, created, deleted, ids_of, parameters
 from bot.locks import Locks, LockTimeout, ThreadLocks
@@ -26,6 +26,9 @@ from bot.nexudus.models import ActionResult, ChatRoom, Command, CommandParameter
 from bot.nexudus.query import ChatRoomFilters, Direction
 from bot.nexudus.timecodec import TimeCodec
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.inflight import Tracker
 
 log = logging.getLogger(__name__)
 
@@ -226,8 +229,11 @@ class Services:
         saved = self.store.load_credentials(team_id, user_id)
         return saved.scheme if saved is not None else None
 
-    def session(self, team_id: str, user_id: str, *, enterprise_id: str | None = None) -> UserSession:
-        """Nexudus as this Slack user sees it; what they change through it is recorded in the audit trail."""
+    def session(
+        self, team_id: str, user_id: str, *, enterprise_id: str | None = None, tracker: Tracker | None = None
+    ) -> UserSession:
+        """Nexudus as this Slack user sees it; what they change through it is recorded in the audit trail, and
+        journalled with `tracker` while it is in flight (bot/inflight.py)."""
         credentials = self.credentials(team_id, user_id)
         return UserSession(
             self,
@@ -235,6 +241,7 @@ class Services:
             credentials,
             owner=(team_id, user_id),
             actor=Actor(team_id, user_id, enterprise_id),
+            tracker=tracker,
         )
 
     def credentials(self, team_id: str, user_id: str) -> Credentials:
@@ -314,8 +321,11 @@ class UserSession:
         *,
         owner: tuple[str, str] | None = None,
         actor: Actor | None = None,
+        tracker: Tracker | None = None,
     ) -> None:
         self.services = services
+        self.tracker = tracker
+        """Journals each write before it is sent, so a process dying mid-write leaves its user an outcome."""
         self.client = client
         self.email = credentials.email
         self.owner = owner
@@ -368,6 +378,9 @@ class UserSession:
     def create(self, draft: NewChatRoom) -> Saved:
         """Create; the read-back is best effort: once Nexudus accepted the POST, it is reported as created."""
         audit = self.services.audit
+        if self.tracker is not None:
+            fields = draft.model_dump(mode="json", exclude_none=True)
+            self.tracker.begin("create", changes=fields, name=draft.name, business_id=draft.business_id)
         try:
             new_id = self._call(lambda c: c.create(draft))
         except NexudusError as exc:
@@ -397,6 +410,9 @@ class UserSession:
         """
         wanted = {name: getattr(changes, name) for name in changes.model_fields_set}
         audit = self.services.audit
+        if self.tracker is not None:
+            fields = changes.model_dump(mode="json", include=set(changes.model_fields_set))
+            self.tracker.begin("visited" if action == "visited" else "edit", chatroom_ids=[chatroom_id], changes=fields)
         with self._holding([chatroom_id], timeout=lock_timeout):
             try:
                 edited = self._call(
@@ -428,7 +444,7 @@ class UserSession:
             log.warning("chatroom %s was written, but reading it back failed: %s", chatroom_id, type(exc).__name__)
             return Saved(sent, confirmed=False)
         codec = self.client.codec
-        differs = tuple(sorted(k for k, v in wanted.items() if not _same(v, getattr(room, k, None), codec)))
+        differs = tuple(sorted(k for k, v in wanted.items() if not same_value(v, getattr(room, k, None), codec)))
         return Saved(room, confirmed=True, differs=differs)
 
     def mark_visited(self, chatroom_id: int, when: datetime) -> ChatRoom:
@@ -444,6 +460,8 @@ class UserSession:
     def delete(self, chatroom_id: int) -> ActionResult:
         """Delete; the audit trail keeps what was deleted (the record read just before, under the lock)."""
         audit = self.services.audit
+        if self.tracker is not None:
+            self.tracker.begin("delete", chatroom_ids=[chatroom_id])
         with self._holding([chatroom_id]):
             room = self._call(lambda c: c.get(chatroom_id)) if self.actor is not None else None
             what: dict[str, Any] = {"chatroom_ids": [chatroom_id], "name": room.name if room else None}
@@ -490,6 +508,8 @@ class UserSession:
         chatroom_ids = ids_of(ids)
         what: dict[str, Any] = {"chatroom_ids": chatroom_ids, "command": command.key, "parameters": parameters(values)}
         audit = self.services.audit
+        if self.tracker is not None:
+            self.tracker.begin("run", chatroom_ids=chatroom_ids, command=command.key)
         with self._holding(chatroom_ids):  # a command may change the chatrooms an edit is merging
             try:
                 result = self._call(lambda c: c.run_command(command.key, chatroom_ids, values))
@@ -500,7 +520,7 @@ class UserSession:
         return result
 
 
-def _same(written: Any, read: Any, codec: TimeCodec) -> bool:
+def same_value(written: Any, read: Any, codec: TimeCodec) -> bool:
     """Whether a field read back holds what was written (times at the wire's resolution, members as a set)."""
     if isinstance(written, datetime) or isinstance(read, datetime):
         left = codec.to_wire(written) if isinstance(written, datetime) else written

@@ -92,6 +92,8 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(365, ge=1, le=3660)
     # The alert history behind `/chatrooms stats` and the daily summary: entries older than this are removed.
     history_retention_days: int = Field(400, ge=1, le=3660)
+    # A process whose heartbeat is older than this is dead: a live one tells the users of its unfinished writes.
+    inflight_orphan_seconds: int = Field(30, ge=5, le=3600)
     # Processes without the web app (the alert worker, Socket Mode) serve their Prometheus /metrics on this port.
     metrics_port: int | None = Field(None, ge=1, le=65535)
 

@@ -51,8 +51,11 @@ def create_wsgi_app() -> WSGIApp:
         if problem:
             raise SettingsError(problem)
         deps = build_deps(settings)
+        app = build_app(deps)
+        if deps.journal is not None:  # each gunicorn worker: its own heartbeat, journal and sweep
+            deps.journal.start()
         return wsgi_for(
-            build_app(deps),
+            app,
             checks=deps.checks,
             secrets=tuple(s for s in (settings.redis_url, settings.store_location) if isinstance(s, str)),
             metrics_dir=settings.prometheus_multiproc_dir,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from bot.deps import Deps, utc_now
 from bot.health import Check, database_check, redis_check
+from bot.inflight import BEAT_EVERY, SWEEP_EVERY, Journal
 from bot.installations import Installations, open_installations
 from bot.locks import FileLocks, Locks, RedisLocks
 from bot.nexudus.client import ClientFactory
@@ -111,6 +112,19 @@ def build_deps(
         installations=installations,
         once=once,
         checks=checks,
+        journal=journal_for(store, clock, settings.inflight_orphan_seconds),
+    )
+
+
+def journal_for(store: Store, clock: Callable[[], datetime], orphan_seconds: int) -> Journal:
+    """The journal of writes in flight: a beat every 10 s and a sweep every 15 s, or more often when
+    INFLIGHT_ORPHAN_SECONDS is short (three beats fit in it, and two sweeps)."""
+    return Journal(
+        store,
+        clock,
+        orphan_after=timedelta(seconds=orphan_seconds),
+        beat_every=min(BEAT_EVERY, orphan_seconds / 3),
+        sweep_every=min(SWEEP_EVERY, orphan_seconds / 2),
     )
 
 

@@ -25,6 +25,7 @@ from bot.digests import DigestPublisher
 from bot.installations import client_for_team
 from bot.slack.audit_mirror import AuditMirror, audit_clients
 from bot.slack.publisher import SlackPublisher
+from bot.slack.recovery import Recovery
 from bot.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -55,7 +56,19 @@ def run_forever(
             raise  # a wrong key or a damaged store: no cycle can work; stop and say so (see main)
         except Exception:
             log.exception("alert cycle failed")
+        sweep_inflight(worker.deps)
         stop.wait(max(0.0, interval - (monotonic() - started)))
+
+
+def sweep_inflight(deps: Deps) -> None:
+    """Each cycle: claim the writes of web processes that died and tell their users (bot/inflight.py)."""
+    journal = deps.journal
+    if journal is None or not journal.running:
+        return
+    try:
+        journal.sweep()
+    except Exception as exc:  # the store is down a moment: the next cycle (or a web process) tries again
+        log.warning("in-flight sweep failed (%s)", type(exc).__name__)
 
 
 def slack_client(token: str, base_url: str) -> WebClient:
@@ -118,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     # The worker's own audit entries (pauses, resumes) reach the audit channel like the web app's.
     deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, slack))
     worker = AlertWorker(deps, SlackPublisher(slack, clock=deps.clock))
+    if deps.journal is not None:  # web processes that died: their users are told the outcome of their writes
+        deps.journal.recover = Recovery(deps, audit_clients(deps, slack))
     try:
         if args.once:
             report = worker.run_cycle()
@@ -135,10 +150,14 @@ def main(argv: list[str] | None = None) -> int:
             metrics.serve_metrics(settings.metrics_port)
             log.info("alert worker: Prometheus metrics on port %s (/metrics)", settings.metrics_port)
         log.info("alert worker: a cycle every %.0f s", interval)
+        if deps.journal is not None:
+            deps.journal.start()
         run_forever(worker, stop, interval)
         return 0
     except StoreError as exc:  # a store that cannot be read: stop with what to do, rather than mislead channels
         print(f"alert worker stopped: {exc}")
         return 2
     finally:
+        if deps.journal is not None:
+            deps.journal.stop()
         deps.store.close()

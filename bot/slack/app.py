@@ -24,6 +24,7 @@ from bot.slack.handoff import Handoff
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
 from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run, stats
 from bot.slack.listeners.router import Router
+from bot.slack.recovery import Recovery
 from bot.slack.shape import ShapeCheck
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,8 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     router.require(SUBCOMMANDS)
     commands.register(app, deps, router, later)
     deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, client))
+    if deps.journal is not None:  # a dead process's acknowledged writes: their users told by this one
+        deps.journal.recover = Recovery(deps, audit_clients(deps, client))
     if installations is not None:
         register_uninstall(app, deps, installations)
 

@@ -15,6 +15,7 @@ from slack_sdk.webhook import WebhookClient
 from bot import metrics
 from bot.audit import Actor
 from bot.deps import Deps
+from bot.inflight import Tracker
 from bot.once import MemoryOnce
 from bot.services import UserSession
 from bot.slack.errors import describe
@@ -38,6 +39,9 @@ class Ctx:
     view_id: str | None = None
     enterprise_id: str | None = None  # the Enterprise Grid organisation, if any
     placeholder: bool = False  # the ack showed a "looking up…" message that the first reply replaces
+    progress_view: str | None = None  # the modal showing this request's "Saving…" view (set by `guarded`)
+    waiting: str | None = None  # what the person waits on (a slash command, a form): journalled by `guarded`
+    tracker: Tracker | None = None  # this request's writes in flight, journalled in the store (bot/inflight.py)
 
     @classmethod
     def from_bolt(cls, deps: Deps, body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
@@ -68,7 +72,24 @@ class Ctx:
         return self.deps.clock()
 
     def session(self) -> UserSession:
-        return self.deps.services.session(self.team_id, self.user_id, enterprise_id=self.enterprise_id)
+        return self.deps.services.session(
+            self.team_id, self.user_id, enterprise_id=self.enterprise_id, tracker=self.tracking()
+        )
+
+    def tracking(self) -> Tracker | None:
+        """This request's journal of writes in flight (None when the app keeps none)."""
+        if self.tracker is None and self.deps.journal is not None:
+            self.tracker = Tracker(self.deps.journal, self.team_id, self.user_id, self.enterprise_id, self.answer_to)
+        return self.tracker
+
+    def answer_to(self) -> dict[str, Any]:
+        """Where this request's outcome goes, as kept with its work in flight (bot/slack/recovery.py reads it)."""
+        return {
+            "response_url": self.response_url,
+            "view_id": self.progress_view,
+            "channel_id": self.channel_id,
+            "placeholder": self.placeholder,
+        }
 
     @property
     def actor(self) -> Actor:
@@ -144,7 +165,20 @@ Once = MemoryOnce
 
 
 def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None) -> None:
-    """Run slow work after the ack; any exception becomes a clear message, never a silent failure."""
+    """Run slow work after the ack; any exception becomes a clear message, never a silent failure.
+
+    The writes the work journalled (bot/inflight.py) are forgotten once their outcome has been told here: if
+    this process dies before that, another one tells the user what became of them."""
+    if view_id and ctx.progress_view is None:
+        ctx.progress_view = view_id
+    tracker = ctx.tracking() if ctx.waiting else ctx.tracker
+    mark = tracker.mark() if tracker is not None else 0
+    if tracker is not None and ctx.waiting:
+        waiting, ctx.waiting = ctx.waiting, None
+        try:
+            tracker.begin("request", what=waiting)
+        except Exception:  # the store is down a moment: the request still runs (its writes say so if they fail)
+            log.warning("could not journal a request in flight; running it anyway")
     try:
         work()
     except Exception as exc:
@@ -152,6 +186,9 @@ def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None)
             ctx.fail(exc, view_id=view_id)
         except Exception:
             log.exception("could not tell the user about an error")
+    finally:
+        if ctx.tracker is not None:
+            ctx.tracker.end_since(mark)
 
 
 def _is_url(value: object) -> bool:

@@ -330,6 +330,7 @@ def _submission_ack(deps: Deps, sub: Submission, once: OnceKeys, later: Later) -
 
         def run() -> None:
             if once.first(once_key):  # off the ack: with Redis it is a network round trip
+                ctx.waiting = f"your form *{sub.title}*"  # journalled: told by another process if this one dies
                 guarded(ctx, lambda: sub.handler(ctx, meta, values), view_id=ctx.view_id)
 
         later(sub.callback_id, run)

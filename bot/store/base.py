@@ -46,6 +46,7 @@ from cryptography.fernet import InvalidToken, MultiFernet
 from bot.nexudus.credentials import Credentials
 from bot.store.audit import AuditChannel, AuditEntry, audit_channel_key, time_key
 from bot.store.errors import StoreKeyMismatch
+from bot.store.inflight import MAX_ATTEMPTS, SEALED_FIELDS, InFlight
 from bot.store.keys import Cipher
 from bot.store.models import (
     PENDING_PREFIX,
@@ -60,9 +61,21 @@ from bot.store.models import (
 
 log = logging.getLogger(__name__)
 
-TABLES = ("credentials", "subscriptions", "alerts", "digests", "meta", "audit", "alert_history")
+TABLES = (
+    "credentials",
+    "subscriptions",
+    "alerts",
+    "digests",
+    "meta",
+    "audit",
+    "alert_history",
+    "inflight",
+    "processes",
+)
 """Every table of the store; each holds JSON records under a text key. ``audit`` (changes made through the
-app) and ``alert_history`` (each wait: stale, alerted, escalated, visited) are append-only."""
+app) and ``alert_history`` (each wait: stale, alerted, escalated, visited) are append-only; ``inflight``
+(acknowledged writes whose outcome has not reached their user) and ``processes`` (each process's heartbeat)
+are what a surviving process recovers a dead one's work from (`bot.store.inflight`)."""
 
 HISTORY_RETENTION = timedelta(days=400)
 """How long the alert history is kept by default (``HISTORY_RETENTION_DAYS``): a year of stats and some."""
@@ -361,6 +374,7 @@ class Store:
                 tx.put("meta", KEY_CHECK, {"token": self._cipher.encrypt(_KEY_CHECK_TEXT).decode("ascii")})
             if isinstance(self._cipher, MultiFernet):
                 self._rotate(tx, credentials, self._cipher)
+                self._rotate_inflight(tx, self._cipher)
 
     def rotate_keys(self) -> int:
         """Re-encrypt every saved login (and the key check) under the first key of STORE_KEY; how many tokens.
@@ -371,7 +385,17 @@ class Store:
         with self._write() as tx:
             tx.serialize("meta")
             tx.put("meta", KEY_CHECK, {"token": self._cipher.encrypt(_KEY_CHECK_TEXT).decode("ascii")})
+            self._rotate_inflight(tx, cipher)
             return self._rotate(tx, tx.scan("credentials"), cipher)
+
+    @staticmethod
+    def _rotate_inflight(tx: Tx, cipher: MultiFernet) -> None:
+        """Re-encrypt the in-flight entries under the first key (they live seconds, but hold response URLs)."""
+        for key, value in tx.scan("inflight"):
+            if isinstance(value, dict) and isinstance(value.get("sealed"), str):
+                with contextlib.suppress(InvalidToken, ValueError, TypeError, UnicodeError):
+                    value["sealed"] = cipher.rotate(value["sealed"].encode("ascii")).decode("ascii")
+                    tx.put("inflight", key, value)
 
     @staticmethod
     def _rotate(tx: Tx, credentials: list[tuple[str, Any]], cipher: MultiFernet) -> int:
@@ -960,3 +984,115 @@ class Store:
                 return False
             tx.put("meta", AUDIT_PRUNED, {"at": now.isoformat()})
             return True
+
+    # ------------------------------------------------------------------------- work in flight
+    # Acknowledged writes whose outcome has not reached their user yet, and each process's heartbeat: a
+    # surviving process claims a dead one's entries and tells their users what is known (bot/inflight.py).
+
+    def begin_work(self, work: InFlight) -> InFlight:
+        """Record acknowledged work about to start (its details encrypted); the entry with its key."""
+        sealed = json.dumps(work.model_dump(mode="json", include=set(SEALED_FIELDS))).encode("utf-8")
+        row = {
+            "owner": work.owner,
+            "started_at": work.started_at.isoformat(),
+            "attempts": work.attempts,
+            "sealed": self._cipher.encrypt(sealed).decode("ascii"),
+        }
+        with self._write() as tx:
+            tx.put("inflight", work.key, row)
+        return work
+
+    def end_work(self, key: str) -> bool:
+        """Forget work whose outcome reached its user; whether it was still recorded."""
+        with self._write() as tx:
+            return tx.delete("inflight", key)
+
+    def inflight(self) -> list[InFlight]:
+        """Every entry in flight, oldest first (an entry that no key decrypts is left out)."""
+        with self._read() as tx:
+            rows = tx.range("inflight", "", "\U0010ffff")
+        return [work for key, row in rows if (work := self._unseal(key, row)) is not None]
+
+    def heartbeat(self, process_id: str, now: datetime) -> None:
+        """This process is alive at ``now`` (one row per process, replaced at each beat)."""
+        with self._write() as tx:
+            tx.put("processes", process_id, {"beat": now.isoformat()})
+
+    def end_process(self, process_id: str) -> None:
+        """This process stops: its heartbeat goes (its unfinished entries become orphans at once)."""
+        with self._write() as tx:
+            tx.delete("processes", process_id)
+
+    def claim_orphans(self, claimer: str, now: datetime, orphan_after: timedelta, *, limit: int = 20) -> list[InFlight]:
+        """Take over the entries whose owner is dead — its heartbeat older than ``orphan_after``, or gone —
+        as ``claimer``, oldest first, at most ``limit``; the entries claimed (theirs to tell, now).
+
+        One write transaction with the table's claimers serialised: two sweepers never claim the same entry
+        (the second sees the first's claim, whose owner is alive). An entry claimed `MAX_ATTEMPTS` times is
+        dropped with a log line instead. Heartbeats a day old are removed on the way.
+        """
+        cutoff = now - orphan_after
+
+        def alive(owner: object, beats: dict[str, Any]) -> bool:
+            beat = beats.get(owner) if isinstance(owner, str) else None
+            at = beat.get("beat") if isinstance(beat, dict) else None
+            return isinstance(at, str) and datetime.fromisoformat(at) > cutoff
+
+        with self._read() as tx:  # most sweeps find nothing: no write transaction, no lock for them
+            entries = tx.range("inflight", "", "\U0010ffff", limit=200)
+            if not entries:
+                return []
+            beats = dict(tx.scan("processes"))
+        if all(isinstance(row, dict) and alive(row.get("owner"), beats) for _, row in entries):
+            return []
+        claimed: list[InFlight] = []
+        with self._write() as tx:
+            tx.serialize("inflight")
+            entries = tx.range("inflight", "", "\U0010ffff", limit=200)
+            beats = dict(tx.scan("processes"))
+            for key, row in entries:
+                if len(claimed) >= limit:
+                    break
+                if not isinstance(row, dict) or alive(row.get("owner"), beats):
+                    continue
+                work = self._unseal(key, row)
+                if work is None or work.attempts >= MAX_ATTEMPTS:
+                    if work is not None:
+                        log.warning("in-flight work %s: given up after %s tries to tell its user", key, MAX_ATTEMPTS)
+                    tx.delete("inflight", key)
+                    continue
+                row = {**row, "owner": claimer, "attempts": work.attempts + 1}
+                tx.put("inflight", key, row)
+                claimed.append(work.model_copy(update={"owner": claimer, "attempts": work.attempts + 1}))
+            for owner, beat in beats.items():
+                at = beat.get("beat") if isinstance(beat, dict) else None
+                if not isinstance(at, str) or datetime.fromisoformat(at) < now - timedelta(days=1):
+                    tx.delete("processes", owner)
+        return claimed
+
+    def release_work(self, key: str) -> bool:
+        """Give claimed work back (telling its user failed): the next sweep, anywhere, claims it again."""
+        with self._write() as tx:
+            row = tx.get("inflight", key)
+            if not isinstance(row, dict):
+                return False
+            tx.put("inflight", key, {**row, "owner": ""})
+            return True
+
+    def _unseal(self, key: str, row: Any) -> InFlight | None:
+        if not isinstance(row, dict) or not isinstance(row.get("sealed"), str):
+            return None
+        try:
+            plain = json.loads(self._cipher.decrypt(row["sealed"].encode("ascii")))
+            return InFlight.model_validate(
+                {
+                    **plain,
+                    "key": key,
+                    "owner": str(row.get("owner") or ""),
+                    "started_at": row["started_at"],
+                    "attempts": int(row.get("attempts") or 0),
+                }
+            )
+        except (InvalidToken, ValueError, TypeError, UnicodeError, KeyError):
+            log.warning("in-flight work %s cannot be read with this STORE_KEY", key)
+            return None

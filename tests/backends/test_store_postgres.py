@@ -43,17 +43,41 @@ def test_a_database_without_the_schema_is_refused_naming_the_migrate_command(dat
 
     first = run_bot("migrate", env={"DATABASE_URL": database_url})
     assert first.returncode == 0, first.stderr
-    assert "upgraded from revision (empty) to 0002" in first.stdout
+    assert "upgraded from revision (empty) to 0003" in first.stdout
     again = run_bot("migrate", env={"DATABASE_URL": database_url})
-    assert again.returncode == 0 and "already at revision 0002; nothing to do" in again.stdout
+    assert again.returncode == 0 and "already at revision 0003; nothing to do" in again.stdout
     engine = engine_for(database_url)
     try:
-        assert schema_status(engine) == ("0002", "0002")
+        assert schema_status(engine) == ("0003", "0003")
     finally:
         engine.dispose()
     with open_store(settings, local=False) as store:
         store.save_credentials("T1", "U1", Credentials("ops@example.com", "pw"), NOW)
         assert store.load_credentials("T1", "U1") == Credentials("ops@example.com", "pw")
+
+
+@pytest.mark.postgres
+def test_a_database_of_the_previous_version_is_refused_then_migrated_to_keep_work_in_flight(database_url: str) -> None:
+    from alembic import command
+
+    from bot.store.inflight import InFlight
+    from bot.store.postgres import _alembic_config
+
+    engine = engine_for(database_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "0002")  # the schema the previous version left
+    finally:
+        engine.dispose()
+    key = fernet_from_setting(Fernet.generate_key().decode())
+    with pytest.raises(StoreSchemaBehind, match="revision 0002; this version of the app needs revision 0003"):
+        Store(database_url, key)
+    done = run_bot("migrate", env={"DATABASE_URL": database_url})
+    assert done.returncode == 0 and "upgraded from revision 0002 to 0003" in done.stdout, done.stdout + done.stderr
+    with Store(database_url, key) as store:
+        store.begin_work(InFlight(key="k1", owner="A", started_at=NOW, team_id="T1", user_id="U1", kind="delete"))
+        store.heartbeat("A", NOW)
+        assert [w.key for w in store.inflight()] == ["k1"]
 
 
 def test_migrate_without_database_url_says_there_is_nothing_to_migrate(tmp_path: Path) -> None:

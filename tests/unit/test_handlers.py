@@ -66,7 +66,9 @@ def make_ctx(session: FakeSession | None = None) -> tuple[Ctx, FakeClient]:
     services = SimpleNamespace(
         session=lambda team, user, **_: session or FakeSession(), refused_roles=lambda team, user: frozenset()
     )
-    deps: Any = SimpleNamespace(services=services, clock=lambda: NOW, zone=UTC, settings=None, refresh_home=None)
+    deps: Any = SimpleNamespace(
+        services=services, clock=lambda: NOW, zone=UTC, settings=None, refresh_home=None, journal=None
+    )
     client = FakeClient()
     ctx = Ctx(deps=deps, client=client, team_id="T1", user_id="U1", view_id="V1")  # type: ignore[arg-type]
     return ctx, client
@@ -159,7 +161,7 @@ def installed_submission(handler: Any) -> tuple[Any, Later]:
         ids.EDIT_MODAL, meta=EditContext, parse=chatrooms.parse_changes, title="Edit chatroom", loading="Saving"
     )(handler)
     app = FakeApp()
-    deps: Any = SimpleNamespace(clock=lambda: NOW, zone=UTC)
+    deps: Any = SimpleNamespace(clock=lambda: NOW, zone=UTC, journal=None)
     later = Later()
     handlers.install(app, deps, Router(), Once(), later)  # type: ignore[arg-type]
     ((pattern, listener),) = app.views  # one listener for every modal, dispatching by callback_id

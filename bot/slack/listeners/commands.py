@@ -25,6 +25,7 @@ from bot.slack.handoff import Handoff, Later
 from bot.slack.lanes import LANE_BOUND, TooManyPending, choose_lane
 from bot.slack.listeners.router import Router
 from bot.slack.views.chatrooms import queued_note, render_help, render_notice
+from bot.slack.views.common import clip
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,11 @@ def register(app: App, deps: Deps, router: Router, later: Later | None = None) -
             ack()
         ctx = Ctx.from_bolt(deps, body, client, context)
         ctx.placeholder = placeholder is not None
-        later(COMMAND, lambda: guarded(ctx, lambda: router.dispatch(intent, ctx)))
+
+        def run() -> None:
+            ctx.waiting = f"`{COMMAND} {clip(text if isinstance(text, str) else '', 200)}`"  # told if this dies
+            guarded(ctx, lambda: router.dispatch(intent, ctx))
+
+        later(COMMAND, run)
 
     app.command(COMMAND)(on_command)

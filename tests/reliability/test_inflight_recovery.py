@@ -1,0 +1,157 @@
+"""A web process killed (SIGKILL) in the middle of a user's write: another web process, sharing the store, tells
+that user what became of it — checked in Nexudus, never claimed unchecked — exactly once, through the strict
+fake Slack; and nothing is left in flight afterwards."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.console.driver import SlackDriver
+from bot.console.fake_slack import FakeSlack
+from bot.nexudus.credentials import Credentials
+from bot.sandbox.server import SandboxConfig, SandboxServer
+from bot.store import Store, fernet_from_setting
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "inflight-signing-secret"
+ADMIN = Credentials("admin@sandbox.local", "sandbox-admin")
+ROOM = 1000001
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[tuple[SandboxServer, FakeSlack, dict[str, str]]]:
+    sandbox = SandboxServer(config=SandboxConfig(throttle=False)).start()
+    fake = FakeSlack().start()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEXUDUS_", "STORE_", "INFLIGHT_"))},
+        "NEXUDUS_BASE_URL": sandbox.url,
+        "NEXUDUS_PACING": "false",
+        "SLACK_API_URL": fake.api_url,
+        "SLACK_BOT_TOKEN": "xoxb-inflight",
+        "SLACK_SIGNING_SECRET": SECRET,
+        "STORE_PATH": str(tmp_path / "store.sqlite"),
+        "STORE_KEY": Fernet.generate_key().decode(),
+        "INFLIGHT_ORPHAN_SECONDS": "5",  # a dead process's work is recovered within seconds
+        "LOG_LEVEL": "INFO",
+        "PYTHONPATH": str(ROOT),
+    }
+    try:
+        yield sandbox, fake, env
+    finally:
+        fake.stop()
+        sandbox.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _web(env: dict[str, str], cwd: Path, name: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = _free_port()
+    log = (cwd / f"{name}.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run", "--port", str(port)], cwd=cwd, env=env, stdout=log, stderr=log
+    )
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            assert proc.poll() is None and time.monotonic() < deadline, (cwd / f"{name}.log").read_text()
+            time.sleep(0.1)
+
+
+def _until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def _store(env: dict[str, str]) -> Store:
+    return Store(Path(env["STORE_PATH"]), fernet_from_setting(env["STORE_KEY"]))
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("killed", ["before its PUT", "after its PUT reached Nexudus"])
+def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_survivor(
+    world: tuple[SandboxServer, FakeSlack, dict[str, str]], tmp_path: Path, killed: str
+) -> None:
+    sandbox, fake, env = world
+    with _store(env) as store:
+        store.save_credentials("T0001", "U0001", ADMIN, datetime.now(UTC))
+    dying, dying_port = _web(env, tmp_path, "dying")
+    survivor, _ = _web(env, tmp_path, "survivor")
+    name = f"Told after the crash {killed.split()[0]}"
+    try:
+        user = SlackDriver(f"http://127.0.0.1:{dying_port}/slack/events", SECRET, fake).as_user("U0001", "T0001")
+        sandbox.config.delay = 1.5  # Nexudus slow: the write is still in flight when its process dies
+        puts = sandbox.app.stats.count("PUT")
+        ack = user.command(f'edit {ROOM} name:"{name}"')
+        assert ack.status == 200
+        with _store(env) as store:
+            # One entry for the request: the command typed, then (before anything is sent) the edit itself.
+            _until(lambda: [w.kind for w in store.inflight()] == ["edit"], 30, "the write to be journalled")
+            (entry,) = store.inflight()
+        assert entry.kind == "edit" and entry.chatroom_ids == [ROOM] and entry.changes == {"name": name}
+        if killed.startswith("after"):
+            _until(lambda: sandbox.app.stats.count("PUT") > puts, 30, "the PUT to reach Nexudus")
+        dying.send_signal(signal.SIGKILL)
+        dying.wait(timeout=10)
+        sandbox.config.delay = 0
+        assert not [c for c in fake.calls("response_url") if "Saved name" in json.dumps(c.args)], "it finished"
+
+        def told() -> list[str]:
+            texts = [json.dumps(c.args, ensure_ascii=False) for c in fake.calls("response_url") if c.error is None]
+            return [t for t in texts if "The app restarted while saving your edit" in t]
+
+        _until(lambda: bool(told()), 60, "the survivor to tell the user")
+        time.sleep(1.0)  # a second telling would come now (sweeps run every 2.5 s here)
+        with _store(env) as store:
+            _until(lambda: store.inflight() == [], 10, "the entry to be forgotten once told")
+            audited = [(e.action, e.outcome, e.chatroom_ids) for e in store.audit_entries("T0001")[0]]
+    finally:
+        _stop(dying)
+        _stop(survivor)
+    (message,) = told()
+    row = sandbox.app.db.get(ROOM)
+    assert row is not None
+    if killed.startswith("after"):
+        assert row.name == name, "the PUT left before the kill: Nexudus has it"
+        assert "✅ Nexudus has it" in message and "holds your changes (name)" in message
+        assert audited == [("edit", "ok", [ROOM])], "the audit trail has the write its dead process never recorded"
+    else:
+        assert row.name != name
+        assert "Nothing was saved" in message and "✅" not in message
+        assert audited == [], "nothing changed: nothing in the audit trail"
+    assert '"replace_original": true' in message, "the Saving… placeholder is replaced, not left behind"
+    refused = [c for c in fake.calls() if c.error is not None]
+    assert not refused, refused
+    survivor_log = (tmp_path / "survivor.log").read_text()
+    assert "its user was told" in survivor_log and "s3cr" not in survivor_log
+    assert "hooks" not in survivor_log and "/response" not in survivor_log  # no response_url in the log

@@ -1,0 +1,134 @@
+"""The journal of writes in flight with an injected clock: nothing journalled before the heartbeat runs, a dead
+process's work told once by one of two sweepers, a live process's never, and a failed telling tried again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.inflight import Journal, Tracker
+from bot.store import Store, fernet_from_setting
+from bot.store.inflight import InFlight
+
+T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(tmp_path / "store.sqlite", fernet_from_setting(Fernet.generate_key().decode())) as st:
+        yield st
+
+
+def journal(store: Store, clock: Clock, name: str) -> Journal:
+    return Journal(store, clock, orphan_after=timedelta(seconds=30), process_id=name)
+
+
+def tracker(j: Journal) -> Tracker:
+    return Tracker(j, "T1", "U1", None, lambda: {"response_url": None, "view_id": "V1", "placeholder": False})
+
+
+def test_nothing_is_journalled_until_the_process_beats(store: Store) -> None:
+    clock = Clock()
+    j = journal(store, clock, "A")
+    t = tracker(j)
+    t.begin("delete", chatroom_ids=[1000001])
+    assert t.keys == [] and store.inflight() == []
+    j.start(thread=False)
+    t.begin("delete", chatroom_ids=[1000001])
+    (entry,) = store.inflight()
+    assert (entry.owner, entry.started_at, entry.kind, entry.answer["view_id"]) == ("A", T0, "delete", "V1")
+    t.end_since(0)
+    assert store.inflight() == []
+
+
+def test_a_dead_processs_work_is_told_once_by_one_of_two_sweepers_and_a_live_ones_never(store: Store) -> None:
+    clock = Clock()
+    dead, b, c = journal(store, clock, "dead"), journal(store, clock, "B"), journal(store, clock, "C")
+    told: list[tuple[str, InFlight]] = []
+    b.recover = lambda w: told.append(("B", w))
+    c.recover = lambda w: told.append(("C", w))
+    for j in (dead, b, c):
+        j.start(thread=False)
+    tracker(dead).begin("edit", chatroom_ids=[1000001], changes={"name": "X"})
+    tracker(b).begin("edit", chatroom_ids=[1000002], changes={"name": "Y"})  # B's own, B alive
+    clock.now = T0 + timedelta(seconds=29)
+    b.beat()
+    c.beat()
+    assert b.sweep() == 0 and c.sweep() == 0  # the dead one's beat is only 29 s old
+    clock.now = T0 + timedelta(seconds=31)
+    b.beat()
+    c.beat()
+    assert b.sweep() + c.sweep() == 1
+    assert [(who, w.chatroom_ids, w.owner) for who, w in told] == [("B", [1000001], "B")]
+    assert [w.chatroom_ids for w in store.inflight()] == [[1000002]]  # told: forgotten; B's own: kept
+    clock.now = T0 + timedelta(minutes=10)
+    b.beat()
+    c.beat()
+    assert b.sweep() + c.sweep() == 0 and len(told) == 1
+
+
+def test_a_telling_that_fails_is_given_back_and_tried_again_by_the_next_sweep(store: Store) -> None:
+    clock = Clock()
+    dead, b = journal(store, clock, "dead"), journal(store, clock, "B")
+    attempts: list[int] = []
+
+    def flaky(w: InFlight) -> None:
+        attempts.append(w.attempts)
+        if len(attempts) == 1:
+            raise ConnectionError("Slack is unreachable")
+
+    b.recover = flaky
+    dead.start(thread=False)
+    b.start(thread=False)
+    tracker(dead).begin("run", chatroom_ids=[1000001], command="RENAME")
+    clock.now = T0 + timedelta(minutes=1)
+    b.beat()
+    assert b.sweep() == 1 and len(store.inflight()) == 1
+    assert b.sweep() == 1 and attempts == [1, 2] and store.inflight() == []
+
+
+def test_a_stopped_journal_removes_its_heartbeat_so_its_leftovers_are_recovered_at_once(store: Store) -> None:
+    clock = Clock()
+    a, b = journal(store, clock, "A"), journal(store, clock, "B")
+    told: list[InFlight] = []
+    b.recover = told.append
+    a.start()  # the real daemon thread: stopped below, within its timeout
+    b.start(thread=False)
+    tracker(a).begin("delete", chatroom_ids=[1000003])
+    a.stop(timeout=5)
+    assert a._thread is not None and not a._thread.is_alive()
+    assert b.sweep() == 1 and told[0].chatroom_ids == [1000003]
+
+
+def test_the_alert_workers_cycle_sweeps_too_and_a_failing_store_never_ends_its_loop(store: Store) -> None:
+    from types import SimpleNamespace
+
+    from bot.worker import sweep_inflight
+
+    clock = Clock()
+    dead, worker = journal(store, clock, "web-dead"), journal(store, clock, "alerts-1")
+    told: list[InFlight] = []
+    worker.recover = told.append
+    dead.start(thread=False)
+    tracker(dead).begin("create", name="Lobby", business_id=9001)
+    sweep_inflight(SimpleNamespace(journal=worker))  # type: ignore[arg-type]
+    assert told == [], "a journal not started (no heartbeat) claims nothing"
+    worker.start(thread=False)
+    clock.now = T0 + timedelta(minutes=1)
+    worker.beat()
+    sweep_inflight(SimpleNamespace(journal=worker))  # type: ignore[arg-type]
+    assert [w.name for w in told] == ["Lobby"]
+    store.close()
+    sweep_inflight(SimpleNamespace(journal=worker))  # type: ignore[arg-type]  # logged, not raised

@@ -1,0 +1,132 @@
+"""Work in flight in the store, on both backends: recorded encrypted, forgotten when told, and a dead process's
+entries claimed by exactly one live process — never a live process's."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.store import Store, fernet_from_setting
+from bot.store.inflight import MAX_ATTEMPTS, InFlight, inflight_key
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+ORPHAN = timedelta(seconds=30)
+SECRET_URL = "https://hooks.slack.com/actions/T1/123/s3cr3t-response-url"
+
+
+@pytest.fixture
+def key() -> str:
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def store(store_where: Path | str, key: str) -> Iterator[Store]:
+    with Store(store_where, fernet_from_setting(key)) as st:
+        yield st
+
+
+def work(owner: str, at: datetime = NOW, **kw: object) -> InFlight:
+    fields: dict[str, object] = {
+        "kind": "edit",
+        "chatroom_ids": [1000001],
+        "changes": {"name": "Front desk"},
+        "answer": {"response_url": SECRET_URL, "view_id": "V1", "placeholder": False},
+    }
+    fields.update(kw)
+    return InFlight(key=inflight_key(at), owner=owner, started_at=at, team_id="T1", user_id="U1", **fields)  # type: ignore[arg-type]
+
+
+def raw_rows(store: Store) -> str:
+    with store.tables.read() as tx:
+        return repr(tx.scan("inflight"))
+
+
+def test_work_is_recorded_encrypted_read_back_whole_and_forgotten_when_told(store: Store) -> None:
+    entry = store.begin_work(work("A"))
+    assert [w.model_dump() for w in store.inflight()] == [entry.model_dump()]
+    stored = raw_rows(store)
+    assert SECRET_URL not in stored and "Front desk" not in stored and "user_id" not in stored  # sealed
+    assert store.end_work(entry.key) is True
+    assert store.inflight() == [] and store.end_work(entry.key) is False
+
+
+def test_a_live_owners_work_is_never_claimed_however_old_the_work(store: Store) -> None:
+    store.heartbeat("A", NOW + timedelta(minutes=10))
+    store.begin_work(work("A", at=NOW))
+    assert store.claim_orphans("B", NOW + timedelta(minutes=10, seconds=29), ORPHAN) == []
+    assert [w.owner for w in store.inflight()] == ["A"]
+
+
+def test_a_silent_owners_work_is_claimed_once_by_the_first_sweeper_and_the_second_gets_nothing(store: Store) -> None:
+    store.heartbeat("A", NOW)
+    store.heartbeat("B", NOW + timedelta(seconds=31))
+    store.heartbeat("C", NOW + timedelta(seconds=31))
+    entry = store.begin_work(work("A"))
+    later = NOW + timedelta(seconds=31)
+    claimed = store.claim_orphans("B", later, ORPHAN)
+    assert [(w.key, w.owner, w.attempts) for w in claimed] == [(entry.key, "B", 1)]
+    assert claimed[0].answer["response_url"] == SECRET_URL and claimed[0].changes == {"name": "Front desk"}
+    assert store.claim_orphans("C", later, ORPHAN) == []  # B is alive: its claim stands
+
+
+def test_a_stopped_process_without_a_heartbeat_row_leaves_orphans_at_once(store: Store) -> None:
+    store.heartbeat("A", NOW)
+    store.begin_work(work("A"))
+    store.end_process("A")
+    assert [w.owner for w in store.claim_orphans("B", NOW, ORPHAN)] == ["B"]
+
+
+def test_released_work_is_claimed_again_and_given_up_after_the_last_attempt(store: Store) -> None:
+    entry = store.begin_work(work("dead"))
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        (claimed,) = store.claim_orphans("B", NOW, ORPHAN)
+        assert claimed.attempts == attempt
+        assert store.release_work(entry.key)
+    assert store.claim_orphans("B", NOW, ORPHAN) == []
+    assert store.inflight() == []  # given up (logged), not claimed forever
+
+
+def test_claims_take_the_oldest_first_up_to_the_limit(store: Store) -> None:
+    keys = [store.begin_work(work("dead", at=NOW + timedelta(seconds=i))).key for i in (3, 1, 2)]
+    claimed = store.claim_orphans("B", NOW + timedelta(minutes=1), ORPHAN, limit=2)
+    assert [w.key for w in claimed] == sorted(keys)[:2]
+
+
+def test_two_sweepers_racing_on_two_connections_claim_each_entry_exactly_once(
+    store_where: Path | str, key: str
+) -> None:
+    with Store(store_where, fernet_from_setting(key)) as one, Store(store_where, fernet_from_setting(key)) as two:
+        for i in range(30):
+            one.begin_work(work("dead", at=NOW + timedelta(milliseconds=i)))
+        one.heartbeat("B", NOW + timedelta(minutes=1))
+        two.heartbeat("C", NOW + timedelta(minutes=1))
+        got: dict[str, list[str]] = {"B": [], "C": []}
+        start = threading.Barrier(2)
+
+        def sweep(store: Store, me: str) -> None:
+            start.wait()
+            for _ in range(10):
+                got[me] += [w.key for w in store.claim_orphans(me, NOW + timedelta(minutes=1), ORPHAN, limit=3)]
+
+        threads = [threading.Thread(target=sweep, args=(s, me)) for s, me in ((one, "B"), (two, "C"))]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        claimed = got["B"] + got["C"]
+        assert len(claimed) == 30 and len(set(claimed)) == 30, got
+
+
+def test_rotating_keys_keeps_work_in_flight_readable_under_the_new_key(store_where: Path | str, key: str) -> None:
+    with Store(store_where, fernet_from_setting(key)) as st:
+        entry = st.begin_work(work("A"))
+    new = Fernet.generate_key().decode()
+    with Store(store_where, fernet_from_setting(f"{new},{key}")) as st:
+        st.rotate_keys()
+    with Store(store_where, fernet_from_setting(new)) as st:
+        assert [w.key for w in st.inflight()] == [entry.key]
