@@ -15,13 +15,13 @@ from bot.deps import Deps
 from bot.installations import BOT_SCOPES, UNINSTALLED, Installations
 from bot.logs import quiet_unverified_bodies
 from bot.slack.audit_mirror import AuditMirror, audit_clients
-from bot.slack.deliveries import once_per_delivery
+from bot.slack.deliveries import OncePerDelivery
 from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, Intent
 from bot.slack.handlers import Handlers
 from bot.slack.handlers import install as install_handlers
 from bot.slack.handoff import Handoff
-from bot.slack.lanes import LANE_WORKERS, FairExecutor, lane_middleware
+from bot.slack.lanes import LANE_WORKERS, FairExecutor, FairLanes
 from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run, stats
 from bot.slack.listeners.router import Router
 from bot.slack.recovery import Recovery
@@ -93,18 +93,20 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     )
     quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
     # A retried delivery of an event already handled (in any process, with Redis) is acked, not run again.
-    app.use(once_per_delivery(deps.once))
-    # Fairness (bot/slack/lanes.py): whose lane each request's lazy work joins.
-    app.use(lane_middleware(executor))
+    app.use(OncePerDelivery(deps.once))
+    # Fairness (bot/slack/lanes.py): whose lane each request's work after the ack joins.
+    app.use(FairLanes(executor))
     router = Router()
     # A double click or a Slack retry runs a submission once: the one guard of this app is `deps.once` (this
     # process's memory, or Redis' SET NX shared by every process with REDIS_URL), the same as for deliveries.
     # Each ack hands its slow work to the lane executor itself (bot/slack/handoff.py), not to Bolt's lazy
     # listeners: those re-parse and deep-copy every request on its way to the ack.
     later = Handoff(app.listener_runner)
+    # Bolt tries the listeners in order, building each matcher's arguments: the slash command, the most frequent
+    # request, comes first.
+    commands.register(app, deps, router, later)
     install_handlers(FEATURES, app, deps, router, deps.once, later)
     router.require(SUBCOMMANDS)
-    commands.register(app, deps, router, later)
     deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, client))
     if deps.journal is not None:  # a dead process's acknowledged writes: their users told by this one
         deps.journal.recover = Recovery(deps, audit_clients(deps, client))

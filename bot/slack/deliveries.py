@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot.once import OnceKeys
 
@@ -29,17 +30,20 @@ def delivery_id(body: Any) -> str | None:
     return None
 
 
-def once_per_delivery(once: OnceKeys) -> Callable[..., BoltResponse | None]:
-    """Bolt global middleware: a retried delivery of an event already handled is acknowledged, not run."""
+class OncePerDelivery(Middleware):
+    """Bolt global middleware: a retried delivery of an event already handled is acknowledged, not run.
 
-    def retried_deliveries(req: BoltRequest, next: Callable[[], None]) -> BoltResponse | None:
+    A `Middleware` subclass, called as it is: a plain function would have Bolt build its arguments by inspection
+    on every request (bot/slack/app.py)."""
+
+    def __init__(self, once: OnceKeys) -> None:
+        self.once = once
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
         key = delivery_id(req.body)
-        if key is not None and not once.first(key):
+        if key is not None and not self.once.first(key):
             retry = (req.headers.get("x-slack-retry-num") or ["?"])[0]
             reason = (req.headers.get("x-slack-retry-reason") or ["?"])[0]
             log.info("Slack delivered %s again (retry %s, %s): already handled, not run twice", key, retry, reason)
             return BoltResponse(status=200, body="")
-        next()
-        return None
-
-    return retried_deliveries
+        return next()

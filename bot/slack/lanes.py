@@ -9,7 +9,7 @@ users' work starts at once.
 Each Slack user has two lanes: their *lookups* (slash commands answered by a Nexudus query: list, show,
 commands — what a burst is made of) and their *prompt* work (buttons, form submissions, modal openers whose
 `trigger_id` lives 3 s, and commands that need no Nexudus call such as `whoami`), so a user's own queue of
-lookups never delays their own clicks either. `lane_middleware` tells the executor whose request it is
+lookups never delays their own clicks either. `FairLanes` tells the executor whose request it is
 (Bolt runs middleware and ack on one thread, where the ack hands its work over); the slash command's ack
 picks the lane with `choose_lane`, shows how many of the user's requests are ahead, and beyond `LANE_BOUND`
 pending refuses with a clear answer (never silence).
@@ -27,6 +27,9 @@ from collections.abc import Callable, MutableMapping
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from typing import Any
+
+from slack_bolt import BoltRequest, BoltResponse
+from slack_bolt.middleware import Middleware
 
 from bot.acks import AcksFirst
 
@@ -181,19 +184,22 @@ def lane_of(context: Any, body: dict[str, Any]) -> str:
     return f"{team}:{user}" if user else ""
 
 
-def lane_middleware(executor: FairExecutor) -> Callable[..., None]:
+class FairLanes(Middleware):
     """Bolt global middleware: a slash command starts in its user's lookup lane (its ack may move it with
-    `choose_lane`); everything else goes to the user's prompt lane."""
+    `choose_lane`); everything else goes to the user's prompt lane. A `Middleware` subclass, called as it is: a
+    plain function would have Bolt build its arguments by inspection on every request."""
 
-    def fair_lanes(body: dict[str, Any], context: Any, next: Callable[[], None]) -> None:
+    def __init__(self, executor: FairExecutor) -> None:
+        self.executor = executor
+
+    def process(self, *, req: BoltRequest, resp: BoltResponse, next: Callable[[], BoltResponse]) -> BoltResponse | None:
+        body, context, executor = req.body, req.context, self.executor
         lookups = lane_of(context, body)
         prompt = lookups + PROMPT if lookups else ""
         context[PENDING] = {lookups: executor.pending(lookups), prompt: executor.pending(prompt)}
         context[LANE] = lookups if body.get("command") else prompt
         executor.enter(context)
-        next()
-
-    return fair_lanes
+        return next()
 
 
 def choose_lane(context: MutableMapping[str, Any], *, lookup: bool) -> int:
