@@ -5,24 +5,30 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
 from conftest import SIGNING_SECRET
 from cryptography.fernet import Fernet
 
+from bot.console.fake_slack import FakeSlack
+from bot.sandbox.server import SandboxConfig, SandboxServer
+
 ROOT = Path(__file__).resolve().parents[2]
 NOT_LISTENING = "http://127.0.0.1:9"
 """The discard port on loopback: nothing listens there, so a child that calls out fails at once and clearly."""
 MACHINE_SETTINGS = {"REDIS_URL", "DATABASE_URL", "WEB_CONCURRENCY", "PROMETHEUS_MULTIPROC_DIR", "SLACK_APP_TOKEN"}
+APP_PREFIXES = ("SLACK_", "NEXUDUS_", "STORE_", "INFLIGHT_")  # the app's own settings, never the machine's
 
 
 def app_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     """The environment of an app process: this checkout importable, the embedded mode whatever this machine's
-    environment says (none of `MACHINE_SETTINGS`), a fresh store under `tmp_path`, the test signing secret and bot
-    token, Slack and Nexudus where nothing listens; `extra` adds or overrides settings."""
-    env = {k: v for k, v in os.environ.items() if k not in MACHINE_SETTINGS}
+    environment says (none of `MACHINE_SETTINGS` nor of the app's own `APP_PREFIXES` settings), a fresh store under
+    `tmp_path`, the test signing secret and bot token, Slack and Nexudus where nothing listens; `extra` adds or
+    overrides settings."""
+    env = {k: v for k, v in os.environ.items() if k not in MACHINE_SETTINGS and not k.startswith(APP_PREFIXES)}
     return env | {
         "PYTHONPATH": str(ROOT),
         "STORE_PATH": str(tmp_path / "store.sqlite"),
@@ -65,3 +71,17 @@ def wait_healthy(base: str, proc: subprocess.Popen[str], timeout: float = 60.0) 
 
     wait_until(answered, timeout, f"{base}/healthz")
     return found[0]
+
+
+@contextmanager
+def app_world(tmp_path: Path, **extra: str) -> Iterator[tuple[SandboxServer, FakeSlack, dict[str, str]]]:
+    """A sandbox Nexudus (no throttling) and a strict fake Slack on loopback, and the environment (`app_env`) of an
+    app process using them, pacing off; both servers stopped afterwards."""
+    sandbox = SandboxServer(config=SandboxConfig(throttle=False)).start()
+    fake = FakeSlack().start()
+    try:
+        urls = {"NEXUDUS_BASE_URL": sandbox.url, "SLACK_API_URL": fake.api_url, "NEXUDUS_PACING": "false"}
+        yield sandbox, fake, app_env(tmp_path, **(urls | extra))
+    finally:
+        fake.stop()
+        sandbox.stop()

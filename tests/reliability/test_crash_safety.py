@@ -4,7 +4,6 @@ writing the one store file at once."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -16,43 +15,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from conftest import SIGNING_SECRET
+from helpers.processes import app_world
 from reliability_helpers import text_input
 
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import FakeSlack
 from bot.nexudus.credentials import Credentials
-from bot.sandbox.server import SandboxConfig, SandboxServer
+from bot.sandbox.server import SandboxServer
 from bot.slack import ids
 from bot.store import Store, Subscription, fernet_from_setting
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "crash-signing-secret"
 ADMIN = Credentials("admin@sandbox.local", "sandbox-admin")
 CHANNELS = ["C0A", "C0B", "C0C", "C0D"]
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[SandboxServer, FakeSlack, dict[str, str]]]:
-    sandbox = SandboxServer(config=SandboxConfig(throttle=False)).start()
-    fake = FakeSlack().start()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEXUDUS_", "STORE_"))},
-        "NEXUDUS_BASE_URL": sandbox.url,
-        "NEXUDUS_PACING": "false",
-        "SLACK_API_URL": fake.api_url,
-        "SLACK_BOT_TOKEN": "xoxb-crash",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "STORE_PATH": str(tmp_path / "store.sqlite"),
-        "STORE_KEY": Fernet.generate_key().decode(),
-        "LOG_LEVEL": "WARNING",
-        "PYTHONPATH": str(ROOT),
-    }
-    try:
-        yield sandbox, fake, env
-    finally:
-        fake.stop()
-        sandbox.stop()
+    with app_world(tmp_path, LOG_LEVEL="WARNING") as world:
+        yield world
 
 
 def _store(env: dict[str, str]) -> Store:
@@ -181,7 +163,7 @@ def test_web_process_and_worker_writing_at_once_lose_no_login_or_subscription(
             except OSError:
                 assert web.poll() is None and time.monotonic() < deadline, (tmp_path / "web.log").read_text()
                 time.sleep(0.1)
-        driver = SlackDriver(url, SECRET, fake)  # the fake workspace, T0001, which its views are installed in
+        driver = SlackDriver(url, SIGNING_SECRET, fake)  # the fake workspace, T0001, which its views are installed in
         for i, user in enumerate(users):
             if i % 6 == 0:  # an alert cycle writing the store while the web process writes too
                 workers.append(_alerts(env, tmp_path, "--once"))

@@ -5,7 +5,6 @@ fake Slack; and nothing is left in flight afterwards."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -16,42 +15,26 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from conftest import SIGNING_SECRET
+from helpers.processes import app_world
 
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import FakeSlack
 from bot.nexudus.credentials import Credentials
-from bot.sandbox.server import SandboxConfig, SandboxServer
+from bot.sandbox.server import SandboxServer
 from bot.store import Store, fernet_from_setting
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRET = "inflight-signing-secret"
 ADMIN = Credentials("admin@sandbox.local", "sandbox-admin")
 ROOM = 1000001
 
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[tuple[SandboxServer, FakeSlack, dict[str, str]]]:
-    sandbox = SandboxServer(config=SandboxConfig(throttle=False)).start()
-    fake = FakeSlack().start()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "NEXUDUS_", "STORE_", "INFLIGHT_"))},
-        "NEXUDUS_BASE_URL": sandbox.url,
-        "NEXUDUS_PACING": "false",
-        "SLACK_API_URL": fake.api_url,
-        "SLACK_BOT_TOKEN": "xoxb-inflight",
-        "SLACK_SIGNING_SECRET": SECRET,
-        "STORE_PATH": str(tmp_path / "store.sqlite"),
-        "STORE_KEY": Fernet.generate_key().decode(),
-        "INFLIGHT_ORPHAN_SECONDS": "5",  # a dead process's work is recovered within seconds
-        "LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-    }
-    try:
-        yield sandbox, fake, env
-    finally:
-        fake.stop()
-        sandbox.stop()
+    with app_world(
+        tmp_path, LOG_LEVEL="INFO", INFLIGHT_ORPHAN_SECONDS="5"
+    ) as world:  # a dead process's work is recovered within seconds
+        yield world
 
 
 def _free_port() -> int:
@@ -109,7 +92,9 @@ def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_surviv
     survivor, _ = _web(env, tmp_path, "survivor")
     name = f"Told after the crash {killed.split()[0]}"
     try:
-        user = SlackDriver(f"http://127.0.0.1:{dying_port}/slack/events", SECRET, fake).as_user("U0001", "T0001")
+        user = SlackDriver(f"http://127.0.0.1:{dying_port}/slack/events", SIGNING_SECRET, fake).as_user(
+            "U0001", "T0001"
+        )
         sandbox.config.delay = 1.5  # Nexudus slow: the write is still in flight when its process dies
         puts = sandbox.app.stats.count("PUT")
         ack = user.command(f'edit {ROOM} name:"{name}"')
