@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import SIGNING_SECRET, RunningApp
-from helpers.processes import app_env, wait_healthy
+from conftest import RunningApp
+from helpers.processes import app_env, send_helps, wait_healthy
 from helpers.servers import child_pids, free_port
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
@@ -282,15 +282,8 @@ def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
         assert "redis: ok" in wait_healthy(base, proc)
         workers = child_pids(proc.pid)
         assert len(workers) == 4
-        sent = 24
-        for n in range(sent):  # new connections: gunicorn's workers take them in turn
-            url = fake_slack.response_url(f"help {n}")
-            body = signing.slash_command_body("/chatrooms", "help", "U1", "T1", "C1", url, f"t{n}")
-            headers = signing.signed_headers(body, SIGNING_SECRET) | {"Connection": "close"}
-            assert requests.post(base + "/slack/events", data=body, headers=headers, timeout=10).status_code == 200
-        text = requests.get(base + "/metrics", timeout=5).text
-        found = re.search(r'^chatrooms_slack_acks_total\{kind="command"\} (\S+)', text, re.M)
-        assert found and float(found.group(1)) == sent, text[:2000]
+        counted, text = send_helps(base, fake_slack, 24)  # gunicorn's workers take them in turn
+        assert counted == 24, text[:2000]
         pids = set(re.findall(r'chatrooms_slack_acks_total\{kind="command",pid="(\d+)"\}', text))
         assert not pids, "summed over the workers, not one series per pid"
         assert len(list(tmp_path.glob("chatrooms-metrics-*/*.db"))) >= 4, "each worker's values, in one directory"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers.edits import overlaps_under_contention, run_two_edits
+from helpers.edits import assert_waits_for_the_other_holder, overlaps_under_contention, run_two_edits
 
 from bot.locks import LockTimeout, RedisLocks
 from bot.sandbox.server import SandboxServer
@@ -58,15 +58,7 @@ def _holder(url: str, hold: float, lease: float) -> subprocess.Popen[str]:
 def test_a_lock_held_by_another_host_is_waited_for(client: redis.Redis, redis_url: str) -> None:
     child = _holder(redis_url, 1.0, 15)
     try:
-        locks = RedisLocks(client)
-        with pytest.raises(LockTimeout), locks.hold("chatroom:42", timeout=0.2):
-            pass
-        with locks.hold("chatroom:43", timeout=0.2):
-            pass  # another chatroom is free
-        started = time.monotonic()
-        with locks.hold("chatroom:42", timeout=10):
-            waited = time.monotonic() - started
-        assert waited > 0.3, "the other process still held it"
+        assert_waits_for_the_other_holder(RedisLocks(client))
     finally:
         child.wait(timeout=10)
 

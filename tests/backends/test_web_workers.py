@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -11,11 +10,9 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import SIGNING_SECRET
-from helpers.processes import ROOT, app_env, health, wait_until
+from helpers.processes import ROOT, app_env, health, send_helps, wait_until
 from helpers.servers import child_pids, free_port
 
-from bot.console import signing
 from bot.console.fake_slack import FakeSlack
 
 
@@ -70,15 +67,8 @@ def test_with_redis_the_procfile_web_line_runs_four_workers_sharing_the_port_and
     try:
         wait_until(lambda: len(_children(proc.pid)) == 4 and health(base) is not None)
         assert "redis: ok" in requests.get(base + "/healthz", timeout=5).text
-        sent = 24
-        for n in range(sent):  # new connections each: the kernel spreads them over the workers
-            url = fake_slack.response_url(f"help {n}")
-            body = signing.slash_command_body("/chatrooms", "help", "U1", "T1", "C1", url, f"t{n}")
-            headers = signing.signed_headers(body, SIGNING_SECRET) | {"Connection": "close"}
-            assert requests.post(base + "/slack/events", data=body, headers=headers, timeout=10).status_code == 200
-        text = requests.get(base + "/metrics", timeout=5).text
-        found = re.search(r'^chatrooms_slack_acks_total\{kind="command"\} (\S+)', text, re.M)
-        assert found and float(found.group(1)) == sent, text[:1500]
+        counted, text = send_helps(base, fake_slack, 24)  # the kernel spreads them over the workers
+        assert counted == 24, text[:1500]
 
         # A worker killed is replaced; the others kept serving.
         victim = _children(proc.pid)[0]

@@ -13,7 +13,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.locks import Locks
+import pytest
+
+from bot.locks import Locks, LockTimeout
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER = ROOT / "tests" / "reliability" / "edit_worker.py"
@@ -85,3 +87,16 @@ def overlaps_under_contention(locks: Locks, key: str = "chatroom:1", *, threads:
         t.join(timeout=30)
     assert not any(t.is_alive() for t in running), "every worker finished"
     return overlaps
+
+
+def assert_waits_for_the_other_holder(locks: Locks) -> None:
+    """With "chatroom:42" held by another process for ~1 s: a short wait for it gives up, another chatroom is free,
+    and a long enough wait gets it once the other process lets go."""
+    with pytest.raises(LockTimeout), locks.hold("chatroom:42", timeout=0.2):
+        pass
+    with locks.hold("chatroom:43", timeout=0.2):
+        pass  # another chatroom is free
+    started = time.monotonic()
+    with locks.hold("chatroom:42", timeout=10):
+        waited = time.monotonic() - started
+    assert waited > 0.3, "the other process still held it"

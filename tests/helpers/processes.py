@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ import requests
 from conftest import SIGNING_SECRET
 from cryptography.fernet import Fernet
 
+from bot.console import signing
 from bot.console.fake_slack import FakeSlack
 from bot.sandbox.server import SandboxConfig, SandboxServer
 
@@ -85,3 +87,18 @@ def app_world(tmp_path: Path, **extra: str) -> Iterator[tuple[SandboxServer, Fak
     finally:
         fake.stop()
         sandbox.stop()
+
+
+def send_helps(base: str, fake_slack: FakeSlack, count: int) -> tuple[float, str]:
+    """`count` signed `/chatrooms help` commands, each on a new connection (so the kernel spreads them over the
+    workers), each acked 200; returns the command acks the app's /metrics counts (summed over its workers) and
+    the /metrics text."""
+    for n in range(count):
+        url = fake_slack.response_url(f"help {n}")
+        body = signing.slash_command_body("/chatrooms", "help", "U1", "T1", "C1", url, f"t{n}")
+        headers = signing.signed_headers(body, SIGNING_SECRET) | {"Connection": "close"}
+        assert requests.post(base + "/slack/events", data=body, headers=headers, timeout=10).status_code == 200
+    text = requests.get(base + "/metrics", timeout=5).text
+    found = re.search(r'^chatrooms_slack_acks_total\{kind="command"\} (\S+)', text, re.M)
+    assert found, text[:1500]
+    return float(found.group(1)), text

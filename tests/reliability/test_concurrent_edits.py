@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 from conftest import ADMIN
-from helpers.edits import overlaps_under_contention, run_two_edits
+from helpers.edits import assert_waits_for_the_other_holder, overlaps_under_contention, run_two_edits
 
-from bot.locks import FileLocks, LockTimeout, ThreadLocks
+from bot.locks import FileLocks, ThreadLocks
 from bot.nexudus.client import ChatRoomChanges, NexudusClient
 from bot.nexudus.credentials import Credentials
 from bot.nexudus.errors import Conflict
@@ -73,15 +73,7 @@ def test_a_lock_held_by_another_process_is_waited_for(tmp_path: Path) -> None:
     )
     try:
         assert child.stdout is not None and child.stdout.readline().strip() == "held"
-        locks = FileLocks(path)
-        with pytest.raises(LockTimeout), locks.hold("chatroom:42", timeout=0.2):
-            pass
-        with locks.hold("chatroom:43", timeout=0.2):
-            pass  # another chatroom is free
-        started = time.monotonic()
-        with locks.hold("chatroom:42", timeout=10):
-            waited = time.monotonic() - started
-        assert waited > 0.3, "the other process still held it"
+        assert_waits_for_the_other_holder(FileLocks(path))
     finally:
         child.wait(timeout=10)
 
