@@ -69,7 +69,7 @@ class Journal:
         self.recover: Callable[[InFlight], None] | None = None
         """Tells a claimed entry's user what is known (set by the Slack side); None: claims nothing."""
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._started = False
         self._pid = os.getpid()
         self._unended: set[str] = set()
@@ -83,40 +83,55 @@ class Journal:
 
     # -- lifecycle
     def start(self, *, thread: bool = True) -> None:
-        """Beat once now, then every `beat_every` s (and sweep every `sweep_every` s) on a daemon thread."""
+        """Beat once now, then every `beat_every` s on one daemon thread, and sweep every `sweep_every` s on
+        another: telling a dead process's user can take long (a slow Nexudus read, a slow Slack), and on the
+        heartbeat's thread it would let this live process's own work pass for a dead one's."""
         if self._started:
             return
         self._pid = os.getpid()
         self.store.heartbeat(self.process_id, self.clock())
         self._started = True
         if thread:
-            self._thread = threading.Thread(target=self._loop, name="inflight", daemon=True)
-            self._thread.start()
+            first_sweep = min(self.sweep_every, self.orphan_after.total_seconds())
+            self._threads = [
+                threading.Thread(
+                    target=self._every,
+                    args=(self.beat_every, self.beat_every, self.beat),
+                    name="inflight-beat",
+                    daemon=True,
+                ),
+                threading.Thread(
+                    target=self._every,
+                    args=(first_sweep, self.sweep_every, self._sweep_logged),
+                    name="inflight-sweep",
+                    daemon=True,
+                ),
+            ]
+            for t in self._threads:
+                t.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop beating; the heartbeat row goes, so what is left unfinished is recovered by the others at once."""
         if not self._started or self._stop.is_set():
             return
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for t in self._threads:
+            t.join(timeout)
         with contextlib.suppress(Exception):
             self.store.end_process(self.process_id)
 
-    def _loop(self) -> None:
-        beat_due = time.monotonic() + self.beat_every
-        sweep_due = time.monotonic() + min(self.sweep_every, self.orphan_after.total_seconds())
-        while not self._stop.wait(max(0.05, min(beat_due, sweep_due) - time.monotonic())):
-            now = time.monotonic()
-            if now >= beat_due:
-                beat_due = now + self.beat_every
-                self.beat()
-            if now >= sweep_due:
-                sweep_due = now + self.sweep_every
-                try:
-                    self.sweep()
-                except Exception as exc:  # the store is down a moment: the next sweep tries again
-                    log.warning("in-flight sweep failed (%s); trying again later", type(exc).__name__)
+    def _every(self, first: float, every: float, job: Callable[[], object]) -> None:
+        due = time.monotonic() + first
+        while not self._stop.wait(max(0.05, due - time.monotonic())):
+            if time.monotonic() >= due:
+                due = time.monotonic() + every
+                job()
+
+    def _sweep_logged(self) -> None:
+        try:
+            self.sweep()
+        except Exception as exc:  # the store is down a moment: the next sweep tries again
+            log.warning("in-flight sweep failed (%s); trying again later", type(exc).__name__)
 
     def beat(self) -> None:
         """Renew the heartbeat, and forget the work whose end could not be written a moment ago."""
@@ -149,6 +164,13 @@ class Journal:
             log.warning("in-flight work %s not forgotten yet (%s); trying again", key, type(exc).__name__)
             with self._lock:
                 self._unended.add(key)
+
+    def release(self, key: str) -> None:
+        """Its outcome could not be told: give the entry back, for the next sweep (anywhere) to check and tell."""
+        try:
+            self.store.release_work(key)
+        except Exception as exc:
+            log.warning("in-flight work %s not given back (%s)", key, type(exc).__name__)
 
     def sweep(self) -> int:
         """Claim dead processes' work and have each told; how many were claimed. Telling that fails gives the
@@ -236,6 +258,14 @@ class Tracker:
         """The outcomes of the writes begun since `mark` reached their user."""
         for key in self.keys[mark:]:
             self.journal.end(key)
+            if key == self._waiting:
+                self._waiting = None
+        del self.keys[mark:]
+
+    def release_since(self, mark: int) -> None:
+        """The outcomes of the writes begun since `mark` could not be told: a sweep tells them instead."""
+        for key in self.keys[mark:]:
+            self.journal.release(key)
             if key == self._waiting:
                 self._waiting = None
         del self.keys[mark:]

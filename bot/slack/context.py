@@ -179,16 +179,21 @@ def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None)
             tracker.begin("request", what=waiting)
         except Exception:  # the store is down a moment: the request still runs (its writes say so if they fail)
             log.warning("could not journal a request in flight; running it anyway")
+    told = True
     try:
         work()
     except Exception as exc:
         try:
             ctx.fail(exc, view_id=view_id)
         except Exception:
+            told = False  # neither the modal nor a private message took it
             log.exception("could not tell the user about an error")
     finally:
         if ctx.tracker is not None:
-            ctx.tracker.end_since(mark)
+            if told:
+                ctx.tracker.end_since(mark)
+            else:  # not forgotten: a sweep checks what became of the writes and tells the user
+                ctx.tracker.release_since(mark)
 
 
 def _is_url(value: object) -> bool:

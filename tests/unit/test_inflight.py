@@ -3,6 +3,8 @@ process's work told once by one of two sweepers, a live process's never, and a f
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,7 +110,7 @@ def test_a_stopped_journal_removes_its_heartbeat_so_its_leftovers_are_recovered_
     b.start(thread=False)
     tracker(a).begin("delete", chatroom_ids=[1000003])
     a.stop(timeout=5)
-    assert a._thread is not None and not a._thread.is_alive()
+    assert len(a._threads) == 2 and not any(t.is_alive() for t in a._threads)
     assert b.sweep() == 1 and told[0].chatroom_ids == [1000003]
 
 
@@ -132,3 +134,66 @@ def test_the_alert_workers_cycle_sweeps_too_and_a_failing_store_never_ends_its_l
     assert [w.name for w in told] == ["Lobby"]
     store.close()
     sweep_inflight(SimpleNamespace(journal=worker))  # type: ignore[arg-type]  # logged, not raised
+
+
+class _Untellable:
+    """What `guarded` touches of a `Ctx`, for a request whose error cannot be told (Slack unreachable)."""
+
+    def __init__(self, tracker: Tracker) -> None:
+        self.tracker, self.waiting, self.progress_view = tracker, "your form *Edit chatroom*", "V1"
+
+    def tracking(self) -> Tracker:
+        return self.tracker
+
+    def fail(self, exc: BaseException, *, view_id: str | None = None) -> None:
+        raise ConnectionError("Slack unreachable: neither the modal nor a DM could be sent")
+
+
+def test_an_outcome_that_could_not_be_told_is_given_back_to_the_sweep_not_forgotten(tmp_path: Path) -> None:
+    from bot.slack.context import guarded
+
+    with Store(tmp_path / "s.sqlite", fernet_from_setting(Fernet.generate_key().decode())) as store:
+        journal = Journal(store, lambda: datetime.now(UTC), process_id="A")
+        journal.start(thread=False)
+        tracker = Tracker(journal, "T1", "U1", None, lambda: {"view_id": "V1"})
+
+        def work() -> None:
+            tracker.begin("edit", chatroom_ids=[1000001], changes={"name": "X"})  # the write is sent...
+            raise ConnectionError("Slack unreachable")  # ...then telling its result fails
+
+        guarded(_Untellable(tracker), work, view_id="V1")  # type: ignore[arg-type]
+        left = store.inflight()
+        assert [w.chatroom_ids for w in left] == [[1000001]] and left[0].owner == "", "given back for a sweep"
+
+
+def test_a_slow_telling_never_lets_its_own_live_process_pass_for_dead(tmp_path: Path) -> None:
+    """Beats and sweeps on separate threads: while A tells a dead process's user (a slow Nexudus read or Slack
+    post), A keeps beating, so B never takes A's own live write for an orphan."""
+    now = lambda: datetime.now(UTC)  # noqa: E731
+    timing = {"orphan_after": timedelta(seconds=0.5), "beat_every": 0.1, "sweep_every": 0.1}
+
+    def tracker(journal: Journal) -> Tracker:
+        return Tracker(journal, "T1", "U1", None, lambda: {"view_id": "V1", "placeholder": False})
+
+    with Store(tmp_path / "s.sqlite", fernet_from_setting(Fernet.generate_key().decode())) as store:
+        dead = Journal(store, now, process_id="dead", **timing)  # type: ignore[arg-type]
+        dead.start(thread=False)
+        tracker(dead).begin("run", chatroom_ids=[1], command="X")
+        store.end_process("dead")  # its process is gone
+        a = Journal(store, now, process_id="A", **timing)  # type: ignore[arg-type]
+        b = Journal(store, now, process_id="B", **timing)  # type: ignore[arg-type]
+        gate = threading.Event()
+        a.recover = lambda work: gate.wait(2)  # telling takes 2 s
+        told_by_b: list[list[int]] = []
+        b.recover = lambda work: told_by_b.append(work.chatroom_ids)
+        try:
+            a.start()
+            tracker(a).begin("edit", chatroom_ids=[2], changes={"name": "Y"})  # A's own write, A alive
+            time.sleep(0.3)  # A has claimed the dead one's and is telling it
+            b.start()
+            time.sleep(1.2)
+            assert told_by_b == [], "B told A's user about a write A is still doing"
+        finally:
+            gate.set()
+            a.stop()
+            b.stop()
