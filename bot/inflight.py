@@ -110,15 +110,17 @@ class Journal:
             for t in self._threads:
                 t.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop beating; the heartbeat row goes, so what is left unfinished is recovered by the others at once."""
+    def stop(self, timeout: float = 5.0, *, remove_heartbeat: bool = True) -> None:
+        """Stop beating; the heartbeat row goes, so what is left unfinished is recovered by the others at once
+        (with `remove_heartbeat=False`, only once it has gone stale: for work that may still be running)."""
         if not self._started or self._stop.is_set():
             return
         self._stop.set()
         for t in self._threads:
             t.join(timeout)
-        with contextlib.suppress(Exception):
-            self.store.end_process(self.process_id)
+        if remove_heartbeat:
+            with contextlib.suppress(Exception):
+                self.store.end_process(self.process_id)
 
     def _every(self, first: float, every: float, job: Callable[[], object]) -> None:
         due = time.monotonic() + first

@@ -8,12 +8,16 @@ import signal
 import threading
 from concurrent.futures import Executor
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from bot.deps import Deps
 from bot.logs import configure_logging
 from bot.settings import SettingsError, default_workers, load_settings, worker_refusal
 from bot.slack.app import build_app
 from bot.wiring import build_deps
+
+if TYPE_CHECKING:
+    from slack_bolt import App
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +80,15 @@ def main(argv: list[str] | None = None) -> int:
             metrics.serve_metrics(settings.metrics_port)
             log.info("Socket Mode: Prometheus metrics on port %s (/metrics)", settings.metrics_port)
         log.info("Socket Mode: connecting to Slack")
-        SocketModeHandler(app, settings.slack_app_token).start()
+        handler = SocketModeHandler(app, settings.slack_app_token)
+        handler.connect()
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+        signal.signal(signal.SIGINT, lambda signum, frame: stopping.set())
+        stopping.wait()
+        handler.close()  # no new requests; the acknowledged ones finish (or are left to the journal)
+        stop_gracefully(app, deps)
+        log.info("Socket Mode stopped")
         return 0
     from bot.web import serve
 
@@ -108,10 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         server.server_close()
-        drain(app.listener_runner.listener_executor)
-        if deps.journal is not None:
-            deps.journal.stop()
-        deps.store.close()
+        stop_gracefully(app, deps)
     log.info("HTTP mode stopped")
     return 0
 
@@ -123,10 +132,25 @@ def start_journal(deps: Deps) -> None:
         log.info("in-flight writes journalled in the store (process %s)", deps.journal.process_id)
 
 
-def drain(executor: Executor, timeout: float = DRAIN_SECONDS) -> None:
-    """Let work already acknowledged to Slack finish (its users are waiting for the answer), up to a limit."""
+def drain(executor: Executor, timeout: float = DRAIN_SECONDS) -> bool:
+    """Let work already acknowledged to Slack finish (its users are waiting for the answer), up to a limit;
+    False when some was still running then."""
     done = threading.Thread(target=executor.shutdown, kwargs={"wait": True}, name="drain", daemon=True)
     done.start()
     done.join(timeout)
     if done.is_alive():
         log.warning("stopping with work still running after %.0f s: some users may get no answer", timeout)
+        return False
+    return True
+
+
+def stop_gracefully(app: App, deps: Deps, timeout: float = DRAIN_SECONDS) -> None:
+    """After the last request: let the acknowledged work finish, then stop journalling and close the store.
+
+    The heartbeat row is removed only when every job finished: with work still running (and about to die with
+    this process), it is left to go stale, so that a survivor checks that work after `INFLIGHT_ORPHAN_SECONDS`
+    rather than at once, while it may still be reaching Nexudus."""
+    finished = drain(app.listener_runner.listener_executor, timeout)
+    if deps.journal is not None:
+        deps.journal.stop(remove_heartbeat=finished)
+    deps.store.close()

@@ -7,6 +7,7 @@ requests (see the README).
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import logging
@@ -30,10 +31,12 @@ from bot import metrics
 from bot.acks import AcksFirst
 from bot.health import Check, run_checks
 from bot.logs import configure_logging
+from bot.runner import stop_gracefully
 from bot.settings import SettingsError, load_settings, worker_refusal
 from bot.slack.app import build_app
 from bot.wiring import build_deps
 
+WORKER_DRAIN_SECONDS = 15.0  # below gunicorn's graceful_timeout (20 s), after which it kills the worker
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 MAX_BODY_BYTES = 1 << 20
@@ -54,6 +57,9 @@ def create_wsgi_app() -> WSGIApp:
         app = build_app(deps)
         if deps.journal is not None:  # each gunicorn worker: its own heartbeat, journal and sweep
             deps.journal.start()
+        # gunicorn's worker leaves with sys.exit once its HTTP requests are answered: the work acknowledged to
+        # Slack gets its chance to finish first, within gunicorn's graceful_timeout (bot/gunicorn_conf.py).
+        atexit.register(stop_gracefully, app, deps, WORKER_DRAIN_SECONDS)
         return wsgi_for(
             app,
             checks=deps.checks,

@@ -116,15 +116,35 @@ def test_idle_and_half_sent_connections_hold_no_thread_and_are_closed(
             s.close()
 
 
+SERVERS = {
+    "python -m bot run": lambda port: [sys.executable, "-m", "bot", "run", "--port", str(port)],
+    # gunicorn's worker leaves with sys.exit once its HTTP answers are sent: the app drains at exit.
+    "gunicorn": lambda port: [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:bot.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "bot.web:app",
+    ],
+}
+
+
 @pytest.mark.integration
+@pytest.mark.parametrize("server", sorted(SERVERS))
 def test_sigterm_finishes_acknowledged_work_then_exits(
-    sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path
+    sandbox: SandboxServer, fake_slack: FakeSlack, tmp_path: Path, server: str
 ) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     env = {
-        **os.environ,
+        **{k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "WEB_CONCURRENCY")},
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2]),
         "NEXUDUS_BASE_URL": sandbox.url,
         "SLACK_API_URL": fake_slack.api_url,
         "SLACK_BOT_TOKEN": "xoxb-test",
@@ -134,7 +154,7 @@ def test_sigterm_finishes_acknowledged_work_then_exits(
     }
     env.pop("SLACK_APP_TOKEN", None)
     app = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run", "--port", str(port)],
+        SERVERS[server](port),
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
