@@ -59,6 +59,23 @@ class AcksFirst:
                 if not self._acking:  # waiters only care when none is left
                     self._cond.notify_all()
 
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        """Inside `acking()`, while the request waits on something else than the CPU (an options answer waiting up
+        to 2 s on Nexudus): it holds nobody's work meanwhile."""
+        with self._cond:
+            counted = self._acking > 0  # not inside `acking()` (Socket Mode, no web handler): nothing to leave
+            if counted:
+                self._acking -= 1
+                if not self._acking:
+                    self._cond.notify_all()
+        try:
+            yield
+        finally:
+            if counted:
+                with self._cond:
+                    self._acking += 1
+
     @property
     def in_progress(self) -> int:
         """Requests being acknowledged now."""

@@ -345,7 +345,8 @@ def _options_ack(deps: Deps, source: Options, pool: ThreadPoolExecutor) -> Calla
         typed = str(body.get("value") or "").strip()[:100]
         ctx = Ctx.from_bolt(deps, body, client, context)
         try:
-            options = pool.submit(source.source, ctx, typed).result(timeout=OPTIONS_DEADLINE)
+            with deps.acks.idle():  # waiting on Nexudus, not the CPU: the work after acks need not wait for it
+                options = pool.submit(source.source, ctx, typed).result(timeout=OPTIONS_DEADLINE)
         except FutureTimeout:
             log.warning("%s: options gave up after %.1f s", source.action_id, OPTIONS_DEADLINE)
             ack(options=[])

@@ -120,3 +120,12 @@ def test_the_work_after_acks_runs_at_a_lower_cpu_priority_than_the_requests() ->
     assert theirs == min(19, mine + 5)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine, "only the executor's threads"
     assert lower_priority(0) is False
+
+
+def test_a_request_waiting_on_something_else_than_the_cpu_holds_no_work() -> None:
+    acks = AcksFirst(burst=100, window=0.0, max_defer=30.0)
+    with acks.acking(), acks.idle():  # an options answer waiting on Nexudus
+        assert acks.yield_to_acks(time.monotonic()) < 0.5 and acks.in_progress == 0
+    assert acks.in_progress == 0
+    with acks.idle():  # outside any request (Socket Mode): nothing to leave, nothing goes negative
+        assert acks.in_progress == 0 and acks.yield_to_acks(time.monotonic()) < 0.5
