@@ -116,6 +116,7 @@ class Action:
     action_id: str
     handler: Callable[[Ctx, Click], None]
     in_modal: bool  # failures shown in the modal the action came from (a select inside a form)
+    opens_modal: bool = False  # its handler opens a modal (trigger_id: 3 s), so it never waits for a burst
 
 
 @dataclass(frozen=True)
@@ -156,11 +157,12 @@ class Handlers:
 
         return register
 
-    def action(self, *action_ids: str, in_modal: bool = False) -> Callable[[F], F]:
-        """A button or menu (`handler(ctx, click)`), acked at once and run after the ack."""
+    def action(self, *action_ids: str, in_modal: bool = False, opens_modal: bool = False) -> Callable[[F], F]:
+        """A button or menu (`handler(ctx, click)`), acked at once and run after the ack; `opens_modal` when the
+        handler may open a modal with the click's `trigger_id`."""
 
         def register(handler: F) -> F:
-            self.actions.extend(Action(action_id, handler, in_modal) for action_id in action_ids)
+            self.actions.extend(Action(action_id, handler, in_modal, opens_modal) for action_id in action_ids)
             return handler
 
         return register
@@ -278,7 +280,11 @@ def _action_listener(deps: Deps, actions: dict[str, Action], later: Later) -> Ca
         if act.in_modal and not ctx.view_id:
             return  # a select inside a form, with no form to answer in
         view_id = ctx.view_id if act.in_modal else None
-        later(act.action_id, lambda: guarded(ctx, lambda: act.handler(ctx, click), view_id=view_id))
+        later(
+            act.action_id,
+            lambda: guarded(ctx, lambda: act.handler(ctx, click), view_id=view_id),
+            urgent=act.opens_modal,
+        )
 
     return on_action
 

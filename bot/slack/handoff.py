@@ -25,8 +25,9 @@ Work = Callable[[], object]
 
 
 class Later(Protocol):
-    def __call__(self, what: str, work: Work) -> None:
-        """Run `work` after the ack; `what` names it in the log should it raise."""
+    def __call__(self, what: str, work: Work, *, urgent: bool = False) -> None:
+        """Run `work` after the ack; `what` names it in the log should it raise. `urgent`: it opens a modal, whose
+        `trigger_id` lives 3 s, so it never waits for a burst's acks (bot/acks.py)."""
         ...
 
 
@@ -36,9 +37,21 @@ class Handoff:
     def __init__(self, runner: object) -> None:
         self._runner = runner  # `App.listener_runner`: its `listener_executor` may be wrapped after build
 
-    def __call__(self, what: str, work: Work) -> None:
+    def __call__(self, what: str, work: Work, *, urgent: bool = False) -> None:
         executor: Executor = self._runner.listener_executor  # type: ignore[attr-defined]
-        executor.submit(_logged, what, work)
+        executor.submit(Urgent(_logged) if urgent else _logged, what, work)
+
+
+class Urgent:
+    """A job that must not wait for a burst's acks (its `urgent` attribute survives wrapping executors)."""
+
+    urgent = True
+
+    def __init__(self, fn: Callable[..., object]) -> None:
+        self.fn = fn
+
+    def __call__(self, *args: object) -> object:
+        return self.fn(*args)
 
 
 def _logged(what: str, work: Work) -> None:

@@ -146,7 +146,7 @@ class FairExecutor(Executor):
                     self._idle -= 1
                     picked = self._next()
             lane, job = picked
-            if self.acks is not None:
+            if self.acks is not None and not getattr(job.fn, "urgent", False):  # a modal to open: no waiting
                 self.acks.yield_to_acks(job.queued_at)
             try:
                 if job.future.set_running_or_notify_cancel():

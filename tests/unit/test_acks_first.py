@@ -129,3 +129,24 @@ def test_a_request_waiting_on_something_else_than_the_cpu_holds_no_work() -> Non
     assert acks.in_progress == 0
     with acks.idle():  # outside any request (Socket Mode): nothing to leave, nothing goes negative
         assert acks.in_progress == 0 and acks.yield_to_acks(time.monotonic()) < 0.5
+
+
+def test_work_that_opens_a_modal_never_waits_for_a_burst() -> None:
+    from bot.slack.handoff import Handoff
+
+    acks = AcksFirst(burst=1, window=60.0, max_defer=2.0)  # one arrival is a burst, for a minute
+    executor = FairExecutor(max_workers=2, per_lane=2, acks=acks)
+    runner = type("Runner", (), {"listener_executor": executor})()
+    later = Handoff(runner)
+    done = {"urgent": threading.Event(), "held": threading.Event()}
+    try:
+        with acks.acking():
+            pass
+        executor.enter({LANE: "T:U"})
+        later("open edit", done["urgent"].set, urgent=True)
+        later("list", done["held"].set)
+        assert done["urgent"].wait(5), "a modal opener waited for the burst (its trigger_id lives 3 s)"
+        assert not done["held"].wait(0.3), "other work yields to the burst's acks"
+    finally:
+        executor.shutdown(wait=True)  # the held job runs after max_defer
+    assert done["held"].is_set()

@@ -306,7 +306,7 @@ def show_row(ctx: Ctx, click: Click) -> None:
         refresh_home(ctx)
 
 
-@handlers.action(ids.ALERT_RUN)
+@handlers.action(ids.ALERT_RUN, opens_modal=True)
 def run_on_row(ctx: Ctx, click: Click) -> None:
     _, chatroom_id = row_of(click)
     open_run(RunIntent(key=None, ids=[chatroom_id]), ctx)

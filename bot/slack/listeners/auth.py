@@ -59,7 +59,7 @@ def whoami(_: WhoamiIntent, ctx: Ctx) -> None:
         ctx.reply(render_notice("You are not logged in to Nexudus.", login_button=True))
 
 
-@handlers.action(ids.LOGIN)
+@handlers.action(ids.LOGIN, opens_modal=True)
 def login_clicked(ctx: Ctx, click: Click) -> None:
     open_login(LoginIntent(), ctx)
 

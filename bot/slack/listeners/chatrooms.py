@@ -245,12 +245,12 @@ def show_clicked(ctx: Ctx, click: Click) -> None:
     show_chatrooms(ShowIntent(ids=[chatroom_id_of(click)]), ctx)
 
 
-@handlers.action(ids.EDIT)
+@handlers.action(ids.EDIT, opens_modal=True)
 def edit_clicked(ctx: Ctx, click: Click) -> None:
     open_edit(EditIntent(id=chatroom_id_of(click)), ctx)
 
 
-@handlers.action(ids.DELETE)
+@handlers.action(ids.DELETE, opens_modal=True)
 def delete_clicked(ctx: Ctx, click: Click) -> None:
     """A card's Delete: value `ID:CARD,CARD…` names the cards of its message, redrawn after the deletion."""
     match = _DELETE_VALUE.fullmatch(click.value)
@@ -261,7 +261,7 @@ def delete_clicked(ctx: Ctx, click: Click) -> None:
     open_delete(intent, ctx, card_ids=card_ids if intent.id in card_ids else [])
 
 
-@handlers.action(ids.ROW_MENU)
+@handlers.action(ids.ROW_MENU, opens_modal=True)
 def row_menu_chosen(ctx: Ctx, click: Click) -> None:
     """A list row's menu: `show:ID`, `edit:ID`, `delete:ID` or `run:ID`."""
     verb = (click.selected or "").partition(":")[0]

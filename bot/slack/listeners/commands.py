@@ -73,6 +73,6 @@ def register(app: App, deps: Deps, router: Router, later: Later | None = None) -
             ctx.waiting = f"`{COMMAND} {clip(text if isinstance(text, str) else '', 200)}`"  # told if this dies
             guarded(ctx, lambda: router.dispatch(intent, ctx))
 
-        later(COMMAND, run)
+        later(COMMAND, run, urgent=placeholder is None)  # modal openers: their trigger_id lives 3 s
 
     app.command(COMMAND)(on_command)

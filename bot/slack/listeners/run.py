@@ -221,7 +221,7 @@ def open_run(intent: RunIntent, ctx: Ctx) -> None:
 
 
 # ------------------------------------------------------------------------------------------ buttons
-@handlers.action(ids.RUN)
+@handlers.action(ids.RUN, opens_modal=True)
 def run_clicked(ctx: Ctx, click: Click) -> None:
     """The chatroom card's "Run command": value = chatroom id (or empty for none)."""
     raw = click.value.strip()
@@ -230,7 +230,7 @@ def run_clicked(ctx: Ctx, click: Click) -> None:
     open_run(RunIntent(key=None, ids=[int(raw)] if raw else []), ctx)
 
 
-@handlers.action(ids.RUN_COMMAND)
+@handlers.action(ids.RUN_COMMAND, opens_modal=True)
 def run_command_clicked(ctx: Ctx, click: Click) -> None:
     """ "Run…" in the commands list: value = command key."""
     key = click.value.strip()
