@@ -118,6 +118,11 @@ class Journal:
         self._stop.set()
         for t in self._threads:
             t.join(timeout)
+        with self._lock:  # work told whose end could not be written a moment ago: not to be told again
+            keys, self._unended = list(self._unended), set()
+        for key in keys:
+            with contextlib.suppress(Exception):
+                self.store.end_work(key)
         if remove_heartbeat:
             with contextlib.suppress(Exception):
                 self.store.end_process(self.process_id)

@@ -197,3 +197,15 @@ def test_a_slow_telling_never_lets_its_own_live_process_pass_for_dead(tmp_path: 
             gate.set()
             a.stop()
             b.stop()
+
+
+def test_a_stopping_journal_first_forgets_work_already_told_whose_end_failed(store: Store) -> None:
+    clock = Clock()
+    a = journal(store, clock, "A")
+    a.start(thread=False)
+    tracker(a).begin("delete", chatroom_ids=[1000003])
+    key = store.inflight()[0].key
+    with a._lock:
+        a._unended.add(key)  # told, but the store refused the end a moment ago
+    a.stop()
+    assert store.inflight() == [], "a survivor would tell its user a second time"
