@@ -9,6 +9,7 @@ import json
 import logging
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -336,8 +337,12 @@ def test_socket_mode_serves_its_metrics_when_asked(
         def __init__(self, app: Any, token: str) -> None:
             seen["token"] = token
 
-        def start(self) -> None:
+        def connect(self) -> None:
             seen["metrics"] = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            os.kill(os.getpid(), signal.SIGTERM)  # the platform stops the process: it closes, then drains
+
+        def close(self) -> None:
+            seen["closed"] = True
 
     root = logging.getLogger()  # runner.main sets up logging: give the other tests theirs back
     monkeypatch.setattr(root, "handlers", root.handlers[:])
@@ -346,11 +351,14 @@ def test_socket_mode_serves_its_metrics_when_asked(
     serve = metrics.serve_metrics
     monkeypatch.setattr(socket_mode, "SocketModeHandler", Connected)
     monkeypatch.setattr(metrics, "serve_metrics", lambda p: servers.append(serve(p, "127.0.0.1")) or servers[-1])
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         assert runner.main([]) == 0
     finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
         for server in servers:
             server.shutdown()
             server.server_close()
-    assert seen["token"] == "xapp-test"
+    assert seen["token"] == "xapp-test" and seen["closed"], "SIGTERM closed the connection, then it stopped"
     assert "chatrooms_nexudus_requests_total" in seen["metrics"]
