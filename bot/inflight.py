@@ -263,16 +263,15 @@ class Tracker:
 
     def end_since(self, mark: int) -> None:
         """The outcomes of the writes begun since `mark` reached their user."""
-        for key in self.keys[mark:]:
-            self.journal.end(key)
-            if key == self._waiting:
-                self._waiting = None
-        del self.keys[mark:]
+        self._settle(mark, self.journal.end)
 
     def release_since(self, mark: int) -> None:
         """The outcomes of the writes begun since `mark` could not be told: a sweep tells them instead."""
+        self._settle(mark, self.journal.release)
+
+    def _settle(self, mark: int, settle: Callable[[str], None]) -> None:
         for key in self.keys[mark:]:
-            self.journal.release(key)
+            settle(key)
             if key == self._waiting:
                 self._waiting = None
         del self.keys[mark:]
