@@ -23,7 +23,7 @@ from bot.settings import THREADS, default_workers, load_settings, worker_refusal
 
 _settings = load_settings()
 _made: list[Path] = []  # a metrics directory this master made, removed when it exits
-_dead: list[Callable[[int], None]] = []  # marks a worker's metrics dead (set in on_starting)
+_mark_dead: Callable[..., None] | None = None  # prometheus' mark_process_dead, imported in on_starting
 
 bind = f"0.0.0.0:{_settings.port}"
 workers = default_workers(_settings)
@@ -50,12 +50,13 @@ def on_starting(server: Any) -> None:
     # another worker while the first import is under way, raised "partially initialized module" at shutdown.
     from prometheus_client import multiprocess
 
-    _dead.append(lambda pid: multiprocess.mark_process_dead(pid, path=str(directory)))
+    global _mark_dead
+    _mark_dead = multiprocess.mark_process_dead
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    for mark in _dead:
-        mark(worker.pid)
+    if _mark_dead is not None:
+        _mark_dead(worker.pid, path=os.environ["PROMETHEUS_MULTIPROC_DIR"])
 
 
 def on_exit(server: Any) -> None:

@@ -47,7 +47,7 @@ from bot.deps import Deps
 from bot.once import OnceKeys  # the one once-only guard of an app: Deps.once (memory, or Redis SET NX)
 from bot.slack.context import Ctx, guarded
 from bot.slack.errors import describe
-from bot.slack.handoff import Handoff, Later
+from bot.slack.handoff import Later
 from bot.slack.listeners.router import Router
 from bot.slack.metadata import BadMetadata, Metadata, OutOfDate
 from bot.slack.submissions import StateValues, state_values
@@ -217,13 +217,11 @@ class Handlers:
         return wire
 
     # -- into an app -------------------------------------------------------------------------------
-    def install(self, app: App, deps: Deps, router: Router, once: OnceKeys, later: Later | None = None) -> None:
+    def install(self, app: App, deps: Deps, router: Router, once: OnceKeys, later: Later) -> None:
         install([self], app, deps, router, once, later)
 
 
-def install(
-    features: list[Handlers], app: App, deps: Deps, router: Router, once: OnceKeys, later: Later | None = None
-) -> None:
+def install(features: list[Handlers], app: App, deps: Deps, router: Router, once: OnceKeys, later: Later) -> None:
     """Every feature's handlers into `app`: ONE Bolt listener for all the buttons and menus and one for all the
     modals, each dispatching by `action_id` / `callback_id` through a dict.
 
@@ -231,7 +229,6 @@ def install(
     matcher (~50 µs each): with a listener per id, that alone cost ~1.4 ms of CPU per request, more than the
     rest of an ack, and under a burst the acks queue behind it (bench/gunicorn_ack.py). Each listener acks and
     hands its slow work to `later` (bot/slack/handoff.py: the app's lane executor), not to Bolt's lazy listeners."""
-    later = later if later is not None else Handoff(app.listener_runner)
     actions: dict[str, Action] = {}
     submissions: dict[str, Submission] = {}
     for feature in features:

@@ -21,7 +21,7 @@ from bot.slack.grammar import (
     help_text,
     parse_command,
 )
-from bot.slack.handoff import Handoff, Later
+from bot.slack.handoff import Later
 from bot.slack.lanes import LANE_BOUND, TooManyPending, choose_lane
 from bot.slack.listeners.router import Router
 from bot.slack.views.chatrooms import queued_note, render_help, render_notice
@@ -40,10 +40,9 @@ PLACEHOLDERS: dict[type, str] = {
 }
 
 
-def register(app: App, deps: Deps, router: Router, later: Later | None = None) -> None:
+def register(app: App, deps: Deps, router: Router, later: Later) -> None:
     """The command's ack parses it (a grammar error or help is answered right there), chooses the lane and
     hands the work to `later` (bot/slack/handoff.py), with the intent already parsed."""
-    later = later if later is not None else Handoff(app.listener_runner)
 
     def on_command(ack: Ack, body: dict[str, Any], client: WebClient, context: Any, command: dict[str, Any]) -> None:
         text = command.get("text")
