@@ -2,15 +2,142 @@
 
 from __future__ import annotations
 
+import fcntl
+import mmap
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 BURST = 8  # requests arriving within BURST_WINDOW make a burst
 BURST_WINDOW = 0.4  # seconds
 MAX_DEFER = 1.0  # the longest a job waits for the acks (a steady flood of requests never starves the work)
+POLL = 0.01  # how often a waiting process looks at the other processes' acks (they cannot wake it)
+ACKS_BOARD_FILE = "acks.board"  # its name in the workers' shared metrics directory
+SLOTS = 64  # processes a host board has room for (gunicorn's workers, including those replacing dead ones)
+
+
+class HostBoard:
+    """The acks in progress and the latest arrivals of every web process of this host, in a small shared file
+    (gunicorn's workers): one process's work then waits for the whole host's burst, not only its own part.
+
+    gunicorn's workers accept a burst's connections in turns, so each sees its share in lumps: a worker between
+    two lumps, or one whose share was small, started its work while the others were still acknowledging — the
+    CPU its work took was the other workers' acks' (bench/gunicorn_ack.py). Each process writes only its own
+    slot (acks in progress, its last `BURST` arrival times on the host's monotonic clock, which every process
+    shares on Linux) and reads the others'; no lock is held across processes, so a process killed mid-write
+    blocks nobody, and gunicorn's master clears a dead worker's slot (`clear`). Claiming a slot takes an
+    exclusive `flock` on the file for a moment.
+    """
+
+    def __init__(self, path: Path, slots: int = SLOTS, ring: int = BURST) -> None:
+        self.path = path
+        self.slots = slots
+        self.ring = ring
+        self.fields = 3 + ring  # pid, acks in progress, next ring index, then the ring of arrival times
+        size = slots * self.fields * 8
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size < size:
+                os.ftruncate(fd, size)  # new bytes read as zeros: free slots
+            self._map = mmap.mmap(fd, size)
+        finally:
+            os.close(fd)
+        self._cells = memoryview(self._map).cast("d")
+        self._slot = -1
+
+    @classmethod
+    def create(cls, path: Path, slots: int = SLOTS) -> HostBoard:
+        """A new, empty board at `path` (a previous run's, with the slots of its dead processes, is replaced)."""
+        path.unlink(missing_ok=True)
+        return cls(path, slots)
+
+    # -- this process -------------------------------------------------------------------------------------
+    def claim(self, pid: int | None = None) -> int:
+        """Take a free slot (or the slot of a process that no longer exists) for `pid` (this process)."""
+        pid = os.getpid() if pid is None else pid
+        with open(self.path, "rb+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                for slot in range(self.slots):
+                    base = slot * self.fields
+                    owner = int(self._cells[base])
+                    if owner == pid or owner == 0 or not _alive(owner):
+                        self._cells[base : base + self.fields] = memoryview(bytes(self.fields * 8)).cast("d")
+                        self._cells[base] = float(pid)
+                        self._slot = slot
+                        return slot
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+        raise RuntimeError(f"no free slot on the acks board {self.path} ({self.slots} processes)")
+
+    def publish(self, acking: int, arrived: float | None = None) -> None:
+        """This process's acks in progress, and an arrival when `arrived` is given (called under its own lock)."""
+        if self._slot < 0:
+            return
+        base = self._slot * self.fields
+        cells = self._cells
+        cells[base + 1] = float(acking)
+        if arrived is not None:
+            ring = int(cells[base + 2])
+            cells[base + 3 + ring] = arrived
+            cells[base + 2] = float((ring + 1) % self.ring)
+
+    def release(self) -> None:
+        """This process leaves the board (its slot is free again)."""
+        if self._slot >= 0:
+            base = self._slot * self.fields
+            self._cells[base + 1] = 0.0
+            self._cells[base] = 0.0
+            self._slot = -1
+
+    # -- the host ------------------------------------------------------------------------------------------
+    def busy(self, now: float, window: float, burst: int) -> bool:
+        """Whether another process is acknowledging a request, or `burst` requests reached this host's processes
+        (this one included) within the last `window` seconds."""
+        cells = self._cells.tolist()
+        arrivals = 0
+        since = now - window
+        for slot in range(self.slots):
+            base = slot * self.fields
+            if not cells[base]:
+                continue
+            if slot != self._slot and cells[base + 1] > 0:
+                return True
+            arrivals += sum(1 for t in cells[base + 3 : base + self.fields] if t > since)
+        return arrivals >= burst
+
+    def processes(self) -> set[int]:
+        """The processes holding a slot."""
+        cells = self._cells.tolist()
+        return {int(cells[s * self.fields]) for s in range(self.slots) if cells[s * self.fields]}
+
+    def clear(self, pid: int) -> None:
+        """gunicorn's master, when worker `pid` has exited: its slot no longer counts (a killed worker could
+        not say so itself)."""
+        for slot in range(self.slots):
+            base = slot * self.fields
+            if int(self._cells[base]) == pid:
+                self._cells[base + 1] = 0.0
+                self._cells[base] = 0.0
+
+    def close(self) -> None:
+        self.release()
+        self._cells.release()
+        self._map.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
 
 
 class AcksFirst:
@@ -25,7 +152,8 @@ class AcksFirst:
     fewer than `burst` requests arrived in the last `window` seconds — or `max_defer` after the job was queued, at
     the latest. Out of a burst (one person clicking, a few at once) nothing waits. Work already running is not
     paused. Requests wait in the socket's queue unseen, so the window also covers the gaps between the lumps in
-    which a worker accepts them; each process gates its own requests.
+    which a worker accepts them. With a `board` (several web processes on one host: gunicorn's workers, `bot run
+    --workers N`), the work also waits while any of them is acknowledging or the host's arrivals make a burst.
     """
 
     def __init__(
@@ -35,27 +163,40 @@ class AcksFirst:
         window: float = BURST_WINDOW,
         max_defer: float = MAX_DEFER,
         clock: Callable[[], float] = time.monotonic,
+        board: HostBoard | None = None,
+        poll: float = POLL,
     ) -> None:
         if burst < 1:
             raise ValueError("burst must be at least 1")
+        self.burst = burst
         self.window = window
         self.max_defer = max_defer
         self._clock = clock
         self._cond = threading.Condition()
         self._acking = 0
         self._arrivals: deque[float] = deque(maxlen=burst)  # the latest `burst` arrivals
+        self.board = board  # with it, the work also waits for the other processes' acks (gunicorn's workers)
+        self.poll = poll
+        self._polling = False  # one waiting thread looks at the board; the others wait for it
+        if board is not None:
+            board.claim()
 
     @contextmanager
     def acking(self) -> Iterator[None]:
         """Around one request, from its arrival to its ack."""
         with self._cond:
             self._acking += 1
-            self._arrivals.append(self._clock())
+            now = self._clock()
+            self._arrivals.append(now)
+            if self.board is not None:
+                self.board.publish(self._acking, now)
         try:
             yield
         finally:
             with self._cond:
                 self._acking -= 1
+                if self.board is not None:
+                    self.board.publish(self._acking)
                 if not self._acking:  # waiters only care when none is left
                     self._cond.notify_all()
 
@@ -67,6 +208,8 @@ class AcksFirst:
             counted = self._acking > 0  # not inside `acking()` (Socket Mode, no web handler): nothing to leave
             if counted:
                 self._acking -= 1
+                if self.board is not None:
+                    self.board.publish(self._acking)
                 if not self._acking:
                     self._cond.notify_all()
         try:
@@ -75,6 +218,8 @@ class AcksFirst:
             if counted:
                 with self._cond:
                     self._acking += 1
+                    if self.board is not None:
+                        self.board.publish(self._acking)
 
     @property
     def in_progress(self) -> int:
@@ -84,7 +229,7 @@ class AcksFirst:
 
     def _burst_ends(self) -> float:
         """When the current burst stops counting as one (in the past when there is none); holding the lock."""
-        if len(self._arrivals) < (self._arrivals.maxlen or 0):
+        if len(self._arrivals) < self.burst:
             return float("-inf")
         return self._arrivals[0] + self.window
 
@@ -102,8 +247,35 @@ class AcksFirst:
                     wait = deadline - now
                 else:
                     ends = self._burst_ends()
-                    if ends <= now:
+                    if ends > now:
+                        wait = min(ends, deadline) - now
+                    elif self.board is None:
                         break
-                    wait = min(ends, deadline) - now
+                    elif self._polling:  # another thread watches the board and wakes us when it is clear
+                        wait = deadline - now
+                    elif not self.board.busy(now, self.window, self.burst):
+                        break
+                    else:
+                        self._watch_board(deadline)
+                        continue
                 self._cond.wait(wait)
         return self._clock() - started
+
+    def _watch_board(self, deadline: float) -> None:
+        """Look at the other processes every `poll` seconds (they cannot wake this one) until the host is clear,
+        this process has acks of its own, or `deadline`; the other waiting threads sleep meanwhile (holding the
+        lock, released while waiting)."""
+        assert self.board is not None
+        self._polling = True
+        try:
+            while True:
+                now = self._clock()
+                if now >= deadline:
+                    return
+                self._cond.wait(min(self.poll, deadline - now))
+                now = self._clock()
+                if self._acking or self._burst_ends() > now or not self.board.busy(now, self.window, self.burst):
+                    return
+        finally:
+            self._polling = False
+            self._cond.notify_all()  # the others look again (one of them may watch next)

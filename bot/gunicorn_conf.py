@@ -19,11 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bot.acks import ACKS_BOARD_FILE, HostBoard
 from bot.settings import THREADS, default_workers, load_settings, worker_refusal
 
 _settings = load_settings()
 _made: list[Path] = []  # a metrics directory this master made, removed when it exits
 _mark_dead: Callable[..., None] | None = None  # prometheus' mark_process_dead, imported in on_starting
+_board: HostBoard | None = None  # where the workers see each other's acks in progress (bot/acks.py)
 
 bind = f"0.0.0.0:{_settings.port}"
 workers = default_workers(_settings)
@@ -50,13 +52,18 @@ def on_starting(server: Any) -> None:
     # another worker while the first import is under way, raised "partially initialized module" at shutdown.
     from prometheus_client import multiprocess
 
-    global _mark_dead
+    global _mark_dead, _board
     _mark_dead = multiprocess.mark_process_dead
+    # Each worker's work after acks waits for every worker's acks, not only its own (bot/acks.py).
+    _board = HostBoard.create(directory / ACKS_BOARD_FILE)
+    os.environ["ACKS_BOARD"] = str(_board.path)
 
 
 def child_exit(server: Any, worker: Any) -> None:
     if _mark_dead is not None:
         _mark_dead(worker.pid, path=os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    if _board is not None:  # a killed worker could not say it stopped acknowledging
+        _board.clear(worker.pid)
 
 
 def on_exit(server: Any) -> None:

@@ -103,6 +103,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     # prometheus_client's multiprocess mode (gunicorn workers): bot/gunicorn_conf.py sets it when unset.
     prometheus_multiproc_dir: Path | None = None
+    # Set by bot/gunicorn_conf.py and `python -m bot run --workers N` for their workers (leave unset): the file in
+    # which the web processes of one host see each other's acks in progress (bot/acks.py, HostBoard).
+    acks_board: Path | None = None
 
     @field_validator("nexudus_time_zone", "space_time_zone")
     @classmethod

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.acks import AcksFirst, HostBoard
 from bot.deps import Deps, utc_now
 from bot.health import Check, database_check, redis_check
 from bot.inflight import BEAT_EVERY, SWEEP_EVERY, Journal
@@ -113,6 +114,8 @@ def build_deps(
         once=once,
         checks=checks,
         journal=journal_for(store, clock, settings.inflight_orphan_seconds),
+        # Several web processes on this host (gunicorn's workers): the work after acks waits for all their acks.
+        acks=AcksFirst(board=HostBoard(settings.acks_board) if settings.acks_board else None),
     )
 
 

@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from bot.acks import ACKS_BOARD_FILE, HostBoard
+
 log = logging.getLogger(__name__)
 
 QUICK_DEATH = 10.0  # a worker that exits within this many seconds of its start counts as failing to start
@@ -47,7 +49,8 @@ def run_workers(count: int, port: int, *, metrics_dir: Path | None = None, poll:
     directory.mkdir(parents=True, exist_ok=True)
     for stale in directory.glob("*.db"):  # a previous run's values
         stale.unlink()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    board = HostBoard.create(directory / ACKS_BOARD_FILE)  # each worker's work after acks waits for all their acks
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory), "ACKS_BOARD": str(board.path)}
     command = [sys.executable, "-m", "bot", "run", "--port", str(port), "--workers", "1", "--reuse-port"]
     stop = threading.Event()
 
@@ -68,6 +71,7 @@ def run_workers(count: int, port: int, *, metrics_dir: Path | None = None, poll:
                 if code is None:
                     continue
                 _forget_metrics(directory, slot.process.pid)
+                board.clear(slot.process.pid)
                 quick = time.monotonic() - slot.started < QUICK_DEATH
                 slot.quick_deaths = slot.quick_deaths + 1 if quick else 0
                 if slot.quick_deaths >= MAX_QUICK_DEATHS:

@@ -21,13 +21,14 @@ from typing import Any
 import pytest
 import requests
 from conftest import RunningApp
-from helpers.processes import app_env, send_helps, wait_healthy
+from helpers.processes import app_env, send_helps, wait_healthy, wait_until
 from helpers.servers import child_pids, free_port
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from slack_sdk import WebClient
 
 from bot import metrics
+from bot.acks import ACKS_BOARD_FILE, HostBoard
 from bot.alerts import AlertWorker
 from bot.console import signing
 from bot.console.fake_slack import FakeSlack
@@ -288,6 +289,13 @@ def test_with_redis_gunicorn_runs_four_workers_whose_metrics_add_up(
         pids = set(re.findall(r'chatrooms_slack_acks_total\{kind="command",pid="(\d+)"\}', text))
         assert not pids, "summed over the workers, not one series per pid"
         assert len(list(tmp_path.glob("chatrooms-metrics-*/*.db"))) >= 4, "each worker's values, in one directory"
+        # Each worker's work after acks waits for all the workers' acks (bot/acks.py): they share one board.
+        board = HostBoard(next(tmp_path.glob(f"chatrooms-metrics-*/{ACKS_BOARD_FILE}")))
+        wait_until(lambda: board.processes() == {int(pid) for pid in workers}, what="the 4 workers on the board")
+        killed = int(workers[0])
+        os.kill(killed, signal.SIGKILL)  # killed mid-anything: its slot stops counting, its successor joins
+        wait_until(lambda: killed not in board.processes() and len(board.processes()) == 4, what="its slot cleared")
+        assert board.processes() == {int(pid) for pid in child_pids(proc.pid)}
     finally:
         proc.terminate()
         proc.communicate(timeout=30)

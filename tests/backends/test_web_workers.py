@@ -13,6 +13,7 @@ import requests
 from helpers.processes import ROOT, app_env, health, send_helps, wait_until
 from helpers.servers import child_pids, free_port
 
+from bot.acks import ACKS_BOARD_FILE, HostBoard
 from bot.console.fake_slack import FakeSlack
 
 
@@ -76,6 +77,10 @@ def test_with_redis_the_procfile_web_line_runs_four_workers_sharing_the_port_and
         wait_until(lambda: len(_children(proc.pid)) == 4 and victim not in _children(proc.pid))
         wait_until(lambda: health(base) is not None)
         workers = _children(proc.pid)
+        # They share one acks board (bot/acks.py): the dead worker's slot cleared, its successor's taken.
+        board = HostBoard(next(tmp_path.glob(f"chatrooms-metrics-*/{ACKS_BOARD_FILE}")))
+        wait_until(lambda: board.processes() == {int(pid) for pid in _children(proc.pid)})
+        assert int(victim) not in board.processes()
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=90)

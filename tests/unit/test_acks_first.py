@@ -6,15 +6,20 @@ wait ended, never by how fast a loaded machine ran.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.acks import AcksFirst
+from bot.acks import AcksFirst, HostBoard
 from bot.slack.lanes import LANE, FairExecutor, lower_priority
 
 
@@ -150,3 +155,112 @@ def test_work_that_opens_a_modal_never_waits_for_a_burst() -> None:
     finally:
         executor.shutdown(wait=True)  # the held job runs after max_defer
     assert done["held"].is_set()
+
+
+# -- the host board: every web process of the host (gunicorn's workers) ----------------------------------
+def _other_process(path: Path, hold: float, arrivals: int, started: Any, done: Any) -> None:
+    """Another web process of this host: `arrivals` quick acks, then one held for `hold` seconds."""
+    acks = AcksFirst(board=HostBoard(path), burst=100)
+    for _ in range(arrivals):
+        with acks.acking():
+            pass
+    with acks.acking():
+        started.set()
+        time.sleep(hold)
+    done.set()
+    time.sleep(30)  # stays alive (its slot stays claimed) until the test ends it
+
+
+@contextmanager
+def another_process(path: Path, *, hold: float = 0.0, arrivals: int = 0) -> Iterator[tuple[Any, Any, Any]]:
+    context = multiprocessing.get_context("fork")
+    started, done = context.Event(), context.Event()
+    child = context.Process(target=_other_process, args=(path, hold, arrivals, started, done), daemon=True)
+    child.start()
+    try:
+        assert started.wait(10), "the other process did not start"
+        yield child, started, done
+    finally:
+        child.kill()
+        child.join(10)
+
+
+def test_the_work_waits_for_another_process_s_ack_in_progress(tmp_path: Path) -> None:
+    board = HostBoard.create(tmp_path / "acks.board")
+    acks = AcksFirst(board=board, burst=100, window=0.0, max_defer=30.0)
+    with another_process(board.path, hold=0.4) as (child, _, done):
+        queued = time.monotonic()
+        waited = acks.yield_to_acks(queued)
+        finished_first = done.is_set()
+        assert board.processes() == {os.getpid(), child.pid}
+    assert finished_first and waited >= 0.2, "the work started while another worker was still acknowledging"
+
+
+def test_a_burst_spread_over_the_host_s_processes_holds_the_work(tmp_path: Path) -> None:
+    board = HostBoard.create(tmp_path / "acks.board")
+    acks = AcksFirst(board=board, burst=6, window=0.5, max_defer=30.0)
+    with acks.acking():  # this process saw 1 of them, the other 5
+        pass
+    with another_process(board.path, arrivals=4) as (_, _, done):
+        done.wait(10)
+        arrived = time.monotonic()
+        waited = acks.yield_to_acks(arrived)
+    assert waited >= 0.2, "5 + 1 arrivals on the host within 0.5 s are a burst, though neither process saw 6"
+
+
+def test_without_a_board_other_processes_are_not_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "acks.board"
+    HostBoard.create(path)
+    acks = AcksFirst(burst=100, window=0.0, max_defer=30.0)
+    with another_process(path, hold=5.0):
+        assert acks.yield_to_acks(time.monotonic()) < 1.0
+
+
+def test_a_killed_process_holds_nobody_once_its_parent_clears_its_slot(tmp_path: Path) -> None:
+    board = HostBoard.create(tmp_path / "acks.board")
+    board.claim()
+    with another_process(board.path, hold=60.0) as (child, _, _):
+        assert board.busy(time.monotonic(), 0.0, 100), "its ack is in progress"
+        child.kill()
+        child.join(10)
+        assert board.busy(time.monotonic(), 0.0, 100), "killed mid-ack, it could not say it stopped"
+        board.clear(child.pid)  # what gunicorn's master does in child_exit
+        assert not board.busy(time.monotonic(), 0.0, 100)
+        assert board.processes() == {os.getpid()}
+
+
+def test_a_dead_process_s_slot_is_taken_again_and_a_new_board_starts_empty(tmp_path: Path) -> None:
+    path = tmp_path / "acks.board"
+    board = HostBoard(path, slots=2)
+    board.claim()
+    with another_process(path, hold=60.0) as (child, _, _):
+        child.kill()
+        child.join(10)
+        assert board.processes() == {os.getpid(), child.pid}
+        assert HostBoard(path, slots=2).claim(os.getppid()) in (0, 1), "the dead process's slot"
+        assert board.processes() == {os.getpid(), os.getppid()}
+        with pytest.raises(RuntimeError, match="no free slot"):
+            HostBoard(path, slots=2).claim(1)
+    assert HostBoard.create(path, slots=2).processes() == set(), "a previous run's slots are gone"
+
+
+def test_one_waiting_thread_watches_the_other_processes_for_all(tmp_path: Path) -> None:
+    class Counting(HostBoard):
+        looks = 0
+
+        def busy(self, now: float, window: float, burst: int) -> bool:
+            Counting.looks += 1
+            return super().busy(now, window, burst)
+
+    board = Counting.create(tmp_path / "acks.board")
+    acks = AcksFirst(board=board, burst=100, window=0.0, max_defer=30.0, poll=0.01)
+    with another_process(board.path, hold=0.5) as (_, _, done):
+        waiters = [threading.Thread(target=acks.yield_to_acks, args=(time.monotonic(),)) for _ in range(20)]
+        for thread in waiters:
+            thread.start()
+        for thread in waiters:
+            thread.join(10)
+        assert done.is_set()
+    # 20 threads each looking every 10 ms for 0.5 s would be ~1000 looks; one watcher makes ~50, plus a look
+    # by each thread when it starts and when the watcher leaves.
+    assert Counting.looks < 200, Counting.looks
