@@ -177,7 +177,7 @@ class AcksFirst:
         self._arrivals: deque[float] = deque(maxlen=burst)  # the latest `burst` arrivals
         self.board = board  # with it, the work also waits for the other processes' acks (gunicorn's workers)
         self.poll = poll
-        self._polling = False  # one waiting thread looks at the board; the others wait for it
+        self._gate = threading.Lock()  # held by the one job waiting for the acks; the others wait for it
         if board is not None:
             board.claim()
 
@@ -239,43 +239,31 @@ class AcksFirst:
         started = self._clock()
         deadline = queued_at + self.max_defer
         with self._cond:
-            while True:
-                now = self._clock()
-                if now >= deadline:
-                    break
-                if self._acking:
-                    wait = deadline - now
-                else:
-                    ends = self._burst_ends()
-                    if ends > now:
-                        wait = min(ends, deadline) - now
-                    elif self.board is None:
+            if started >= deadline or not self._held(started):
+                return 0.0
+        # One waiting job at a time: the others sleep on the gate and are let through one by one, rather than all
+        # woken (each wanting the interpreter's lock the acks need) whenever this process's acks pause.
+        if not self._gate.acquire(timeout=max(0.0, deadline - started)):
+            return self._clock() - started
+        try:
+            with self._cond:
+                while True:
+                    now = self._clock()
+                    if now >= deadline or not self._held(now):
                         break
-                    elif self._polling:  # another thread watches the board and wakes us when it is clear
+                    if self._acking:
                         wait = deadline - now
-                    elif not self.board.busy(now, self.window, self.burst):
-                        break
-                    else:
-                        self._watch_board(deadline)
-                        continue
-                self._cond.wait(wait)
+                    elif self._burst_ends() > now:
+                        wait = min(self._burst_ends(), deadline) - now
+                    else:  # the other processes' acks: they cannot wake this one
+                        wait = min(self.poll, deadline - now)
+                    self._cond.wait(wait)
+        finally:
+            self._gate.release()
         return self._clock() - started
 
-    def _watch_board(self, deadline: float) -> None:
-        """Look at the other processes every `poll` seconds (they cannot wake this one) until the host is clear,
-        this process has acks of its own, or `deadline`; the other waiting threads sleep meanwhile (holding the
-        lock, released while waiting)."""
-        assert self.board is not None
-        self._polling = True
-        try:
-            while True:
-                now = self._clock()
-                if now >= deadline:
-                    return
-                self._cond.wait(min(self.poll, deadline - now))
-                now = self._clock()
-                if self._acking or self._burst_ends() > now or not self.board.busy(now, self.window, self.burst):
-                    return
-        finally:
-            self._polling = False
-            self._cond.notify_all()  # the others look again (one of them may watch next)
+    def _held(self, now: float) -> bool:
+        """Whether work must wait now (holding the lock): acks in progress or a burst, here or on the host."""
+        if self._acking or self._burst_ends() > now:
+            return True
+        return self.board is not None and self.board.busy(now, self.window, self.burst)
