@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import mmap
 import os
 import threading
@@ -11,6 +12,8 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 BURST = 8  # requests arriving within BURST_WINDOW make a burst
 BURST_WINDOW = 0.4  # seconds
@@ -179,7 +182,11 @@ class AcksFirst:
         self.poll = poll
         self._gate = threading.Lock()  # held by the one job waiting for the acks; the others wait for it
         if board is not None:
-            board.claim()
+            try:
+                board.claim()
+            except RuntimeError as exc:  # more processes than slots: this one gates its own requests only
+                log.warning("%s: the work after this process's acks waits for its own acks only", exc)
+                self.board = None
 
     @contextmanager
     def acking(self) -> Iterator[None]:

@@ -264,3 +264,16 @@ def test_one_waiting_thread_watches_the_other_processes_for_all(tmp_path: Path) 
     # 20 threads each looking every 10 ms for 0.5 s would be ~1000 looks; one watcher makes ~50, plus a look
     # by each thread when it starts and when the watcher leaves.
     assert Counting.looks < 200, Counting.looks
+
+
+def test_a_process_finding_the_board_full_still_starts_and_waits_for_its_own_acks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "acks.board"
+    HostBoard.create(path, slots=1).claim(os.getppid())  # the only slot, held by a live process
+    acks = AcksFirst(board=HostBoard(path, slots=1), burst=2, window=0.3)
+    assert acks.board is None and "no free slot" in caplog.text
+    for _ in range(2):
+        with acks.acking():
+            pass
+    assert acks.yield_to_acks(time.monotonic()) >= 0.2, "its own burst still holds its work"
