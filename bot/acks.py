@@ -228,6 +228,10 @@ class AcksFirst:
                     if self.board is not None:
                         self.board.publish(self._acking)
 
+    def now(self) -> float:
+        """This gate's clock (monotonic seconds): the time `yield_to_acks` takes."""
+        return self._clock()
+
     @property
     def in_progress(self) -> int:
         """Requests being acknowledged now."""

@@ -9,6 +9,14 @@ side's `guarded` after the answer). Each process keeps one heartbeat row, renewe
 every 15 s, the alert worker each cycle — claims them (exactly one claimer each, `Store.claim_orphans`),
 checks with the person's own Nexudus login what actually happened (`verify`), and has it told (`recover`,
 set by the Slack side: bot/slack/recovery.py). Nothing here knows Slack; where to answer is an opaque dict.
+
+Work acknowledged but still waiting its turn (behind its user's earlier requests in their lane, or behind a
+burst's acks) is journalled too, without a store write on the ack path: the ack only notes it in memory
+(`Journal.queue`, a `Ticket`), and the journal's writer thread records what is still waiting `queue_delay` s
+later as ``queued`` entries, one write a batch, after the acks in progress (`Journal.pace`). When the work
+starts (`Journal.unqueue`), a ticket not written yet is dropped (most work starts sooner and costs no write),
+and a written entry becomes the request's own (or is ended); a dead process's ``queued`` entry is told as
+what it is: it never started, nothing was sent to Nexudus for it.
 """
 
 from __future__ import annotations
@@ -40,8 +48,27 @@ ORPHAN_AFTER = timedelta(seconds=30)
 """A process whose heartbeat is older than this is dead (three beats missed): its work is recovered."""
 BEAT_EVERY = 10.0
 SWEEP_EVERY = 15.0
+QUEUE_DELAY = 0.25
+"""Work acknowledged and waiting this long without starting is journalled as `queued` (the rest costs no write)."""
+UNQUEUE_WAIT = 5.0
+"""The longest a starting job waits for its `queued` entry being written right then."""
 CREATE_WINDOW = timedelta(minutes=15)
 """A create is found again among the chatrooms of its name and business created this long before it started."""
+
+
+TicketState = Literal["pending", "writing", "written", "dropped", "abandoned"]
+
+
+class Ticket:
+    """Acknowledged work waiting its turn, noted on the ack path in memory only (`Journal.queue`): the writer
+    thread journals it as `queued` unless it starts first (`Journal.unqueue`)."""
+
+    __slots__ = ("key", "make", "state")
+
+    def __init__(self, make: Callable[[], InFlight]) -> None:
+        self.make = make  # the entry, built on the writer thread (not on the ack's)
+        self.key = ""  # drawn when written
+        self.state: TicketState = "pending"
 
 
 class Journal:
@@ -58,6 +85,7 @@ class Journal:
         orphan_after: timedelta = ORPHAN_AFTER,
         beat_every: float = BEAT_EVERY,
         sweep_every: float = SWEEP_EVERY,
+        queue_delay: float = QUEUE_DELAY,
         process_id: str | None = None,
     ) -> None:
         self.store = store
@@ -65,9 +93,16 @@ class Journal:
         self.orphan_after = orphan_after
         self.beat_every = beat_every
         self.sweep_every = sweep_every
+        self.queue_delay = queue_delay
         self.process_id = process_id or new_process_id()
         self.recover: Callable[[InFlight], None] | None = None
         """Tells a claimed entry's user what is known (set by the Slack side); None: claims nothing."""
+        self.pace: Callable[[], object] | None = None
+        """Called on the writer thread before each batch of `queued` entries: waits while this process is
+        acknowledging requests (bot/acks.py, set by the Slack side), so that the batch never takes their CPU."""
+        self._queued: list[Ticket] = []  # tickets not written yet
+        self._qcond = threading.Condition()
+        self._qwake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._started = False
@@ -106,6 +141,7 @@ class Journal:
                     name="inflight-sweep",
                     daemon=True,
                 ),
+                threading.Thread(target=self._write_queued_loop, name="inflight-queued", daemon=True),
             ]
             for t in self._threads:
                 t.start()
@@ -116,8 +152,12 @@ class Journal:
         if not self._started or self._stop.is_set():
             return
         self._stop.set()
+        self._qwake.set()
         for t in self._threads:
             t.join(timeout)
+        # Work acknowledged that never started (the drain gave up): journalled, so a survivor tells its user.
+        with contextlib.suppress(Exception):
+            self.write_queued()
         with self._lock:  # work told whose end could not be written a moment ago: not to be told again
             keys, self._unended = list(self._unended), set()
         for key in keys:
@@ -171,6 +211,90 @@ class Journal:
             log.warning("in-flight work %s not forgotten yet (%s); trying again", key, type(exc).__name__)
             with self._lock:
                 self._unended.add(key)
+
+    # -- work waiting its turn
+    def queue(self, make: Callable[[], InFlight]) -> Ticket | None:
+        """On the ack path: acknowledged work waits its turn. Nothing is written here (the ack's latency): the
+        writer thread journals `make()` as a `queued` entry if the work has not started `queue_delay` s later.
+        None when the journal is not running."""
+        if not self.running:
+            return None
+        ticket = Ticket(make)
+        with self._qcond:
+            self._queued.append(ticket)
+        self._qwake.set()
+        return ticket
+
+    def unqueue(self, ticket: Ticket | None) -> str | None:
+        """The ticket's work starts: no `queued` entry is written for it any more. The key of the one written
+        (the work's own entry replaces it, or it is ended), None if there is none. A batch being written right
+        then is waited for (`UNQUEUE_WAIT` s at most: past that, its entry is ended once written)."""
+        if ticket is None:
+            return None
+        with self._qcond:
+            self._qcond.wait_for(lambda: ticket.state != "writing", timeout=UNQUEUE_WAIT)
+            if ticket.state == "written":
+                return ticket.key
+            ticket.state = "abandoned" if ticket.state == "writing" else "dropped"
+            return None
+
+    def write_queued(self) -> int:
+        """Journal every ticket still waiting, as `queued` entries in one write; how many (the writer thread's
+        step, and `stop`'s last one). Tickets whose write failed wait for the next try."""
+        with self._qcond:
+            batch = [t for t in self._queued if t.state == "pending"]
+            self._queued = []
+            for ticket in batch:
+                ticket.state = "writing"
+        if not batch:
+            return 0
+        now = self.clock()
+        entries: list[InFlight] = []
+        for ticket in batch:
+            ticket.key = inflight_key(now)
+            try:
+                work = ticket.make()
+            except Exception:  # never: `make` only builds the entry from what its ack held
+                log.exception("work waiting its turn could not be described; not journalled")
+                continue
+            update = {"key": ticket.key, "owner": self.process_id, "started_at": now, "kind": "queued"}
+            entries.append(work.model_copy(update=update))
+        try:
+            self.store.begin_works(entries)
+        except Exception:
+            with self._qcond:
+                for ticket in batch:
+                    if ticket.state == "writing":
+                        ticket.state = "pending"
+                        self._queued.append(ticket)
+                    elif ticket.state == "abandoned":
+                        ticket.state = "dropped"
+                self._qcond.notify_all()
+            raise
+        with self._qcond:
+            abandoned = [t.key for t in batch if t.state == "abandoned"]
+            for ticket in batch:
+                ticket.state = "written"
+            self._qcond.notify_all()
+        for key in abandoned:  # its work started meanwhile without it: not to be told as never started
+            self.end(key)
+        return len(batch)
+
+    def _write_queued_loop(self) -> None:
+        while not self._stop.is_set():
+            self._qwake.wait()
+            if self._stop.wait(self.queue_delay):  # a batch: the work starting meanwhile costs no write
+                return
+            if self.pace is not None:
+                with contextlib.suppress(Exception):
+                    self.pace()
+            self._qwake.clear()
+            try:
+                self.write_queued()
+            except Exception as exc:  # the store is down a moment: the next batch tries again
+                log.warning("work waiting its turn not journalled (%s); trying again", type(exc).__name__)
+                self._qwake.set()
+                self._stop.wait(self.beat_every)
 
     def release(self, key: str) -> None:
         """Its outcome could not be told: give the entry back, for the next sweep (anywhere) to check and tell."""
@@ -231,7 +355,10 @@ class Tracker:
         command: str | None = None,
         subscription_id: str | None = None,
         what: str | None = None,
+        key: str | None = None,
     ) -> None:
+        """Journal a write (or the `request` it is part of) about to start; under `key`, replacing that entry (the
+        request's `queued` one)."""
         work = InFlight(
             owner="",
             started_at=self.journal.clock(),
@@ -252,7 +379,7 @@ class Tracker:
             reused, self._waiting = self._waiting, None
             self.journal.begin(work, key=reused)
             return
-        key = self.journal.begin(work)
+        key = self.journal.begin(work, key=key)
         if key is not None:
             self.keys.append(key)
             if kind == "request":
@@ -285,8 +412,8 @@ State = Literal["done", "not_done", "unknown", "gone"]
 @dataclass(frozen=True)
 class Finding:
     """What a later read says about interrupted work: `done` (the chatroom holds it), `not_done` (it does
-    not: nothing was saved), `gone` (the chatroom no longer exists), `unknown` (it cannot be checked:
-    `reason` says why — `command`, `login`, `nexudus`)."""
+    not: nothing was saved; `reason` `queued`: it never started), `gone` (the chatroom no longer exists),
+    `unknown` (it cannot be checked: `reason` says why — `request`, `command`, `login`, `nexudus`)."""
 
     state: State
     room: ChatRoom | None = None
@@ -297,6 +424,8 @@ class Finding:
 def verify(services: Services, work: InFlight) -> Finding:
     """Check with the person's own Nexudus login what interrupted work left behind. Never claims success
     it has not read: a command (Nexudus keeps no trace of a run) and any failed read are `unknown`."""
+    if work.kind == "queued":  # it never started: nothing of it reached Nexudus
+        return Finding("not_done", reason="queued")
     if work.kind == "request":  # nothing was written to Nexudus in it (a write would have taken its entry)
         return Finding("unknown", reason="request")
     if work.kind == "run":
@@ -340,7 +469,7 @@ def settle(services: Services, work: InFlight) -> Finding:
     been — unless its process recorded it before dying: `ok` when Nexudus shows it, `unknown` when it cannot
     be told; nothing when it was not applied (as for any write Nexudus refused)."""
     finding = verify(services, work)
-    if finding.state not in ("done", "unknown") or work.kind == "request":
+    if finding.state not in ("done", "unknown") or work.kind in ("queued", "request"):
         return finding
     actor = Actor(work.team_id, work.user_id, work.enterprise_id)
 

@@ -110,6 +110,8 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, client))
     if deps.journal is not None:  # a dead process's acknowledged writes: their users told by this one
         deps.journal.recover = Recovery(deps, audit_clients(deps, client))
+        acks = deps.acks  # the work still waiting its turn is journalled after the acks in progress
+        deps.journal.pace = lambda: acks.yield_to_acks(acks.now())
     if installations is not None:
         register_uninstall(app, deps, installations)
 

@@ -15,12 +15,13 @@ from slack_sdk.webhook import WebhookClient
 from bot import metrics
 from bot.audit import Actor
 from bot.deps import Deps
-from bot.inflight import Tracker
+from bot.inflight import Ticket, Tracker
 from bot.once import MemoryOnce
 from bot.services import UserSession
 from bot.slack.errors import describe
 from bot.slack.views.chatrooms import render_notice
 from bot.slack.views.modals import info_modal
+from bot.store.inflight import InFlight
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Ctx:
     progress_view: str | None = None  # the modal showing this request's "Saving…" view (set by `guarded`)
     waiting: str | None = None  # what the person waits on (a slash command, a form): journalled by `guarded`
     tracker: Tracker | None = None  # this request's writes in flight, journalled in the store (bot/inflight.py)
+    ticket: Ticket | None = None  # this request's work, acknowledged and waiting its turn (`queue`)
 
     @classmethod
     def from_bolt(cls, deps: Deps, body: dict[str, Any], client: WebClient, context: Any) -> Ctx:
@@ -81,6 +83,44 @@ class Ctx:
         if self.tracker is None and self.deps.journal is not None:
             self.tracker = Tracker(self.deps.journal, self.team_id, self.user_id, self.enterprise_id, self.answer_to)
         return self.tracker
+
+    def queue(self, what: str, again: str, *, view_id: str | None = None) -> None:
+        """In the ack, once its work is handed over: journalled as acknowledged but not started, should it wait
+        its turn a while — without a store write here (bot/inflight.py: `Journal.queue`). If this process dies
+        before the work starts, another tells the person `what` never started and how to do it `again`."""
+        journal = self.deps.journal
+        if journal is None:
+            return
+        answer = {**self.answer_to(), "view_id": view_id}
+        team_id, user_id, enterprise_id = self.team_id, self.user_id, self.enterprise_id
+
+        def make() -> InFlight:
+            return InFlight(
+                owner="",
+                started_at=journal.clock(),
+                team_id=team_id,
+                enterprise_id=enterprise_id,
+                user_id=user_id,
+                kind="queued",
+                what=what,
+                again=again,
+                answer=answer,
+            )
+
+        self.ticket = journal.queue(make)
+
+    def started(self) -> str | None:
+        """The work of this request starts: the key of its `queued` entry if one was written (None: none was,
+        and none will be)."""
+        ticket, self.ticket = self.ticket, None
+        journal = self.deps.journal
+        return journal.unqueue(ticket) if journal is not None and ticket is not None else None
+
+    def not_run(self) -> None:
+        """The work handed over turned out to have nothing to do (a repeated submission): no `queued` entry."""
+        key = self.started()
+        if key is not None and self.deps.journal is not None:
+            self.deps.journal.end(key)
 
     def answer_to(self) -> dict[str, Any]:
         """Where this request's outcome goes, as kept with its work in flight (bot/slack/recovery.py reads it)."""
@@ -171,14 +211,19 @@ def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None)
     this process dies before that, another one tells the user what became of them."""
     if view_id and ctx.progress_view is None:
         ctx.progress_view = view_id
+    queued = ctx.started()  # its `queued` entry, if the work waited long enough to have one
     tracker = ctx.tracking() if ctx.waiting else ctx.tracker
     mark = tracker.mark() if tracker is not None else 0
     if tracker is not None and ctx.waiting:
         waiting, ctx.waiting = ctx.waiting, None
         try:
-            tracker.begin("request", what=waiting)
+            tracker.begin("request", what=waiting, key=queued)  # replaces the `queued` entry
+            if queued in tracker.keys:
+                queued = None
         except Exception:  # the store is down a moment: the request still runs (its writes say so if they fail)
             log.warning("could not journal a request in flight; running it anyway")
+    if queued is not None and ctx.deps.journal is not None:  # started: no longer to be told "never started"
+        ctx.deps.journal.end(queued)  # (a click's writes are journalled each as it begins)
     told = True
     try:
         work()

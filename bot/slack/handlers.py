@@ -87,6 +87,17 @@ class Click:
         return view if isinstance(view, dict) else {}
 
     @property
+    def label(self) -> str:
+        """What the person pressed, in the words they saw: the button's text, or the option chosen."""
+        option = self.action.get("selected_option")
+        for holder in (self.action, option if isinstance(option, dict) else {}):
+            text = holder.get("text")
+            words = text.get("text") if isinstance(text, dict) else None
+            if isinstance(words, str) and words.strip():
+                return words.strip()[:75]
+        return "a button"
+
+    @property
     def from_home(self) -> bool:
         """Pressed in the App Home tab (rather than in a message)."""
         return self.view.get("type") == "home"
@@ -277,6 +288,8 @@ def _action_listener(deps: Deps, actions: dict[str, Action], later: Later) -> Ca
         if act.in_modal and not ctx.view_id:
             return  # a select inside a form, with no form to answer in
         view_id = ctx.view_id if act.in_modal else None
+        if not act.in_modal:  # told if this process dies before it starts (a select in a form: the form says)
+            ctx.queue(f"your click on *{click.label}*", "Press it again.")
         later(
             act.action_id,
             lambda: guarded(ctx, lambda: act.handler(ctx, click), view_id=view_id),
@@ -331,10 +344,16 @@ def _submission_ack(deps: Deps, sub: Submission, once: OnceKeys, later: Later) -
         ctx.response_url = meta.response_url  # every answer, even with the modal closed, goes there
         once_key = f"{sub.key}:{view.get('id')}:{view.get('hash')}"
 
+        form = f"your form *{sub.title}*"
+        # Told if this process dies before it starts (no write here): the modal shows only "Saving…" by then.
+        ctx.queue(form, "Open the form again and submit it: what you had entered was not kept.", view_id=ctx.view_id)
+
         def run() -> None:
             if once.first(once_key):  # off the ack: with Redis it is a network round trip
-                ctx.waiting = f"your form *{sub.title}*"  # journalled: told by another process if this one dies
+                ctx.waiting = form  # journalled: told by another process if this one dies
                 guarded(ctx, lambda: sub.handler(ctx, meta, values), view_id=ctx.view_id)
+            else:  # a double click or a retry of a submission already handled: nothing waits on this one
+                ctx.not_run()
 
         later(sub.callback_id, run)
 

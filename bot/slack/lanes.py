@@ -108,7 +108,8 @@ class FairExecutor(Executor):
         with self._cond:
             if self._shutdown:
                 raise RuntimeError("cannot schedule new work after shutdown")
-            self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future, time.monotonic()))
+            queued_at = self.acks.now() if self.acks is not None else time.monotonic()  # the clock acks compare
+            self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future, queued_at))
             self._queued += 1
             # A thread notified but not yet awake still counts as idle, and its job as queued: more queued
             # jobs than idle threads means some job has no thread to take it.

@@ -991,16 +991,26 @@ class Store:
 
     def begin_work(self, work: InFlight) -> InFlight:
         """Record acknowledged work about to start (its details encrypted); the entry with its key."""
+        self.begin_works([work])
+        return work
+
+    def begin_works(self, works: Iterable[InFlight]) -> None:
+        """Record several entries in one write transaction (work queued behind others, written in batches)."""
+        rows = [(work.key, self._work_row(work)) for work in works]
+        if not rows:
+            return
+        with self._write() as tx:
+            for key, row in rows:
+                tx.put("inflight", key, row)
+
+    def _work_row(self, work: InFlight) -> dict[str, Any]:
         sealed = json.dumps(work.model_dump(mode="json", include=set(SEALED_FIELDS))).encode("utf-8")
-        row = {
+        return {
             "owner": work.owner,
             "started_at": work.started_at.isoformat(),
             "attempts": work.attempts,
             "sealed": self._cipher.encrypt(sealed).decode("ascii"),
         }
-        with self._write() as tx:
-            tx.put("inflight", work.key, row)
-        return work
 
     def end_work(self, key: str) -> bool:
         """Forget work whose outcome reached its user; whether it was still recorded."""

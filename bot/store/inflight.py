@@ -2,7 +2,8 @@
 (``processes``): what lets a surviving process tell a user the outcome of a write whose process died.
 
 An entry (`InFlight`) is written when the lazy half of a write starts — before anything is sent to Nexudus —
-and deleted once its outcome has reached the user. It names the owner (`process_id`: host, pid and a nonce
+(or, for work still waiting its turn, soon after its ack: kind ``queued``) and deleted once its outcome has
+reached the user. It names the owner (`process_id`: host, pid and a nonce
 drawn at start, so a restarted process with the same pid is another owner), when the work started, what it
 is (a kind, chatrooms, the fields an edit sets, a create's name and business, a command key) and where to
 answer (`answer`: opaque here). Everything but the owner, the time and the attempts is encrypted in the
@@ -21,8 +22,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.store.audit import time_key
 
-WorkKind = Literal["request", "edit", "visited", "create", "delete", "run", "snooze"]
-"""`request`: any other request a person is waiting on (a lookup's placeholder, a form's loading view) — until a
+WorkKind = Literal["queued", "request", "edit", "visited", "create", "delete", "run", "snooze"]
+"""`queued`: acknowledged but not started yet (waiting its turn in its user's lane, or behind a burst's acks):
+nothing of it has run, so nothing was sent to Nexudus for it — when it starts, its entry becomes its `request`.
+`request`: any other request a person is waiting on (a lookup's placeholder, a form's loading view) — until a
 write begins in it, when its entry becomes that write's."""
 
 SEALED_FIELDS = (
@@ -37,6 +40,7 @@ SEALED_FIELDS = (
     "command",
     "subscription_id",
     "what",
+    "again",
     "answer",
 )
 """What is encrypted in an entry's row (the rest — key, owner, times, attempts — the sweep reads in clear)."""
@@ -66,6 +70,8 @@ class InFlight(BaseModel):
     """A snooze's alert subscription (its alert record holds the snooze)."""
     what: str | None = None
     """What a `request` is, in the person's words (the slash command typed, the form's title)."""
+    again: str | None = None
+    """How to do it again, in the person's words (a `queued` entry's: it never started)."""
     answer: dict[str, Any] = Field(default_factory=dict)
     """Where to answer (the Slack side's: modal, response_url, placeholder); opaque to the store."""
 

@@ -75,10 +75,76 @@ def test_a_lookup_is_journalled_as_the_command_typed_and_told_to_run_it_again_if
     left_by_a_dead_process(app, "request", {"response_url": url, "placeholder": True}, what="`/chatrooms list`")
     assert sweep_after_the_orphan_delay(app) == 1
     told = app.next("response_url").args
-    assert told["replace_original"] is True
-    assert "The app restarted while answering `/chatrooms list`.\nPlease run it again." in told["text"]
+    # Its answer may have been posted just before the process died: never overwritten, a new message instead.
+    assert told["replace_original"] is False
+    assert (
+        "The app restarted while answering `/chatrooms list`.\nIf its answer did not reach you, please run it "
+        "again: nothing was changed in Nexudus by it." in told["text"]
+    )
     actions = [e.action for e in app.deps.store.audit_entries(app.slack.team_id)[0]]
     assert actions == ["login"], "the fixture's login, and nothing for a lookup"
+
+
+def test_a_command_waiting_behind_its_users_others_is_journalled_as_queued_then_as_itself(app: RunningApp) -> None:
+    journal = app.deps.journal
+    assert journal is not None
+    app.sandbox.config.delay = 1.0  # Nexudus slow: the user's two lookups running hold their lane
+    for text in ("list active:true", "list active:false", "show 1000002"):
+        assert app.slack.command(text).status == 200
+    _until(lambda: [w.kind for w in app.deps.store.inflight()] == ["request", "request"], "two lookups running")
+    assert journal.write_queued() == 1  # the writer thread's step: the third waits its turn
+    (queued,) = [w for w in app.deps.store.inflight() if w.kind == "queued"]
+    assert (queued.what, queued.again) == ("`/chatrooms show 1000002`", "Run `/chatrooms show 1000002` again.")
+    assert queued.answer["placeholder"] is True and queued.answer["response_url"]
+    _until(
+        lambda: [w.kind for w in app.deps.store.inflight() if w.key == queued.key] == ["request"],
+        "the queued entry to become the request's own when it starts",
+    )
+    app.sandbox.config.delay = 0
+    _until(lambda: app.deps.store.inflight() == [], "every entry forgotten once told")
+    for _ in range(3):
+        app.next("response_url")
+    assert journal.write_queued() == 0
+
+
+def queued_by_a_dead_process(app: RunningApp, answer: dict[str, Any], what: str, again: str) -> Journal:
+    """What a process that died before starting acknowledged work leaves: a `queued` entry, its heartbeat silent."""
+    dead = Journal(app.deps.store, app.deps.clock, process_id="web-7:4243:dead")
+    dead.start(thread=False)
+    team, user = app.slack.team_id, app.slack.user_id
+    entry = InFlight(owner="", started_at=app.clock(), team_id=team, user_id=user, kind="queued", what=what)
+    dead.queue(lambda: entry.model_copy(update={"again": again, "answer": answer}))
+    assert dead.write_queued() == 1
+    return dead
+
+
+def test_a_command_that_never_started_is_told_so_in_place_of_its_placeholder(app: RunningApp) -> None:
+    url = app.fake.response_url("queued-command")
+    what = '`/chatrooms edit 1000001 name:"Lobby"`'
+    queued_by_a_dead_process(app, {"response_url": url, "placeholder": True}, what, f"Run {what} again.")
+    assert sweep_after_the_orphan_delay(app) == 1
+    told = app.next("response_url").args
+    assert told["replace_original"] is True, "it never started: no answer was given, the placeholder goes"
+    assert (
+        f"The app restarted before it could start {what}.\nIt never started, so nothing was sent to Nexudus for it: "
+        f"nothing changed. Run {what} again." in told["text"]
+    )
+    assert app.deps.store.inflight() == [] and sweep_after_the_orphan_delay(app) == 0, "told once"
+    actions = [e.action for e in app.deps.store.audit_entries(app.slack.team_id)[0]]
+    assert actions == ["login"], "nothing ran: nothing in the audit trail"
+
+
+def test_a_form_that_never_started_is_told_in_its_modal(app: RunningApp) -> None:
+    form = open_edit_form(app)
+    url = app.fake.response_url("queued-form")
+    again = "Open the form again and submit it: what you had entered was not kept."
+    answer = {"response_url": url, "view_id": form["id"], "placeholder": False}
+    queued_by_a_dead_process(app, answer, "your form *Edit chatroom*", again)
+    assert sweep_after_the_orphan_delay(app) == 1
+    modal = app.next("views.update").args
+    assert modal["view_id"] == form["id"] and modal["view"]["title"]["text"] == "Not started"
+    assert "before it could start your form *Edit chatroom*" in text(modal) and again in text(modal)
+    assert "nothing was sent to Nexudus" in text(app.next("response_url").args)
 
 
 def prefilled(view: dict[str, Any]) -> dict[str, Any]:
@@ -239,14 +305,24 @@ def test_an_interrupted_create_is_looked_up_by_name_and_business(app: RunningApp
         assert "Nothing was saved: Nexudus has no such chatroom" in message
 
 
-def test_an_interrupted_command_is_never_claimed_to_have_run_and_the_placeholder_is_replaced(app: RunningApp) -> None:
+def test_an_interrupted_command_is_never_claimed_to_have_run_nor_replaces_what_it_may_have_answered(
+    app: RunningApp,
+) -> None:
+    form = open_form(app, "run SET_ACTIVE 1000002")
     url = app.fake.response_url("run-command")
     left_by_a_dead_process(
-        app, "run", {"response_url": url, "placeholder": True}, chatroom_ids=[ROOM, 1_000_002], command="RENAME"
+        app,
+        "run",
+        {"response_url": url, "view_id": form["id"], "placeholder": True},
+        chatroom_ids=[ROOM, 1_000_002],
+        command="RENAME",
     )
+    updates = len(app.fake.calls("views.update"))
     assert sweep_after_the_orphan_delay(app) == 1
     message = app.next("response_url").args
-    assert message["replace_original"] is True
+    # Its outcome may have been shown just before the process died: a new message, the modal left as it is.
+    assert message["replace_original"] is False
+    assert len(app.fake.calls("views.update")) == updates
     assert "running `RENAME` on 2 chatrooms" in text(message) and "may or may not have run" in text(message)
     assert "✅" not in text(message)
     entry, _login = app.deps.store.audit_entries(app.slack.team_id)[0]  # the audit trail has it, as unknown

@@ -140,3 +140,60 @@ def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_surviv
     survivor_log = (tmp_path / "survivor.log").read_text()
     assert "its user was told" in survivor_log and "s3cr" not in survivor_log
     assert "hooks" not in survivor_log and "/response" not in survivor_log  # no response_url in the log
+
+
+@pytest.mark.integration
+def test_a_command_acknowledged_but_still_queued_when_its_process_is_killed_is_told_it_never_started(
+    world: tuple[SandboxServer, FakeSlack, dict[str, str]], tmp_path: Path
+) -> None:
+    """Two lookups of one user hold their lane (Nexudus slow); their edit waits its turn behind them. The process
+    is SIGKILLed then: the survivor tells the edit's user it never started — true: no PUT reached Nexudus — in
+    place of its placeholder, and the two lookups' users, in new messages, to run them again if no answer came."""
+    sandbox, fake, env = world
+    with _store(env) as store:
+        store.save_credentials("T0001", "U0001", ADMIN, datetime.now(UTC))
+    dying, dying_port = _web(env, tmp_path, "dying")
+    survivor, _ = _web(env, tmp_path, "survivor")
+    name = "Never started"
+    try:
+        user = SlackDriver(f"http://127.0.0.1:{dying_port}/slack/events", SIGNING_SECRET, fake).as_user(
+            "U0001", "T0001"
+        )
+        sandbox.config.delay = 3.0  # Nexudus slow: the lookups hold the user's lane until the kill
+        puts = sandbox.app.stats.count("PUT")
+        for text in ("list active:true", "list active:false", f'edit {ROOM} name:"{name}"'):
+            assert user.command(text).status == 200
+        with _store(env) as store:
+            _until(
+                lambda: sorted(w.kind for w in store.inflight()) == ["queued", "request", "request"],
+                30,
+                "the edit waiting its turn to be journalled, off its ack",
+            )
+            (queued,) = [w for w in store.inflight() if w.kind == "queued"]
+        assert queued.what == f'`/chatrooms edit {ROOM} name:"{name}"`'
+        dying.send_signal(signal.SIGKILL)
+        dying.wait(timeout=10)
+        sandbox.config.delay = 0
+
+        def told() -> list[dict[str, object]]:
+            return [dict(c.args) for c in fake.calls("response_url") if c.error is None and "restarted" in str(c.args)]
+
+        _until(lambda: len(told()) >= 3, 60, "the survivor to tell all three")
+        time.sleep(1.0)  # a second telling would come now (sweeps run every 2.5 s here)
+        with _store(env) as store:
+            _until(lambda: store.inflight() == [], 10, "the entries to be forgotten once told")
+    finally:
+        _stop(dying)
+        _stop(survivor)
+    messages = told()
+    assert len(messages) == 3, messages
+    (never,) = [m for m in messages if "before it could start" in str(m["text"])]
+    assert f'before it could start `/chatrooms edit {ROOM} name:"{name}"`' in str(never["text"])
+    assert "nothing was sent to Nexudus for it" in str(never["text"]) and never["replace_original"] is True
+    assert sandbox.app.stats.count("PUT") == puts, "nothing of the edit reached Nexudus: true"
+    row = sandbox.app.db.get(ROOM)
+    assert row is not None and row.name != name
+    lookups = [m for m in messages if "while answering `/chatrooms list" in str(m["text"])]
+    assert len(lookups) == 2 and all(m["replace_original"] is False for m in lookups), "answers never overwritten"
+    refused = [c for c in fake.calls() if c.error is not None]
+    assert not refused, refused

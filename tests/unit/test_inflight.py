@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -110,7 +110,7 @@ def test_a_stopped_journal_removes_its_heartbeat_so_its_leftovers_are_recovered_
     b.start(thread=False)
     tracker(a).begin("delete", chatroom_ids=[1000003])
     a.stop(timeout=5)
-    assert len(a._threads) == 2 and not any(t.is_alive() for t in a._threads)
+    assert len(a._threads) == 3 and not any(t.is_alive() for t in a._threads)  # beat, sweep, queued work
     assert b.sweep() == 1 and told[0].chatroom_ids == [1000003]
 
 
@@ -144,6 +144,9 @@ class _Untellable:
 
     def tracking(self) -> Tracker:
         return self.tracker
+
+    def started(self) -> str | None:
+        return None  # it did not wait its turn long enough to be journalled as queued
 
     def fail(self, exc: BaseException, *, view_id: str | None = None) -> None:
         raise ConnectionError("Slack unreachable: neither the modal nor a DM could be sent")
@@ -209,3 +212,124 @@ def test_a_stopping_journal_first_forgets_work_already_told_whose_end_failed(sto
         a._unended.add(key)  # told, but the store refused the end a moment ago
     a.stop()
     assert store.inflight() == [], "a survivor would tell its user a second time"
+
+
+# ------------------------------------------------------------------ work acknowledged, waiting its turn
+
+
+def queued_work(what: str = "`/chatrooms list`") -> InFlight:
+    return InFlight(
+        owner="",
+        started_at=T0,
+        team_id="T1",
+        user_id="U1",
+        kind="queued",
+        what=what,
+        again=f"Run {what} again.",
+        answer={"response_url": "https://hooks.slack.test/1", "placeholder": True},
+    )
+
+
+def test_work_waiting_its_turn_is_journalled_off_the_ack_and_only_while_it_waits(store: Store) -> None:
+    clock = Clock()
+    j = journal(store, clock, "A")
+    assert j.queue(queued_work) is None, "not started: nothing noted"
+    j.start(thread=False)
+    soon, waiting = j.queue(lambda: queued_work("`/chatrooms show 1`")), j.queue(queued_work)
+    assert soon is not None and waiting is not None
+    assert store.inflight() == [], "the ack writes nothing"
+    assert j.unqueue(soon) is None, "started before the writer came: no entry, and none later"
+    assert j.write_queued() == 1
+    (entry,) = store.inflight()
+    assert (entry.kind, entry.owner, entry.what) == ("queued", "A", "`/chatrooms list`")
+    assert entry.again == "Run `/chatrooms list` again." and entry.answer["placeholder"] is True
+    key = j.unqueue(waiting)
+    assert key == entry.key, "started: the entry written is handed to the work"
+    t = tracker(j)
+    t.begin("request", what="`/chatrooms list`", key=key)  # the work's own entry replaces it, same key
+    assert [(w.key, w.kind) for w in store.inflight()] == [(key, "request")]
+    t.end_since(0)
+    assert store.inflight() == [] and j.write_queued() == 0
+
+
+def test_the_writer_thread_journals_a_burst_in_one_write_after_the_acks(store: Store) -> None:
+    clock = Clock()
+    j = Journal(store, clock, orphan_after=timedelta(seconds=30), queue_delay=0.05, process_id="A")
+    writes: list[int] = []
+    paced: list[int] = []
+    real = store.begin_works
+
+    def counted(works: Iterable[InFlight]) -> None:
+        works = list(works)
+        writes.append(len(works))
+        real(works)
+
+    store.begin_works = counted  # type: ignore[method-assign]
+    j.pace = lambda: paced.append(len(writes))  # the acks in progress are waited for before each batch
+    j.start()
+    try:
+        for _ in range(5):
+            j.queue(queued_work)
+        deadline = time.monotonic() + 10
+        while len(store.inflight()) < 5:
+            assert time.monotonic() < deadline, "the queued work was never journalled"
+            time.sleep(0.01)
+        assert writes == [5] and paced == [0], "one write for the burst, after waiting for the acks"
+    finally:
+        j.stop()
+
+
+def test_a_job_starting_while_its_batch_is_written_waits_for_it_and_a_job_gone_past_the_wait_is_ended(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = Clock()
+    j = journal(store, clock, "A")
+    j.start(thread=False)
+    slow = threading.Event()
+    real = store.begin_works
+
+    def held(works: Iterable[InFlight]) -> None:
+        slow.wait(10)
+        real(works)
+
+    store.begin_works = held  # type: ignore[method-assign]
+    ticket = j.queue(queued_work)
+    writer = threading.Thread(target=j.write_queued)
+    writer.start()
+    time.sleep(0.1)
+    threading.Timer(0.2, slow.set).start()
+    key = j.unqueue(ticket)  # waits for the write under way: its entry is then the work's
+    writer.join(10)
+    assert key is not None and [w.key for w in store.inflight()] == [key]
+    store.end_work(key)
+    monkeypatch.setattr("bot.inflight.UNQUEUE_WAIT", 0.1)
+    slow.clear()
+    ticket = j.queue(queued_work)
+    writer = threading.Thread(target=j.write_queued)
+    writer.start()
+    time.sleep(0.1)
+    assert j.unqueue(ticket) is None, "gave up waiting: the work runs without the entry"
+    slow.set()
+    writer.join(10)
+    assert store.inflight() == [], "written after its work started: ended, never told as never started"
+
+
+def test_a_stopping_journal_writes_the_work_that_never_started_so_a_survivor_tells_it(store: Store) -> None:
+    clock = Clock()
+    a, b = journal(store, clock, "A"), journal(store, clock, "B")
+    told: list[InFlight] = []
+    b.recover = told.append
+    a.start(thread=False)
+    b.start(thread=False)
+    a.queue(queued_work)
+    a.stop()  # the drain gave up: the work never started
+    assert b.sweep() == 1 and (told[0].kind, told[0].what) == ("queued", "`/chatrooms list`")
+
+
+def test_work_that_never_started_is_found_not_done_without_reading_nexudus() -> None:
+    from bot.inflight import settle, verify
+
+    work = queued_work()
+    assert verify(None, work) == verify(None, work.model_copy(update={"kind": "queued"}))  # type: ignore[arg-type]
+    finding = settle(None, work)  # type: ignore[arg-type]  # no audit entry, no login, no read
+    assert (finding.state, finding.reason) == ("not_done", "queued")

@@ -67,9 +67,11 @@ def register(app: App, deps: Deps, router: Router, later: Later) -> None:
             ack()
         ctx = Ctx.from_bolt(deps, body, client, context)
         ctx.placeholder = placeholder is not None
+        typed = f"`{COMMAND} {clip(text if isinstance(text, str) else '', 200)}`"
+        ctx.queue(typed, f"Run {typed} again.")  # told if this process dies before it starts (no write here)
 
         def run() -> None:
-            ctx.waiting = f"`{COMMAND} {clip(text if isinstance(text, str) else '', 200)}`"  # told if this dies
+            ctx.waiting = typed  # told if this process dies while it runs
             guarded(ctx, lambda: router.dispatch(intent, ctx))
 
         later(COMMAND, run, urgent=placeholder is None)  # modal openers: their trigger_id lives 3 s

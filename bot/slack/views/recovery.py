@@ -82,8 +82,8 @@ def _verdict(work: InFlight, finding: Finding) -> str:
             f"Nothing was saved: the chatroom does not hold your changes ({_fields(finding.differs)}). "
             f"Edit it again (the Edit button below, or `/chatrooms edit {first}`)."
         )
-    if finding.reason == "request":
-        return "Please run it again."
+    if finding.reason == "request":  # its answer may have been posted just before the process died
+        return "If its answer did not reach you, please run it again: nothing was changed in Nexudus by it."
     if finding.reason == "command":
         return (
             "Nexudus keeps no record of a command having run, so it may or may not have run. "
@@ -102,6 +102,8 @@ def render_recovered(
     work: InFlight, finding: Finding, *, now: datetime, zone: tzinfo, refused: frozenset[str] = frozenset()
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the modal's view, the private message) telling the outcome of interrupted work."""
+    if work.kind == "queued":
+        return _never_started(work)
     headline = f":warning: The app restarted while {subject(work, finding.room)}."
     verdict = _verdict(work, finding)
     title = DONE_TITLES.get(work.kind, "Saved") if finding.state == "done" else TITLES[finding.state]
@@ -114,3 +116,14 @@ def render_recovered(
     else:
         msg = render_notice(f"{headline}\n{verdict}")
     return view, msg
+
+
+def _never_started(work: InFlight) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Work acknowledged that was still waiting its turn: it never ran, so nothing reached Nexudus."""
+    what = escape(work.what or "your request")
+    again = escape(work.again or "Please do it again.")
+    text = (
+        f":warning: The app restarted before it could start {what}.\n"
+        f"It never started, so nothing was sent to Nexudus for it: nothing changed. {again}"
+    )
+    return info_modal("Not started", text), render_notice(text)
