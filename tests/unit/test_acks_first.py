@@ -277,3 +277,16 @@ def test_a_process_finding_the_board_full_still_starts_and_waits_for_its_own_ack
         with acks.acking():
             pass
     assert acks.yield_to_acks(time.monotonic()) >= 0.2, "its own burst still holds its work"
+
+
+def test_a_jobs_queue_time_is_taken_on_the_acks_clock_so_an_injected_clock_bounds_its_wait() -> None:
+    """The executor dates each job with the clock `AcksFirst` compares it with (time is a parameter): on another
+    clock, a job queued during an endless ack would wait as long as the two clocks are apart."""
+    ticks = iter(range(10_000))
+    acks = AcksFirst(burst=100, window=0.0, max_defer=1.0, clock=lambda: -1e6 + 0.5 * next(ticks))
+    executor = FairExecutor(max_workers=1, per_lane=1, acks=acks)
+    try:
+        with acks.acking():  # an ack that never ends: only max_defer lets the job go
+            assert executor.submit(lambda: "ran").result(timeout=10) == "ran"
+    finally:
+        executor.shutdown(wait=True)
