@@ -124,6 +124,11 @@ class Tx(Protocol):
     def serialize(self, table: str) -> None:
         """Make other processes' writers that also call this wait until this transaction ends."""
 
+    def now(self) -> datetime | None:
+        """The database's clock when several hosts share it (PostgreSQL's ``clock_timestamp()``), so that times
+        written by one host and compared by another never depend on their clocks agreeing; None when the
+        caller's clock is the one (the embedded file, on one host)."""
+
 
 class Tables(Protocol):
     """A storage backend: the tables of `TABLES`, read and written in transactions."""
@@ -270,6 +275,32 @@ def _credentials_from(plain: dict[str, Any]) -> Credentials:
         expires_at=when("expires_at"),
         refresh_expires_at=when("refresh_expires_at"),
     )
+
+
+CLAIM_PAGE = 200
+"""Entries in flight read at a time while looking for a dead process's (`Store.claim_orphans`)."""
+_LAST_KEY = "\U0010ffff"
+
+
+def _alive(owner: object, beats: dict[str, Any], cutoff: datetime) -> bool:
+    """Whether ``owner``'s heartbeat is newer than ``cutoff``."""
+    beat = beats.get(owner) if isinstance(owner, str) else None
+    at = beat.get("beat") if isinstance(beat, dict) else None
+    return isinstance(at, str) and datetime.fromisoformat(at) > cutoff
+
+
+def _orphan_keys(tx: Tx, beats: dict[str, Any], cutoff: datetime, limit: int) -> list[str]:
+    """The keys of at most ``limit`` entries whose owner is dead, oldest first, paging through the whole table
+    (`CLAIM_PAGE` at a time: bounded, each page starts past the last one's key)."""
+    keys: list[str] = []
+    low = ""
+    while len(keys) < limit:
+        page = tx.range("inflight", low, _LAST_KEY, limit=CLAIM_PAGE)
+        keys += [key for key, row in page if isinstance(row, dict) and not _alive(row.get("owner"), beats, cutoff)]
+        if len(page) < CLAIM_PAGE:
+            break
+        low = page[-1][0] + "\x01"  # the smallest key after it (keys hold no NUL, which PostgreSQL refuses)
+    return keys[:limit]
 
 
 def open_tables(where: Path | str | Tables) -> Tables:
@@ -1024,9 +1055,11 @@ class Store:
         return [work for key, row in rows if (work := self._unseal(key, row)) is not None]
 
     def heartbeat(self, process_id: str, now: datetime) -> None:
-        """This process is alive at ``now`` (one row per process, replaced at each beat)."""
+        """This process is alive at ``now`` (one row per process, replaced at each beat). On a database shared by
+        hosts, its own clock is written instead (`Tx.now`), and `claim_orphans` compares with that same clock: a
+        host whose clock runs behind the others' never passes for dead."""
         with self._write() as tx:
-            tx.put("processes", process_id, {"beat": now.isoformat()})
+            tx.put("processes", process_id, {"beat": (tx.now() or now).isoformat()})
 
     def end_process(self, process_id: str) -> None:
         """This process stops: its heartbeat goes (its unfinished entries become orphans at once)."""
@@ -1035,36 +1068,31 @@ class Store:
 
     def claim_orphans(self, claimer: str, now: datetime, orphan_after: timedelta, *, limit: int = 20) -> list[InFlight]:
         """Take over the entries whose owner is dead — its heartbeat older than ``orphan_after``, or gone —
-        as ``claimer``, oldest first, at most ``limit``; the entries claimed (theirs to tell, now).
+        as ``claimer``, oldest first, at most ``limit``; the entries claimed (theirs to tell, now). ``now`` is
+        this host's clock; a database shared by hosts uses its own (`Tx.now`), the one the heartbeats carry.
 
-        One write transaction with the table's claimers serialised: two sweepers never claim the same entry
-        (the second sees the first's claim, whose owner is alive). An entry claimed `MAX_ATTEMPTS` times is
-        dropped with a log line instead. Heartbeats a day old are removed on the way.
+        The whole table is looked through, `CLAIM_PAGE` entries at a time, so however many entries live
+        processes have, a dead one's are reached. One write transaction with the table's claimers serialised:
+        two sweepers never claim the same entry (the second sees the first's claim, whose owner is alive). An
+        entry claimed `MAX_ATTEMPTS` times is dropped with a log line instead. Heartbeats a day old are removed
+        on the way.
         """
-        cutoff = now - orphan_after
-
-        def alive(owner: object, beats: dict[str, Any]) -> bool:
-            beat = beats.get(owner) if isinstance(owner, str) else None
-            at = beat.get("beat") if isinstance(beat, dict) else None
-            return isinstance(at, str) and datetime.fromisoformat(at) > cutoff
-
         with self._read() as tx:  # most sweeps find nothing: no write transaction, no lock for them
-            entries = tx.range("inflight", "", "\U0010ffff", limit=200)
-            if not entries:
-                return []
+            cutoff = (tx.now() or now) - orphan_after
             beats = dict(tx.scan("processes"))
-        if all(isinstance(row, dict) and alive(row.get("owner"), beats) for _, row in entries):
+            candidates = _orphan_keys(tx, beats, cutoff, limit)
+        if not candidates:
             return []
         claimed: list[InFlight] = []
         with self._write() as tx:
             tx.serialize("inflight")
-            entries = tx.range("inflight", "", "\U0010ffff", limit=200)
+            clock = tx.now() or now
+            cutoff = clock - orphan_after
             beats = dict(tx.scan("processes"))
-            for key, row in entries:
-                if len(claimed) >= limit:
-                    break
-                if not isinstance(row, dict) or alive(row.get("owner"), beats):
-                    continue
+            for key in candidates:
+                row = tx.get("inflight", key)
+                if not isinstance(row, dict) or _alive(row.get("owner"), beats, cutoff):
+                    continue  # ended, or claimed by another sweeper meanwhile
                 work = self._unseal(key, row)
                 if work is None or work.attempts >= MAX_ATTEMPTS:
                     if work is not None:
@@ -1076,7 +1104,7 @@ class Store:
                 claimed.append(work.model_copy(update={"owner": claimer, "attempts": work.attempts + 1}))
             for owner, beat in beats.items():
                 at = beat.get("beat") if isinstance(beat, dict) else None
-                if not isinstance(at, str) or datetime.fromisoformat(at) < now - timedelta(days=1):
+                if not isinstance(at, str) or datetime.fromisoformat(at) < clock - timedelta(days=1):
                     tx.delete("processes", owner)
         return claimed
 

@@ -18,6 +18,7 @@ import logging
 import threading
 import zlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,6 +155,12 @@ class _PgTx:
     def serialize(self, table: str) -> None:
         """A transaction-scoped advisory lock per table: released by the commit or the rollback."""
         self._conn.execute(select(func.pg_advisory_xact_lock(_lock_id(f"table:{table}"))))
+
+    def now(self) -> datetime | None:
+        """The database's clock (``clock_timestamp()``: the time now, not the transaction's start), one for every
+        host: heartbeats written and compared with it never depend on the hosts' clocks agreeing."""
+        at: object = self._conn.execute(select(func.clock_timestamp())).scalar_one()
+        return at if isinstance(at, datetime) else None
 
 
 def _lock_id(name: str) -> int:

@@ -26,6 +26,7 @@ import sqlite3
 import stat
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,10 @@ class _SqliteTx:
 
     def serialize(self, table: str) -> None:
         """Nothing to do: ``BEGIN IMMEDIATE`` already holds the whole file's write lock."""
+
+    def now(self) -> datetime | None:
+        """None: the file is shared by the processes of one host, whose clock is the caller's."""
+        return None
 
 
 class SqliteTables:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -115,6 +115,7 @@ def queued_by_a_dead_process(app: RunningApp, answer: dict[str, Any], what: str,
     entry = InFlight(owner="", started_at=app.clock(), team_id=team, user_id=user, kind="queued", what=what)
     dead.queue(lambda: entry.model_copy(update={"again": again, "answer": answer}))
     assert dead.write_queued() == 1
+    silent(app, dead)
     return dead
 
 
@@ -219,7 +220,16 @@ def left_by_a_dead_process(app: RunningApp, kind: str, answer: dict[str, Any], *
     dead = Journal(app.deps.store, app.deps.clock, process_id="web-7:4242:dead")
     dead.start(thread=False)
     Tracker(dead, app.slack.team_id, app.slack.user_id, None, lambda: answer).begin(kind, **what)  # type: ignore[arg-type]
+    silent(app, dead)
     return dead
+
+
+def silent(app: RunningApp, dead: Journal) -> None:
+    """Its heartbeat last written minutes ago by the test's clock and by the real one (PostgreSQL compares
+    heartbeats with its own clock, shared by every host), the process silent since."""
+    at = min(app.clock(), datetime.now(UTC)) - timedelta(minutes=5)
+    with app.deps.store.tables.write() as tx:
+        tx.put("processes", dead.process_id, {"beat": at.isoformat()})
 
 
 def sweep_after_the_orphan_delay(app: RunningApp) -> int:

@@ -62,8 +62,16 @@ def test_a_live_owners_work_is_never_claimed_however_old_the_work(store: Store) 
     assert [w.owner for w in store.inflight()] == ["A"]
 
 
+def silent_since(store: Store, process_id: str, at: datetime) -> None:
+    """A heartbeat last written at `at` (before NOW, and before the database's clock on PostgreSQL, which is
+    what a shared database compares heartbeats with): its process has been silent since."""
+    at = min(at, datetime.now(UTC) - timedelta(minutes=5))
+    with store.tables.write() as tx:
+        tx.put("processes", process_id, {"beat": at.isoformat()})
+
+
 def test_a_silent_owners_work_is_claimed_once_by_the_first_sweeper_and_the_second_gets_nothing(store: Store) -> None:
-    store.heartbeat("A", NOW)
+    silent_since(store, "A", NOW)
     store.heartbeat("B", NOW + timedelta(seconds=31))
     store.heartbeat("C", NOW + timedelta(seconds=31))
     entry = store.begin_work(work("A"))
@@ -130,3 +138,28 @@ def test_rotating_keys_keeps_work_in_flight_readable_under_the_new_key(store_whe
         st.rotate_keys()
     with Store(store_where, fernet_from_setting(new)) as st:
         assert [w.key for w in st.inflight()] == [entry.key]
+
+
+def test_a_dead_processs_entry_behind_many_live_ones_is_still_reached_by_the_sweep(store: Store) -> None:
+    """The sweep pages through the whole table: 250 older entries of a live process never hide a dead one's."""
+    for process in ("A", "B"):
+        store.heartbeat(process, NOW)
+    store.begin_works(work("A", at=NOW - timedelta(minutes=10) + timedelta(milliseconds=i)) for i in range(250))
+    dead = store.begin_work(work("dead", at=NOW))
+    claimed = store.claim_orphans("B", NOW, ORPHAN)
+    assert [w.key for w in claimed] == [dead.key]
+    assert len(store.inflight()) == 251 and store.claim_orphans("C", NOW, ORPHAN) == []
+
+
+def test_on_a_shared_database_heartbeats_use_its_clock_so_a_host_whose_clock_is_behind_never_passes_for_dead(
+    store: Store,
+) -> None:
+    if "://" not in str(store.tables.where):
+        pytest.skip("the embedded store is shared by the processes of one host: one clock")
+    real = datetime.now(UTC)
+    store.heartbeat("A", real - timedelta(minutes=5))  # host A's clock is 5 minutes behind
+    store.begin_work(work("A", at=real - timedelta(minutes=5)))
+    store.heartbeat("B", real + timedelta(minutes=5))  # host B's is 5 minutes ahead
+    assert store.claim_orphans("B", real + timedelta(minutes=5), ORPHAN) == [], "A beat a moment ago"
+    store.end_process("A")
+    assert [w.owner for w in store.claim_orphans("B", real - timedelta(minutes=5), ORPHAN)] == ["B"]
