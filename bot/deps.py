@@ -46,6 +46,9 @@ class Deps:
     """What /healthz checks (bot/health.py): Redis and the database when they are configured."""
     refresh_home: HomeRefresher | None = None
     """Set by the Home feature when the app is built; None in a worker without a Slack app."""
+    run_command: Callable[[str, Any], None] | None = None
+    """Runs a `/chatrooms` text for a request's person (`Ctx`), as the slash command would after its ack: set by
+    the slash command's listener; the "Run it again" button of a command that never started calls it."""
     installations: Installations | None = None
     """The workspaces installed through Slack's OAuth flow; None in the single-workspace mode (SLACK_BOT_TOKEN)."""
     acks: AcksFirst = field(default_factory=AcksFirst)

@@ -84,10 +84,11 @@ class Ctx:
             self.tracker = Tracker(self.deps.journal, self.team_id, self.user_id, self.enterprise_id, self.answer_to)
         return self.tracker
 
-    def queue(self, what: str, again: str, *, view_id: str | None = None) -> None:
+    def queue(self, what: str, again: str, *, view_id: str | None = None, command: str | None = None) -> None:
         """In the ack, once its work is handed over: journalled as acknowledged but not started, should it wait
         its turn a while — without a store write here (bot/inflight.py: `Journal.queue`). If this process dies
-        before the work starts, another tells the person `what` never started and how to do it `again`."""
+        before the work starts, another tells the person `what` never started and how to do it `again` (a slash
+        command's `command` text: with a button running it again)."""
         journal = self.deps.journal
         if journal is None:
             return
@@ -104,6 +105,7 @@ class Ctx:
                 kind="queued",
                 what=what,
                 again=again,
+                command=command,
                 answer=answer,
             )
 

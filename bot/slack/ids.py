@@ -13,6 +13,7 @@ DELETE = "chatrooms.delete"  # value: chatroom id
 RUN = "chatrooms.run"  # value: chatroom id (or empty)
 LOGIN = "chatrooms.login"
 HELP = "chatrooms.help"
+AGAIN = "chatrooms.again"  # "Run it again" on a slash command that never started: value = its /chatrooms text
 
 # Modals (callback ids)
 LOGIN_MODAL = "chatrooms.login.modal"

@@ -66,6 +66,7 @@ class InFlight(BaseModel):
     name: str | None = None
     business_id: int | None = None
     command: str | None = None
+    """A `run`'s command key; a `queued` slash command's text (after ``/chatrooms``), for its "Run it again"."""
     subscription_id: str | None = None
     """A snooze's alert subscription (its alert record holds the snooze)."""
     what: str | None = None

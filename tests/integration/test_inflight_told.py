@@ -107,13 +107,15 @@ def test_a_command_waiting_behind_its_users_others_is_journalled_as_queued_then_
     assert journal.write_queued() == 0
 
 
-def queued_by_a_dead_process(app: RunningApp, answer: dict[str, Any], what: str, again: str) -> Journal:
+def queued_by_a_dead_process(
+    app: RunningApp, answer: dict[str, Any], what: str, again: str, command: str | None = None
+) -> Journal:
     """What a process that died before starting acknowledged work leaves: a `queued` entry, its heartbeat silent."""
     dead = Journal(app.deps.store, app.deps.clock, process_id="web-7:4243:dead")
     dead.start(thread=False)
     team, user = app.slack.team_id, app.slack.user_id
     entry = InFlight(owner="", started_at=app.clock(), team_id=team, user_id=user, kind="queued", what=what)
-    dead.queue(lambda: entry.model_copy(update={"again": again, "answer": answer}))
+    dead.queue(lambda: entry.model_copy(update={"again": again, "answer": answer, "command": command}))
     assert dead.write_queued() == 1
     silent(app, dead)
     return dead
@@ -121,8 +123,9 @@ def queued_by_a_dead_process(app: RunningApp, answer: dict[str, Any], what: str,
 
 def test_a_command_that_never_started_is_told_so_in_place_of_its_placeholder(app: RunningApp) -> None:
     url = app.fake.response_url("queued-command")
-    what = '`/chatrooms edit 1000001 name:"Lobby"`'
-    queued_by_a_dead_process(app, {"response_url": url, "placeholder": True}, what, f"Run {what} again.")
+    typed = 'edit 1000001 name:"Lobby"'
+    what = f"`/chatrooms {typed}`"
+    queued_by_a_dead_process(app, {"response_url": url, "placeholder": True}, what, f"Run {what} again.", typed)
     assert sweep_after_the_orphan_delay(app) == 1
     told = app.next("response_url").args
     assert told["replace_original"] is True, "it never started: no answer was given, the placeholder goes"
@@ -133,6 +136,11 @@ def test_a_command_that_never_started_is_told_so_in_place_of_its_placeholder(app
     assert app.deps.store.inflight() == [] and sweep_after_the_orphan_delay(app) == 0, "told once"
     actions = [e.action for e in app.deps.store.audit_entries(app.slack.team_id)[0]]
     assert actions == ["login"], "nothing ran: nothing in the audit trail"
+    again = find_action(told["blocks"], ids.AGAIN)
+    assert again is not None and again["text"]["text"] == "Run it again" and again["value"] == typed
+    assert app.slack.click(ids.AGAIN, again["value"]).status == 200  # the same command, now
+    assert "Saved name" in text(app.next("response_url").args)
+    assert app.sandbox.app.db.get(ROOM).name == "Lobby"  # type: ignore[union-attr]
 
 
 def test_a_form_that_never_started_is_told_in_its_modal(app: RunningApp) -> None:

@@ -240,6 +240,14 @@ def page_clicked(ctx: Ctx, click: Click) -> None:
         list_chatrooms(intent, ctx, replace_original=True)
 
 
+@handlers.action(ids.AGAIN, opens_modal=True)
+def again_clicked(ctx: Ctx, click: Click) -> None:
+    """ "Run it again" on a slash command that never started (its process died first): the same text, now."""
+    if ctx.deps.run_command is None or not click.value.strip():
+        raise OutOfDate("That button is out of date. Type the command again.")
+    ctx.deps.run_command(click.value, ctx)
+
+
 @handlers.action(ids.SHOW)
 def show_clicked(ctx: Ctx, click: Click) -> None:
     show_chatrooms(ShowIntent(ids=[chatroom_id_of(click)]), ctx)

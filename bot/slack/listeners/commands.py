@@ -68,7 +68,8 @@ def register(app: App, deps: Deps, router: Router, later: Later) -> None:
         ctx = Ctx.from_bolt(deps, body, client, context)
         ctx.placeholder = placeholder is not None
         typed = f"`{COMMAND} {clip(text if isinstance(text, str) else '', 200)}`"
-        ctx.queue(typed, f"Run {typed} again.")  # told if this process dies before it starts (no write here)
+        # Told if this process dies before it starts, with a button running it again (no store write here).
+        ctx.queue(typed, f"Run {typed} again.", command=text if isinstance(text, str) else None)
 
         def run() -> None:
             ctx.waiting = typed  # told if this process dies while it runs
@@ -77,3 +78,17 @@ def register(app: App, deps: Deps, router: Router, later: Later) -> None:
         later(COMMAND, run, urgent=placeholder is None)  # modal openers: their trigger_id lives 3 s
 
     app.command(COMMAND)(on_command)
+
+    def run_text(text: str, ctx: Ctx) -> None:
+        """A `/chatrooms` text run after a click ("Run it again"), as the slash command runs it after its ack."""
+        try:
+            intent = parse_command(text, now=deps.clock(), zone=deps.zone)
+        except GrammarError as exc:
+            ctx.reply(render_notice(f"{exc.message}\n\n{exc.usage}", help_button=True))
+            return
+        if isinstance(intent, HelpIntent):
+            ctx.reply(render_help(help_text(intent.topic)))
+            return
+        router.dispatch(intent, ctx)
+
+    deps.run_command = run_text

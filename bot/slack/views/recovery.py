@@ -8,8 +8,9 @@ from typing import Any
 
 from bot.inflight import Finding
 from bot.nexudus.models import ChatRoom
-from bot.slack.views.chatrooms import render_notice, render_result
-from bot.slack.views.common import escape
+from bot.slack import ids
+from bot.slack.views.chatrooms import message, render_notice, render_result
+from bot.slack.views.common import MAX_BUTTON_VALUE, actions, button, escape, section
 from bot.slack.views.modals import info_modal
 from bot.store.inflight import InFlight
 
@@ -126,4 +127,7 @@ def _never_started(work: InFlight) -> tuple[dict[str, Any], dict[str, Any]]:
         f":warning: The app restarted before it could start {what}.\n"
         f"It never started, so nothing was sent to Nexudus for it: nothing changed. {again}"
     )
-    return info_modal("Not started", text), render_notice(text)
+    msg = render_notice(text)
+    if work.command and len(work.command) <= MAX_BUTTON_VALUE:  # a slash command: run the same text again
+        msg = message(text, [section(text), actions(button("Run it again", ids.AGAIN, work.command, "primary"))])
+    return info_modal("Not started", text), msg
