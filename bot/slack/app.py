@@ -20,7 +20,7 @@ from bot.slack.errors import describe
 from bot.slack.grammar import HelpIntent, Intent
 from bot.slack.handlers import Handlers
 from bot.slack.handlers import install as install_handlers
-from bot.slack.handoff import Handoff
+from bot.slack.handoff import Handoff, after_acks
 from bot.slack.lanes import LANE_WORKERS, FairExecutor, FairLanes
 from bot.slack.listeners import alerts, audit, auth, chatrooms, commands, home, run, stats
 from bot.slack.listeners.router import Router
@@ -110,8 +110,8 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
     deps.services.audit.mirror = AuditMirror(deps.store, audit_clients(deps, client))
     if deps.journal is not None:  # a dead process's acknowledged writes: their users told by this one
         deps.journal.recover = Recovery(deps, audit_clients(deps, client))
-        acks = deps.acks  # the work still waiting its turn is journalled after the acks in progress
-        deps.journal.pace = lambda: acks.yield_to_acks(acks.now())
+        # The work still waiting its turn is journalled after the acks in progress, below their CPU priority.
+        deps.journal.pace = after_acks(deps.acks, WORK_NICE)
     if installations is not None:
         register_uninstall(app, deps, installations)
 

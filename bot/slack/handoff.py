@@ -15,9 +15,13 @@ tracking of work in flight and the drain at shutdown all see it.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Protocol
+
+from bot.acks import AcksFirst
+from bot.slack.lanes import lower_priority
 
 log = logging.getLogger(__name__)
 
@@ -60,3 +64,18 @@ def _logged(what: str, work: Work) -> None:
         work()
     except Exception:
         log.exception("%s failed after its ack", what)
+
+
+def after_acks(acks: AcksFirst, nice: int) -> Callable[[], None]:
+    """What a thread doing work after acks other than the executor's (the journal's writer of work waiting its
+    turn, bot/inflight.py) calls before each step: like the executor's jobs, it runs `nice` below the request
+    threads (set once per thread) and waits while acks are in progress or a burst arrives (`max_defer` at most)."""
+    lowered = threading.local()
+
+    def pace() -> None:
+        if not getattr(lowered, "done", False):
+            lowered.done = True
+            lower_priority(nice)
+        acks.yield_to_acks(acks.now())
+
+    return pace

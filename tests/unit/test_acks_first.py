@@ -290,3 +290,34 @@ def test_a_jobs_queue_time_is_taken_on_the_acks_clock_so_an_injected_clock_bound
             assert executor.submit(lambda: "ran").result(timeout=10) == "ran"
     finally:
         executor.shutdown(wait=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a thread's own nice value is Linux's")
+def test_the_journals_writer_waits_for_an_ack_in_progress_below_the_acks_cpu_priority() -> None:
+    """The writer of work waiting its turn (bot/inflight.py) paces itself like the executor's jobs: lowered once
+    per thread, then waiting while an ack is in progress."""
+    from bot.slack.handoff import after_acks
+
+    acks = AcksFirst(burst=100, window=0.0, max_defer=30.0)
+    pace = after_acks(acks, 5)
+    mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen: dict[str, int] = {}
+    in_ack, paced = threading.Event(), threading.Event()
+
+    def writer() -> None:
+        pace()
+        seen["first"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        in_ack.wait(5)
+        pace()  # an ack is in progress now: waits for it
+        seen["second"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        paced.set()
+
+    thread = threading.Thread(target=writer)
+    with acks.acking():
+        thread.start()
+        in_ack.set()
+        assert not paced.wait(0.3), "the writer went ahead during an ack"
+    assert paced.wait(5), "the writer never went on after the ack"
+    thread.join(5)
+    assert seen == {"first": min(19, mine + 5), "second": min(19, mine + 5)}, "lowered once, not at each step"
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine, "only the writer's thread"
