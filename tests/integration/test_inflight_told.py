@@ -107,6 +107,26 @@ def test_a_command_waiting_behind_its_users_others_is_journalled_as_queued_then_
     assert journal.write_queued() == 0
 
 
+def test_a_repeated_submission_leaves_no_queued_entry_behind(app: RunningApp) -> None:
+    journal = app.deps.journal
+    assert journal is not None
+    app.slack.command("delete 1000003")
+    confirm = app.next("views.update").response["view"]
+    app.sandbox.config.delay = 0.3
+    for _ in range(2):  # a double click: the same view id and hash, run once
+        assert app.slack.submit(confirm, {}).status == 200
+    assert app.next("views.update").args["view_id"] == confirm["id"]
+
+    def settled() -> bool:
+        with journal._qcond:
+            return all(ticket.state != "pending" for ticket in journal._queued)
+
+    _until(settled, "both submissions' work to have started (the second doing nothing)")
+    app.sandbox.config.delay = 0
+    assert journal.write_queued() == 0
+    _until(lambda: app.deps.store.inflight() == [], "nothing left in flight, to be told 'never started' later")
+
+
 def queued_by_a_dead_process(
     app: RunningApp, answer: dict[str, Any], what: str, again: str, command: str | None = None
 ) -> Journal:
