@@ -250,6 +250,7 @@ class Journal:
             return 0
         now = self.clock()
         entries: list[InFlight] = []
+        described: list[Ticket] = []
         for ticket in batch:
             ticket.key = inflight_key(now)
             try:
@@ -259,6 +260,14 @@ class Journal:
                 continue
             update = {"key": ticket.key, "owner": self.process_id, "started_at": now, "kind": "queued"}
             entries.append(work.model_copy(update=update))
+            described.append(ticket)
+        if len(described) < len(batch):
+            with self._qcond:
+                for ticket in batch:
+                    if ticket not in described:
+                        ticket.state = "dropped"
+                self._qcond.notify_all()
+            batch = described
         try:
             self.store.begin_works(entries)
         except Exception:
