@@ -36,13 +36,15 @@ class HostBoard:
     exclusive `flock` on the file for a moment.
     """
 
-    def __init__(self, path: Path, slots: int = SLOTS, ring: int = BURST) -> None:
+    def __init__(self, path: Path, slots: int = SLOTS, ring: int = BURST, *, fresh: bool = False) -> None:
         self.path = path
         self.slots = slots
         self.ring = ring
         self.fields = 3 + ring  # pid, acks in progress, next ring index, then the ring of arrival times
         size = slots * self.fields * 8
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        # Never through a symbolic link (the directory may be shared); a fresh board is a new file of ours.
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | (os.O_EXCL if fresh else 0)
+        fd = os.open(path, flags, 0o600)
         try:
             if os.fstat(fd).st_size < size:
                 os.ftruncate(fd, size)  # new bytes read as zeros: free slots
@@ -56,25 +58,31 @@ class HostBoard:
     def create(cls, path: Path, slots: int = SLOTS) -> HostBoard:
         """A new, empty board at `path` (a previous run's, with the slots of its dead processes, is replaced)."""
         path.unlink(missing_ok=True)
-        return cls(path, slots)
+        return cls(path, slots, fresh=True)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Exclusive use of the slots' owners between processes (claiming, clearing), for a moment."""
+        with open(self.path, "rb+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     # -- this process -------------------------------------------------------------------------------------
     def claim(self, pid: int | None = None) -> int:
         """Take a free slot (or the slot of a process that no longer exists) for `pid` (this process)."""
         pid = os.getpid() if pid is None else pid
-        with open(self.path, "rb+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                for slot in range(self.slots):
-                    base = slot * self.fields
-                    owner = int(self._cells[base])
-                    if owner == pid or owner == 0 or not _alive(owner):
-                        self._cells[base : base + self.fields] = memoryview(bytes(self.fields * 8)).cast("d")
-                        self._cells[base] = float(pid)
-                        self._slot = slot
-                        return slot
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with self._locked():
+            for slot in range(self.slots):
+                base = slot * self.fields
+                owner = int(self._cells[base])
+                if owner == pid or owner == 0 or not _alive(owner):
+                    self._cells[base : base + self.fields] = memoryview(bytes(self.fields * 8)).cast("d")
+                    self._cells[base] = float(pid)
+                    self._slot = slot
+                    return slot
         raise RuntimeError(f"no free slot on the acks board {self.path} ({self.slots} processes)")
 
     def publish(self, acking: int, arrived: float | None = None) -> None:
@@ -121,16 +129,30 @@ class HostBoard:
     def clear(self, pid: int) -> None:
         """gunicorn's master, when worker `pid` has exited: its slot no longer counts (a killed worker could
         not say so itself)."""
-        for slot in range(self.slots):
-            base = slot * self.fields
-            if int(self._cells[base]) == pid:
-                self._cells[base + 1] = 0.0
-                self._cells[base] = 0.0
+        with self._locked():  # not a slot a new process is claiming at this moment
+            for slot in range(self.slots):
+                base = slot * self.fields
+                if int(self._cells[base]) == pid:
+                    self._cells[base + 1] = 0.0
+                    self._cells[base] = 0.0
 
     def close(self) -> None:
         self.release()
         self._cells.release()
         self._map.close()
+
+
+def open_board(path: Path | None) -> HostBoard | None:
+    """The host's acks board at `path` (`ACKS_BOARD`, set by gunicorn's master), or None without one or when it
+    cannot be opened (say, a worker running as another user than the master that made it): the process then
+    gates its own requests only, and says so."""
+    if path is None:
+        return None
+    try:
+        return HostBoard(path)
+    except OSError as exc:
+        log.warning("cannot open the acks board %s (%s): the work after acks waits for this process's only", path, exc)
+        return None
 
 
 def _alive(pid: int) -> bool:

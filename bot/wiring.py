@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.acks import AcksFirst, HostBoard
+from bot.acks import AcksFirst, open_board
 from bot.deps import Deps, utc_now
 from bot.health import Check, database_check, redis_check
 from bot.inflight import BEAT_EVERY, SWEEP_EVERY, Journal
@@ -115,7 +115,7 @@ def build_deps(
         checks=checks,
         journal=journal_for(store, clock, settings.inflight_orphan_seconds),
         # Several web processes on this host (gunicorn's workers): the work after acks waits for all their acks.
-        acks=AcksFirst(board=HostBoard(settings.acks_board) if settings.acks_board else None),
+        acks=AcksFirst(board=open_board(settings.acks_board)),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from bot.acks import AcksFirst, HostBoard
+from bot.acks import AcksFirst, HostBoard, open_board
 from bot.slack.lanes import LANE, FairExecutor, lower_priority
 
 
@@ -321,3 +321,28 @@ def test_the_journals_writer_waits_for_an_ack_in_progress_below_the_acks_cpu_pri
     thread.join(5)
     assert seen == {"first": min(19, mine + 5), "second": min(19, mine + 5)}, "lowered once, not at each step"
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == mine, "only the writer's thread"
+
+
+def test_a_board_that_cannot_be_opened_leaves_the_process_gating_its_own_requests(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    target = tmp_path / "elsewhere"
+    target.write_bytes(b"")
+    link = tmp_path / "acks.board"
+    link.symlink_to(target)  # never followed: the directory may be shared
+    assert open_board(link) is None and "cannot open the acks board" in caplog.text
+    assert target.read_bytes() == b"", "nothing written through the link"
+    assert open_board(None) is None
+    board = HostBoard.create(link)  # a fresh board replaces the link with a file of its own
+    assert not link.is_symlink() and board.processes() == set()
+
+
+def test_the_master_clearing_a_dead_worker_waits_for_a_claim_in_progress(tmp_path: Path) -> None:
+    board = HostBoard.create(tmp_path / "acks.board")
+    cleared = threading.Event()
+    with board._locked():  # another process claiming a slot
+        thread = threading.Thread(target=lambda: (board.clear(12345), cleared.set()))
+        thread.start()
+        assert not cleared.wait(0.3), "cleared a slot while the board was being claimed"
+    thread.join(5)
+    assert cleared.is_set()
