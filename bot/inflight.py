@@ -153,9 +153,14 @@ class Journal:
             return
         self._stop.set()
         self._qwake.set()
+        # Work acknowledged that never started (the drain gave up): journalled, so a survivor tells its user —
+        # first, before waiting for the threads (a sweep telling a dead process's users may take seconds, and
+        # gunicorn kills a worker that overstays), then again for what a failed write gave back.
+        with contextlib.suppress(Exception):
+            self.write_queued()
+        deadline = time.monotonic() + timeout  # one limit for all the threads, not one each
         for t in self._threads:
-            t.join(timeout)
-        # Work acknowledged that never started (the drain gave up): journalled, so a survivor tells its user.
+            t.join(max(0.0, deadline - time.monotonic()))
         with contextlib.suppress(Exception):
             self.write_queued()
         with self._lock:  # work told whose end could not be written a moment ago: not to be told again

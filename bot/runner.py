@@ -150,7 +150,12 @@ def stop_gracefully(app: App, deps: Deps, timeout: float = DRAIN_SECONDS) -> Non
     The heartbeat row is removed only when every job finished: with work still running (and about to die with
     this process), it is left to go stale, so that a survivor checks that work after `INFLIGHT_ORPHAN_SECONDS`
     rather than at once, while it may still be reaching Nexudus."""
-    finished = drain(app.listener_runner.listener_executor, timeout)
+    executor = app.listener_runner.listener_executor
+    finished = drain(executor, timeout)
+    if not finished:
+        # What has not started by now never will (this process is about to go): the journal writes it as never
+        # started just below, which stays true — a job starting after that would make it a lie.
+        executor.shutdown(wait=False, cancel_futures=True)
     if deps.journal is not None:
         deps.journal.stop(remove_heartbeat=finished)
     deps.store.close()

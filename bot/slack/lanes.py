@@ -85,6 +85,7 @@ class FairExecutor(Executor):
         self._idle = 0
         self._queued = 0
         self._shutdown = False
+        self._cancelled = False  # shut down cancelling: no job starts any more, even one already taken
         self._local = threading.local()
 
     # -- whose work: set on the request thread before its ack hands work over ---------------------------
@@ -149,6 +150,8 @@ class FairExecutor(Executor):
             lane, job = picked
             if self.acks is not None and not getattr(job.fn, "urgent", False):  # a modal to open: no waiting
                 self.acks.yield_to_acks(job.queued_at)
+            if self._cancelled:  # taken before the shutdown, waiting for acks meanwhile: it does not start either
+                job.future.cancel()
             try:
                 if job.future.set_running_or_notify_cancel():
                     try:
@@ -166,6 +169,7 @@ class FairExecutor(Executor):
         with self._cond:
             self._shutdown = True
             if cancel_futures:
+                self._cancelled = True
                 for jobs in self._lanes.values():
                     for job in jobs:
                         job.future.cancel()

@@ -326,10 +326,33 @@ def test_a_stopping_journal_writes_the_work_that_never_started_so_a_survivor_tel
     assert b.sweep() == 1 and (told[0].kind, told[0].what) == ("queued", "`/chatrooms list`")
 
 
+def test_a_stopping_journal_writes_the_work_that_never_started_before_waiting_for_its_threads(store: Store) -> None:
+    j = journal(store, Clock(), "A")
+    j.start(thread=False)
+    busy = threading.Event()
+    telling = threading.Thread(target=busy.wait, args=(10,))  # its sweep, telling a dead process's users slowly
+    telling.start()
+    j._threads = [telling]
+    j.queue(queued_work)
+    stopping = threading.Thread(target=j.stop, kwargs={"timeout": 10})
+    stopping.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not store.inflight() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert stopping.is_alive(), "stop waits for its threads"
+        assert [w.kind for w in store.inflight()] == ["queued"], "written first: a kill meanwhile loses nothing"
+    finally:
+        busy.set()
+        stopping.join(10)
+        telling.join(10)
+
+
 def test_work_that_never_started_is_found_not_done_without_reading_nexudus() -> None:
     from bot.inflight import settle, verify
 
     work = queued_work()
-    assert verify(None, work) == verify(None, work.model_copy(update={"kind": "queued"}))  # type: ignore[arg-type]
+    found = verify(None, work)  # type: ignore[arg-type]
+    assert (found.state, found.reason) == ("not_done", "queued")
     finding = settle(None, work)  # type: ignore[arg-type]  # no audit entry, no login, no read
     assert (finding.state, finding.reason) == ("not_done", "queued")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import Future, wait
 
 import pytest
@@ -118,3 +119,44 @@ def test_jobs_submitted_together_each_find_a_thread() -> None:
         second.result(timeout=10)
     finally:
         executor.shutdown()
+
+
+def test_a_drain_that_gives_up_starts_no_more_work_so_never_started_stays_true() -> None:
+    from types import SimpleNamespace
+
+    from bot.runner import stop_gracefully
+
+    executor = FairExecutor(max_workers=2, per_lane=1)
+    release = threading.Event()
+    ran: list[str] = []
+    closed: list[bool] = []
+    executor.enter({LANE: "T:U"})
+    running = executor.submit(lambda: (release.wait(10), ran.append("slow lookup")))
+    waiting = executor.submit(lambda: ran.append("edit"))  # behind it in the same lane
+    app = SimpleNamespace(listener_runner=SimpleNamespace(listener_executor=executor))
+    deps = SimpleNamespace(journal=None, store=SimpleNamespace(close=lambda: closed.append(True)))
+    try:
+        stop_gracefully(app, deps, timeout=0.2)  # type: ignore[arg-type]
+    finally:
+        release.set()
+    running.result(timeout=10)
+    assert waiting.cancelled() and ran == ["slow lookup"] and closed == [True]
+    executor.shutdown(wait=True)
+    assert ran == ["slow lookup"], "the job journalled as never started started after all"
+
+
+def test_a_job_taken_but_held_behind_acks_does_not_start_after_a_cancelling_shutdown() -> None:
+    from bot.acks import AcksFirst
+
+    acks = AcksFirst(burst=1, window=60.0, max_defer=0.5)
+    with acks.acking():  # one arrival is a burst, for a minute: a job taken now is held 0.5 s
+        pass
+    executor = FairExecutor(max_workers=1, acks=acks)
+    executor.enter({LANE: "T:U"})
+    ran: list[int] = []
+    job = executor.submit(lambda: ran.append(1))
+    deadline = time.monotonic() + 5
+    while executor.pending("T:U") and not executor._running and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the thread has taken it
+    executor.shutdown(wait=True, cancel_futures=True)
+    assert job.cancelled() and ran == []
