@@ -94,6 +94,10 @@ _ENCRYPTED_FIELDS = ("token",)
 # ------------------------------------------------------------------------------- the storage interface
 
 
+class _NewerEntry(Exception):
+    """An in-flight entry that decrypts but that this version cannot understand (a newer version wrote it)."""
+
+
 class Tx(Protocol):
     """One transaction on the tables. In a write transaction, rows read are locked until it commits."""
 
@@ -1035,7 +1039,9 @@ class Store:
                 tx.put("inflight", key, row)
 
     def _work_row(self, work: InFlight) -> dict[str, Any]:
-        sealed = json.dumps(work.model_dump(mode="json", include=set(SEALED_FIELDS))).encode("utf-8")
+        # Unset fields are left out: an older version, during a rolling deploy, reads what it knows.
+        fields = work.model_dump(mode="json", include=set(SEALED_FIELDS), exclude_none=True)
+        sealed = json.dumps(fields).encode("utf-8")
         return {
             "owner": work.owner,
             "started_at": work.started_at.isoformat(),
@@ -1052,7 +1058,12 @@ class Store:
         """Every entry in flight, oldest first (an entry that no key decrypts is left out)."""
         with self._read() as tx:
             rows = tx.range("inflight", "", "\U0010ffff")
-        return [work for key, row in rows if (work := self._unseal(key, row)) is not None]
+        works = []
+        for key, row in rows:
+            with contextlib.suppress(_NewerEntry):  # another version's, left to it
+                if (work := self._unseal(key, row)) is not None:
+                    works.append(work)
+        return works
 
     def heartbeat(self, process_id: str, now: datetime) -> None:
         """This process is alive at ``now`` (one row per process, replaced at each beat). On a database shared by
@@ -1093,7 +1104,10 @@ class Store:
                 row = tx.get("inflight", key)
                 if not isinstance(row, dict) or _alive(row.get("owner"), beats, cutoff):
                     continue  # ended, or claimed by another sweeper meanwhile
-                work = self._unseal(key, row)
+                try:
+                    work = self._unseal(key, row)
+                except _NewerEntry:
+                    continue  # left for the processes of the version that wrote it
                 if work is None or work.attempts >= MAX_ATTEMPTS:
                     if work is not None:
                         log.warning("in-flight work %s: given up after %s tries to tell its user", key, MAX_ATTEMPTS)
@@ -1118,10 +1132,16 @@ class Store:
             return True
 
     def _unseal(self, key: str, row: Any) -> InFlight | None:
+        """The entry, or None when it cannot be read (another STORE_KEY, damaged); raises `_NewerEntry` for one
+        this version cannot understand though it decrypts (a newer version's kind of work: not to be deleted)."""
         if not isinstance(row, dict) or not isinstance(row.get("sealed"), str):
             return None
         try:
             plain = json.loads(self._cipher.decrypt(row["sealed"].encode("ascii")))
+        except (InvalidToken, ValueError, TypeError, UnicodeError):
+            log.warning("in-flight work %s cannot be read with this STORE_KEY", key)
+            return None
+        try:
             return InFlight.model_validate(
                 {
                     **plain,
@@ -1131,6 +1151,6 @@ class Store:
                     "attempts": int(row.get("attempts") or 0),
                 }
             )
-        except (InvalidToken, ValueError, TypeError, UnicodeError, KeyError):
-            log.warning("in-flight work %s cannot be read with this STORE_KEY", key)
-            return None
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("in-flight work %s was written by another version of the app: left to it", key)
+            raise _NewerEntry(key) from exc

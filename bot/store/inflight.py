@@ -49,7 +49,8 @@ SEALED_FIELDS = (
 class InFlight(BaseModel):
     """One acknowledged write whose outcome has not reached its user yet."""
 
-    model_config = ConfigDict(extra="forbid")
+    # A field this version does not know was written by a newer one (during a rolling deploy): ignored.
+    model_config = ConfigDict(extra="ignore")
 
     key: str = ""
     owner: str

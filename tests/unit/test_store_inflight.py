@@ -3,6 +3,7 @@ entries claimed by exactly one live process — never a live process's."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -163,3 +164,36 @@ def test_on_a_shared_database_heartbeats_use_its_clock_so_a_host_whose_clock_is_
     assert store.claim_orphans("B", real + timedelta(minutes=5), ORPHAN) == [], "A beat a moment ago"
     store.end_process("A")
     assert [w.owner for w in store.claim_orphans("B", real - timedelta(minutes=5), ORPHAN)] == ["B"]
+
+
+def test_entries_of_another_version_are_read_for_what_is_known_or_left_to_it_never_deleted(
+    store: Store, key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A rolling deploy: an older version must read this one's entries, and neither may delete the other's."""
+    store.begin_work(work("dead"))
+    with store.tables.read() as tx:
+        ((k, row),) = tx.scan("inflight")
+    plain = json.loads(Fernet(key.encode()).decrypt(row["sealed"].encode()))
+    assert "again" not in plain and "name" not in plain, "unset fields are left out: an older version knows the rest"
+    # A newer version's entry: a field and a kind this one does not know.
+    newer = {**plain, "kind": "teleport", "colour": "blue"}
+    later = inflight_key(NOW + timedelta(seconds=1))
+    with store.tables.write() as tx:
+        tx.put("inflight", later, {**row, "sealed": Fernet(key.encode()).encrypt(json.dumps(newer).encode()).decode()})
+    claimed = store.claim_orphans("B", NOW, ORPHAN)
+    assert [w.key for w in claimed] == [k], "this version's entry claimed; the newer one is not understood"
+    assert later in {key_ for key_, _ in _rows(store)}, "left to the version that wrote it, not deleted"
+    assert "written by another version" in caplog.text
+    # A field added by a newer version to a kind this one knows: read, the field ignored.
+    with store.tables.write() as tx:
+        tx.put(
+            "inflight",
+            later,
+            {**row, "sealed": Fernet(key.encode()).encrypt(json.dumps({**plain, "colour": "blue"}).encode()).decode()},
+        )
+    assert [w.key for w in store.inflight() if w.key == later] == [later]
+
+
+def _rows(store: Store) -> list[tuple[str, object]]:
+    with store.tables.read() as tx:
+        return list(tx.scan("inflight"))
