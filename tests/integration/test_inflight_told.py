@@ -161,8 +161,16 @@ def test_a_command_that_never_started_is_told_so_in_place_of_its_placeholder(app
     again = find_action(told["blocks"], ids.AGAIN)
     assert again is not None and again["text"]["text"] == "Run it again" and again["value"] == typed
     assert app.slack.click(ids.AGAIN, again["value"]).status == 200  # the same command, now
-    assert "Saved name" in text(app.next("response_url").args)
+    running = app.next("response_url").args
+    assert running["replace_original"] is True and f"Running `/chatrooms {typed}` again" in running["text"]
+    answered = app.next("response_url").args
+    assert answered["replace_original"] is True and "Saved name" in text(answered), "the answer replaces that line"
     assert app.sandbox.app.db.get(ROOM).name == "Lobby"  # type: ignore[union-attr]
+    assert app.slack.click(ids.AGAIN, again["value"]).status == 200  # a double click: its second press
+    with pytest.raises(TimeoutError):
+        app.next("response_url", timeout=2.0)  # the first answered within the same time
+    edits = [e for e in app.deps.store.audit_entries(app.slack.team_id)[0] if e.action != "login"]
+    assert len(edits) == 1, "a second press runs nothing"
 
 
 def test_a_form_that_never_started_is_told_in_its_modal(app: RunningApp) -> None:

@@ -47,7 +47,7 @@ from bot.slack.views.chatrooms import (
     render_result,
     saved_note,
 )
-from bot.slack.views.common import escape
+from bot.slack.views.common import clip, escape
 from bot.slack.views.modals import chatroom_form, delete_modal, info_modal, loading_modal, room_values, shown_values
 
 log = logging.getLogger(__name__)
@@ -242,9 +242,16 @@ def page_clicked(ctx: Ctx, click: Click) -> None:
 
 @handlers.action(ids.AGAIN, opens_modal=True)
 def again_clicked(ctx: Ctx, click: Click) -> None:
-    """ "Run it again" on a slash command that never started (its process died first): the same text, now."""
+    """ "Run it again" on a slash command that never started (its process died first): the same text, now, once —
+    the message with the button becomes the answer (a second press, or a double click, runs nothing)."""
     if ctx.deps.run_command is None or not click.value.strip():
         raise OutOfDate("That button is out of date. Type the command again.")
+    container = click.body.get("container")
+    message = container.get("message_ts") if isinstance(container, dict) else None
+    if not ctx.deps.once.first(f"again:{ctx.team_id}:{ctx.user_id}:{message or ctx.response_url}:{click.value}"):
+        return  # already run from this message: its first press replaced it
+    ctx.reply(render_notice(f":repeat: Running `/chatrooms {escape(clip(click.value, 200))}` again…"), replace_original=True)
+    ctx.placeholder = True  # the answer replaces that line (a form opened instead leaves it, which stays true)
     ctx.deps.run_command(click.value, ctx)
 
 
