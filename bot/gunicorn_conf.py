@@ -37,6 +37,10 @@ graceful_timeout = 20
 
 def on_starting(server: Any) -> None:
     problem = worker_refusal(int(server.cfg.workers), _settings)
+    if server.cfg.preload_app:
+        # The app would be built here, in the master, before the fork: its threads (the journal's heartbeat and
+        # sweep, the work after acks) would not exist in the workers, nor would their acks board.
+        problem = "--preload is not supported: each worker builds its own app (its threads and connections)."
     if problem:
         raise RuntimeError(problem)  # gunicorn prints "Error: …" and exits 1 before starting any worker
     directory = _settings.prometheus_multiproc_dir

@@ -266,6 +266,12 @@ def test_more_than_one_worker_without_redis_is_refused_saying_why(
     assert list(tmp_path.glob("chatrooms-metrics-*")) == [], "nothing left behind"
 
 
+def test_preloading_the_app_in_gunicorn_s_master_is_refused_saying_why(tmp_path: Path) -> None:
+    proc = _gunicorn(_env(tmp_path, TMPDIR=str(tmp_path)), "--preload")
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0 and "--preload is not supported" in err, err
+
+
 def test_the_refusal_also_holds_without_the_gunicorn_config() -> None:
     settings = Settings(web_concurrency=2, _env_file=None)  # type: ignore[call-arg]
     assert worker_refusal(2, settings) is not None
