@@ -39,7 +39,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
@@ -94,8 +94,9 @@ _ENCRYPTED_FIELDS = ("token",)
 # ------------------------------------------------------------------------------- the storage interface
 
 
-class _NewerEntry(Exception):
-    """An in-flight entry that decrypts but that this version cannot understand (a newer version wrote it)."""
+NEWER: Literal["newer"] = "newer"
+"""What reading an in-flight entry gives when it decrypts but this version cannot understand it (a newer version
+wrote it, during a rolling deploy): left to that version, never deleted."""
 
 
 class Tx(Protocol):
@@ -1058,12 +1059,7 @@ class Store:
         """Every entry in flight, oldest first (an entry that no key decrypts is left out)."""
         with self._read() as tx:
             rows = tx.range("inflight", "", "\U0010ffff")
-        works = []
-        for key, row in rows:
-            with contextlib.suppress(_NewerEntry):  # another version's, left to it
-                if (work := self._unseal(key, row)) is not None:
-                    works.append(work)
-        return works
+        return [work for key, row in rows if isinstance(work := self._unseal(key, row), InFlight)]
 
     def heartbeat(self, process_id: str, now: datetime) -> None:
         """This process is alive at ``now`` (one row per process, replaced at each beat). On a database shared by
@@ -1104,9 +1100,8 @@ class Store:
                 row = tx.get("inflight", key)
                 if not isinstance(row, dict) or _alive(row.get("owner"), beats, cutoff):
                     continue  # ended, or claimed by another sweeper meanwhile
-                try:
-                    work = self._unseal(key, row)
-                except _NewerEntry:
+                work = self._unseal(key, row)
+                if work == NEWER:
                     continue  # left for the processes of the version that wrote it
                 if work is None or work.attempts >= MAX_ATTEMPTS:
                     if work is not None:
@@ -1131,9 +1126,9 @@ class Store:
             tx.put("inflight", key, {**row, "owner": ""})
             return True
 
-    def _unseal(self, key: str, row: Any) -> InFlight | None:
-        """The entry, or None when it cannot be read (another STORE_KEY, damaged); raises `_NewerEntry` for one
-        this version cannot understand though it decrypts (a newer version's kind of work: not to be deleted)."""
+    def _unseal(self, key: str, row: Any) -> InFlight | Literal["newer"] | None:
+        """The entry; None when it cannot be read (another STORE_KEY, damaged); `NEWER` for one that decrypts but
+        that this version cannot understand (a newer version's kind of work: not to be deleted)."""
         if not isinstance(row, dict) or not isinstance(row.get("sealed"), str):
             return None
         try:
@@ -1152,5 +1147,5 @@ class Store:
                 }
             )
         except (ValueError, TypeError, KeyError) as exc:
-            log.warning("in-flight work %s was written by another version of the app: left to it", key)
-            raise _NewerEntry(key) from exc
+            log.warning("in-flight work %s was written by another version of the app (%s): left to it", key, exc)
+            return NEWER

@@ -250,7 +250,9 @@ def again_clicked(ctx: Ctx, click: Click) -> None:
     message = container.get("message_ts") if isinstance(container, dict) else None
     if not ctx.deps.once.first(f"again:{ctx.team_id}:{ctx.user_id}:{message or ctx.response_url}:{click.value}"):
         return  # already run from this message: its first press replaced it
-    ctx.reply(render_notice(f":repeat: Running `/chatrooms {escape(clip(click.value, 200))}` again…"), replace_original=True)
+    ctx.reply(
+        render_notice(f":repeat: Running `/chatrooms {escape(clip(click.value, 200))}` again…"), replace_original=True
+    )
     ctx.placeholder = True  # the answer replaces that line (a form opened instead leaves it, which stays true)
     ctx.deps.run_command(click.value, ctx)
 
