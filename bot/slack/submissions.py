@@ -131,15 +131,17 @@ def _normal(key: str, value: Any) -> Any:
 
 def _changed(key: str, value: Any, initial: dict[str, str] | None) -> bool:
     """Whether a field differs from what the form first showed (always, for a form without `initial`)."""
-    return initial is None or field_digests({key: value})[key] != initial.get(key)
+    return initial is None or _digest(key, value) != initial.get(key)
 
 
 def field_digests(shown: dict[str, Any]) -> dict[str, str]:
     """A short digest of each field as the form shows it, kept in the modal's metadata."""
-    return {
-        key: hashlib.sha256(json.dumps(_normal(key, shown.get(key)), default=str).encode()).hexdigest()[:12]
-        for key in FORM_FIELDS
-    }
+    return {key: _digest(key, shown.get(key)) for key in FORM_FIELDS}
+
+
+def _digest(key: str, value: Any) -> str:
+    """One field's digest (the submission's ack compares only the fields it must, one at a time)."""
+    return hashlib.sha256(json.dumps(_normal(key, value), default=str).encode()).hexdigest()[:12]
 
 
 def changed_since(initial: dict[str, str], values: dict[str, Any]) -> dict[str, Any]:
