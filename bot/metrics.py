@@ -67,6 +67,22 @@ def ack_kind(body: object) -> str:
     return kind if isinstance(kind, str) and kind in ACK_KINDS else "other"
 
 
+_ACK_SERIES: dict[str, tuple[Any, Any]] = {}
+"""kind → its (counter, histogram) series: `labels()` looks them up under a lock and checks its arguments on every
+call, on the request thread of every ack; there are at most `len(ACK_KINDS) + 1` kinds."""
+
+
+def count_ack(body: object, seconds: float) -> None:
+    """One Slack request acked after `seconds`: counted and timed under its kind."""
+    kind = ack_kind(body)
+    series = _ACK_SERIES.get(kind)
+    if series is None:
+        series = _ACK_SERIES.setdefault(kind, (ACKS.labels(kind), ACK_SECONDS.labels(kind)))
+    counter, histogram = series
+    counter.inc()
+    histogram.observe(seconds)
+
+
 def nexudus_status(status: int | str) -> str:
     if isinstance(status, int):
         return str(status) if 100 <= status <= 599 else "other"

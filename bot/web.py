@@ -87,9 +87,7 @@ class _MeasuredHandler(SlackRequestHandler):
             bolt_request = BoltRequest(body=body, query=request.query_string, headers=request.get_headers())
             response = self.app.dispatch(bolt_request)
         if response.status < 400:
-            kind = metrics.ack_kind(bolt_request.body)
-            metrics.ACKS.labels(kind).inc()
-            metrics.ACK_SECONDS.labels(kind).observe(time.perf_counter() - started)
+            metrics.count_ack(bolt_request.body, time.perf_counter() - started)
         return response
 
 
