@@ -201,8 +201,11 @@ class FairLanes(Middleware):
         body, context, executor = req.body, req.context, self.executor
         lookups = lane_of(context, body)
         prompt = lookups + PROMPT if lookups else ""
-        context[PENDING] = {lookups: executor.pending(lookups), prompt: executor.pending(prompt)}
-        context[LANE] = lookups if body.get("command") else prompt
+        if body.get("command"):  # only a slash command's ack chooses its lane (`choose_lane` reads PENDING)
+            context[PENDING] = {lookups: executor.pending(lookups), prompt: executor.pending(prompt)}
+            context[LANE] = lookups
+        else:
+            context[LANE] = prompt
         executor.enter(context)
         return next()
 
