@@ -31,7 +31,7 @@ from bot import metrics
 from bot.acks import AcksFirst
 from bot.health import Check, run_checks
 from bot.logs import configure_logging
-from bot.runner import stop_gracefully
+from bot.runner import settle_heap, stop_gracefully
 from bot.settings import SettingsError, load_settings, worker_refusal
 from bot.slack.app import build_app
 from bot.wiring import build_deps
@@ -60,13 +60,15 @@ def create_wsgi_app() -> WSGIApp:
         # gunicorn's worker leaves with sys.exit once its HTTP requests are answered: the work acknowledged to
         # Slack gets its chance to finish first, within gunicorn's graceful_timeout (bot/gunicorn_conf.py).
         atexit.register(stop_gracefully, app, deps, WORKER_DRAIN_SECONDS)
-        return wsgi_for(
+        wsgi = wsgi_for(
             app,
             checks=deps.checks,
             secrets=tuple(s for s in (settings.redis_url, settings.store_location) if isinstance(s, str)),
             metrics_dir=settings.prometheus_multiproc_dir,
             acks=deps.acks,
         )
+        settle_heap()  # this worker's startup objects out of the garbage collector's way (bot/runner.py)
+        return wsgi
     except SettingsError as exc:
         log.critical("%s", exc)  # gunicorn shows the log, not the text of a worker's exit
         raise
