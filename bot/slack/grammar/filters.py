@@ -279,12 +279,16 @@ def _intent(values: dict[str, object], seen: dict[str, str], usage: str) -> List
     )
 
 
+_RANGES = tuple((spec.key, spec.day) for spec in FILTERS if spec.day)
+"""The filters that make a (from, to) range: `visited`, `created`, `updated`."""
+
+
 def _check_ranges(values: dict[str, object], usage: str) -> None:
     """A range whose start is after its end matches nothing: say so rather than list nothing."""
-    for spec in FILTERS:
-        start, end = (values.get(spec.day[0]), values.get(spec.day[1])) if spec.day else (None, None)
+    for key, (low, high) in _RANGES:
+        start, end = values.get(low), values.get(high)
         if isinstance(start, datetime) and isinstance(end, datetime) and start > end:
-            raise GrammarError(f"{spec.key}-after is later than {spec.key}-before, so nothing can match.", usage)
+            raise GrammarError(f"{key}-after is later than {key}-before, so nothing can match.", usage)
 
 
 def _bare_word_message(token: Token, after_name: bool) -> str:
