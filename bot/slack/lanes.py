@@ -163,7 +163,8 @@ class FairExecutor(Executor):
                     self._running[lane] -= 1
                     if not self._running[lane]:
                         del self._running[lane]
-                    self._cond.notify_all()
+                    if lane in self._lanes:  # its next job may start now: one idle thread takes it (not all of
+                        self._cond.notify()  # them woken to want the interpreter lock the acks need)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._cond:
