@@ -129,12 +129,15 @@ class HostBoard:
     def clear(self, pid: int) -> None:
         """gunicorn's master, when worker `pid` has exited: its slot no longer counts (a killed worker could
         not say so itself)."""
-        with self._locked():  # not a slot a new process is claiming at this moment
-            for slot in range(self.slots):
-                base = slot * self.fields
-                if int(self._cells[base]) == pid:
-                    self._cells[base + 1] = 0.0
-                    self._cells[base] = 0.0
+        try:
+            with self._locked():  # not a slot a new process is claiming at this moment
+                for slot in range(self.slots):
+                    base = slot * self.fields
+                    if int(self._cells[base]) == pid:
+                        self._cells[base + 1] = 0.0
+                        self._cells[base] = 0.0
+        except FileNotFoundError:  # the board's directory went first (the run is over): nobody to hold
+            pass
 
     def close(self) -> None:
         self.release()

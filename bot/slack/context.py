@@ -222,8 +222,8 @@ def guarded(ctx: Ctx, work: Callable[[], object], *, view_id: str | None = None)
             tracker.begin("request", what=waiting, key=queued)  # replaces the `queued` entry
             if queued in tracker.keys:
                 queued = None
-        except Exception:  # the store is down a moment: the request still runs (its writes say so if they fail)
-            log.warning("could not journal a request in flight; running it anyway")
+        except Exception as exc:  # the store is down a moment: the request still runs (its writes say if they fail)
+            log.warning("could not journal a request in flight (%s); running it anyway", type(exc).__name__)
     if queued is not None and ctx.deps.journal is not None:  # started: no longer to be told "never started"
         ctx.deps.journal.end(queued)  # (a click's writes are journalled each as it begins)
     told = True

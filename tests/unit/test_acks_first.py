@@ -346,3 +346,9 @@ def test_the_master_clearing_a_dead_worker_waits_for_a_claim_in_progress(tmp_pat
         assert not cleared.wait(0.3), "cleared a slot while the board was being claimed"
     thread.join(5)
     assert cleared.is_set()
+
+
+def test_clearing_a_worker_after_the_board_s_file_was_removed_is_quiet(tmp_path: Path) -> None:
+    board = HostBoard.create(tmp_path / "acks.board")
+    board.path.unlink()  # the metrics directory removed while the master reaps its last workers
+    board.clear(12345)
