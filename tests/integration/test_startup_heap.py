@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
+from helpers.processes import app_env
 
 PROBE = "import gc, bot.web; bot.web.create_wsgi_app(); print(gc.get_freeze_count())"
 
@@ -17,14 +16,7 @@ PROBE = "import gc, bot.web; bot.web.create_wsgi_app(); print(gc.get_freeze_coun
 def test_a_gunicorn_worker_freezes_its_startup_heap(tmp_path: Path) -> None:
     """Otherwise each full collection walks the ~120,000 objects of the modules and the app (~90 ms holding the
     interpreter lock, while every request of that worker waits), whenever a burst leaves enough objects behind."""
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "s",
-        "SLACK_API_URL": "http://127.0.0.1:9/api/",
-        "STORE_PATH": str(tmp_path / "store.sqlite"),
-        "STORE_KEY": Fernet.generate_key().decode(),
-    }
+    env = app_env(tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", PROBE], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
