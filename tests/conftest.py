@@ -31,6 +31,7 @@ from bot.sandbox.dialects import DIALECT_NAMES, LOCAL_ZONE, dialect
 from bot.sandbox.server import SandboxConfig, SandboxServer
 from bot.settings import Settings
 from bot.slack.app import build_app
+from bot.store import Store, fernet_from_setting
 from bot.web import serve
 from bot.wiring import CHATROOM_LOCK_FILE, LOCAL_KEY_FILE, build_deps
 
@@ -516,3 +517,16 @@ def store_where(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
         return tmp_path / "var" / "store.sqlite"
     url: str = request.getfixturevalue("migrated_database_url")
     return url
+
+
+@pytest.fixture
+def key() -> str:
+    """A new STORE_KEY."""
+    return Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def store(store_where: Path | str, key: str) -> Iterator[Store]:
+    """A store on each backend (`store_where`), sealed with `key` (modules needing another store define theirs)."""
+    with Store(store_where, fernet_from_setting(key)) as st:
+        yield st

@@ -69,7 +69,8 @@ def find_postgres_bin() -> Path:
     raise Unavailable(f"PostgreSQL server binaries (initdb, postgres) are not installed: {ENABLE_HINT}")
 
 
-def _stop(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+def stop_process(process: subprocess.Popen[bytes], sig: int = signal.SIGTERM) -> None:
+    """Signal `process` (SIGTERM) and wait for it; killed after 15 s."""
     if process.poll() is None:
         process.send_signal(sig)
         try:
@@ -125,14 +126,14 @@ class RedisServer:
 
     def stop(self) -> None:
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process)
             self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def restart(self) -> None:
         """Stop and start again on the same port (the data is gone, unless `appendonly`)."""
         if self.process is not None:
-            _stop(self.process)
+            stop_process(self.process)
         self.start()
 
 
@@ -181,7 +182,7 @@ class PostgresServer:
         """Stop the server (a fast shutdown: clients are cut) and start it again on the same port and data
         directory, as `pg_ctl restart -m fast` does; the data is kept."""
         if self.process is not None:
-            _stop(self.process, signal.SIGINT)
+            stop_process(self.process, signal.SIGINT)
             self.process = None
         self._launch()
 
@@ -230,7 +231,7 @@ class PostgresServer:
     def stop(self) -> None:
         if self.process is not None:
             # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients that are still connected.
-            _stop(self.process, signal.SIGINT)
+            stop_process(self.process, signal.SIGINT)
             self.process = None
         shutil.rmtree(self.dir, ignore_errors=True)
 

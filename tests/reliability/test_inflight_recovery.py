@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import SIGNING_SECRET
 from helpers.processes import app_world
+from helpers.servers import stop_process
 
 from bot.console.driver import SlackDriver
 from bot.console.fake_slack import FakeSlack
@@ -70,16 +71,6 @@ def _store(env: dict[str, str]) -> Store:
     return Store(Path(env["STORE_PATH"]), fernet_from_setting(env["STORE_KEY"]))
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 @pytest.mark.integration
 @pytest.mark.parametrize("killed", ["before its PUT", "after its PUT reached Nexudus"])
 def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_survivor(
@@ -121,8 +112,8 @@ def test_a_write_whose_web_process_is_killed_gets_a_true_outcome_from_the_surviv
             _until(lambda: store.inflight() == [], 10, "the entry to be forgotten once told")
             audited = [(e.action, e.outcome, e.chatroom_ids) for e in store.audit_entries("T0001")[0]]
     finally:
-        _stop(dying)
-        _stop(survivor)
+        stop_process(dying)
+        stop_process(survivor)
     (message,) = told()
     row = sandbox.app.db.get(ROOM)
     assert row is not None
@@ -180,8 +171,8 @@ def test_a_command_acknowledged_but_still_queued_when_its_process_is_killed_is_t
         with _store(env) as store:
             _until(lambda: store.inflight() == [], 10, "the entries to be forgotten once told")
     finally:
-        _stop(dying)
-        _stop(survivor)
+        stop_process(dying)
+        stop_process(survivor)
     messages = told()
     assert len(messages) == 3, messages
     (never,) = [m for m in messages if "before it could start" in str(m["text"])]

@@ -4,28 +4,13 @@ pruned only by retention, surviving a reopen."""
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
-from cryptography.fernet import Fernet
 
 from bot.store import AuditChannel, AuditEntry, FieldChange, Store, fernet_from_setting
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 BASE = Path(__file__).resolve().parents[2] / "bot" / "store" / "base.py"
-
-
-@pytest.fixture
-def key() -> str:
-    return Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def store(store_where: Path | str, key: str) -> Iterator[Store]:
-    with Store(store_where, fernet_from_setting(key)) as st:
-        yield st
 
 
 def entry(team: str = "T1", at: datetime = NOW, user: str = "U1", **kw: object) -> AuditEntry:

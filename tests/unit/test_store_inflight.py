@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,17 +17,6 @@ from bot.store.inflight import MAX_ATTEMPTS, InFlight, inflight_key
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ORPHAN = timedelta(seconds=30)
 SECRET_URL = "https://hooks.slack.com/actions/T1/123/s3cr3t-response-url"
-
-
-@pytest.fixture
-def key() -> str:
-    return Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def store(store_where: Path | str, key: str) -> Iterator[Store]:
-    with Store(store_where, fernet_from_setting(key)) as st:
-        yield st
 
 
 def work(owner: str, at: datetime = NOW, **kw: object) -> InFlight:
