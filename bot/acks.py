@@ -217,20 +217,12 @@ class AcksFirst:
     def acking(self) -> Iterator[None]:
         """Around one request, from its arrival to its ack."""
         with self._cond:
-            self._acking += 1
-            now = self._clock()
-            self._arrivals.append(now)
-            if self.board is not None:
-                self.board.publish(self._acking, now)
+            self._change(+1, arrived=self._clock())
         try:
             yield
         finally:
             with self._cond:
-                self._acking -= 1
-                if self.board is not None:
-                    self.board.publish(self._acking)
-                if not self._acking:  # waiters only care when none is left
-                    self._cond.notify_all()
+                self._change(-1)
 
     @contextmanager
     def idle(self) -> Iterator[None]:
@@ -239,23 +231,28 @@ class AcksFirst:
         with self._cond:
             counted = self._acking > 0  # not inside `acking()` (Socket Mode, no web handler): nothing to leave
             if counted:
-                self._acking -= 1
-                if self.board is not None:
-                    self.board.publish(self._acking)
-                if not self._acking:
-                    self._cond.notify_all()
+                self._change(-1)
         try:
             yield
         finally:
             if counted:
                 with self._cond:
-                    self._acking += 1
-                    if self.board is not None:
-                        self.board.publish(self._acking)
+                    self._change(+1)
 
     def now(self) -> float:
         """This gate's clock (monotonic seconds): the time `yield_to_acks` takes."""
         return self._clock()
+
+    def _change(self, by: int, arrived: float | None = None) -> None:
+        """Holding the lock: the acks in progress change `by` one (and a request arrived), the board is told, and
+        the waiting work looks again when none is left."""
+        self._acking += by
+        if arrived is not None:
+            self._arrivals.append(arrived)
+        if self.board is not None:
+            self.board.publish(self._acking, arrived)
+        if not self._acking:
+            self._cond.notify_all()
 
     @property
     def in_progress(self) -> int:
@@ -287,10 +284,11 @@ class AcksFirst:
                     now = self._clock()
                     if now >= deadline or not self._held(now):
                         break
+                    ends = self._burst_ends()
                     if self._acking:
                         wait = deadline - now
-                    elif self._burst_ends() > now:
-                        wait = min(self._burst_ends(), deadline) - now
+                    elif ends > now:
+                        wait = min(ends, deadline) - now
                     else:  # the other processes' acks: they cannot wake this one
                         wait = min(self.poll, deadline - now)
                     self._cond.wait(wait)
