@@ -58,6 +58,7 @@ class _Job:
     kwargs: dict[str, Any]
     future: Future[Any]
     queued_at: float = 0.0
+    urgent: bool = False  # it opens a modal (a trigger_id that lives 3 s): it never waits for acks
 
 
 class FairExecutor(Executor):
@@ -78,12 +79,19 @@ class FairExecutor(Executor):
         self.nice = nice  # its threads' CPU priority below the request threads' (Linux), see `lower_priority`
         self.per_lane = per_lane
         self._prefix = thread_name_prefix
-        self._cond = threading.Condition()
+        lock = threading.RLock()
+        self._cond = threading.Condition(lock)
         self._lanes: OrderedDict[str, deque[_Job]] = OrderedDict()  # lanes with queued jobs, in turn order
         self._running: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._idle = 0
         self._queued = 0
+        self._urgent = 0  # urgent jobs queued
+        # Jobs queued with no thread called for them yet: the releaser calls threads once the acks let them go.
+        self._deferred = 0
+        self._deferred_since = 0.0  # when the oldest of them was queued
+        self._releaser: threading.Thread | None = None
+        self._release = threading.Condition(lock)  # the releaser waits on it for deferred jobs
         self._shutdown = False
         self._cancelled = False  # shut down cancelling: no job starts any more, even one already taken
         self._local = threading.local()
@@ -110,29 +118,91 @@ class FairExecutor(Executor):
             if self._shutdown:
                 raise RuntimeError("cannot schedule new work after shutdown")
             queued_at = self.acks.now() if self.acks is not None else time.monotonic()  # the clock acks compare
-            self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future, queued_at))
+            urgent = bool(getattr(fn, "urgent", False))
+            self._lanes.setdefault(lane, deque()).append(_Job(fn, args, kwargs, future, queued_at, urgent))
             self._queued += 1
-            # A thread notified but not yet awake still counts as idle, and its job as queued: more queued
-            # jobs than idle threads means some job has no thread to take it.
-            if self._queued > self._idle and len(self._threads) < self.max_workers:
-                thread = threading.Thread(target=self._work, name=f"{self._prefix}-{len(self._threads)}", daemon=True)
-                self._threads.append(thread)
-                thread.start()
-            self._cond.notify()
+            self._urgent += urgent
+            if urgent or self.acks is None:
+                self._wake(1)
+            else:  # see `_release_deferred`
+                if not self._deferred:
+                    self._deferred_since = queued_at
+                self._deferred += 1
+                self._ensure_releaser()
         return future
 
+    def _ensure_releaser(self) -> None:
+        """The thread that calls threads for the deferred jobs (holding the lock)."""
+        if self._releaser is None:
+            name = f"{self._prefix}-release"
+            self._releaser = threading.Thread(target=self._release_deferred, name=name, daemon=True)
+            self._releaser.start()
+        elif self._deferred == 1:
+            self._release.notify()
+
+    def _release_deferred(self) -> None:
+        """Work handed over by an ack waits for the acks (`AcksFirst`) before any thread is called for it: under a
+        burst one thread (this one) waits for the acks for all the jobs queued meanwhile, instead of a thread woken
+        per request only to wait, each taking the interpreter's lock from the acks. Then threads are called for all
+        of them; each job still looks at the acks when it starts (a new burst may have begun)."""
+        lower_priority(self.nice)
+        while True:
+            with self._cond:
+                while not self._deferred:
+                    if self._shutdown:
+                        self._releaser = None
+                        return
+                    self._release.wait()
+                since = self._deferred_since
+            self._yield_to_acks(since)
+            with self._cond:
+                self._deferred = 0
+                if self._queued:
+                    self._wake(self._queued)
+
+    def _yield_to_acks(self, queued_at: float) -> None:
+        if self.acks is None:
+            return
+        try:
+            self.acks.yield_to_acks(queued_at)
+        except Exception:  # never strand the work: it goes now rather than never
+            log.exception("could not wait for the acks in progress; the work waiting for them starts now")
+
+    def _wake(self, jobs: int) -> None:
+        """Threads for `jobs` queued jobs: idle ones notified, and new ones (up to `max_workers`) for those no idle
+        thread can take (holding the lock)."""
+        # A thread notified but not yet awake still counts as idle, and its job as queued: more queued jobs than
+        # idle threads means some job has no thread to take it.
+        for _ in range(min(jobs, self._queued - self._idle, self.max_workers - len(self._threads))):
+            thread = threading.Thread(target=self._work, name=f"{self._prefix}-{len(self._threads)}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        self._cond.notify(jobs)
+
     def _next(self) -> tuple[str, _Job] | None:
-        """The first job, in turn order, of a lane below its running limit (called holding the lock)."""
+        """The next job to start (called holding the lock): an urgent one first, if a lane below its running limit
+        holds one (whatever waits before it in its lane would wait for the acks anyway); else the first job, in
+        turn order, of a lane below its running limit."""
+        picked = self._take(urgent=True) if self._urgent else None
+        return picked or self._take(urgent=False)
+
+    def _take(self, *, urgent: bool) -> tuple[str, _Job] | None:
         for lane, jobs in self._lanes.items():
-            if self._running.get(lane, 0) < self.per_lane:
-                job = jobs.popleft()
-                self._queued -= 1
-                if jobs:
-                    self._lanes.move_to_end(lane)  # its turn is over: the other lanes go first
-                else:
-                    del self._lanes[lane]
-                self._running[lane] = self._running.get(lane, 0) + 1
-                return lane, job
+            if self._running.get(lane, 0) >= self.per_lane:
+                continue
+            index = next((i for i, job in enumerate(jobs) if job.urgent), None) if urgent else 0
+            if index is None:
+                continue
+            job = jobs[index]
+            del jobs[index]
+            self._queued -= 1
+            self._urgent -= job.urgent
+            if jobs:
+                self._lanes.move_to_end(lane)  # its turn is over: the other lanes go first
+            else:
+                del self._lanes[lane]
+            self._running[lane] = self._running.get(lane, 0) + 1
+            return lane, job
         return None
 
     def _work(self) -> None:
@@ -148,8 +218,8 @@ class FairExecutor(Executor):
                     self._idle -= 1
                     picked = self._next()
             lane, job = picked
-            if self.acks is not None and not getattr(job.fn, "urgent", False):  # a modal to open: no waiting
-                self.acks.yield_to_acks(job.queued_at)
+            if not job.urgent:  # a modal to open: no waiting
+                self._yield_to_acks(job.queued_at)
             if self._cancelled:  # taken before the shutdown, waiting for acks meanwhile: it does not start either
                 job.future.cancel()
             try:
@@ -163,8 +233,10 @@ class FairExecutor(Executor):
                     self._running[lane] -= 1
                     if not self._running[lane]:
                         del self._running[lane]
-                    if lane in self._lanes:  # its next job may start now: one idle thread takes it (not all of
-                        self._cond.notify()  # them woken to want the interpreter lock the acks need)
+                    # Its lane's next job may start now: one idle thread takes it (not all of them woken to want
+                    # the interpreter lock the acks need).
+                    if lane in self._lanes:
+                        self._cond.notify()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._cond:
@@ -175,8 +247,11 @@ class FairExecutor(Executor):
                     for job in jobs:
                         job.future.cancel()
                 self._lanes.clear()
-                self._queued = 0
+                self._queued = self._urgent = 0
+            self._deferred = 0  # the jobs still deferred get threads now (each still waits for the acks)
+            self._wake(self._queued)
             self._cond.notify_all()
+            self._release.notify()
             threads = list(self._threads)
         if wait:
             for thread in threads:

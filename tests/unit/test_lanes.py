@@ -147,16 +147,22 @@ def test_a_drain_that_gives_up_starts_no_more_work_so_never_started_stays_true()
 
 def test_a_job_taken_but_held_behind_acks_does_not_start_after_a_cancelling_shutdown() -> None:
     from bot.acks import AcksFirst
+    from bot.slack.handoff import Urgent
 
-    acks = AcksFirst(burst=1, window=60.0, max_defer=0.5)
-    with acks.acking():  # one arrival is a burst, for a minute: a job taken now is held 0.5 s
+    acks = AcksFirst(burst=1, window=60.0, max_defer=1.0)
+    with acks.acking():  # one arrival is a burst, for a minute: a job taken now is held 1 s
         pass
-    executor = FairExecutor(max_workers=1, acks=acks)
+    executor = FairExecutor(max_workers=1, per_lane=1, acks=acks)
     executor.enter({LANE: "T:U"})
+    release = threading.Event()
     ran: list[int] = []
-    job = executor.submit(lambda: ran.append(1))
+    opener = executor.submit(Urgent(lambda: release.wait(10)))  # a modal opener: it starts at once
+    job = executor.submit(lambda: ran.append(1))  # behind it in its lane
+    release.set()
+    opener.result(timeout=5)
     deadline = time.monotonic() + 5
-    while executor.pending("T:U") and not executor._running and time.monotonic() < deadline:
-        time.sleep(0.01)  # until the thread has taken it
+    while not (executor._running and not executor._queued) and time.monotonic() < deadline:
+        time.sleep(0.01)  # until the thread, free again, has taken it (and waits for the acks)
+    assert executor._running and not executor._queued, "the job was not taken"
     executor.shutdown(wait=True, cancel_futures=True)
     assert job.cancelled() and ran == []
