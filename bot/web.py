@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, cast
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
 
-from slack_bolt import App, BoltRequest, BoltResponse
+from slack_bolt import App, BoltResponse
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from slack_bolt.adapter.wsgi.http_request import WsgiHttpRequest
 
@@ -34,6 +34,7 @@ from bot.logs import configure_logging
 from bot.runner import settle_heap, stop_gracefully
 from bot.settings import SettingsError, load_settings, worker_refusal
 from bot.slack.app import build_app
+from bot.slack.request import SlackRequest
 from bot.wiring import build_deps
 
 WORKER_DRAIN_SECONDS = 15.0  # below gunicorn's graceful_timeout (20 s), after which it kills the worker
@@ -86,7 +87,7 @@ class _MeasuredHandler(SlackRequestHandler):
         started = time.perf_counter()
         with self.acks.acking() if self.acks is not None else contextlib.nullcontext():
             body = request.get_body()
-            bolt_request = BoltRequest(body=body, query=request.query_string, headers=request.get_headers())
+            bolt_request = SlackRequest(body=body, query=request.query_string, headers=request.get_headers())
             response = self.app.dispatch(bolt_request)
         if response.status < 400:
             metrics.count_ack(bolt_request.body, time.perf_counter() - started)

@@ -1,0 +1,91 @@
+"""bot/slack/request.py: Slack's form-encoded payloads decoded in C read exactly as Bolt reads them."""
+
+from __future__ import annotations
+
+import json
+import string
+from urllib.parse import quote, quote_plus, unquote_plus, urlencode
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from slack_bolt import BoltRequest
+
+from bot.slack.request import SlackRequest, payload_of
+from bot.slack.request import unquote_plus as fast_unquote_plus
+
+FORM = {"content-type": "application/x-www-form-urlencoded"}
+HEADERS = FORM | {"x-slack-request-timestamp": "1700000000", "x-slack-signature": "v0=abc"}
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+payloads = st.dictionaries(st.text(max_size=10), json_values, max_size=6)
+escapes = st.sampled_from(["quote", "quote_plus", "lower", "urlencode"])
+
+
+def _encode(text: str, how: str) -> str:
+    if how == "quote":
+        return quote(text, safe="")
+    if how == "quote_plus":
+        return quote_plus(text, safe="")
+    if how == "lower":  # hex digits in lower case, which Slack may send
+        encoded = quote(text, safe="")
+        return "%".join(part if i == 0 else part[:2].lower() + part[2:] for i, part in enumerate(encoded.split("%")))
+    return urlencode({"payload": text})[len("payload=") :]
+
+
+def _same(body: str, headers: dict[str, str] = HEADERS) -> SlackRequest:
+    ours = SlackRequest(body=body, query="a=1", headers=headers)
+    bolts = BoltRequest(body=body, query="a=1", headers=headers)
+    assert ours.raw_body == bolts.raw_body == body  # the signature is checked over what was received
+    assert ours.body == bolts.body
+    assert dict(ours.context) == dict(bolts.context)
+    assert ours.headers == bolts.headers and ours.query == bolts.query and ours.content_type == bolts.content_type
+    assert ours.mode == bolts.mode == "http"
+    return ours
+
+
+@settings(max_examples=400, deadline=None)
+@given(payloads, escapes)
+def test_a_payload_reads_as_bolt_reads_it(payload: dict, how: str) -> None:  # type: ignore[type-arg]
+    body = "payload=" + _encode(json.dumps(payload, ensure_ascii=False), how)
+    assert _same(body).body == payload
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=string.printable + "%é€\u2028", max_size=40))
+def test_any_text_decodes_as_urllib_decodes_it_or_is_left_to_urllib(text: str) -> None:
+    fast = fast_unquote_plus(text)
+    assert fast is None or fast == unquote_plus(text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=string.printable + "%é", max_size=60))
+def test_any_body_reads_as_bolt_reads_it(junk: str) -> None:
+    for body in (junk, "payload=" + junk, "payload=" + junk + "&x=1", "command=%2Fchatrooms&text=" + junk):
+        try:
+            expected = BoltRequest(body=body, headers=HEADERS).body
+        except Exception as refused:  # Bolt cannot read it (not JSON, or JSON but no object): neither can we
+            with pytest.raises(type(refused)):
+                SlackRequest(body=body, headers=HEADERS)
+            continue
+        assert SlackRequest(body=body, headers=HEADERS).body == expected
+
+
+def test_the_fast_path_is_taken_for_a_modal_submission_and_not_for_what_it_cannot_decode() -> None:
+    view = {"type": "view_submission", "view": {"state": {"values": {"b": {"a": {"value": '5 % off, "quoted" é'}}}}}}
+    body = "payload=" + quote(json.dumps(view), safe="")
+    assert payload_of(body, FORM["content-type"]) == view
+    _same(body)
+    odd = "payload=%7B%22a%22%3A%225%zz%22%7D"  # {"a":"5%zz"}, its % no escape
+    assert payload_of(odd, None) is None and _same(odd).body == {"a": "5%zz"}  # urllib's reading
+    assert payload_of("payload=%7B%7D=", None) is None  # an = a2b_qp would read as an escape
+    assert payload_of("payload=%7B%7D&x=1", None) is None  # another field
+    assert payload_of("payload=%5B1%5D", None) is None  # not an object: Bolt's reading
+    assert payload_of("token=x&command=%2Fchatrooms", None) is None  # a slash command: Bolt parses it
+    assert payload_of(body, "application/json") is None
+    _same("token=x&command=%2Fchatrooms&text=list+name%3Aa%2Bb")
+    _same('{"type": "event_callback"}', {"content-type": "application/json"})
