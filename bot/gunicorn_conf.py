@@ -43,6 +43,7 @@ def on_starting(server: Any) -> None:
         problem = "--preload is not supported: each worker builds its own app (its threads and connections)."
     if problem:
         raise RuntimeError(problem)  # gunicorn prints "Error: …" and exits 1 before starting any worker
+    check_database_budget(server, int(server.cfg.workers))
     directory = _settings.prometheus_multiproc_dir
     if directory is None:
         directory = Path(tempfile.mkdtemp(prefix="chatrooms-metrics-"))
@@ -61,6 +62,20 @@ def on_starting(server: Any) -> None:
     # Each worker's work after acks waits for every worker's acks, not only its own (bot/acks.py).
     _board = HostBoard.create(directory / ACKS_BOARD_FILE)
     os.environ["ACKS_BOARD"] = str(_board.path)
+
+
+def check_database_budget(server: Any, workers: int) -> None:
+    """With DATABASE_URL: whether `workers` processes, each with its pool and /healthz connection, fit in the
+    server's max_connections — said in gunicorn's log (a warning when they do not), from one short connection.
+    An unreachable database is left to the workers' own start, which says what is wrong."""
+    if _settings.database_url is None:
+        return
+    from bot.database import check_web_budget
+
+    found = check_web_budget(_settings.database_url.get_secret_value(), workers, _settings.database_pool)
+    if found is not None:
+        fits, words = found
+        (server.log.info if fits else server.log.warning)(words)
 
 
 def child_exit(server: Any, worker: Any) -> None:

@@ -27,20 +27,33 @@ def redis_check(client: redis.Redis) -> Check:
 
 
 def database_check(url: str, *, timeout: float = TIMEOUT) -> Check:
-    """`SELECT 1` through SQLAlchemy on a small engine of its own (created on first use, then reused)."""
+    """`SELECT 1` through SQLAlchemy on a small engine of its own (created on first use, then reused): one
+    connection (`bot.database.HEALTH_CONNECTIONS`), apart from the process's pool. A failure is raised in the
+    store's true words (PostgreSQL full, refusing the login, not running…), naming no URL."""
     engine: list[Any] = []
 
     def check() -> object:
         import sqlalchemy as sa
 
+        from bot.database import APPLICATION_NAME, HEALTH_CONNECTIONS
+        from bot.store.postgres import DATABASE_ERRORS, database_error
+
         if not engine:
             engine.append(
                 sa.create_engine(
-                    url, pool_size=1, max_overflow=0, pool_pre_ping=True, connect_args={"connect_timeout": timeout}
+                    url,
+                    pool_size=HEALTH_CONNECTIONS,
+                    max_overflow=0,
+                    pool_timeout=timeout,
+                    pool_pre_ping=True,
+                    connect_args={"connect_timeout": max(2, int(timeout)), "application_name": APPLICATION_NAME},
                 )
             )
-        with engine[0].connect() as conn:
-            return conn.execute(sa.text("SELECT 1")).scalar()
+        try:
+            with engine[0].connect() as conn:
+                return conn.execute(sa.text("SELECT 1")).scalar()
+        except DATABASE_ERRORS as exc:
+            raise database_error(exc, None) from None
 
     return check
 

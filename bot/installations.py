@@ -19,11 +19,11 @@ import contextlib
 import copy
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from logging import Logger
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography.fernet import InvalidToken, MultiFernet
 from slack_sdk import WebClient
@@ -34,6 +34,11 @@ from slack_sdk.oauth.state_store.sqlite3 import SQLite3OAuthStateStore
 
 from bot.settings import Settings
 from bot.store import Cipher
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bot.database import PoolBudget
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +70,27 @@ class SealedInstallationStore(InstallationStore):
     looks uninstalled, which Slack users can fix by reinstalling — and logged without the value.
     """
 
-    def __init__(self, inner: InstallationStore, cipher: Cipher) -> None:
+    def __init__(
+        self,
+        inner: InstallationStore,
+        cipher: Cipher,
+        words: Callable[[BaseException], BaseException | None] = lambda exc: None,
+    ) -> None:
         self.inner = inner
         self._cipher = cipher
+        self._words = words  # a database error in true words (bot/store/postgres.py:database_error), or None
+
+    @contextlib.contextmanager
+    def _told(self) -> Iterator[None]:
+        """The database's errors raised as the store's (`StoreUnavailable`, worded by `describe`), not as a raw
+        driver error that would reach a person as "something went wrong"."""
+        try:
+            yield
+        except Exception as exc:
+            told = self._words(exc)
+            if told is None:
+                raise
+            raise told from None
 
     @property
     def logger(self) -> Logger:
@@ -118,17 +141,20 @@ class SealedInstallationStore(InstallationStore):
             return value
 
     def save(self, installation: Installation) -> None:
-        self.inner.save(self._seal(installation))
+        with self._told():
+            self.inner.save(self._seal(installation))
 
     def save_bot(self, bot: Bot) -> None:
-        self.inner.save_bot(self._seal(bot))
+        with self._told():
+            self.inner.save_bot(self._seal(bot))
 
     def find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
     ) -> Bot | None:
-        bot = self.inner.find_bot(
-            enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
-        )
+        with self._told():
+            bot = self.inner.find_bot(
+                enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
+            )
         opened = self._open(bot)
         return opened if opened is not None and opened.bot_token else None
 
@@ -140,21 +166,28 @@ class SealedInstallationStore(InstallationStore):
         user_id: str | None = None,
         is_enterprise_install: bool | None = False,
     ) -> Installation | None:
-        found = self.inner.find_installation(
-            enterprise_id=enterprise_id, team_id=team_id, user_id=user_id, is_enterprise_install=is_enterprise_install
-        )
+        with self._told():
+            found = self.inner.find_installation(
+                enterprise_id=enterprise_id,
+                team_id=team_id,
+                user_id=user_id,
+                is_enterprise_install=is_enterprise_install,
+            )
         return self._open(found)
 
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        self.inner.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+        with self._told():
+            self.inner.delete_bot(enterprise_id=enterprise_id, team_id=team_id)
 
     def delete_installation(
         self, *, enterprise_id: str | None, team_id: str | None, user_id: str | None = None
     ) -> None:
-        self.inner.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
+        with self._told():
+            self.inner.delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
 
     def delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        self.inner.delete_all(enterprise_id=enterprise_id, team_id=team_id)
+        with self._told():
+            self.inner.delete_all(enterprise_id=enterprise_id, team_id=team_id)
 
 
 @dataclass(frozen=True)
@@ -172,11 +205,16 @@ class Installations:
         return bot.bot_token if bot is not None else None
 
 
-def open_installations(settings: Settings, cipher: Cipher) -> Installations:
-    """The installation and state stores: SQLAlchemy on DATABASE_URL, else SQLite beside the store file."""
+def open_installations(settings: Settings, cipher: Cipher, engine: Engine | None = None) -> Installations:
+    """The installation and state stores: SQLAlchemy on DATABASE_URL, through `engine` — the store's own, so that a
+    process keeps one pool of connections (DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW) — else SQLite beside the
+    store file."""
     client_id = settings.slack_client_id or ""
     if settings.database_url is not None:
-        return _sqlalchemy_installations(settings.database_url.get_secret_value(), client_id, cipher)
+        if engine is None:
+            raise ValueError("DATABASE_URL is set: the installations need the store's engine (one pool per process)")
+        url, pool = settings.database_url.get_secret_value(), settings.database_pool
+        return _sqlalchemy_installations(engine, client_id, cipher, lambda exc: _database_words(exc, url, pool))
     path: Path = settings.store_path.parent / INSTALLATIONS_FILE
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     inner = SQLite3InstallationStore(database=str(path), client_id=client_id)
@@ -206,7 +244,15 @@ def _reseal_sqlite(sealed: SealedInstallationStore, database: str) -> None:
         log.info("re-encrypted the tokens of %d installation rows with the first STORE_KEY", changed)
 
 
-def _sqlalchemy_installations(url: str, client_id: str, cipher: Cipher) -> Installations:
+def _database_words(exc: BaseException, url: str, pool: PoolBudget) -> BaseException | None:
+    from bot.store.postgres import DATABASE_ERRORS, database_error
+
+    return database_error(exc, url, pool) if isinstance(exc, DATABASE_ERRORS) else None
+
+
+def _sqlalchemy_installations(
+    engine: Engine, client_id: str, cipher: Cipher, words: Callable[[BaseException], BaseException | None]
+) -> Installations:
     import sqlalchemy
     from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
     from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
@@ -222,12 +268,11 @@ def _sqlalchemy_installations(url: str, client_id: str, cipher: Cipher) -> Insta
         def build_bots_table(cls, metadata: Any, table_name: str) -> Any:
             return _widen(super().build_bots_table(metadata, table_name))
 
-    engine = sqlalchemy.create_engine(url, pool_pre_ping=True)
     inner = WideTokenInstallationStore(client_id=client_id, engine=engine)
     states = SQLAlchemyOAuthStateStore(expiration_seconds=STATE_EXPIRATION_SECONDS, engine=engine)
     inner.metadata.create_all(engine)  # CREATE TABLE IF NOT EXISTS, in the same database as the store
     states.metadata.create_all(engine)
-    sealed = SealedInstallationStore(inner, cipher)
+    sealed = SealedInstallationStore(inner, cipher, words)
     if isinstance(cipher, MultiFernet):
         with engine.begin() as conn:  # STORE_KEY=NEW,OLD: every token re-encrypted with NEW, so OLD can go
             for table in (inner.installations, inner.bots):

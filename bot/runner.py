@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from bot.deps import Deps
 from bot.logs import configure_logging
-from bot.settings import SettingsError, default_workers, load_settings, worker_refusal
+from bot.settings import Settings, SettingsError, default_workers, load_settings, worker_refusal
 from bot.slack.app import build_app
 from bot.wiring import build_deps
 
@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
             workers = 1
         elif problem:
             raise SettingsError(problem)
+        if not args.reuse_port:  # this host's web processes, counted once by the command that starts them
+            check_database_budget(settings, workers, web=not settings.slack_app_token)
         if workers > 1:
             from bot.workers import run_workers
 
@@ -126,6 +128,24 @@ def main(argv: list[str] | None = None) -> int:
         stop_gracefully(app, deps)
     log.info("HTTP mode stopped")
     return 0
+
+
+def check_database_budget(settings: Settings, processes: int, *, web: bool = True) -> None:
+    """With DATABASE_URL: whether the `processes` this command starts fit in the server's max_connections, said in
+    the log (a warning when they do not), from one short connection; nothing more when it cannot be reached."""
+    if settings.database_url is None:
+        return
+    from bot.database import check_budget, check_web_budget
+
+    url, pool = settings.database_url.get_secret_value(), settings.database_pool
+    found = (
+        check_web_budget(url, processes, pool)
+        if web
+        else check_budget(url, processes, pool.connections, pool, kind="Socket Mode process")
+    )
+    if found is not None:
+        fits, words = found
+        (log.info if fits else log.warning)(words)
 
 
 def settle_heap() -> None:

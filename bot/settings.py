@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.database import PoolBudget
+
 REAL_NEXUDUS_URL = "https://spaces.nexudus.com/api"
 REAL_SLACK_API_URL = "https://slack.com/api/"
+_POOL = PoolBudget()  # the defaults of DATABASE_POOL_SIZE, DATABASE_MAX_OVERFLOW and DATABASE_POOL_TIMEOUT
 
 
 class SettingsError(SystemExit):
@@ -73,6 +76,28 @@ class Settings(BaseSettings):
         "every process and host) instead of the STORE_PATH file, with the distributed app's installations and "
         "OAuth states. Run `python -m bot migrate` first.",
     )
+
+    # One pool per process (bot/database.py): the store and the distributed app's installations share it.
+    database_pool_size: int = Field(
+        _POOL.size, ge=1, le=100, description="PostgreSQL connections each process keeps open once used."
+    )
+    database_max_overflow: int = Field(
+        _POOL.overflow,
+        ge=0,
+        le=100,
+        description="More connections a process may open while all of its DATABASE_POOL_SIZE are busy (closed after).",
+    )
+    database_pool_timeout: float = Field(
+        _POOL.timeout,
+        ge=1,
+        le=300,
+        description="Seconds an operation waits for one of its process's connections before it is refused.",
+    )
+
+    @property
+    def database_pool(self) -> PoolBudget:
+        """This process's share of PostgreSQL's connections (DATABASE_POOL_SIZE, _MAX_OVERFLOW, _POOL_TIMEOUT)."""
+        return PoolBudget(self.database_pool_size, self.database_max_overflow, self.database_pool_timeout)
 
     @property
     def store_location(self) -> Path | str:
@@ -168,6 +193,15 @@ class Settings(BaseSettings):
         if bool(self.slack_client_id) != bool(self.slack_client_secret):
             missing = "slack_client_secret" if self.slack_client_id else "slack_client_id"
             raise ValueError(f"SLACK_CLIENT_ID and SLACK_CLIENT_SECRET go together: {missing.upper()} is not set")
+        return self
+
+    @model_validator(mode="after")
+    def _pool_holds_two(self) -> Settings:
+        if self.database_pool_size + self.database_max_overflow < 2:
+            raise ValueError(
+                "DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW must be at least 2: the alert worker holds one connection "
+                "for its cycle lock while it reads and writes with another"
+            )
         return self
 
     @property

@@ -53,7 +53,12 @@ def open_store(settings: Settings, *, local: bool) -> Store:
     """
     cipher = store_cipher(settings, local=local)
     try:
-        return Store(settings.store_location, cipher, history_retention=timedelta(days=settings.history_retention_days))
+        return Store(
+            settings.store_location,
+            cipher,
+            history_retention=timedelta(days=settings.history_retention_days),
+            pool=settings.database_pool,
+        )
     except StoreError as exc:  # a wrong key, a damaged file, an old schema: what is wrong and what to do
         raise SettingsError(str(exc)) from None
 
@@ -84,7 +89,8 @@ def build_deps(
     store = store or open_store(settings, local=local)
     if installations is None and settings.oauth:
         # Bot tokens sealed with the same STORE_KEY as the logins (checked by the store just above).
-        installations = _installations(settings, store_cipher(settings, local=local))
+        # On PostgreSQL they use the store's engine: one pool per process, within DATABASE_POOL_SIZE/_MAX_OVERFLOW.
+        installations = _installations(settings, store_cipher(settings, local=local), store)
     shared = redis_client if redis_client is not None else connect_redis(settings)
     locks: Locks
     once: OnceKeys
@@ -101,6 +107,8 @@ def build_deps(
         # uses the same data directory, so they serialise each chatroom's read → check → PUT together.
         locks, once = FileLocks(settings.store_path.parent / CHATROOM_LOCK_FILE), MemoryOnce()
     if settings.database_url:
+        # A connection of its own (one per web process, counted in the README's budget): a busy pool never makes
+        # a live process look dead to the load balancer.
         checks["database"] = database_check(settings.database_url.get_secret_value())
     # The adapter's codec reads Nexudus' stamps in `settings.zone`; people read and type in `display_zone`.
     services = Services(store, clients, clock, locks)
@@ -131,16 +139,22 @@ def journal_for(store: Store, clock: Callable[[], datetime], orphan_seconds: int
     )
 
 
-def _installations(settings: Settings, cipher: Cipher) -> Installations:
+def _installations(settings: Settings, cipher: Cipher, store: Store) -> Installations:
     """The OAuth installation store, or a start refused with what to do (never the URL: it holds a password)."""
     try:
-        return open_installations(settings, cipher)
+        return open_installations(settings, cipher, getattr(store.tables, "engine", None))
     except ImportError:
         raise SettingsError(
             "DATABASE_URL is set but SQLAlchemy (with greenlet, which slack_sdk's SQLAlchemy stores import) or "
             "psycopg is not installed: `pip install 'sqlalchemy[asyncio]' psycopg`."
         ) from None
     except Exception as exc:
+        if settings.database_url is not None:
+            from bot.store.postgres import DATABASE_ERRORS, database_error
+
+            if isinstance(exc, DATABASE_ERRORS):  # what PostgreSQL said, in true words (it may be full, or down)
+                told = database_error(exc, settings.database_url.get_secret_value(), settings.database_pool)
+                raise SettingsError(f"cannot open the Slack installation store: {told}") from None
         where = (
             "DATABASE_URL"
             if settings.database_url is not None

@@ -26,7 +26,7 @@ from bot.installations import client_for_team
 from bot.slack.audit_mirror import AuditMirror, audit_clients
 from bot.slack.publisher import SlackPublisher
 from bot.slack.recovery import Recovery
-from bot.store import StoreError
+from bot.store import StoreError, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,9 @@ def run_forever(
     monotonic: Callable[[], float] = time.monotonic,
 ) -> None:
     """A cycle every `interval` seconds until `stop` is set; a failed cycle never ends the loop, except
-    a store this process cannot read (a wrong or rotated key, a damaged file): that raises `StoreError`."""
+    a store this process cannot read (a wrong or rotated key, a damaged file): that raises `StoreError`. A database
+    that does not answer now (`StoreUnavailable`: PostgreSQL full, restarting, unreachable) skips this cycle, saying
+    why; the next one tries again."""
     worker.interval = interval
     while not stop.is_set():
         started = monotonic()
@@ -52,6 +54,8 @@ def run_forever(
                     log.info("alert cycle: %s", report.summary())
                 else:
                     log.info("alert cycle %s: run by another alert worker", slot)
+        except StoreUnavailable as exc:  # for now: the text says what PostgreSQL said and what to do
+            log.error("alert cycle skipped: %s The next cycle tries again.", exc)
         except StoreError:
             raise  # a wrong key or a damaged store: no cycle can work; stop and say so (see main)
         except Exception:

@@ -8,7 +8,7 @@ import json
 import os
 import threading
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -394,7 +394,8 @@ def logged_in(running_app: RunningApp) -> RunningApp:
 BACKEND_SKIPS: dict[str, str] = {}  # backend → why its tests were skipped (said again in the summary)
 
 
-def _start_or_skip(backend: str, start: type[RedisServer] | type[PostgresServer]) -> RedisServer | PostgresServer:
+def start_or_skip(backend: str, start: Callable[[], RedisServer | PostgresServer]) -> RedisServer | PostgresServer:
+    """`start()`'s server, started; the test skipped when its binary is missing (failed with REQUIRE_BACKENDS=1)."""
     try:
         return start().start()
     except Unavailable as exc:
@@ -407,7 +408,7 @@ def _start_or_skip(backend: str, start: type[RedisServer] | type[PostgresServer]
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """One real redis-server for the session, on a free loopback port; stopped at the end."""
-    server = _start_or_skip("Redis", RedisServer)
+    server = start_or_skip("Redis", RedisServer)
     assert isinstance(server, RedisServer)
     try:
         yield server
@@ -432,7 +433,7 @@ def redis_url(redis_server: RedisServer) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One real PostgreSQL cluster for the session (initdb in a temporary directory); removed at the end."""
-    server = _start_or_skip("PostgreSQL", PostgresServer)
+    server = start_or_skip("PostgreSQL", PostgresServer)
     assert isinstance(server, PostgresServer)
     try:
         yield server

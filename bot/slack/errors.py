@@ -46,7 +46,7 @@ from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata, OutOfDate
 from bot.slack.views.alerts import duration_text
 from bot.slack.views.common import escape
-from bot.store import StoreDamaged, StoreError, StoreUnavailable
+from bot.store import DatabaseFull, PoolExhausted, StoreDamaged, StoreError, StoreUnavailable
 from bot.subscriptions import EscalationIncomplete, EscalationNotLater, NoSuchSubscription, NotTheirs, SameAlertsExist
 
 log = logging.getLogger(__name__)
@@ -270,10 +270,24 @@ def _words(exc: BaseException) -> UserMessage:
             ":warning: The app's own store is damaged, so it cannot read or save anything right now. "
             "Nothing was changed. An administrator has been told what to do (it is in the app's log)."
         )
-    if isinstance(exc, StoreUnavailable):
-        log.error("%s", exc)  # names the database (never its password): for the administrator
+    if isinstance(exc, DatabaseFull):
+        log.error("%s", exc)  # the administrator's text: the limit reached, and what to change
         return UserMessage(
-            ":warning: The app cannot reach its database right now, so nothing was read or changed. "
+            ":hourglass: The app's database is running but has as many connections as it accepts, so it refused "
+            "this one: nothing was read or changed. Try again in a minute; if it keeps happening, tell whoever runs "
+            "the app (its log says what to change)."
+        )
+    if isinstance(exc, PoolExhausted):
+        log.error("%s", exc)  # the administrator's text: this process's pool, and what to change
+        return UserMessage(
+            ":hourglass: The app is handling too much at once: none of its database connections became free in "
+            "time, so nothing was read or changed. Try again in a moment; if it keeps happening, tell whoever runs "
+            "the app (its log says more)."
+        )
+    if isinstance(exc, StoreUnavailable):
+        log.error("%s", exc)  # names the database (never its password) and what PostgreSQL said: for the administrator
+        return UserMessage(
+            ":warning: The app cannot use its database right now, so nothing was read or changed. "
             "Try again in a minute; if it persists, tell your Slack admin (the app's log says more)."
         )
     if isinstance(exc, StoreError):

@@ -8,7 +8,15 @@ bot/store/migrations).
 
 from bot.store.audit import AuditAction, AuditChannel, AuditEntry, FieldChange, Outcome
 from bot.store.base import HISTORY_RETENTION, TABLES, Store, Tables, Tx, open_tables
-from bot.store.errors import StoreDamaged, StoreError, StoreKeyMismatch, StoreSchemaBehind, StoreUnavailable
+from bot.store.errors import (
+    DatabaseFull,
+    PoolExhausted,
+    StoreDamaged,
+    StoreError,
+    StoreKeyMismatch,
+    StoreSchemaBehind,
+    StoreUnavailable,
+)
 from bot.store.keys import BAD_KEY_MESSAGE, Cipher, StoreKey, fernet_from_setting, local_key_file
 from bot.store.models import (
     OPTION_FIELDS,
@@ -33,10 +41,12 @@ __all__ = [
     "AuditChannel",
     "AuditEntry",
     "Cipher",
+    "DatabaseFull",
     "Digest",
     "FieldChange",
     "HistoryEvent",
     "Outcome",
+    "PoolExhausted",
     "Scope",
     "Store",
     "StoreDamaged",

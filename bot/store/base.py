@@ -43,6 +43,7 @@ from typing import Any, Literal, Protocol
 
 from cryptography.fernet import InvalidToken, MultiFernet
 
+from bot.database import PoolBudget
 from bot.nexudus.credentials import Credentials
 from bot.store.audit import AuditChannel, AuditEntry, audit_channel_key, time_key
 from bot.store.errors import StoreKeyMismatch
@@ -308,12 +309,13 @@ def _orphan_keys(tx: Tx, beats: dict[str, Any], cutoff: datetime, limit: int) ->
     return keys[:limit]
 
 
-def open_tables(where: Path | str | Tables) -> Tables:
-    """The backend for ``where``: a database URL (``postgresql+psycopg://…``), or the path of the SQLite file."""
+def open_tables(where: Path | str | Tables, pool: PoolBudget | None = None) -> Tables:
+    """The backend for ``where``: a database URL (``postgresql+psycopg://…``, its connections within `pool`), or
+    the path of the SQLite file."""
     if isinstance(where, str) and "://" in where:
         from bot.store.postgres import PostgresTables
 
-        return PostgresTables(where)
+        return PostgresTables(where, pool)
     if isinstance(where, (str, Path)):
         from bot.store.sqlite import SqliteTables
 
@@ -328,15 +330,20 @@ class Store:
     """The persistent store, on any backend. Thread-safe; safe for several processes sharing the data.
 
     ``Store(path, cipher)`` opens the embedded SQLite file; ``Store(database_url, cipher)`` PostgreSQL (its
-    schema must be current: ``python -m bot migrate``). Opening checks the key (`StoreKeyMismatch`) and,
-    with a key list, re-encrypts every login under the first key.
+    schema must be current: ``python -m bot migrate``; its connections stay within `pool`). Opening checks the key
+    (`StoreKeyMismatch`) and, with a key list, re-encrypts every login under the first key.
     """
 
     def __init__(
-        self, where: Path | str | Tables, cipher: Cipher, *, history_retention: timedelta = HISTORY_RETENTION
+        self,
+        where: Path | str | Tables,
+        cipher: Cipher,
+        *,
+        history_retention: timedelta = HISTORY_RETENTION,
+        pool: PoolBudget | None = None,
     ) -> None:
         self.history_retention = history_retention
-        self._tables = open_tables(where)
+        self._tables = open_tables(where, pool)
         self.path: Path | None = getattr(self._tables, "path", None)
         self._cipher = cipher
         try:

@@ -31,3 +31,13 @@ class StoreSchemaBehind(StoreError):
 class StoreUnavailable(StoreError):
     """The database (DATABASE_URL) cannot be reached right now. The text is for the log; users get words
     from ``describe`` that do not name the database."""
+
+
+class DatabaseFull(StoreUnavailable):
+    """PostgreSQL is running but refused another connection: it reached ``max_connections`` (SQLSTATE 53300, "sorry,
+    too many clients already"), or a connection limit set on the app's role or database."""
+
+
+class PoolExhausted(StoreUnavailable):
+    """Every connection of this process's pool stayed in use for ``DATABASE_POOL_TIMEOUT`` seconds, so an operation
+    got none (PostgreSQL was not asked for more: the pool is this process's share of it)."""

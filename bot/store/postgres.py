@@ -26,11 +26,17 @@ from sqlalchemy import Connection, Engine, create_engine, delete, func, select, 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from bot.store.errors import StoreError, StoreSchemaBehind, StoreUnavailable
+from bot.database import APPLICATION_NAME, CONNECT_TIMEOUT, WHAT_TO_DO, PoolBudget, safe_url
+from bot.store.errors import DatabaseFull, PoolExhausted, StoreError, StoreSchemaBehind, StoreUnavailable
 from bot.store.schema import TABLE_OBJECTS, metadata
 
-__all__ = ["PostgresTables", "engine_for", "metadata", "migrate", "schema_status"]
+__all__ = ["PostgresTables", "database_error", "engine_for", "metadata", "migrate", "safe_url", "schema_status"]
+
+DATABASE_ERRORS = (OperationalError, PoolTimeout)
+"""What a statement or a checkout raises when the database, not the statement, is the problem: `database_error`
+says which."""
 
 log = logging.getLogger(__name__)
 
@@ -39,16 +45,10 @@ _LOCK_BASE = 0x57_0E_00_00
 """Advisory lock ids of the store: this base plus a number per table (stable across processes)."""
 
 
-def safe_url(url: str) -> str:
-    """The URL as it may appear in a message or a log: never its password."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "DATABASE_URL (not a valid database URL)"
-
-
-def engine_for(url: str) -> Engine:
-    """A pooled engine for ``DATABASE_URL`` (psycopg 3); shared by everything that uses the database."""
+def engine_for(url: str, pool: PoolBudget | None = None) -> Engine:
+    """The process's pooled engine for ``DATABASE_URL`` (psycopg 3), within `pool` (bot/database.py): the store,
+    and the distributed app's installation and OAuth state stores, all use this one engine and its connections."""
+    pool = pool or PoolBudget()
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -59,7 +59,14 @@ def engine_for(url: str) -> Engine:
         parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.drivername != "postgresql+psycopg":
         raise StoreError(f"DATABASE_URL must be a PostgreSQL URL (postgresql+psycopg://…), not {parsed.drivername}://…")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=pool.size,
+        max_overflow=pool.overflow,
+        pool_timeout=pool.timeout,  # then `PoolExhausted`: a thread waits its turn, it never opens more
+        connect_args={"connect_timeout": CONNECT_TIMEOUT, "application_name": APPLICATION_NAME},
+    )
 
 
 def _alembic_config(connection: Connection) -> Any:
@@ -93,15 +100,88 @@ def migrate(url: str) -> tuple[str | None, str | None]:
             command.upgrade(_alembic_config(conn), "head")
         after, _ = schema_status(engine)
         return before, after
-    except OperationalError as exc:
-        raise StoreUnavailable(_unreachable(url, exc)) from None
+    except DATABASE_ERRORS as exc:
+        raise database_error(exc, url) from None
     finally:
         engine.dispose()
 
 
-def _unreachable(url: str, exc: DBAPIError) -> str:
-    first = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
-    return f"cannot reach the database {safe_url(url)}: {first}. Check DATABASE_URL and that PostgreSQL is running."
+# What PostgreSQL (or libpq) says, for errors that carry no SQLSTATE: libpq reports a refused connection as text only.
+_FULL = ("too many clients", "too many connections", "remaining connection slots are reserved")
+_LOGIN = ("password authentication failed", "no pg_hba.conf entry", "authentication failed", "no password supplied")
+_NOT_NOW = ("is starting up", "is shutting down", "in recovery mode", "not yet accepting connections", "not accepting")
+_CUT = ("server closed the connection", "terminating connection", "connection is closed", "consuming input failed")
+
+
+def database_error(exc: BaseException, url: str | None, pool: PoolBudget | None = None) -> StoreUnavailable:
+    """What went wrong with PostgreSQL, in words that are true and say what to do; never a password. `url` None:
+    the words name no database (/healthz shows no URL). `pool`: this process's, named when it is the cause."""
+    where = f"PostgreSQL at {safe_url(url)}" if url else "PostgreSQL"
+    if isinstance(exc, PoolTimeout):
+        if pool is None:
+            return PoolExhausted("no database connection of this check became free in time")
+        return PoolExhausted(
+            f"all {pool.connections} database connections of this process ({pool.settings_text()}) stayed in use "
+            f"for {pool.timeout:g} s (DATABASE_POOL_TIMEOUT), so an operation got none; PostgreSQL was not asked for "
+            "more. This process had more database work at once than connections: if it happens often, raise "
+            "DATABASE_MAX_OVERFLOW (counting every process against PostgreSQL's max_connections) or look for slow "
+            "statements and locks in pg_stat_activity."
+        )
+    orig = getattr(exc, "orig", None) or exc
+    said = " ".join(str(orig).split()) or type(orig).__name__
+    text = said.lower()
+    state = str(getattr(orig, "sqlstate", None) or "")
+    if state == "53300" or any(words in text for words in _FULL):
+        own = "role" if "too many connections for role" in text else "database"
+        if "too many connections for" in text:  # ALTER ROLE / DATABASE … CONNECTION LIMIT, not max_connections
+            limit = f"the connection limit set on the app's {own}"
+            fix = (
+                "raise it (ALTER ROLE / ALTER DATABASE … CONNECTION LIMIT), or lower DATABASE_POOL_SIZE / "
+                "DATABASE_MAX_OVERFLOW or the number of processes"
+            )
+        else:
+            limit, fix = "its max_connections", WHAT_TO_DO
+        share = f" This process may hold up to {pool.connections} ({pool.settings_text()})." if pool else ""
+        return DatabaseFull(
+            f"{where} is running but refused another connection: it has reached {limit} (it said: {said}).{share} "
+            f"Every web worker, alert worker and host holds connections of its own. To fix: {fix}."
+        )
+    if state.startswith("53"):
+        return StoreUnavailable(
+            f"{where} is running but short of resources (it said: {said}): its server needs attention."
+        )
+    if (
+        state.startswith("28")
+        or any(words in text for words in _LOGIN)
+        or ("role" in text and "does not exist" in text)
+    ):
+        return StoreUnavailable(
+            f"{where} refused the app's login (it said: {said}). Check the user name and password in DATABASE_URL, "
+            "and that pg_hba.conf lets this host in."
+        )
+    if state == "3D000" or ("database" in text and "does not exist" in text):
+        return StoreUnavailable(
+            f"{where} is running but has no such database (it said: {said}). Create it, or fix the database name in "
+            "DATABASE_URL, then run `python -m bot migrate`."
+        )
+    if state == "57P03" or any(words in text for words in _NOT_NOW):
+        return StoreUnavailable(
+            f"{where} is running but not accepting connections yet (it said: {said}): it is starting up, shutting "
+            "down or recovering. Try again in a moment."
+        )
+    if state in ("57P01", "57P02") or any(words in text for words in _CUT):
+        return StoreUnavailable(
+            f"the connection to {where} was cut (it said: {said}): PostgreSQL restarted or closed it. The next "
+            "operation connects again."
+        )
+    if state:
+        return StoreUnavailable(
+            f"{where} refused a statement (it said: {said}; SQLSTATE {state}); nothing of it was saved."
+        )
+    return StoreUnavailable(
+        f"cannot reach the database{' ' + safe_url(url) if url else ''}: {said}. Check DATABASE_URL (host and port) "
+        "and that PostgreSQL is running and accepts connections from this host."
+    )
 
 
 class _PgTx:
@@ -176,18 +256,19 @@ class PostgresTables:
         "everyone then logs in again."
     )
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool: PoolBudget | None = None) -> None:
         self.where = safe_url(url)
         self._url = url
         self._closed = False
         self._guard = threading.Lock()
-        self.engine = engine_for(url)
-        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.pool = pool or PoolBudget()
+        self.engine = engine_for(url, self.pool)
+        self._reader = self.engine.execution_options(isolation_level="AUTOCOMMIT")  # the same pool
         try:
             current, head = schema_status(self.engine)
-        except OperationalError as exc:
+        except DATABASE_ERRORS as exc:
             self.engine.dispose()
-            raise StoreUnavailable(_unreachable(url, exc)) from None
+            raise self._error(exc) from None
         if current != head:
             self.engine.dispose()
             state = "has no schema yet" if current is None else f"has schema revision {current}"
@@ -198,6 +279,9 @@ class PostgresTables:
         log.debug("store: opened PostgreSQL %s at revision %s", self.where, head)
 
     metadata = metadata
+
+    def _error(self, exc: BaseException) -> StoreUnavailable:
+        return database_error(exc, self._url, self.pool)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -213,8 +297,8 @@ class PostgresTables:
             else:  # one statement per read: autocommit saves the BEGIN and COMMIT round trips
                 with self._reader.connect() as conn:
                     yield _PgTx(conn, locking=False)
-        except OperationalError as exc:
-            raise StoreUnavailable(_unreachable(self._url, exc)) from None
+        except DATABASE_ERRORS as exc:
+            raise self._error(exc) from None
 
     def read(self) -> contextlib.AbstractContextManager[_PgTx]:
         return self._transaction(locking=False)
@@ -230,8 +314,8 @@ class PostgresTables:
         lock_id = _lock_id(name)
         try:
             conn = self.engine.connect()
-        except OperationalError as exc:
-            raise StoreUnavailable(_unreachable(self._url, exc)) from None
+        except DATABASE_ERRORS as exc:
+            raise self._error(exc) from None
         try:
             held = bool(conn.execute(select(func.pg_try_advisory_lock(lock_id))).scalar())
             conn.commit()

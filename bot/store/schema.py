@@ -1,7 +1,8 @@
 """The PostgreSQL schema, as SQLAlchemy Core metadata (Alembic's revisions in bot/store/migrations create it).
 
 Other parts of the app that keep state in the same database (for example slack_sdk's SQLAlchemy
-installation and state stores) take `engine_for(url)` and add their own tables to their own metadata.
+installation and state stores) use the store's own engine (`PostgresTables.engine`: one pool per process) and add
+their own tables to their own metadata.
 """
 
 from __future__ import annotations

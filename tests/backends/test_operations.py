@@ -107,7 +107,8 @@ def test_healthz_names_the_database_that_fails_and_keeps_redis_ok(settings: Sett
     url = f"postgresql+psycopg://bot:pa55word-not-shown@127.0.0.1:{free_port()}/chatrooms"
     status, body = _healthz(settings.model_copy(update={"redis_url": redis_url, "database_url": SecretStr(url)}))
     assert status == "503 Service Unavailable"
-    assert "redis: ok" in body and "database: FAILED: OperationalError" in body, body
+    assert "redis: ok" in body and "database: FAILED: StoreUnavailable: cannot reach the database:" in body, body
+    assert "running and accepts connections" in body and "postgresql+psycopg://" not in body, body
     assert "pa55word" not in body
 
 

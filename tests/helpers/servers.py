@@ -139,9 +139,11 @@ class RedisServer:
 
 class PostgresServer:
     """A throwaway PostgreSQL cluster: `initdb` in a temporary directory, `postgres` on 127.0.0.1:<free port>
-    with trust authentication for the `postgres` role (loopback only), removed on stop."""
+    with trust authentication for the `postgres` role (loopback only), removed on stop. `max_connections`: how many
+    clients it accepts (PostgreSQL's own default is 100; 3 of them for superusers only)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, max_connections: int = 50) -> None:
+        self.max_connections = max_connections
         self.bin = find_postgres_bin()
         self.port = free_port()
         self.dir = Path(tempfile.mkdtemp(prefix="test-postgres-"))
@@ -173,7 +175,7 @@ class PostgresServer:
         log = open(self.dir / "postgres.log", "ab")  # noqa: SIM115 (closed with the process)
         args = [str(self.bin / "postgres"), "-D", str(self.data), "-p", str(self.port)]
         args += ["-h", "127.0.0.1", "-k", str(self.dir), "-c", "fsync=off", "-c", "full_page_writes=off"]
-        args += ["-c", "synchronous_commit=off", "-c", "max_connections=50"]
+        args += ["-c", "synchronous_commit=off", "-c", f"max_connections={self.max_connections}"]
         self.process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, **self._as)  # type: ignore[call-overload]
         log.close()
         self._wait_ready()

@@ -35,6 +35,8 @@ from bot.slack.grammar import GrammarError
 from bot.slack.lanes import TooManyPending
 from bot.slack.metadata import BadMetadata, OutOfDate
 from bot.store import (
+    DatabaseFull,
+    PoolExhausted,
     StoreDamaged,
     StoreError,
     StoreKeyMismatch,
@@ -98,6 +100,13 @@ SAMPLES: dict[str, Callable[[], BaseException]] = {
     ),
     "StoreUnavailable": lambda: StoreUnavailable(
         "cannot reach the database postgresql+psycopg://app:***@db/app: connection refused."
+    ),
+    "DatabaseFull": lambda: DatabaseFull(
+        "PostgreSQL at postgresql+psycopg://app:***@db/app is running but refused another connection: it has reached "
+        "its max_connections (it said: FATAL: sorry, too many clients already)."
+    ),
+    "PoolExhausted": lambda: PoolExhausted(
+        "all 8 database connections of this process (DATABASE_POOL_SIZE=4 + DATABASE_MAX_OVERFLOW=4) stayed in use."
     ),
     "QuotaExhausted": lambda: nx.QuotaExhausted("day", 5000, datetime(2026, 12, 2, 9, 0, tzinfo=UTC), writes=True),
     "ChatroomBusy": lambda: ChatroomBusy(1000001),

@@ -114,7 +114,10 @@ def test_sqlalchemy_store_on_database_url_seals_tokens_too(tmp_path: Path) -> No
     key = Fernet.generate_key()
     db = tmp_path / "app.db"
     settings = settings_for(tmp_path, key.decode(), database_url=f"sqlite:///{db}")
-    installations = open_installations(settings, Fernet(key))
+    engine = __import__("sqlalchemy").create_engine(f"sqlite:///{db}")  # the store's, in the app (one pool)
+    with pytest.raises(ValueError, match="the store's engine"):
+        open_installations(settings, Fernet(key))  # never an engine (a pool) of its own
+    installations = open_installations(settings, Fernet(key), engine)
     bots = installations.store.inner.bots  # type: ignore[attr-defined]
     assert type(bots.c.bot_token.type).__name__ == "Text"  # PostgreSQL enforces VARCHAR(200); TEXT has no limit
     long_token = "xoxe.xoxb-1-" + "x" * 150  # a sealed token outgrows slack_sdk's VARCHAR(200)
@@ -125,9 +128,10 @@ def test_sqlalchemy_store_on_database_url_seals_tokens_too(tmp_path: Path) -> No
     assert not (tmp_path / INSTALLATIONS_FILE).exists()  # DATABASE_URL: nothing beside the store file
     new = Fernet.generate_key()
     rotated = settings_for(tmp_path, f"{new.decode()},{key.decode()}", database_url=f"sqlite:///{db}")
-    open_installations(rotated, MultiFernet([Fernet(new), Fernet(key)]))
+    open_installations(rotated, MultiFernet([Fernet(new), Fernet(key)]), engine)
     only_new = settings_for(tmp_path, new.decode(), database_url=f"sqlite:///{db}")
-    assert open_installations(only_new, Fernet(new)).bot_token("T1") == long_token
+    assert open_installations(only_new, Fernet(new), engine).bot_token("T1") == long_token
+    engine.dispose()
     with sqlite3.connect(db) as conn:
         tables = {row[0] for row in conn.execute("select name from sqlite_master where type='table'")}
     assert {"slack_installations", "slack_bots", "slack_oauth_states"} <= tables
