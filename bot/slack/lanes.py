@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 LANE_WORKERS = 2  # threads one lane may hold at once
 LANE_BOUND = 10  # pending jobs in a lane beyond which a slash command is refused
+RETRY_START = 1.0  # seconds between tries to start a thread for the work after acks when none could be
 # Bolt context keys.
 LANE = "lane"  # the lane this request's lazy work joins
 PENDING = "lane_pending"  # {lane: jobs queued or running} for the user's two lanes, when the request came
@@ -85,6 +86,7 @@ class FairExecutor(Executor):
         self._running: dict[str, int] = {}
         self._threads: list[threading.Thread] = []
         self._idle = 0
+        self._starting = 0  # threads started that have not looked at the queue yet
         self._queued = 0
         self._urgent = 0  # urgent jobs queued
         # Jobs queued with no thread called for them yet: the releaser calls threads once the acks let them go.
@@ -132,13 +134,21 @@ class FairExecutor(Executor):
         return future
 
     def _ensure_releaser(self) -> None:
-        """The thread that calls threads for the deferred jobs (holding the lock)."""
-        if self._releaser is None:
-            name = f"{self._prefix}-release"
-            self._releaser = threading.Thread(target=self._release_deferred, name=name, daemon=True)
-            self._releaser.start()
-        elif self._deferred == 1:
-            self._release.notify()
+        """The thread that calls threads for the deferred jobs (holding the lock); if none can be started, the job
+        gets a thread of its own at once, as if there were no acks to wait for (or the error reaches the ack)."""
+        if self._releaser is not None and self._releaser.is_alive():
+            if self._deferred == 1:
+                self._release.notify()
+            return
+        releaser = threading.Thread(target=self._release_deferred, name=f"{self._prefix}-release", daemon=True)
+        try:
+            releaser.start()
+        except RuntimeError as exc:  # "can't start new thread": a process or memory limit
+            log.warning("cannot start the thread releasing work after acks (%s): the work starts at once", exc)
+            self._deferred = 0
+            self._wake(self._queued)
+            return
+        self._releaser = releaser
 
     def _release_deferred(self) -> None:
         """Work handed over by an ack waits for the acks (`AcksFirst`) before any thread is called for it: under a
@@ -156,9 +166,16 @@ class FairExecutor(Executor):
                 since = self._deferred_since
             self._yield_to_acks(since)
             with self._cond:
-                self._deferred = 0
-                if self._queued:
+                if self._shutdown:  # `shutdown` has called threads for everything queued: none more, unjoined
+                    self._releaser = None
+                    return
+                try:
                     self._wake(self._queued)
+                except RuntimeError as exc:  # no thread could be started: again in a moment, the jobs stay queued
+                    log.warning("cannot start a thread for the work after acks (%s); trying again", exc)
+                    self._release.wait(RETRY_START)
+                    continue
+                self._deferred = 0
 
     def _yield_to_acks(self, queued_at: float) -> None:
         if self.acks is None:
@@ -173,23 +190,26 @@ class FairExecutor(Executor):
         thread can take (holding the lock)."""
         # A thread notified but not yet awake still counts as idle, and its job as queued: more queued jobs than
         # idle threads means some job has no thread to take it.
-        for _ in range(min(jobs, self._queued - self._idle, self.max_workers - len(self._threads))):
+        # A thread started but not yet looking at the queue will take one too.
+        for _ in range(min(jobs, self._queued - self._idle - self._starting, self.max_workers - len(self._threads))):
             thread = threading.Thread(target=self._work, name=f"{self._prefix}-{len(self._threads)}", daemon=True)
-            self._threads.append(thread)
             thread.start()
-        self._cond.notify(jobs)
+            self._threads.append(thread)
+            self._starting += 1
+        if jobs > 0:
+            self._cond.notify(jobs)
 
     def _next(self) -> tuple[str, _Job] | None:
-        """The next job to start (called holding the lock): an urgent one first, if a lane below its running limit
-        holds one (whatever waits before it in its lane would wait for the acks anyway); else the first job, in
-        turn order, of a lane below its running limit."""
+        """The next job to start (called holding the lock): an urgent one first, whatever its lane runs (whatever
+        waits before it in its lane would wait for the acks anyway); else the first job, in turn order, of a lane
+        below its running limit."""
         picked = self._take(urgent=True) if self._urgent else None
         return picked or self._take(urgent=False)
 
     def _take(self, *, urgent: bool) -> tuple[str, _Job] | None:
         for lane, jobs in self._lanes.items():
-            if self._running.get(lane, 0) >= self.per_lane:
-                continue
+            if self._running.get(lane, 0) >= self.per_lane and not urgent:  # a modal opener is never held back:
+                continue  # its lane's running jobs may be waiting for a burst's acks, its trigger_id lives 3 s
             index = next((i for i, job in enumerate(jobs) if job.urgent), None) if urgent else 0
             if index is None:
                 continue
@@ -207,6 +227,8 @@ class FairExecutor(Executor):
 
     def _work(self) -> None:
         lower_priority(self.nice)
+        with self._cond:
+            self._starting -= 1  # from now on counted as idle or busy
         while True:
             with self._cond:
                 picked = self._next()
@@ -220,10 +242,12 @@ class FairExecutor(Executor):
             lane, job = picked
             if not job.urgent:  # a modal to open: no waiting
                 self._yield_to_acks(job.queued_at)
-            if self._cancelled:  # taken before the shutdown, waiting for acks meanwhile: it does not start either
-                job.future.cancel()
+            with self._cond:  # a cancelling shutdown and this start do not cross
+                if self._cancelled:  # taken before the shutdown, waiting for acks meanwhile: it does not start either
+                    job.future.cancel()
+                starts = job.future.set_running_or_notify_cancel()
             try:
-                if job.future.set_running_or_notify_cancel():
+                if starts:
                     try:
                         job.future.set_result(job.fn(*job.args, **job.kwargs))
                     except BaseException as exc:  # the future carries it; Bolt's wrapper already logs
@@ -249,13 +273,18 @@ class FairExecutor(Executor):
                 self._lanes.clear()
                 self._queued = self._urgent = 0
             self._deferred = 0  # the jobs still deferred get threads now (each still waits for the acks)
-            self._wake(self._queued)
+            try:
+                self._wake(self._queued)
+            except RuntimeError as exc:  # the threads there are take them in turn
+                log.warning("cannot start a thread for the work after acks at shutdown (%s)", exc)
             self._cond.notify_all()
             self._release.notify()
             threads = list(self._threads)
-        if wait:
+        while wait and threads:  # and any thread started meanwhile (none should be: each is joined anyway)
             for thread in threads:
                 thread.join()
+            with self._cond:
+                threads = [thread for thread in self._threads if thread.is_alive()]
 
 
 def lane_of(context: Any, body: dict[str, Any]) -> str:

@@ -166,3 +166,104 @@ def test_a_job_taken_but_held_behind_acks_does_not_start_after_a_cancelling_shut
     assert executor._running and not executor._queued, "the job was not taken"
     executor.shutdown(wait=True, cancel_futures=True)
     assert job.cancelled() and ran == []
+
+
+class _HeldByReleaser:
+    """Acks whose burst holds only the releaser (the thread calling threads for deferred work) until `go`."""
+
+    def __init__(self) -> None:
+        self.go = threading.Event()
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def yield_to_acks(self, queued_at: float) -> float:
+        if threading.current_thread().name.endswith("-release"):
+            self.go.wait(10)
+        return 0.0
+
+
+def test_a_drain_during_a_burst_returns_only_once_the_work_it_let_through_has_finished(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A shutdown while the releaser waits for a burst's acks calls threads for the deferred work; the releaser,
+    let go afterwards, must not call more (threads the drain would not join, running work it calls finished)."""
+    import bot.slack.lanes as lanes
+
+    slow = {"first": True}
+
+    def slow_first_start(nice: int) -> bool:  # the first thread is slow to run (niced on a busy host)
+        if threading.current_thread().name == "drain-race-0" and slow["first"]:
+            slow["first"] = False
+            time.sleep(0.5)
+        return False
+
+    monkeypatch.setattr(lanes, "lower_priority", slow_first_start)
+    acks = _HeldByReleaser()
+    executor = FairExecutor(max_workers=4, acks=acks, thread_name_prefix="drain-race")  # type: ignore[arg-type]
+    executor.enter({LANE: "T:U"})
+    finish = threading.Event()
+    job = executor.submit(lambda: finish.wait(5))
+    time.sleep(0.1)  # deferred, the releaser waiting for the acks
+    drain = threading.Thread(target=executor.shutdown, kwargs={"wait": True})
+    drain.start()
+    time.sleep(0.1)  # the shutdown has called its thread (still asleep)
+    acks.go.set()  # the burst ends: the releaser wakes
+    time.sleep(0.7)  # the job has started on some thread
+    assert drain.is_alive() or job.done(), "the drain said finished while the work was still running"
+    finish.set()
+    drain.join(10)
+    assert job.result(timeout=5) is True and not drain.is_alive()
+
+
+@pytest.mark.parametrize("failing", ["no-thread-release", "no-thread-0"])
+def test_work_is_not_lost_when_a_thread_cannot_be_started_for_a_moment(
+    monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """The releaser cannot start (the job gets a thread of its own), or the releaser cannot start a thread for
+    the work (it tries again): either way the work runs, and later work still finds its way."""
+    import bot.slack.lanes as lanes
+
+    monkeypatch.setattr(lanes, "RETRY_START", 0.1)
+    real_start = threading.Thread.start
+    failures = {"left": 1}
+
+    def start(self: threading.Thread) -> None:
+        if self.name == failing and failures["left"]:
+            failures["left"] -= 1
+            raise RuntimeError("can't start new thread")  # a process limit, for a moment
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    acks = _HeldByReleaser()
+    acks.go.set()
+    executor = FairExecutor(max_workers=2, acks=acks, thread_name_prefix="no-thread")  # type: ignore[arg-type]
+    try:
+        executor.enter({LANE: "T:U"})
+        assert executor.submit(lambda: "first").result(timeout=5) == "first"
+        assert failures["left"] == 0, "the failure was not met"
+        assert executor.submit(lambda: "second").result(timeout=5) == "second"
+    finally:
+        executor.shutdown()
+
+
+def test_a_modal_opener_starts_even_when_its_lane_runs_its_limit_of_held_work() -> None:
+    from bot.acks import AcksFirst
+    from bot.slack.handoff import Urgent
+
+    acks = AcksFirst(burst=100, window=0.0, max_defer=30.0)
+    executor = FairExecutor(max_workers=4, per_lane=2, acks=acks)
+    release = threading.Event()
+    try:
+        executor.enter({LANE: "T:U"})
+        busy = [executor.submit(Urgent(lambda: release.wait(10))) for _ in range(2)]  # the lane's two running
+        deadline = time.monotonic() + 5
+        while executor._running.get("T:U", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        opener = executor.submit(Urgent(lambda: "opened"))
+        assert opener.result(timeout=5) == "opened", "a modal opener waited for its lane (its trigger_id lives 3 s)"
+    finally:
+        release.set()
+        for future in busy:
+            future.result(timeout=5)
+        executor.shutdown()
