@@ -182,6 +182,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+BOLT_LOGGER = "bot.bolt"  # the logger the Bolt app is given
+
+
 def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     handler = logging.StreamHandler()
     if log_format == "json":
@@ -192,4 +195,7 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # Bolt formats a debug message per middleware per request unless its logger's own level (not the effective
+    # one) is above DEBUG: set, at LOG_LEVEL, it skips that work on every ack (bot/slack/app.py's "bot.bolt").
+    logging.getLogger(BOLT_LOGGER).setLevel(level)
     quiet_unverified_bodies()

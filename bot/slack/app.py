@@ -13,7 +13,7 @@ from slack_sdk import WebClient
 from bot import subscribing
 from bot.deps import Deps
 from bot.installations import BOT_SCOPES, UNINSTALLED, Installations
-from bot.logs import quiet_unverified_bodies
+from bot.logs import BOLT_LOGGER, quiet_unverified_bodies
 from bot.slack.audit_mirror import AuditMirror, audit_clients
 from bot.slack.deliveries import OncePerDelivery
 from bot.slack.errors import describe
@@ -88,7 +88,7 @@ def build_app(deps: Deps, *, socket_mode: bool = False) -> App:
         raise_error_for_unhandled_request=False,
         # Right after the signature check, before Bolt's own code indexes into the body: Slack's shapes only.
         before_authorize=ShapeCheck(),
-        logger=logging.getLogger("bot.bolt"),
+        logger=logging.getLogger(BOLT_LOGGER),
         **multi,
     )
     quiet_unverified_bodies()  # Bolt would log a refused request's whole body at INFO
@@ -149,7 +149,7 @@ def oauth_options(deps: Deps, installations: Installations, client: WebClient) -
         installation_store=installations.store,
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.get_secret_value(),
-        logger=logging.getLogger("bot.bolt"),
+        logger=logging.getLogger(BOLT_LOGGER),
         # One auth.test per token, not per request: acks stay fast. A token deleted on uninstall is no
         # longer found in the store, so a cached answer is never used for it.
         cache_enabled=True,

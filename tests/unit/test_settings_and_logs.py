@@ -115,3 +115,27 @@ def test_database_urls_are_taken_in_the_forms_platforms_give() -> None:
         url = load_settings(database_url=given, _env_file=None).database_url
         assert url is not None and url.get_secret_value() == "postgresql+psycopg://u:p@db:5432/x"
     assert load_settings(redis_url="", database_url="", _env_file=None).redis_url is None
+
+
+def test_bolt_s_logger_gets_the_configured_level_so_bolt_skips_debug_formatting_per_request() -> None:
+    import logging
+
+    from slack_bolt import App
+
+    from bot.logs import BOLT_LOGGER, configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, logging.getLogger(BOLT_LOGGER).level
+    try:
+        configure_logging("INFO")
+        bolt = App(
+            signing_secret="s", token="xoxb-t", token_verification_enabled=False, logger=logging.getLogger(BOLT_LOGGER)
+        )
+        # Bolt's dispatch formats a debug line per middleware when its logger's own level is DEBUG or unset.
+        assert bolt._framework_logger.level > logging.DEBUG
+        configure_logging("DEBUG")
+        assert logging.getLogger(BOLT_LOGGER).level == logging.DEBUG, "LOG_LEVEL=DEBUG still shows Bolt's debug"
+    finally:
+        root.handlers[:], level, bolt_level = saved
+        root.setLevel(level)
+        logging.getLogger(BOLT_LOGGER).setLevel(bolt_level)
