@@ -161,13 +161,10 @@ def _threads(prefix: str) -> list[str]:
     return sorted(t.name for t in threading.enumerate() if t.name.startswith(prefix + "-"))
 
 
-def test_under_a_burst_one_thread_waits_for_the_acks_and_the_other_jobs_wait_unwoken() -> None:
-    """Waking a thread per request only to make it wait for the acks took the interpreter's lock from them."""
-    acks = AcksFirst(burst=100, window=0.0, max_defer=30.0)
-    executor = FairExecutor(max_workers=8, per_lane=8, acks=acks, thread_name_prefix="burst-held")
-    done: list[int] = []
-    release = threading.Event()
-    acking = threading.Event()
+@contextmanager
+def ack_in_progress(acks: AcksFirst) -> Iterator[None]:
+    """A request being acknowledged (in another thread) for as long as the block runs."""
+    release, acking = threading.Event(), threading.Event()
 
     def request() -> None:
         with acks.acking():
@@ -178,21 +175,31 @@ def test_under_a_burst_one_thread_waits_for_the_acks_and_the_other_jobs_wait_unw
     ack.start()
     try:
         assert acking.wait(5)
-        for i in range(20):  # acks of a burst, each handing its work over
-            executor.enter({LANE: f"T:U{i}"})
-            executor.submit(done.append, i)
-        time.sleep(0.2)
-        assert not done, "work started while a request was being acknowledged"
-        assert _threads("burst-held") == ["burst-held-release"], "threads were called for jobs, only to wait"
+        yield
+    finally:
         release.set()
+        ack.join(5)
+
+
+def test_under_a_burst_one_thread_waits_for_the_acks_and_the_other_jobs_wait_unwoken() -> None:
+    """Waking a thread per request only to make it wait for the acks took the interpreter's lock from them."""
+    acks = AcksFirst(burst=100, window=0.0, max_defer=30.0)
+    executor = FairExecutor(max_workers=8, per_lane=8, acks=acks, thread_name_prefix="burst-held")
+    done: list[int] = []
+    try:
+        with ack_in_progress(acks):
+            for i in range(20):  # acks of a burst, each handing its work over
+                executor.enter({LANE: f"T:U{i}"})
+                executor.submit(done.append, i)
+            time.sleep(0.2)
+            assert not done, "work started while a request was being acknowledged"
+            assert _threads("burst-held") == ["burst-held-release"], "threads were called for jobs, only to wait"
         deadline = time.monotonic() + 10
         while len(done) < 20 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert sorted(done) == list(range(20)), "the jobs held while the acks went on never ran"
         assert len(_threads("burst-held")) <= 8 + 1
     finally:
-        release.set()
-        ack.join(5)
         executor.shutdown()
 
 
@@ -204,27 +211,15 @@ def test_a_modal_opener_submitted_behind_held_work_starts_at_once() -> None:
     later = Handoff(type("Runner", (), {"listener_executor": executor})())
     opened = threading.Event()
     held: list[int] = []
-    release = threading.Event()
-    acking = threading.Event()
-
-    def request() -> None:
-        with acks.acking():
-            acking.set()
-            release.wait(10)
-
-    ack = threading.Thread(target=request)
-    ack.start()
     try:
-        assert acking.wait(5)
-        executor.enter({LANE: "T:U"})  # the same lane: the modal opener is queued behind them
-        for i in range(5):
-            later("list", lambda i=i: held.append(i))
-        later("open edit", opened.set, urgent=True)
-        assert opened.wait(5), "a modal opener waited behind held work (its trigger_id lives 3 s)"
-        assert not held
+        with ack_in_progress(acks):
+            executor.enter({LANE: "T:U"})  # the same lane: the modal opener is queued behind them
+            for i in range(5):
+                later("list", lambda i=i: held.append(i))
+            later("open edit", opened.set, urgent=True)
+            assert opened.wait(5), "a modal opener waited behind held work (its trigger_id lives 3 s)"
+            assert not held
     finally:
-        release.set()
-        ack.join(5)
         executor.shutdown(wait=True)
     assert sorted(held) == list(range(5))
 
@@ -233,28 +228,16 @@ def test_jobs_held_unwoken_still_start_within_max_defer_of_their_queueing() -> N
     acks = AcksFirst(burst=100, window=0.0, max_defer=0.3)
     executor = FairExecutor(max_workers=4, per_lane=4, acks=acks)
     started: list[float] = []
-    release = threading.Event()
-    acking = threading.Event()
-
-    def request() -> None:  # a flood that never pauses
-        with acks.acking():
-            acking.set()
-            release.wait(10)
-
-    ack = threading.Thread(target=request)
-    ack.start()
     try:
-        assert acking.wait(5)
-        executor.enter({LANE: "T:U"})
-        queued = time.monotonic()
-        jobs = [executor.submit(lambda: started.append(time.monotonic())) for _ in range(6)]
-        for job in jobs:
-            job.result(timeout=10)
-        assert acks.in_progress == 1, "the acks were still going on"
+        with ack_in_progress(acks):  # a flood that never pauses
+            executor.enter({LANE: "T:U"})
+            queued = time.monotonic()
+            jobs = [executor.submit(lambda: started.append(time.monotonic())) for _ in range(6)]
+            for job in jobs:
+                job.result(timeout=10)
+            assert acks.in_progress == 1, "the acks were still going on"
         assert min(started) >= queued + 0.3
     finally:
-        release.set()
-        ack.join(5)
         executor.shutdown()
 
 
