@@ -261,6 +261,8 @@ class FairExecutor(Executor):
                     # the interpreter lock the acks need).
                     if lane in self._lanes:
                         self._cond.notify()
+                    elif self._shutdown and not self._lanes:  # the last job: every idle thread may leave now
+                        self._cond.notify_all()
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._cond:

@@ -267,3 +267,22 @@ def test_a_modal_opener_starts_even_when_its_lane_runs_its_limit_of_held_work() 
         for future in busy:
             future.result(timeout=5)
         executor.shutdown()
+
+
+def test_a_shutdown_waiting_for_a_lane_s_queue_returns_once_its_last_job_ends() -> None:
+    """Threads with nothing to take (the lane at its limit) wait; once its last job ends they must leave too."""
+    executor = FairExecutor(max_workers=6, per_lane=1)
+    for i in range(4):  # four threads, idle again
+        _submit(executor, f"T:V{i}", time.sleep, 0.2)
+    time.sleep(0.5)
+    release = threading.Event()
+    executor.enter({LANE: "T:U"})
+    jobs = [executor.submit(release.wait, 10) for _ in range(2)]  # one runs, one waits its turn
+    time.sleep(0.2)  # the two other threads found the lane at its limit and wait
+    drain = threading.Thread(target=executor.shutdown, kwargs={"wait": True})
+    drain.start()
+    time.sleep(0.2)  # woken by the shutdown, they found the lane at its limit again and wait again
+    release.set()
+    drain.join(10)
+    assert all(job.done() for job in jobs)
+    assert not drain.is_alive(), "the shutdown never returned: idle threads were not told the queue was empty"
