@@ -23,6 +23,30 @@ from bot.acks import AcksFirst, HostBoard, open_board
 from bot.slack.lanes import LANE, FairExecutor, lower_priority
 
 
+def _threads(prefix: str) -> list[str]:
+    return sorted(t.name for t in threading.enumerate() if t.name.startswith(prefix + "-"))
+
+
+@contextmanager
+def ack_in_progress(acks: AcksFirst) -> Iterator[threading.Event]:
+    """A request being acknowledged (in another thread) until the block ends or the event it yields is set."""
+    release, acking = threading.Event(), threading.Event()
+
+    def request() -> None:
+        with acks.acking():
+            acking.set()
+            release.wait(10)
+
+    ack = threading.Thread(target=request)
+    ack.start()
+    try:
+        assert acking.wait(5)
+        yield release
+    finally:
+        release.set()
+        ack.join(5)
+
+
 def test_one_request_at_a_time_never_delays_the_work_after_it() -> None:
     acks = AcksFirst(burst=3, window=5.0, max_defer=5.0)
     for _ in range(2):  # fewer than a burst, however close together
@@ -33,21 +57,11 @@ def test_one_request_at_a_time_never_delays_the_work_after_it() -> None:
 
 def test_the_work_waits_for_an_ack_in_progress() -> None:
     acks = AcksFirst(burst=100, window=0.0, max_defer=30.0)
-    in_ack, release = threading.Event(), threading.Event()
     seen: list[int] = []
-
-    def request() -> None:
-        with acks.acking():
-            in_ack.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=request)
-    thread.start()
-    in_ack.wait(5)
-    threading.Timer(0.3, release.set).start()
-    waited = acks.yield_to_acks(time.monotonic())
-    seen.append(acks.in_progress)
-    thread.join(5)
+    with ack_in_progress(acks) as release:
+        threading.Timer(0.3, release.set).start()
+        waited = acks.yield_to_acks(time.monotonic())
+        seen.append(acks.in_progress)
     assert waited >= 0.25 and seen == [0], "the work started while the ack was still being made"
 
 
@@ -155,30 +169,6 @@ def test_work_that_opens_a_modal_never_waits_for_a_burst() -> None:
     finally:
         executor.shutdown(wait=True)  # the held job runs after max_defer
     assert done["held"].is_set()
-
-
-def _threads(prefix: str) -> list[str]:
-    return sorted(t.name for t in threading.enumerate() if t.name.startswith(prefix + "-"))
-
-
-@contextmanager
-def ack_in_progress(acks: AcksFirst) -> Iterator[None]:
-    """A request being acknowledged (in another thread) for as long as the block runs."""
-    release, acking = threading.Event(), threading.Event()
-
-    def request() -> None:
-        with acks.acking():
-            acking.set()
-            release.wait(10)
-
-    ack = threading.Thread(target=request)
-    ack.start()
-    try:
-        assert acking.wait(5)
-        yield
-    finally:
-        release.set()
-        ack.join(5)
 
 
 def test_under_a_burst_one_thread_waits_for_the_acks_and_the_other_jobs_wait_unwoken() -> None:
