@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from slack_bolt import BoltRequest
 
-from bot.slack.request import SlackRequest, payload_of
+from bot.slack.request import SlackRequest, form_of, payload_of
 from bot.slack.request import unquote_plus as fast_unquote_plus
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -80,6 +80,41 @@ def test_any_body_reads_as_bolt_reads_it(junk: str) -> None:
                 SlackRequest(body=body, headers=HEADERS)
             continue
         assert SlackRequest(body=body, headers=HEADERS).body == expected
+
+
+form_text = st.text(alphabet=string.printable + "%é€", max_size=20)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(form_text, form_text, escapes | st.just("raw")), max_size=8))
+def test_a_slash_command_s_form_reads_as_bolt_reads_it(fields: list[tuple[str, str, str]]) -> None:
+    """Fields encoded every way Slack or a client might (and some not encoded at all), repeated names included."""
+    body = "&".join(
+        f"{name if how == 'raw' else _encode(name, how)}={value if how == 'raw' else _encode(value, how)}"
+        for name, value, how in fields
+    )
+    _same(body)
+
+
+def test_the_fast_path_is_taken_for_a_slash_command_and_not_for_what_it_cannot_decode() -> None:
+    body = "token=x&command=%2Fchatrooms&text=list+name%3A%2250%25+off%22+%C3%A9&user_id=U1&blank=&bare"
+    fields = form_of(body, FORM["content-type"])
+    assert fields == {"token": "x", "command": "/chatrooms", "text": 'list name:"50% off" é', "user_id": "U1"} | {
+        "blank": "",
+        "bare": "",
+    }
+    assert _same(body) is not None
+    assert form_of("text=a=b", None) == {"text": "a=b"}  # a second = : kept in the value, as urllib keeps it
+    assert form_of("text=a=b%41", None) is None  # ... which a2b_qp would read as an escape there
+    assert _same("command=%2Fchatrooms&text=a=b%41") is not None
+    assert form_of("text=5%zz", None) is None and _same("text=5%zz") is not None  # a % that is no escape
+    assert form_of("text=5%", None) is None and _same("text=5%") is not None
+    assert form_of("text=%%41", None) is None and _same("text=%%41") is not None
+    assert form_of("text=a%0Ab", None) == {"text": "a\nb"}  # an escaped line end decodes as urllib decodes it
+    assert form_of("text=a\nb%20", None) is None  # a raw one: left to urllib
+    assert form_of("text=payload", None) is None  # Bolt reads a body holding "payload" its own way
+    assert form_of('{"type": "event_callback"}', None) is None  # JSON
+    assert form_of("", None) is None
 
 
 def test_the_fast_path_is_taken_for_a_modal_submission_and_not_for_what_it_cannot_decode() -> None:
