@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from bot.nexudus.query import ChatRoomFilters, Direction
@@ -837,3 +839,18 @@ def test_a_visit_in_the_future_is_refused_by_one_rule_everywhere() -> None:
     assert visit_problem(NOW + timedelta(minutes=4), NOW) is None  # a clock a little ahead
     assert visit_problem(NOW + timedelta(hours=1), NOW) is not None
     assert visit_problem(None, NOW) is None
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=' \t\n\u00a0\u2003ab:#-_.,1é"\u201c\u201d<>|@&;\\`*', max_size=40))
+def test_plain_words_split_in_c_tokenize_as_the_character_scan_does(text: str) -> None:
+    from bot.slack.grammar.lexer import _scan, tokenize
+
+    try:
+        expected = _scan(text, "usage")
+    except GrammarError as slow:
+        with pytest.raises(GrammarError) as fast:
+            tokenize(text, "usage")
+        assert fast.value.message == slow.message
+        return
+    assert tokenize(text, "usage") == expected

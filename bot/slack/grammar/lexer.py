@@ -58,6 +58,15 @@ def preprocess(text: str) -> str:
 
 def tokenize(text: str, usage: str) -> list[Token]:
     """Split on whitespace outside quotes and outside Slack's `<…>` mentions, in one linear pass."""
+    words = text.split()
+    if all(QUOTES.isdisjoint(word) and "<" not in word for word in words):
+        # Most commands (`list`, `show 12`, `list active:true`): the words are the tokens, split in C.
+        return [Token(word, word, len(word)) for word in words]
+    return _scan(text, usage)
+
+
+def _scan(text: str, usage: str) -> list[Token]:
+    """`tokenize`, a character at a time: quotes and mentions may hold spaces."""
     tokens: list[Token] = []
     n = len(text)
     i = 0
