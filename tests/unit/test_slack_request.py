@@ -112,6 +112,9 @@ def test_the_fast_path_is_taken_for_a_slash_command_and_not_for_what_it_cannot_d
     assert form_of("text=%%41", None) is None and _same("text=%%41") is not None
     assert form_of("text=a%0Ab", None) == {"text": "a\nb"}  # an escaped line end decodes as urllib decodes it
     assert form_of("text=a\nb%20", None) is None  # a raw one: left to urllib
+    assert form_of("text=a%\nb", None) is None  # "=\n" would be a soft line break to a2b_qp: left to urllib
+    assert form_of("a+b=c+d", None) == {"a b": "c d"}  # a + without any % is a space too
+    assert form_of("text=é%41", None) is None  # not ASCII, with an escape: left to urllib
     assert form_of("text=payload", None) is None  # Bolt reads a body holding "payload" its own way
     assert form_of('{"type": "event_callback"}', None) is None  # JSON
     assert form_of("", None) is None
