@@ -841,8 +841,12 @@ def test_a_visit_in_the_future_is_refused_by_one_rule_everywhere() -> None:
     assert visit_problem(None, NOW) is None
 
 
+# Every kind of quote and of whitespace (Unicode's too), mentions, escapes and Slack formatting.
+TOKEN_CHARS = ' \t\n\r\x0b\x1c\x85\u00a0\u2003\u2028ab:#-_.,1é"\u201c\u201d\u201e\u201f<>|@&;\\`*'
+
+
 @settings(max_examples=500, deadline=None)
-@given(st.text(alphabet=' \t\n\u00a0\u2003ab:#-_.,1é"\u201c\u201d<>|@&;\\`*', max_size=40))
+@given(st.text(alphabet=TOKEN_CHARS, max_size=40))
 def test_plain_words_split_in_c_tokenize_as_the_character_scan_does(text: str) -> None:
     from bot.slack.grammar.lexer import _scan, tokenize
 

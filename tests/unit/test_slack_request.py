@@ -115,6 +115,10 @@ def test_the_fast_path_is_taken_for_a_slash_command_and_not_for_what_it_cannot_d
     assert form_of("text=a%\nb", None) is None  # "=\n" would be a soft line break to a2b_qp: left to urllib
     assert form_of("a+b=c+d", None) == {"a b": "c d"}  # a + without any % is a space too
     assert form_of("text=é%41", None) is None  # not ASCII, with an escape: left to urllib
+    assert fast_unquote_plus("%zz%\rab") is None and form_of("text=%zz%\rab", None) is None  # "=\r" too
+    assert form_of("a=1&&a=2&", None) == {"a": "2"}  # empty fields skipped, the last of a repeated name kept
+    assert form_of("a=1", "application/json") is None  # JSON by its content type: Bolt's reading (and refusal)
+    assert _same("a=1", {"content-type": "application/json"}) is None
     assert form_of("text=payload", None) is None  # Bolt reads a body holding "payload" its own way
     assert form_of('{"type": "event_callback"}', None) is None  # JSON
     assert form_of("", None) is None

@@ -57,7 +57,7 @@ def preprocess(text: str) -> str:
 
 
 def tokenize(text: str, usage: str) -> list[Token]:
-    """Split on whitespace outside quotes and outside Slack's `<…>` mentions, in one linear pass."""
+    """Split on whitespace outside quotes and outside Slack's `<…>` mentions, in linear time."""
     words = text.split()
     if all(QUOTES.isdisjoint(word) and "<" not in word for word in words):
         # Most commands (`list`, `show 12`, `list active:true`): the words are the tokens, split in C.
