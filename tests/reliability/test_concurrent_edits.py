@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import ADMIN
 from helpers.edits import assert_waits_for_the_other_holder, overlaps_under_contention, run_two_edits
+from helpers.threads import held_elsewhere
 
 from bot.locks import FileLocks, ThreadLocks
 from bot.nexudus.client import ChatRoomChanges, NexudusClient
@@ -143,25 +144,10 @@ def test_waiting_too_long_for_a_chatroom_is_told_truthfully(slow_sandbox: Sandbo
     locks = FileLocks(tmp_path / "c.lock")
     services = Services(store=None, clients=None, clock=None, locks=locks)  # type: ignore[arg-type]
     session = _session(slow_sandbox.url, services)
-    holding = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with locks.hold(f"chatroom:{ROOM}"):
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(5)
-        with pytest.raises(ChatroomBusy) as caught:
-            session.edit(
-                ROOM, ChatRoomChanges(name="x"), expected_updated_on=None, expected_fingerprint=None, lock_timeout=0.1
-            )
-    finally:
-        release.set()
-        holder.join(timeout=10)
+    with held_elsewhere(lambda: locks.hold(f"chatroom:{ROOM}")), pytest.raises(ChatroomBusy) as caught:
+        session.edit(
+            ROOM, ChatRoomChanges(name="x"), expected_updated_on=None, expected_fingerprint=None, lock_timeout=0.1
+        )
     text = describe(caught.value).text
     assert "Nothing was changed" in text and str(ROOM) in text
     assert first_name_unchanged(session)

@@ -13,11 +13,12 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers.threads import held_elsewhere
 
 from bot.acks import AcksFirst, HostBoard, open_board
 from bot.slack.lanes import LANE, FairExecutor, lower_priority
@@ -27,24 +28,9 @@ def _threads(prefix: str) -> list[str]:
     return sorted(t.name for t in threading.enumerate() if t.name.startswith(prefix + "-"))
 
 
-@contextmanager
-def ack_in_progress(acks: AcksFirst) -> Iterator[threading.Event]:
+def ack_in_progress(acks: AcksFirst) -> AbstractContextManager[threading.Event]:
     """A request being acknowledged (in another thread) until the block ends or the event it yields is set."""
-    release, acking = threading.Event(), threading.Event()
-
-    def request() -> None:
-        with acks.acking():
-            acking.set()
-            release.wait(10)
-
-    ack = threading.Thread(target=request)
-    ack.start()
-    try:
-        assert acking.wait(5)
-        yield release
-    finally:
-        release.set()
-        ack.join(5)
+    return held_elsewhere(acks.acking)
 
 
 def test_one_request_at_a_time_never_delays_the_work_after_it() -> None:
